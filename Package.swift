@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+// SwiftFL: federated learning in Swift. No Swift package dependencies: Foundation, Dispatch,
+// the toolchain's test libraries, and OpenSSL (Debian's libssl-dev) as a system library.
+import PackageDescription
+
+let package = Package(
+    name: "SwiftFL",
+    products: [
+        .executable(name: "fx", targets: ["fx"]),
+        .executable(name: "fx-aggregator", targets: ["fx-aggregator"]),
+        .executable(name: "fx-collaborator", targets: ["fx-collaborator"]),
+        .executable(name: "fx-bench", targets: ["fx-bench"]),
+        .library(name: "FLCore", targets: ["FLCore"]),
+        .library(name: "FLTraining", targets: ["FLTraining"]),
+        .library(name: "FLWire", targets: ["FLWire"]),
+        .library(name: "FLRoles", targets: ["FLRoles"]),
+    ],
+    targets: [
+        // OpenSSL 3 headers and libraries; `shim.h` wraps the macros Swift cannot import.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // Tensors, models, safetensors, the plan format, metrics, atomic files.
+        .target(name: "FLCore"),
+        // Layers, losses, optimizers, CSV shards and splits, task runners.
+        .target(name: "FLTraining", dependencies: ["FLCore"]),
+        // Frames, messages, mutual TLS, PKI, archives.
+        .target(name: "FLWire", dependencies: ["FLCore", "COpenSSL"]),
+        // Aggregator, Collaborator, Director, Envoy.
+        .target(name: "FLRoles", dependencies: ["FLCore", "FLTraining", "FLWire"]),
+        // The `fx` command tree: argument parsing and commands, kept out of the executables so it is testable.
+        .target(name: "FLCLI", dependencies: ["FLCore", "FLTraining", "FLWire", "FLRoles"]),
+        // Helpers shared by tests and benchmarks: temporary directories, PKI fixtures, child processes.
+        .target(name: "FLTesting", dependencies: ["FLCore", "FLWire"]),
+        .executableTarget(name: "fx", dependencies: ["FLCLI"]),
+        .executableTarget(name: "fx-aggregator", dependencies: ["FLCLI"]),
+        .executableTarget(name: "fx-collaborator", dependencies: ["FLCLI"]),
+        .executableTarget(name: "fx-bench", dependencies: ["FLCore", "FLTraining", "FLWire", "FLRoles", "FLTesting"]),
+        .testTarget(name: "FLCoreTests", dependencies: ["FLCore", "FLTesting"]),
+        .testTarget(name: "FLTrainingTests", dependencies: ["FLTraining", "FLTesting"]),
+        .testTarget(name: "FLWireTests", dependencies: ["FLWire", "FLTesting"]),
+        .testTarget(name: "FLRolesTests", dependencies: ["FLRoles", "FLTesting"]),
+        .testTarget(name: "FLCLITests", dependencies: ["FLCLI", "FLTesting"]),
+    ]
+)

@@ -1,0 +1,117 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Foundation
+
+/// Writes files so that a crash leaves either the old file or the new one, never part of one:
+/// the bytes go to `name.tmp.<pid>`, are flushed with `fsync`, then renamed over `name`, and the
+/// directory is synced so the rename itself survives a power loss.
+public enum AtomicFile {
+    /// Writes `data` to `path` atomically with the given permissions.
+    public static func write(_ data: some DataProtocol, to path: String, permissions: mode_t = 0o644) throws {
+        try write(to: path, permissions: permissions) { fd in
+            try FileDescriptorIO.writeAll(fd, data, path: path)
+        }
+    }
+
+    /// Writes a string as UTF-8 to `path` atomically.
+    public static func write(string: String, to path: String, permissions: mode_t = 0o644) throws {
+        try write(Data(string.utf8), to: path, permissions: permissions)
+    }
+
+    /// Opens a temporary file beside `path`, lets `body` write to its descriptor, then syncs and renames.
+    /// On any error the temporary file is removed and `path` is left untouched.
+    public static func write(to path: String, permissions: mode_t = 0o644, _ body: (Int32) throws -> Void) throws {
+        let tmp = "\(path).tmp.\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, permissions)
+        if fd < 0 { throw FileError(path: tmp, operation: "create", errno: errno) }
+        do {
+            // fchmod so the umask cannot widen or narrow what the caller asked for (keys must be 0600).
+            if fchmod(fd, permissions) != 0 { throw FileError(path: tmp, operation: "chmod", errno: errno) }
+            try body(fd)
+            if fsync(fd) != 0 { throw FileError(path: tmp, operation: "fsync", errno: errno) }
+            if close(fd) != 0 { throw FileError(path: tmp, operation: "close", errno: errno) }
+        } catch {
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+        if rename(tmp, path) != 0 {
+            let e = errno
+            unlink(tmp)
+            throw FileError(path: path, operation: "rename into place", errno: e)
+        }
+        syncDirectory(of: path)
+    }
+
+    private static func syncDirectory(of path: String) {
+        let dir = (path as NSString).deletingLastPathComponent
+        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 {
+            fsync(dfd)
+            close(dfd)
+        }
+    }
+}
+
+/// Small helpers over POSIX file descriptors that retry on EINTR and short writes.
+public enum FileDescriptorIO {
+    /// Writes every byte of `data`.
+    public static func writeAll(_ fd: Int32, _ data: some DataProtocol, path: String) throws {
+        for region in data.regions {
+            try region.withUnsafeBytes { raw in try writeAll(fd, raw, path: path) }
+        }
+    }
+
+    /// Writes every byte of `buffer`.
+    public static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
+        guard var p = buffer.baseAddress else { return }
+        var left = buffer.count
+        while left > 0 {
+            let n = Glibc.write(fd, p, left)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError(path: path, operation: "write", errno: errno)
+            }
+            p += n
+            left -= n
+        }
+    }
+
+    /// Fills `buffer` completely; throws if the file ends first.
+    public static func readExactly(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String) throws {
+        guard var p = buffer.baseAddress else { return }
+        var left = buffer.count
+        while left > 0 {
+            let n = Glibc.read(fd, p, left)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError(path: path, operation: "read", errno: errno)
+            }
+            if n == 0 { throw FileError(path: path, operation: "read", reason: "file ends \(left) bytes early") }
+            p += n
+            left -= n
+        }
+    }
+}
+
+/// A file operation that failed, with the path and the system's reason.
+public struct FileError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var operation: String
+    public var reason: String
+
+    public init(path: String, operation: String, reason: String) {
+        self.path = path
+        self.operation = operation
+        self.reason = reason
+    }
+
+    public init(path: String, operation: String, errno code: Int32) {
+        self.init(path: path, operation: operation, reason: String(cString: strerror(code)))
+    }
+
+    public var description: String { "\(path): cannot \(operation): \(reason)" }
+}
