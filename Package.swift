@@ -22,12 +22,14 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
-        // Tensors, models, safetensors, the plan format, metrics, atomic files.
-        .target(name: "FLCore"),
+        // Linux calls Swift's Glibc module hides (accept4, pipe2, spawn close-from).
+        .target(name: "CShims"),
+        // Tensors, models, safetensors, the plan format, metrics, atomic files, logging, child processes.
+        .target(name: "FLCore", dependencies: ["CShims"]),
         // Layers, losses, optimizers, CSV shards and splits, task runners.
         .target(name: "FLTraining", dependencies: ["FLCore"]),
         // Frames, messages, mutual TLS, PKI, archives.
-        .target(name: "FLWire", dependencies: ["FLCore", "COpenSSL"]),
+        .target(name: "FLWire", dependencies: ["FLCore", "COpenSSL", "CShims"]),
         // Aggregator, Collaborator, Director, Envoy.
         .target(name: "FLRoles", dependencies: ["FLCore", "FLTraining", "FLWire"]),
         // The `fx` command tree: argument parsing and commands, kept out of the executables so it is testable.

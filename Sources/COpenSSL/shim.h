@@ -70,4 +70,19 @@ static inline void fl_GENERAL_NAMES_free(GENERAL_NAMES *names) {
     GENERAL_NAMES_free(names);
 }
 
+// TLS
+static inline long fl_SSL_CTX_set_read_ahead(SSL_CTX *ctx, int yes) {
+    return SSL_CTX_set_read_ahead(ctx, yes);
+}
+static inline long fl_SSL_CTX_set_mode_bits(SSL_CTX *ctx, unsigned long mode) {
+    return SSL_CTX_ctrl(ctx, SSL_CTRL_MODE, (long)mode, NULL);
+}
+static inline unsigned long fl_SSL_MODE_ENABLE_PARTIAL_WRITE(void) { return SSL_MODE_ENABLE_PARTIAL_WRITE; }
+static inline unsigned long fl_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER(void) { return SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER; }
+static inline unsigned long fl_SSL_MODE_RELEASE_BUFFERS(void) { return SSL_MODE_RELEASE_BUFFERS; }
+static inline uint64_t fl_SSL_OP_IGNORE_UNEXPECTED_EOF(void) { return SSL_OP_IGNORE_UNEXPECTED_EOF; }
+static inline X509 *fl_SSL_get_peer_certificate(const SSL *ssl) {
+    return SSL_get1_peer_certificate(ssl);
+}
+
 #endif

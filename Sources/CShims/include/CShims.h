@@ -1,0 +1,22 @@
+#ifndef SWIFTFL_CSHIMS_H
+#define SWIFTFL_CSHIMS_H
+
+#include <sys/types.h>
+#include <spawn.h>
+#include <signal.h>
+
+// Linux calls that Swift's Glibc module does not expose (they need _GNU_SOURCE), wrapped here.
+
+/// accept4(2) with SOCK_CLOEXEC | SOCK_NONBLOCK, so no child can inherit the socket in between.
+int fl_accept_cloexec(int fd);
+/// pipe2(2) with O_CLOEXEC.
+int fl_pipe_cloexec(int fds[2]);
+/// Adds "close every descriptor from `lowfd` up" to spawn file actions (glibc 2.34+).
+int fl_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowfd);
+/// Adds "change to `path`" to spawn file actions (glibc 2.29+).
+int fl_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
+/// Unblocks every signal in the calling thread, so a process started from a thread that masks
+/// SIGTERM still obeys it.
+void fl_unblock_all_signals(void);
+
+#endif

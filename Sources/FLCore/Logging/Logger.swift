@@ -1,0 +1,133 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+
+/// How much a log line matters.
+public enum LogLevel: Int, Sendable, Comparable, CustomStringConvertible {
+    case debug = 0, info, warning, error
+
+    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
+    public var description: String { ["debug", "info", "warning", "error"][rawValue] }
+
+    /// Parses `debug`, `info`, `warning` or `error`.
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "debug": self = .debug
+        case "info": self = .info
+        case "warning", "warn": self = .warning
+        case "error": self = .error
+        default: return nil
+        }
+    }
+}
+
+/// Where log lines go. Sinks are shared by every logger of a process, so they lock internally.
+public protocol LogSink: Sendable {
+    func write(level: LogLevel, label: String, message: String, fields: [String: String])
+}
+
+/// A named logger; cheap to copy. Lines carry a timestamp, the level, the component's label, a
+/// message, and key-value fields (peer names, rounds) that JSON sinks keep as separate keys.
+public struct Logger: Sendable {
+    public let label: String
+    public let sink: any LogSink
+    public let minimumLevel: LogLevel
+
+    public init(label: String, sink: any LogSink = StandardErrorLogSink.shared, minimumLevel: LogLevel = .info) {
+        self.label = label
+        self.sink = sink
+        self.minimumLevel = minimumLevel
+    }
+
+    /// The same sink and level under another label.
+    public func named(_ label: String) -> Logger { Logger(label: label, sink: sink, minimumLevel: minimumLevel) }
+
+    public func log(_ level: LogLevel, _ message: @autoclosure () -> String, _ fields: [String: String] = [:]) {
+        guard level >= minimumLevel else { return }
+        sink.write(level: level, label: label, message: message(), fields: fields)
+    }
+
+    public func debug(_ message: @autoclosure () -> String, _ fields: [String: String] = [:]) { log(.debug, message(), fields) }
+    public func info(_ message: @autoclosure () -> String, _ fields: [String: String] = [:]) { log(.info, message(), fields) }
+    public func warning(_ message: @autoclosure () -> String, _ fields: [String: String] = [:]) { log(.warning, message(), fields) }
+    public func error(_ message: @autoclosure () -> String, _ fields: [String: String] = [:]) { log(.error, message(), fields) }
+}
+
+/// Readable lines on standard error: `2026-11-24T16:40:01.123Z info aggregator: round 3 closed peer=site1`.
+public final class StandardErrorLogSink: LogSink {
+    public static let shared = StandardErrorLogSink()
+    private let lock = Mutex(())
+
+    public func write(level: LogLevel, label: String, message: String, fields: [String: String]) {
+        var line = "\(LogTime.now()) \(level) \(label): \(message)"
+        for key in fields.keys.sorted() { line += " \(key)=\(fields[key]!)" }
+        line += "\n"
+        var bytes = Array(line.utf8)
+        lock.withLock { _ in
+            // write(2) on descriptor 2 rather than the C `stderr` global, which Swift 6 treats as unsafe shared state.
+            _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+        }
+    }
+}
+
+/// JSON lines appended to a file, one object per line with `time`, `level`, `label`, `message` and the fields.
+public final class JSONLinesLogSink: LogSink {
+    private let lock = Mutex(())
+    private let fd: Int32
+    private let next: (any LogSink)?
+
+    /// Appends to `path`, creating it; `next` also receives every line (e.g. standard error).
+    public init(path: String, next: (any LogSink)? = StandardErrorLogSink.shared) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileError(path: path, operation: "open log", errno: errno) }
+        self.fd = fd
+        self.next = next
+    }
+
+    deinit { close(fd) }
+
+    public func write(level: LogLevel, label: String, message: String, fields: [String: String]) {
+        var object: [String: String] = fields
+        object["time"] = LogTime.now()
+        object["level"] = level.description
+        object["label"] = label
+        object["message"] = message
+        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
+            var bytes = [UInt8](data)
+            bytes.append(0x0A)
+            lock.withLock { _ in _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+        }
+        next?.write(level: level, label: label, message: message, fields: fields)
+    }
+}
+
+/// Collects lines in memory; tests use it to check that a refusal was logged.
+public final class MemoryLogSink: LogSink {
+    public struct Line: Sendable {
+        public var level: LogLevel
+        public var label: String
+        public var message: String
+        public var fields: [String: String]
+    }
+    private let storage = Mutex<[Line]>([])
+    public init() {}
+    public func write(level: LogLevel, label: String, message: String, fields: [String: String]) {
+        storage.withLock { $0.append(Line(level: level, label: label, message: message, fields: fields)) }
+    }
+    public var lines: [Line] { storage.withLock { $0 } }
+}
+
+enum LogTime {
+    /// ISO 8601 UTC with milliseconds, without allocating a formatter per line.
+    static func now() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = time_t(ts.tv_sec)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+                      Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(ts.tv_nsec / 1_000_000))
+    }
+}

@@ -1,0 +1,203 @@
+import FLCore
+
+// The collaborator ↔ aggregator protocol. The collaborator dials out, says hello, then loops:
+// ask for tasks (a long-poll the aggregator answers the moment the round's model exists), fetch
+// the round's model once, run the tasks, send each task's result (with its model, streamed).
+
+/// First request of a collaborator: who it claims to be (checked against its certificate) and
+/// which experiment it belongs to.
+public struct CollaboratorHello: WireMessage {
+    public static let type = MessageType(rawValue: 0x0100)
+    public static let protocolVersion: UInt16 = 1
+
+    public var collaborator: String
+    public var experiment: String
+    public var version: UInt16
+
+    public init(collaborator: String, experiment: String, version: UInt16 = CollaboratorHello.protocolVersion) {
+        self.collaborator = collaborator
+        self.experiment = experiment
+        self.version = version
+    }
+
+    public func encode(to w: inout WireWriter) {
+        w.string(collaborator)
+        w.string(experiment)
+        w.u16(version)
+    }
+
+    public init(from r: inout WireReader) throws {
+        collaborator = try r.string("collaborator")
+        experiment = try r.string("experiment")
+        version = try r.u16("version")
+    }
+}
+
+/// The aggregator's answer to a hello.
+public struct AggregatorWelcome: WireMessage {
+    public static let type = MessageType(rawValue: 0x0101)
+
+    public var experiment: String
+    public var roundsToTrain: Int
+    /// The round in progress now (0-based).
+    public var currentRound: Int
+    /// Names and shapes every model update must have.
+    public var layout: ModelLayout
+
+    public init(experiment: String, roundsToTrain: Int, currentRound: Int, layout: ModelLayout) {
+        self.experiment = experiment
+        self.roundsToTrain = roundsToTrain
+        self.currentRound = currentRound
+        self.layout = layout
+    }
+
+    public func encode(to w: inout WireWriter) {
+        w.string(experiment)
+        w.int(roundsToTrain)
+        w.int(currentRound)
+        w.layout(layout)
+    }
+
+    public init(from r: inout WireReader) throws {
+        experiment = try r.string("experiment")
+        roundsToTrain = try r.count("roundsToTrain", limit: 1_000_000)
+        currentRound = try r.count("currentRound", limit: 1_000_000)
+        layout = try r.layout("layout")
+    }
+}
+
+/// Asks for the tasks of the next round this collaborator has not done yet.
+public struct TaskRequest: WireMessage {
+    public static let type = MessageType(rawValue: 0x0102)
+
+    /// The first round the collaborator has not completed.
+    public var round: Int
+    /// How long the aggregator may hold the request before answering `wait`.
+    public var maximumWaitSeconds: Double
+
+    public init(round: Int, maximumWaitSeconds: Double) {
+        self.round = round
+        self.maximumWaitSeconds = maximumWaitSeconds
+    }
+
+    public func encode(to w: inout WireWriter) {
+        w.int(round)
+        w.f64(maximumWaitSeconds)
+    }
+
+    public init(from r: inout WireReader) throws {
+        round = try r.count("round", limit: 1_000_000)
+        maximumWaitSeconds = try r.f64("maximumWaitSeconds")
+        guard maximumWaitSeconds.isFinite, maximumWaitSeconds >= 0 else {
+            throw WireDecodingError(context: r.context, field: "maximumWaitSeconds", reason: "is \(maximumWaitSeconds)")
+        }
+    }
+}
+
+/// What a collaborator should do now.
+public struct TaskReply: WireMessage {
+    public static let type = MessageType(rawValue: 0x0103)
+
+    public enum Status: UInt8, Sendable {
+        /// Run `tasks` for `round`.
+        case run = 1
+        /// Nothing yet: ask again (the long-poll timed out).
+        case wait = 2
+        /// The experiment is over: exit.
+        case done = 3
+    }
+
+    public var status: Status
+    public var round: Int
+    public var tasks: [String]
+    /// Why the experiment ended, when `status == .done` and it did not end normally.
+    public var reason: String
+
+    public init(status: Status, round: Int, tasks: [String] = [], reason: String = "") {
+        self.status = status
+        self.round = round
+        self.tasks = tasks
+        self.reason = reason
+    }
+
+    public func encode(to w: inout WireWriter) {
+        w.u8(status.rawValue)
+        w.int(round)
+        w.strings(tasks)
+        w.string(reason)
+    }
+
+    public init(from r: inout WireReader) throws {
+        let raw = try r.u8("status")
+        guard let s = Status(rawValue: raw) else { throw WireDecodingError(context: r.context, field: "status", reason: "unknown value \(raw)") }
+        status = s
+        round = try r.count("round", limit: 1_000_000)
+        tasks = try r.strings("tasks")
+        reason = try r.string("reason")
+    }
+}
+
+/// Asks for the aggregated model of a round; answered by `ModelReply` with the tensors streamed.
+public struct ModelRequest: WireMessage {
+    public static let type = MessageType(rawValue: 0x0104)
+    public var round: Int
+    public init(round: Int) { self.round = round }
+    public func encode(to w: inout WireWriter) { w.int(round) }
+    public init(from r: inout WireReader) throws { round = try r.count("round", limit: 1_000_000) }
+}
+
+/// Announces the model streamed in the chunks that follow.
+public struct ModelReply: WireMessage {
+    public static let type = MessageType(rawValue: 0x0105)
+    public var round: Int
+    public var layout: ModelLayout
+    public init(round: Int, layout: ModelLayout) {
+        self.round = round
+        self.layout = layout
+    }
+    public func encode(to w: inout WireWriter) {
+        w.int(round)
+        w.layout(layout)
+    }
+    public init(from r: inout WireReader) throws {
+        round = try r.count("round", limit: 1_000_000)
+        layout = try r.layout("layout")
+    }
+}
+
+/// The outcome of one task: metrics, the number of samples behind them, and for training tasks
+/// the updated model, streamed in the chunks that follow.
+public struct TaskResultMessage: WireMessage {
+    public static let type = MessageType(rawValue: 0x0106)
+
+    public var round: Int
+    public var task: String
+    public var sampleCount: Int
+    public var metrics: [String: Double]
+    /// Layout of the streamed model, when the task produced one.
+    public var layout: ModelLayout?
+
+    public init(round: Int, task: String, sampleCount: Int, metrics: [String: Double], layout: ModelLayout?) {
+        self.round = round
+        self.task = task
+        self.sampleCount = sampleCount
+        self.metrics = metrics
+        self.layout = layout
+    }
+
+    public func encode(to w: inout WireWriter) {
+        w.int(round)
+        w.string(task)
+        w.i64(Int64(sampleCount))
+        w.metrics(metrics)
+        w.optional(layout) { $0.layout($1) }
+    }
+
+    public init(from r: inout WireReader) throws {
+        round = try r.count("round", limit: 1_000_000)
+        task = try r.string("task")
+        sampleCount = Int(try r.i64("sampleCount"))
+        metrics = try r.metrics("metrics")
+        layout = try r.optional("layout") { try $0.layout("layout") }
+    }
+}

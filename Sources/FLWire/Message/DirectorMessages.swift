@@ -1,0 +1,1 @@
+extension MessageRegistry { static let directorMessages: [any WireMessage.Type] = [] }

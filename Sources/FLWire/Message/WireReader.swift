@@ -1,0 +1,139 @@
+/// Reads the fields written by `WireWriter`, checking every length against the bytes that remain
+/// before trusting it, so a hostile message can neither crash the reader nor make it allocate more
+/// than the message's own size.
+public struct WireReader {
+    private let bytes: [UInt8]
+    public private(set) var offset: Int = 0
+    /// Name of the message being decoded, for error messages.
+    public let context: String
+
+    public init(_ bytes: [UInt8], context: String) {
+        self.bytes = bytes
+        self.context = context
+    }
+
+    public var remaining: Int { bytes.count - offset }
+
+    private mutating func take(_ n: Int, _ field: String) throws -> Int {
+        guard n >= 0, n <= remaining else { throw WireDecodingError(context: context, field: field, reason: "needs \(n) bytes, \(remaining) left") }
+        let start = offset
+        offset += n
+        return start
+    }
+
+    public mutating func u8(_ field: String) throws -> UInt8 { bytes[try take(1, field)] }
+
+    public mutating func bool(_ field: String) throws -> Bool {
+        switch try u8(field) {
+        case 0: return false
+        case 1: return true
+        case let v: throw WireDecodingError(context: context, field: field, reason: "boolean byte is \(v)")
+        }
+    }
+
+    public mutating func u16(_ field: String) throws -> UInt16 {
+        let s = try take(2, field)
+        return UInt16(bytes[s]) | UInt16(bytes[s + 1]) << 8
+    }
+
+    public mutating func u32(_ field: String) throws -> UInt32 {
+        let s = try take(4, field)
+        var v: UInt32 = 0
+        for i in 0..<4 { v |= UInt32(bytes[s + i]) << (8 * UInt32(i)) }
+        return v
+    }
+
+    public mutating func u64(_ field: String) throws -> UInt64 {
+        let s = try take(8, field)
+        var v: UInt64 = 0
+        for i in 0..<8 { v |= UInt64(bytes[s + i]) << (8 * UInt64(i)) }
+        return v
+    }
+
+    public mutating func i64(_ field: String) throws -> Int64 { Int64(bitPattern: try u64(field)) }
+    public mutating func int(_ field: String) throws -> Int { Int(try i64(field)) }
+    public mutating func f64(_ field: String) throws -> Double { Double(bitPattern: try u64(field)) }
+
+    /// A non-negative integer no larger than `limit`.
+    public mutating func count(_ field: String, limit: Int) throws -> Int {
+        let v = try i64(field)
+        guard v >= 0, v <= Int64(limit) else { throw WireDecodingError(context: context, field: field, reason: "\(v) is outside 0...\(limit)") }
+        return Int(v)
+    }
+
+    public mutating func string(_ field: String) throws -> String {
+        let n = Int(try u32(field))
+        let s = try take(n, field)
+        guard let text = String(validating: bytes[s..<(s + n)], as: UTF8.self) else {
+            throw WireDecodingError(context: context, field: field, reason: "not valid UTF-8")
+        }
+        return text
+    }
+
+    public mutating func blob(_ field: String) throws -> [UInt8] {
+        let n = Int(try u32(field))
+        let s = try take(n, field)
+        return Array(bytes[s..<(s + n)])
+    }
+
+    public mutating func optional<T>(_ field: String, _ read: (inout WireReader) throws -> T) throws -> T? {
+        switch try u8(field) {
+        case 0: return nil
+        case 1: return try read(&self)
+        case let v: throw WireDecodingError(context: context, field: field, reason: "optional tag is \(v)")
+        }
+    }
+
+    /// A list whose every element takes at least `minimumElementSize` bytes, so the count is checked
+    /// against the bytes left before any element is read or space reserved.
+    public mutating func list<T>(_ field: String, minimumElementSize: Int = 1, _ read: (inout WireReader) throws -> T) throws -> [T] {
+        let n = Int(try u32(field))
+        guard n <= remaining / max(1, minimumElementSize) else {
+            throw WireDecodingError(context: context, field: field, reason: "claims \(n) elements, only \(remaining) bytes left")
+        }
+        var out: [T] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n { out.append(try read(&self)) }
+        return out
+    }
+
+    public mutating func strings(_ field: String) throws -> [String] {
+        try list(field, minimumElementSize: 4) { try $0.string(field) }
+    }
+
+    public mutating func metrics(_ field: String) throws -> [String: Double] {
+        let pairs = try list(field, minimumElementSize: 12) { r in (try r.string(field), try r.f64(field)) }
+        var m: [String: Double] = [:]
+        for (k, v) in pairs {
+            guard m.updateValue(v, forKey: k) == nil else { throw WireDecodingError(context: context, field: field, reason: "key '\(k)' repeats") }
+        }
+        return m
+    }
+
+    public mutating func dictionary(_ field: String) throws -> [String: String] {
+        let pairs = try list(field, minimumElementSize: 8) { r in (try r.string(field), try r.string(field)) }
+        var m: [String: String] = [:]
+        for (k, v) in pairs {
+            guard m.updateValue(v, forKey: k) == nil else { throw WireDecodingError(context: context, field: field, reason: "key '\(k)' repeats") }
+        }
+        return m
+    }
+
+    /// Ends decoding; trailing bytes are an error because they mean the peer speaks another version.
+    public func finish() throws {
+        guard remaining == 0 else { throw WireDecodingError(context: context, field: "end", reason: "\(remaining) unexpected trailing bytes") }
+    }
+}
+
+/// A control message that does not decode, naming the message and field.
+public struct WireDecodingError: Error, Sendable, CustomStringConvertible {
+    public var context: String
+    public var field: String
+    public var reason: String
+    public init(context: String, field: String, reason: String) {
+        self.context = context
+        self.field = field
+        self.reason = reason
+    }
+    public var description: String { "malformed \(context): field '\(field)' \(reason)" }
+}

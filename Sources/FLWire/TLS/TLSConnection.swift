@@ -1,0 +1,194 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+internal import COpenSSL
+
+/// One mutual-TLS 1.3 connection over a non-blocking TCP socket.
+///
+/// Thread safety: OpenSSL forbids two threads inside the same `SSL*` at once, so every OpenSSL
+/// call on it happens under `sslLock`. The socket is non-blocking, so the lock is only held for
+/// the call itself; waiting for readiness (`poll`) happens outside it. That lets one thread read
+/// while another writes, which the framing layer relies on.
+///
+/// Ownership: the connection owns its `SSL*` and socket and frees both in `deinit`; `close()` only
+/// shuts the socket down, so a thread still polling it wakes up instead of seeing a reused descriptor.
+public final class TLSConnection: ByteStream, @unchecked Sendable {
+    private let ssl: OpaquePointer
+    private let fd: Int32
+    private let sslLock = Mutex(())
+    private let closed = Atomic<Bool>(false)
+    /// The peer's address, for log lines.
+    public let peerAddress: String
+    /// The common name in the peer's verified certificate: its identity in the federation.
+    public private(set) var peerName: String = ""
+    /// The negotiated cipher suite, e.g. `TLS_AES_128_GCM_SHA256`.
+    public private(set) var cipherSuite: String = ""
+
+    private init(fd: Int32, context: TLSContext) throws {
+        guard let ssl = SSL_new(context.ctx) else {
+            Glibc.close(fd)
+            throw OpenSSLError("SSL_new")
+        }
+        self.ssl = ssl
+        self.fd = fd
+        self.peerAddress = Socket.peerAddress(fd)
+        Socket.setNonBlocking(fd)
+        SSL_set_fd(ssl, fd)
+        // A peer that vanishes without close_notify (killed, network gone) reads as end-of-stream;
+        // truncation is caught by the framing layer, which knows how many bytes it expects.
+        SSL_set_options(ssl, fl_SSL_OP_IGNORE_UNEXPECTED_EOF())
+    }
+
+    deinit {
+        SSL_free(ssl)
+        Glibc.close(fd)
+    }
+
+    /// Connects to `host:port` and completes the handshake, verifying that the server's certificate
+    /// is signed by the CA and names `host` (as a DNS name or IP address in its subjectAltName).
+    public static func connect(host: String, port: Int, context: TLSContext, timeout: Double) throws -> TLSConnection {
+        precondition(context.side == .client, "connect needs a client context")
+        let deadline = Deadline.after(seconds: timeout)
+        let fd = try Socket.connect(host: host, port: port, deadline: deadline)
+        let connection = try TLSConnection(fd: fd, context: context)
+        var probe = in6_addr()
+        if inet_pton(AF_INET, host, &probe) == 1 || inet_pton(AF_INET6, host, &probe) == 1 {
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(connection.ssl), host)
+        } else {
+            SSL_set1_host(connection.ssl, host)
+            _ = fl_SSL_set_tlsext_host_name(connection.ssl, host)
+        }
+        SSL_set_connect_state(connection.ssl)
+        try connection.handshake(deadline: deadline, peer: "\(host):\(port)")
+        return connection
+    }
+
+    /// Completes the server side of the handshake on an accepted socket.
+    public static func accept(fd: Int32, context: TLSContext, timeout: Double) throws -> TLSConnection {
+        precondition(context.side == .server, "accept needs a server context")
+        let connection = try TLSConnection(fd: fd, context: context)
+        SSL_set_accept_state(connection.ssl)
+        try connection.handshake(deadline: .after(seconds: timeout), peer: connection.peerAddress)
+        return connection
+    }
+
+    private func handshake(deadline: Deadline, peer: String) throws {
+        while true {
+            let (rc, err, reasons, verify) = sslLock.withLock { _ -> (Int32, Int32, [String], Int) in
+                let rc = SSL_do_handshake(ssl)
+                if rc == 1 { return (rc, 0, [], 0) }
+                let err = SSL_get_error(ssl, rc)
+                return (rc, err, OpenSSLError.drainQueue(), SSL_get_verify_result(ssl))
+            }
+            if rc == 1 { break }
+            switch err {
+            case SSL_ERROR_WANT_READ:
+                try waitReady(Int16(POLLIN), deadline: deadline, operation: "TLS handshake with \(peer)")
+            case SSL_ERROR_WANT_WRITE:
+                try waitReady(Int16(POLLOUT), deadline: deadline, operation: "TLS handshake with \(peer)")
+            default:
+                var reason = reasons.joined(separator: "; ")
+                if verify != X509_V_OK {
+                    reason = "certificate verification: \(String(cString: X509_verify_cert_error_string(verify)))" + (reason.isEmpty ? "" : " (\(reason))")
+                }
+                if reason.isEmpty { reason = err == SSL_ERROR_SYSCALL ? "connection closed during handshake" : "error \(err)" }
+                throw TLSError.handshake(peer: peer, reason: reason)
+            }
+        }
+        if let cert = fl_SSL_get_peer_certificate(ssl) {
+            peerName = TLSConnection.commonName(of: cert) ?? ""
+            X509_free(cert)
+        }
+        if let cipher = SSL_get_current_cipher(ssl), let name = SSL_CIPHER_get_name(cipher) {
+            cipherSuite = String(cString: name)
+        }
+        guard !peerName.isEmpty else { throw TLSError.handshake(peer: peer, reason: "peer certificate has no common name") }
+    }
+
+    static func commonName(of cert: OpaquePointer) -> String? {
+        guard let subject = X509_get_subject_name(cert) else { return nil }
+        let index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1)
+        guard index >= 0, let entry = X509_NAME_get_entry(subject, index), let data = X509_NAME_ENTRY_get_data(entry) else { return nil }
+        var out: UnsafeMutablePointer<UInt8>?
+        let n = ASN1_STRING_to_UTF8(&out, data)
+        guard n >= 0, let out else { return nil }
+        defer { fl_OPENSSL_free(out) }
+        return String(decoding: UnsafeBufferPointer(start: out, count: Int(n)), as: UTF8.self)
+    }
+
+    private func waitReady(_ events: Int16, deadline: Deadline, operation: @autoclosure () -> String) throws {
+        if closed.load(ordering: .relaxed) { throw TLSError.connection(peer: peerName.isEmpty ? peerAddress : peerName, reason: "closed") }
+        try Socket.wait(fd, for: events, deadline: deadline, operation: operation())
+    }
+
+    private var peerLabel: String { peerName.isEmpty ? peerAddress : "\(peerName) (\(peerAddress))" }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer, deadline: Deadline) throws -> Int {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        while true {
+            if closed.load(ordering: .relaxed) { return 0 }
+            var got = 0
+            let (rc, err, reasons) = sslLock.withLock { _ -> (Int32, Int32, [String]) in
+                let rc = SSL_read_ex(ssl, base, buffer.count, &got)
+                if rc == 1 { return (rc, 0, []) }
+                let err = SSL_get_error(ssl, rc)
+                return (rc, err, err == SSL_ERROR_SSL || err == SSL_ERROR_SYSCALL ? OpenSSLError.drainQueue() : [])
+            }
+            if rc == 1 { return got }
+            switch err {
+            case SSL_ERROR_ZERO_RETURN:
+                return 0
+            case SSL_ERROR_WANT_READ:
+                try waitReady(Int16(POLLIN), deadline: deadline, operation: "read from \(peerLabel)")
+            case SSL_ERROR_WANT_WRITE:
+                try waitReady(Int16(POLLOUT), deadline: deadline, operation: "read from \(peerLabel)")
+            case SSL_ERROR_SYSCALL where reasons.isEmpty:
+                if closed.load(ordering: .relaxed) { return 0 }
+                return 0
+            default:
+                if closed.load(ordering: .relaxed) { return 0 }
+                throw TLSError.connection(peer: peerLabel, reason: reasons.isEmpty ? "TLS error \(err)" : reasons.joined(separator: "; "))
+            }
+        }
+    }
+
+    public func write(_ buffer: UnsafeRawBufferPointer, deadline: Deadline) throws {
+        guard let base = buffer.baseAddress else { return }
+        var offset = 0
+        while offset < buffer.count {
+            if closed.load(ordering: .relaxed) { throw TLSError.connection(peer: peerLabel, reason: "closed") }
+            var written = 0
+            let (rc, err, reasons) = sslLock.withLock { _ -> (Int32, Int32, [String]) in
+                let rc = SSL_write_ex(ssl, base + offset, buffer.count - offset, &written)
+                if rc == 1 { return (rc, 0, []) }
+                let err = SSL_get_error(ssl, rc)
+                return (rc, err, err == SSL_ERROR_SSL || err == SSL_ERROR_SYSCALL ? OpenSSLError.drainQueue() : [])
+            }
+            if rc == 1 {
+                offset += written
+                continue
+            }
+            switch err {
+            case SSL_ERROR_WANT_WRITE:
+                try waitReady(Int16(POLLOUT), deadline: deadline, operation: "write to \(peerLabel)")
+            case SSL_ERROR_WANT_READ:
+                try waitReady(Int16(POLLIN), deadline: deadline, operation: "write to \(peerLabel)")
+            default:
+                let why = reasons.isEmpty ? (err == SSL_ERROR_SYSCALL ? String(cString: strerror(errno)) : "TLS error \(err)") : reasons.joined(separator: "; ")
+                throw TLSError.connection(peer: peerLabel, reason: why)
+            }
+        }
+    }
+
+    public func close() {
+        if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
+        sslLock.withLock { _ in
+            // Best effort close_notify; the socket is non-blocking so this never waits.
+            _ = SSL_shutdown(ssl)
+        }
+        shutdown(fd, Int32(SHUT_RDWR))
+    }
+
+    public var isClosed: Bool { closed.load(ordering: .relaxed) }
+}

@@ -1,0 +1,95 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+internal import COpenSSL
+
+/// An OpenSSL `SSL_CTX` configured for SwiftFL's mutual TLS: TLS 1.3 only, the federation CA as the
+/// only trust anchor, peer certificates required and checked for the right purpose.
+///
+/// Ownership: the context owns its `SSL_CTX*` and frees it in `deinit`. OpenSSL allows one context
+/// to be shared by many connections on many threads once it is configured, which is all we do.
+public final class TLSContext: @unchecked Sendable {
+    public enum Side: Sendable { case server, client }
+
+    let ctx: OpaquePointer
+    public let side: Side
+    public let configuration: TLSConfiguration
+
+    public init(_ configuration: TLSConfiguration, side: Side) throws {
+        self.side = side
+        self.configuration = configuration
+        guard let ctx = SSL_CTX_new(side == .server ? TLS_server_method() : TLS_client_method()) else {
+            throw OpenSSLError("SSL_CTX_new")
+        }
+        self.ctx = ctx
+        // From here on `deinit` frees ctx, also when a later step throws.
+        try check(fl_SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) == 1, "require TLS 1.3")
+        try check(fl_SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) == 1, "require TLS 1.3")
+        try check(SSL_CTX_set_ciphersuites(ctx, configuration.cipherSuites) == 1, "set cipher suites '\(configuration.cipherSuites)'")
+        try requireReadable(configuration.caCertificatePath, what: "CA certificate")
+        try requireReadable(configuration.certificatePath, what: "certificate")
+        try requireReadable(configuration.privateKeyPath, what: "private key")
+        try check(SSL_CTX_use_certificate_chain_file(ctx, configuration.certificatePath) == 1,
+                  "load certificate \(configuration.certificatePath)")
+        try check(SSL_CTX_use_PrivateKey_file(ctx, configuration.privateKeyPath, SSL_FILETYPE_PEM) == 1,
+                  "load private key \(configuration.privateKeyPath)")
+        try check(SSL_CTX_check_private_key(ctx) == 1,
+                  "match private key \(configuration.privateKeyPath) to certificate \(configuration.certificatePath)")
+        try check(SSL_CTX_load_verify_locations(ctx, configuration.caCertificatePath, nil) == 1,
+                  "load CA certificate \(configuration.caCertificatePath)")
+        let param = SSL_CTX_get0_param(ctx)
+        switch side {
+        case .server:
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
+            X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_SSL_CLIENT)
+            if let names = SSL_load_client_CA_file(configuration.caCertificatePath) {
+                SSL_CTX_set_client_CA_list(ctx, names)
+            }
+            // No session resumption: connections are long-lived, and tickets would cost the client a read.
+            SSL_CTX_set_num_tickets(ctx, 0)
+            _ = fl_SSL_CTX_set_session_cache_mode(ctx, 0)
+        case .client:
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
+            X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_SSL_SERVER)
+        }
+        var mode = fl_SSL_MODE_ENABLE_PARTIAL_WRITE() | fl_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER()
+        if configuration.releaseIdleBuffers { mode |= fl_SSL_MODE_RELEASE_BUFFERS() }
+        _ = fl_SSL_CTX_set_mode_bits(ctx, mode)
+        // Read ahead with a large buffer: one read(2) brings in many TLS records instead of two
+        // syscalls (header, body) per 16 KiB record.
+        _ = fl_SSL_CTX_set_read_ahead(ctx, 1)
+        SSL_CTX_set_default_read_buffer_len(ctx, 256 * 1024)
+    }
+
+    deinit { SSL_CTX_free(ctx) }
+
+    private func check(_ ok: Bool, _ what: String) throws {
+        if !ok { throw OpenSSLError(what) }
+    }
+
+    private func requireReadable(_ path: String, what: String) throws {
+        if access(path, R_OK) != 0 {
+            throw TLSError.configuration("cannot read \(what) '\(path)': \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// A TLS connection that could not be set up or used, with what the user can act on.
+public enum TLSError: Error, Sendable, CustomStringConvertible {
+    case configuration(String)
+    /// The handshake failed; `reason` includes certificate verification results.
+    case handshake(peer: String, reason: String)
+    /// The peer closed the connection or it failed mid-stream.
+    case connection(peer: String, reason: String)
+    /// Connecting to the peer failed.
+    case connect(address: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .configuration(r): "TLS configuration: \(r)"
+        case let .handshake(peer, r): "TLS handshake with \(peer) failed: \(r)"
+        case let .connection(peer, r): "connection to \(peer): \(r)"
+        case let .connect(address, r): "cannot connect to \(address): \(r)"
+        }
+    }
+}

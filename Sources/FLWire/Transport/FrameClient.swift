@@ -1,0 +1,171 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+import FLCore
+
+/// The client end of a SwiftFL connection: it dials out over mutual TLS and multiplexes calls on the
+/// one connection — each request carries an id, a reader thread hands each reply to its caller — so
+/// a long-poll and a heartbeat can be outstanding together.
+public final class FrameClient: @unchecked Sendable {
+    private let channel: FrameChannel
+    private let connection: TLSConnection
+    private let idleTimeout: Double
+    private let pending = Mutex<[UInt32: PendingCall]>([:])
+    private let nextID = Atomic<UInt32>(1)
+    private let failure = Mutex<(any Error)?>(nil)
+    private let readerDone = DispatchSemaphore(value: 0)
+    private var keepAlive: DispatchSourceTimer?
+
+    /// The server's certificate name.
+    public var peerName: String { connection.peerName }
+    /// The negotiated cipher suite.
+    public var cipherSuite: String { connection.cipherSuite }
+
+    /// Connects to `host:port` and completes the TLS handshake within `timeout` seconds.
+    public static func connect(host: String, port: Int, context: TLSContext, limits: FrameLimits = FrameLimits(),
+                               timeout: Double = 10, idleTimeout: Double = 60) throws -> FrameClient {
+        let connection = try TLSConnection.connect(host: host, port: port, context: context, timeout: timeout)
+        return FrameClient(connection: connection, limits: limits, idleTimeout: idleTimeout)
+    }
+
+    private init(connection: TLSConnection, limits: FrameLimits, idleTimeout: Double) {
+        self.connection = connection
+        self.channel = FrameChannel(stream: connection, limits: limits)
+        self.idleTimeout = idleTimeout
+        let thread = Thread { [self] in readLoop() }
+        thread.name = "client-reader"
+        thread.stackSize = 256 << 10
+        thread.start()
+    }
+
+    deinit {
+        keepAlive?.cancel()
+        connection.close()
+    }
+
+    /// Sends a `Ping` every `interval` seconds so the server does not close the connection as idle
+    /// while this end is busy (training, for example). The replies are ignored.
+    public func startKeepAlive(interval: Double) {
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now() + interval, repeating: interval)
+        timer.setEventHandler { [weak self] in
+            guard let self, !self.isClosed else { return }
+            let id = self.nextID.add(1, ordering: .relaxed).oldValue
+            try? self.channel.send(Ping(), id: id, deadline: .after(seconds: interval))
+        }
+        timer.resume()
+        keepAlive = timer
+    }
+
+    /// Whether the connection has ended.
+    public var isClosed: Bool { failure.withLock { $0 != nil } || connection.isClosed }
+
+    /// Closes the connection; outstanding calls fail.
+    public func close() {
+        keepAlive?.cancel()
+        connection.close()
+    }
+
+    /// Sends `message` (and optionally a stream of tensor bytes) and waits for the reply.
+    /// An `ErrorReply` from the server is thrown. A reply stream is skipped.
+    @discardableResult
+    public func call(_ message: some WireMessage, stream: (any ChunkSource)? = nil, timeout: Double) throws -> any WireMessage {
+        try call(message, stream: stream, timeout: timeout) { reply, _ in reply }
+    }
+
+    /// Sends `message` and hands the reply (with its stream, if any) to `receive` on this thread.
+    /// Whatever part of the stream `receive` leaves unread is skipped afterwards.
+    public func call<Result>(_ message: some WireMessage, stream: (any ChunkSource)? = nil, timeout: Double,
+                             receive: (any WireMessage, InboundStream?) throws -> Result) throws -> Result {
+        if let error = failure.withLock({ $0 }) { throw error }
+        var id = nextID.add(1, ordering: .relaxed).oldValue
+        if id == 0 { id = nextID.add(1, ordering: .relaxed).oldValue }
+        let call = PendingCall()
+        pending.withLock { $0[id] = call }
+        let deadline = Deadline.after(seconds: timeout)
+        do {
+            if let stream {
+                try channel.send(message, id: id, stream: stream, deadline: deadline)
+            } else {
+                try channel.send(message, id: id, deadline: deadline)
+            }
+        } catch {
+            pending.withLock { _ = $0.removeValue(forKey: id) }
+            throw failure.withLock({ $0 }) ?? error
+        }
+        if call.semaphore.wait(timeout: .now() + max(0, deadline.remainingSeconds)) == .timedOut {
+            let removed = pending.withLock { $0.removeValue(forKey: id) != nil }
+            if removed { throw TimeoutError("waiting for the reply to \(type(of: message)) from \(peerName)") }
+            call.semaphore.wait()  // the reply arrived just now
+        }
+        switch call.result! {
+        case let .failure(error):
+            throw error
+        case let .success((reply, inbound)):
+            defer {
+                if let inbound, !inbound.isFinished {
+                    do { try inbound.skipRest() } catch { inbound.finish() }
+                }
+            }
+            if let error = reply as? ErrorReply { throw error }
+            return try receive(reply, inbound)
+        }
+    }
+
+    private func readLoop() {
+        defer { readerDone.signal() }
+        do {
+            while true {
+                guard let incoming = try channel.readMessage(deadline: .never, payloadDeadline: .after(seconds: idleTimeout)) else {
+                    throw TLSError.connection(peer: peerName, reason: "server closed the connection")
+                }
+                let id = incoming.header.id
+                if id == 0 {
+                    // Unsolicited: the server refusing us or shutting down. Every call fails with its reason.
+                    if let error = incoming.message as? ErrorReply { throw error }
+                    continue
+                }
+                let call = pending.withLock { $0.removeValue(forKey: id) }
+                guard incoming.header.flags.contains(.stream) else {
+                    call?.complete(.success((incoming.message, nil)))
+                    continue
+                }
+                let consumed = DispatchSemaphore(value: 0)
+                let inbound = InboundStream(channel: channel, id: id, byteCount: incoming.streamLength, idleTimeout: idleTimeout,
+                                            onFinish: { consumed.signal() })
+                guard let call else {
+                    try inbound.skipRest()
+                    continue
+                }
+                // The caller reads the stream on its own thread; this thread waits so there is one reader at a time.
+                call.complete(.success((incoming.message, inbound)))
+                consumed.wait()
+                if inbound.remaining > 0 { throw FrameError.truncated(expected: inbound.byteCount, got: inbound.byteCount - inbound.remaining) }
+            }
+        } catch {
+            let reason: any Error = connection.isClosed && !(error is ErrorReply)
+                ? TLSError.connection(peer: peerName, reason: "connection closed") : error
+            failure.withLock { if $0 == nil { $0 = reason } }
+            connection.close()
+            let calls = pending.withLock { p -> [PendingCall] in
+                defer { p.removeAll() }
+                return Array(p.values)
+            }
+            for call in calls { call.complete(.failure(reason)) }
+        }
+    }
+}
+
+/// A call waiting for its reply; completed exactly once by the reader thread.
+private final class PendingCall: @unchecked Sendable {
+    let semaphore = DispatchSemaphore(value: 0)
+    // Written once before `semaphore` is signalled, read after the wait returns.
+    var result: Result<(any WireMessage, InboundStream?), any Error>?
+
+    func complete(_ result: Result<(any WireMessage, InboundStream?), any Error>) {
+        self.result = result
+        semaphore.signal()
+    }
+}
