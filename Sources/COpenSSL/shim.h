@@ -85,4 +85,20 @@ static inline X509 *fl_SSL_get_peer_certificate(const SSL *ssl) {
     return SSL_get1_peer_certificate(ssl);
 }
 
+// PKI
+static inline int fl_no_password(char *buffer, int size, int rwflag, void *user) {
+    (void)buffer; (void)size; (void)rwflag; (void)user;
+    return -1;
+}
+static inline GENERAL_NAMES *fl_sk_GENERAL_NAME_new_null(void) {
+    return sk_GENERAL_NAME_new_null();
+}
+static inline int fl_sk_GENERAL_NAME_push(GENERAL_NAMES *names, GENERAL_NAME *name) {
+    return sk_GENERAL_NAME_push(names, name);
+}
+/// Reads a PEM private key without ever prompting on a terminal: an encrypted key simply fails.
+static inline EVP_PKEY *fl_PEM_read_bio_unencrypted_PrivateKey(BIO *bio) {
+    return PEM_read_bio_PrivateKey(bio, NULL, fl_no_password, NULL);
+}
+
 #endif

@@ -1,0 +1,36 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+
+/// A fresh directory under the system's temporary directory, removed with everything in it when
+/// this object goes away (or earlier, with `remove()`).
+public final class TemporaryDirectory: Sendable {
+    /// Absolute path of the directory.
+    public let path: String
+    private let removed = Atomic<Bool>(false)
+
+    /// Creates a uniquely named directory (mode 0700) whose name starts with `prefix`.
+    public init(prefix: String = "swiftfl") throws {
+        let base = FileManager.default.temporaryDirectory.path
+        var template = Array("\(base)/\(prefix)-XXXXXX".utf8CString)
+        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) != nil }
+        guard created else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: "\(base)/\(prefix)-XXXXXX",
+                                                           NSLocalizedDescriptionKey: String(cString: strerror(errno))])
+        }
+        path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    deinit { remove() }
+
+    /// `path/name`.
+    public func appending(_ name: String) -> String { "\(path)/\(name)" }
+
+    /// Deletes the directory and its contents. Idempotent.
+    public func remove() {
+        if removed.exchange(true, ordering: .acquiringAndReleasing) { return }
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}

@@ -1,0 +1,139 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+internal import COpenSSL
+
+// Each OpenSSL object the PKI keeps is owned by exactly one of these tiny classes, which frees it in
+// `deinit`. The objects are never mutated after construction, and OpenSSL 3 guards the lazy caches
+// it fills on read (extension flags, digests) with its own locks, so sharing them across threads
+// through a value type is safe: hence `@unchecked Sendable`.
+
+/// Owns an `X509*` (a certificate).
+final class X509Handle: @unchecked Sendable {
+    let pointer: OpaquePointer
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+    deinit { X509_free(pointer) }
+}
+
+/// Owns an `X509_REQ*` (a certificate signing request).
+final class RequestHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+    deinit { X509_REQ_free(pointer) }
+}
+
+/// Owns an `EVP_PKEY*` (a key pair, or a public key alone).
+final class KeyHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+    deinit { EVP_PKEY_free(pointer) }
+}
+
+/// PEM text in and out of OpenSSL through memory BIOs, which live only for the call.
+enum PEMCodec {
+    /// Runs `write` on a fresh memory BIO and returns what it wrote.
+    static func encode(_ what: String, _ write: (OpaquePointer) -> Int32) throws -> String {
+        guard let bio = BIO_new(BIO_s_mem()) else { throw OpenSSLError("BIO_new") }
+        defer { BIO_free(bio) }
+        guard write(bio) == 1 else { throw OpenSSLError("write \(what) as PEM") }
+        var data: UnsafeMutablePointer<CChar>?
+        let n = fl_BIO_get_mem_data(bio, &data)
+        guard n > 0, let data else { throw OpenSSLError("write \(what) as PEM", reasons: ["empty output"]) }
+        return data.withMemoryRebound(to: UInt8.self, capacity: n) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self)
+        }
+    }
+
+    /// Runs `read` on a read-only memory BIO over `bytes`; nil when `read` found nothing.
+    static func decode(_ bytes: [UInt8], _ read: (OpaquePointer) -> OpaquePointer?) -> OpaquePointer? {
+        bytes.withUnsafeBytes { raw -> OpaquePointer? in
+            guard let base = raw.baseAddress, let bio = BIO_new_mem_buf(base, Int32(raw.count)) else { return nil }
+            defer { BIO_free(bio) }
+            return read(bio)
+        }
+    }
+}
+
+/// Small conversions between OpenSSL's ASN.1 types and Swift values.
+enum ASN1 {
+    /// The bytes of an `ASN1_STRING` (also an IA5String or OCTET STRING).
+    static func bytes(_ string: UnsafePointer<ASN1_STRING>) -> [UInt8] {
+        let n = Int(ASN1_STRING_length(string))
+        guard n > 0, let data = ASN1_STRING_get0_data(string) else { return [] }
+        return Array(UnsafeBufferPointer(start: data, count: n))
+    }
+
+    /// Seconds since 1970 of an `ASN1_TIME`.
+    static func seconds(_ time: UnsafePointer<ASN1_TIME>) -> Int? {
+        var parts = tm()
+        guard ASN1_TIME_to_tm(time, &parts) == 1 else { return nil }
+        return Int(timegm(&parts))
+    }
+
+    /// A UTF-8 string from a name entry's data, whatever ASN.1 string type it was stored as.
+    static func utf8(_ string: UnsafePointer<ASN1_STRING>) -> String? {
+        var out: UnsafeMutablePointer<UInt8>?
+        let n = ASN1_STRING_to_UTF8(&out, string)
+        guard n >= 0, let out else { return nil }
+        defer { fl_OPENSSL_free(out) }
+        return String(decoding: UnsafeBufferPointer(start: out, count: Int(n)), as: UTF8.self)
+    }
+
+    /// The common name of an `X509_NAME`, nil when it has none.
+    static func commonName(_ name: OpaquePointer?) -> String? {
+        guard let name else { return nil }
+        let index = X509_NAME_get_index_by_NID(name, NID_commonName, -1)
+        guard index >= 0, let entry = X509_NAME_get_entry(name, index), let data = X509_NAME_ENTRY_get_data(entry) else { return nil }
+        return utf8(data)
+    }
+
+    /// The subject alternative names in an OpenSSL `GENERAL_NAMES` stack; other kinds of name
+    /// (email, URI, directory name) are returned in `others`, described, so callers can refuse them.
+    static func alternativeNames(_ names: OpaquePointer) -> (names: [SubjectAlternativeName], others: [String]) {
+        var out: [SubjectAlternativeName] = []
+        var others: [String] = []
+        for i in 0..<fl_sk_GENERAL_NAME_num(names) {
+            guard let name = fl_sk_GENERAL_NAME_value(names, i) else { continue }
+            var type: Int32 = 0
+            let value = GENERAL_NAME_get0_value(name, &type)
+            switch (type, value) {
+            case (GEN_DNS, let value?):
+                out.append(.dnsName(String(decoding: bytes(value.assumingMemoryBound(to: ASN1_STRING.self)), as: UTF8.self)))
+            case (GEN_IPADD, let value?):
+                let raw = bytes(value.assumingMemoryBound(to: ASN1_STRING.self))
+                if let text = IPAddress.text(raw) { out.append(.ipAddress(text)) } else { others.append("IP address of \(raw.count) bytes") }
+            case (GEN_EMAIL, _): others.append("email address")
+            case (GEN_URI, _): others.append("URI")
+            case (GEN_DIRNAME, _): others.append("directory name")
+            default: others.append("name of type \(type)")
+            }
+        }
+        return (out, others)
+    }
+}
+
+/// IPv4 and IPv6 addresses in text and in the network-order bytes certificates carry.
+enum IPAddress {
+    /// The bytes of `text` when it is an IPv4 or IPv6 address.
+    static func bytes(_ text: String) -> [UInt8]? {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
+        return nil
+    }
+
+    /// The canonical text of a 4- or 16-byte address.
+    static func text(_ bytes: [UInt8]) -> String? {
+        let family: Int32
+        switch bytes.count {
+        case 4: family = AF_INET
+        case 16: family = AF_INET6
+        default: return nil
+        }
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let ok = bytes.withUnsafeBytes { raw in inet_ntop(family, raw.baseAddress, &buffer, socklen_t(buffer.count)) != nil }
+        guard ok else { return nil }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
