@@ -8,15 +8,24 @@ import FLWire
 /// Each issued identity gets its own files, so the same name can be issued twice (say, once valid
 /// and once expired) in one test.
 public final class TestPKI: Sendable {
-    /// Holds the CA (`ca.key`, `ca.crt`) and every issued key and certificate.
+    /// The temporary directory holding this CA and everything it issued; removed when the last
+    /// `TestPKI` sharing it goes away.
     public let directory: TemporaryDirectory
+    /// Where this CA's files are: `ca/ca.key`, `ca/ca.crt`, and `<n>-<name>.key|crt` per issue.
+    public let root: String
     public let authority: CertificateAuthority
-    private let issued = Atomic<Int>(0)
+    private let counter: Atomic<Int>
 
     /// Makes a new CA named `commonName`. Two `TestPKI`s never trust each other.
-    public init(commonName: String = "SwiftFL Test CA") throws {
-        directory = try TemporaryDirectory(prefix: "swiftfl-pki")
-        authority = try CertificateAuthority.create(directory: directory.appending("ca"), commonName: commonName)
+    public convenience init(commonName: String = "SwiftFL Test CA") throws {
+        try self.init(directory: TemporaryDirectory(prefix: "swiftfl-pki"), name: "pki", commonName: commonName)
+    }
+
+    private init(directory: TemporaryDirectory, name: String, commonName: String) throws {
+        self.directory = directory
+        root = directory.appending(name)
+        authority = try CertificateAuthority.create(directory: "\(root)/ca", commonName: commonName)
+        counter = Atomic(0)
     }
 
     /// Path of the CA certificate.
@@ -39,8 +48,8 @@ public final class TestPKI: Sendable {
         let validity = Validity(notBefore: notBefore ?? now.addingTimeInterval(-3600), notAfter: notAfter ?? now.addingTimeInterval(86_400))
         let key = try PrivateKey.generate()
         let certificate = try authority.sign(CertificateRequest(name: name, hosts: hosts, key: key), role: role, validity: validity)
-        let serial = issued.add(1, ordering: .relaxed).newValue
-        let base = directory.appending("\(serial)-\(name)")
+        let serial = counter.add(1, ordering: .relaxed).newValue
+        let base = "\(root)/\(serial)-\(name)"
         try key.write(to: "\(base).key")
         try certificate.write(to: "\(base).crt")
         let configuration = TLSConfiguration(caCertificatePath: caCertificatePath, certificatePath: "\(base).crt", privateKeyPath: "\(base).key")
@@ -48,7 +57,10 @@ public final class TestPKI: Sendable {
     }
 
     /// A second CA, unrelated to this one: certificates it issues are refused by this one's peers.
-    public func unrelatedAuthority() throws -> TestPKI { try TestPKI(commonName: "Unrelated Test CA") }
+    /// Its files live in this one's directory, so they last as long as either `TestPKI` does.
+    public func unrelatedAuthority() throws -> TestPKI {
+        try TestPKI(directory: directory, name: "unrelated-\(counter.add(1, ordering: .relaxed).newValue)", commonName: "Unrelated Test CA")
+    }
 }
 
 /// A certificate issued by `TestPKI`, with the configuration that presents it.

@@ -13,6 +13,10 @@ public final class InboundStream: @unchecked Sendable {
     private var leftInChunk = 0
     private let deadlineSeconds: Double
     private let finished = Atomic<Bool>(false)
+    /// The first error the connection gave while reading this stream. After it the connection's
+    /// position inside the stream is unknown, so every later read (including `skipRest`) fails with
+    /// it at once instead of taking stray bytes for a chunk header and waiting on them.
+    private var failure: (any Error)?
     private let onFinish: @Sendable () -> Void
 
     init(channel: FrameChannel, id: UInt32, byteCount: Int, idleTimeout: Double, onFinish: @escaping @Sendable () -> Void = {}) {
@@ -27,11 +31,22 @@ public final class InboundStream: @unchecked Sendable {
     /// Bytes not read yet.
     public var remaining: Int { byteCount - consumed }
 
-    /// Fills `buffer` completely with the next bytes of the stream.
+    /// Fills `buffer` completely with the next bytes of the stream. After the connection fails
+    /// inside the stream, this and every later read throw that failure.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws {
         guard buffer.count <= remaining else {
             throw FrameError.unexpectedChunk("reader asked for \(buffer.count) bytes, stream has \(remaining) left")
         }
+        if let failure { throw failure }
+        do {
+            try readChunks(into: buffer)
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    private func readChunks(into buffer: UnsafeMutableRawBufferPointer) throws {
         var done = 0
         while done < buffer.count {
             if leftInChunk == 0 {

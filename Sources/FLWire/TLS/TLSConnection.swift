@@ -24,6 +24,8 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
     public private(set) var peerName: String = ""
     /// The negotiated cipher suite, e.g. `TLS_AES_128_GCM_SHA256`.
     public private(set) var cipherSuite: String = ""
+    /// The negotiated protocol version, e.g. `TLSv1.3`.
+    public private(set) var protocolVersion: String = ""
 
     private init(fd: Int32, context: TLSContext) throws {
         guard let ssl = SSL_new(context.ctx) else {
@@ -103,6 +105,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
         if let cipher = SSL_get_current_cipher(ssl), let name = SSL_CIPHER_get_name(cipher) {
             cipherSuite = String(cString: name)
         }
+        if let version = SSL_get_version(ssl) { protocolVersion = String(cString: version) }
         guard !peerName.isEmpty else { throw TLSError.handshake(peer: peer, reason: "peer certificate has no common name") }
     }
 

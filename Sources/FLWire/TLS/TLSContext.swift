@@ -15,7 +15,15 @@ public final class TLSContext: @unchecked Sendable {
     public let side: Side
     public let configuration: TLSConfiguration
 
-    public init(_ configuration: TLSConfiguration, side: Side) throws {
+    public convenience init(_ configuration: TLSConfiguration, side: Side) throws {
+        try self.init(configuration, side: side, presentsCertificate: true)
+    }
+
+    /// `presentsCertificate: false` makes a client that offers no certificate: tests use it to
+    /// check that servers refuse such clients. Production code never needs it.
+    init(_ configuration: TLSConfiguration, side: Side, presentsCertificate: Bool) throws {
+        precondition(presentsCertificate || side == .client, "a server always presents a certificate")
+        TLSContext.ignoreBrokenPipes()
         self.side = side
         self.configuration = configuration
         guard let ctx = SSL_CTX_new(side == .server ? TLS_server_method() : TLS_client_method()) else {
@@ -27,14 +35,16 @@ public final class TLSContext: @unchecked Sendable {
         try check(fl_SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) == 1, "require TLS 1.3")
         try check(SSL_CTX_set_ciphersuites(ctx, configuration.cipherSuites) == 1, "set cipher suites '\(configuration.cipherSuites)'")
         try requireReadable(configuration.caCertificatePath, what: "CA certificate")
-        try requireReadable(configuration.certificatePath, what: "certificate")
-        try requireReadable(configuration.privateKeyPath, what: "private key")
-        try check(SSL_CTX_use_certificate_chain_file(ctx, configuration.certificatePath) == 1,
-                  "load certificate \(configuration.certificatePath)")
-        try check(SSL_CTX_use_PrivateKey_file(ctx, configuration.privateKeyPath, SSL_FILETYPE_PEM) == 1,
-                  "load private key \(configuration.privateKeyPath)")
-        try check(SSL_CTX_check_private_key(ctx) == 1,
-                  "match private key \(configuration.privateKeyPath) to certificate \(configuration.certificatePath)")
+        if presentsCertificate {
+            try requireReadable(configuration.certificatePath, what: "certificate")
+            try requireReadable(configuration.privateKeyPath, what: "private key")
+            try check(SSL_CTX_use_certificate_chain_file(ctx, configuration.certificatePath) == 1,
+                      "load certificate \(configuration.certificatePath)")
+            try check(SSL_CTX_use_PrivateKey_file(ctx, configuration.privateKeyPath, SSL_FILETYPE_PEM) == 1,
+                      "load private key \(configuration.privateKeyPath)")
+            try check(SSL_CTX_check_private_key(ctx) == 1,
+                      "match private key \(configuration.privateKeyPath) to certificate \(configuration.certificatePath)")
+        }
         try check(SSL_CTX_load_verify_locations(ctx, configuration.caCertificatePath, nil) == 1,
                   "load CA certificate \(configuration.caCertificatePath)")
         let param = SSL_CTX_get0_param(ctx)
@@ -62,6 +72,18 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     deinit { SSL_CTX_free(ctx) }
+
+    /// Writing to a socket whose peer has gone raises SIGPIPE, whose default action ends the
+    /// process, and OpenSSL's socket BIO writes with write(2), which cannot ask for MSG_NOSIGNAL.
+    /// A vanished peer must be an error on its own connection, never the end of a server, so the
+    /// signal is ignored process-wide before any TLS connection exists. Children started with
+    /// `ChildProcess` get the default action back.
+    private static let brokenPipesIgnored: Bool = {
+        signal(SIGPIPE, SIG_IGN)
+        return true
+    }()
+
+    static func ignoreBrokenPipes() { _ = brokenPipesIgnored }
 
     private func check(_ ok: Bool, _ what: String) throws {
         if !ok { throw OpenSSLError(what) }

@@ -22,6 +22,8 @@ public final class FrameClient: @unchecked Sendable {
     public var peerName: String { connection.peerName }
     /// The negotiated cipher suite.
     public var cipherSuite: String { connection.cipherSuite }
+    /// The negotiated TLS version (always `TLSv1.3`).
+    public var protocolVersion: String { connection.protocolVersion }
 
     /// Connects to `host:port` and completes the TLS handshake within `timeout` seconds.
     public static func connect(host: String, port: Int, context: TLSContext, limits: FrameLimits = FrameLimits(),
