@@ -58,7 +58,8 @@ public final class InboundStream: @unchecked Sendable {
                     throw FrameError.unexpectedChunk("expected a chunk of stream \(id), got frame type \(header.type)")
                 }
                 guard header.id == id else { throw FrameError.unexpectedChunk("chunk for id \(header.id) inside stream \(id)") }
-                guard header.length > 0, header.length <= UInt64(channel.limits.chunkSize) else {
+                guard header.length > 0 else { throw FrameError.unexpectedChunk("empty chunk in stream \(id)") }
+                guard header.length <= UInt64(channel.limits.chunkSize) else {
                     throw FrameError.tooLarge(length: header.length, limit: channel.limits.chunkSize)
                 }
                 guard header.length <= UInt64(remaining - done) else {
