@@ -39,6 +39,9 @@ public final class FrameChannel: @unchecked Sendable {
             throw FrameError.tooLarge(length: header.length, limit: limits.maximumMessageSize)
         }
         let n = Int(header.length)
+        // Empty payloads (Ping, OkReply) are common; the stdlib's uninitialized-capacity initializer
+        // writes the count into the shared empty-array storage for n == 0, a race the thread sanitizer reports.
+        if n == 0 { return [] }
         return try [UInt8](unsafeUninitializedCapacity: n) { buffer, initialized in
             try stream.readExactly(into: UnsafeMutableRawBufferPointer(buffer), deadline: deadline)
             initialized = n

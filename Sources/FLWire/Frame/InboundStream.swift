@@ -82,6 +82,7 @@ public final class InboundStream: @unchecked Sendable {
     public func readFloats() throws -> [Float] {
         guard remaining % 4 == 0 else { throw FrameError.unexpectedChunk("stream of \(remaining) bytes is not float32 data") }
         let n = remaining / 4
+        if n == 0 { return [] }  // see FrameChannel.readMessagePayload
         return try [Float](unsafeUninitializedCapacity: n) { buffer, initialized in
             try read(into: UnsafeMutableRawBufferPointer(buffer))
             initialized = n
