@@ -4,10 +4,12 @@ import FLCore
 /// A log sink for tests that keeps every line (in a `MemoryLogSink`) and lets a test wait, with a
 /// deadline, for a line that another thread will log, instead of sleeping and hoping.
 public final class LogRecorder: LogSink, @unchecked Sendable {
+    /// Every line written, in order.
     public let memory = MemoryLogSink()
     // Signalled on every line; waiters re-check under the condition's lock.
     private let condition = NSCondition()
 
+    /// An empty recorder.
     public init() {}
 
     public func write(level: LogLevel, label: String, message: String, fields: [String: String]) {

@@ -13,6 +13,7 @@ public final class TestPKI: Sendable {
     public let directory: TemporaryDirectory
     /// Where this CA's files are: `ca/ca.key`, `ca/ca.crt`, and `<n>-<name>.key|crt` per issue.
     public let root: String
+    /// The CA itself, for signing by hand.
     public let authority: CertificateAuthority
     private let counter: Atomic<Int>
 
@@ -65,7 +66,9 @@ public final class TestPKI: Sendable {
 
 /// A certificate issued by `TestPKI`, with the configuration that presents it.
 public struct TestIdentity: Sendable {
+    /// The issued certificate.
     public let certificate: Certificate
+    /// Key, certificate and trusted CA of this identity.
     public let configuration: TLSConfiguration
     public var certificatePath: String { configuration.certificatePath }
     public var privateKeyPath: String { configuration.privateKeyPath }

@@ -13,7 +13,9 @@ public struct Certificate: Sendable, CustomStringConvertible {
     public let issuerCommonName: String
     /// DNS names and IP addresses the certificate is valid for, in certificate order.
     public let subjectAlternativeNames: [SubjectAlternativeName]
+    /// Start of the validity period.
     public let notBefore: Date
+    /// End of the validity period.
     public let notAfter: Date
     /// Serial number in uppercase hexadecimal.
     public let serialNumber: String

@@ -176,6 +176,7 @@ public final class CertificateAuthority: Sendable {
 
 /// A certificate the CA signed and wrote to a file.
 public struct IssuedCertificate: Sendable {
+    /// The certificate as issued.
     public let certificate: Certificate
     /// Where the PEM certificate was written.
     public let path: String
@@ -187,7 +188,9 @@ public struct IssuedCertificate: Sendable {
 
 /// A participant's key and certificate made in one step by `CertificateAuthority.certify`.
 public struct IssuedIdentity: Sendable {
+    /// The participant's name: the certificate's common name.
     public let name: String
+    /// The certificate as issued.
     public let certificate: Certificate
     /// `<directory>/<name>.key`, mode 0600.
     public let keyPath: String

@@ -141,6 +141,7 @@ public struct CertificateRequest: Sendable, CustomStringConvertible {
 
 /// Where `CertificateRequest.create` put the new key and request.
 public struct CertificateRequestFiles: Sendable {
+    /// The request as written.
     public let request: CertificateRequest
     /// `<directory>/<name>.key`, mode 0600: stays on this machine.
     public let keyPath: String

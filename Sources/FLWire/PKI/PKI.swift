@@ -121,7 +121,9 @@ public enum ExtendedKeyUsage: String, Sendable, Hashable, CaseIterable {
 
 /// The period in which a certificate is valid.
 public struct Validity: Sendable, Hashable, CustomStringConvertible {
+    /// First moment the certificate is valid.
     public var notBefore: Date
+    /// Last moment the certificate is valid.
     public var notAfter: Date
 
     /// How far `days(_:)` moves the start into the past, so a peer whose clock is a little behind
@@ -234,12 +236,16 @@ public struct PKIError: Error, Sendable, CustomStringConvertible {
         case openSSL
     }
 
+    /// What went wrong.
     public var kind: Kind
     /// The file involved, when there is one.
     public var path: String?
+    /// What was expected and what was found, for a person.
     public var reason: String
+    /// OpenSSL's error queue at the failure, when OpenSSL was involved.
     public var openSSLReasons: [String]
 
+    /// An error of `kind` about `path` (if any).
     public init(_ kind: Kind, path: String? = nil, _ reason: String, openSSLReasons: [String] = []) {
         self.kind = kind
         self.path = path
