@@ -183,6 +183,7 @@ final class ServerFixture {
         case .notAllowed: ("certificate name 'site-9' is not allowed on this server", "certificate name 'site-9' is not allowed here")
         }
         #expect(text.contains(clientSays), "client error: \(text)")
+        if refusal != .notAllowed { #expect(text.contains("the peer refused this end's certificate"), "client error: \(text)") }
         if refusal == .notAllowed { #expect((error as? ErrorReply)?.code == .notAllowed) }
         let line = fixture.expectLogged(serverSays)
         #expect(line?.level == .warning)

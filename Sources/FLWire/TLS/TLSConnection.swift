@@ -120,6 +120,22 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
         return String(decoding: UnsafeBufferPointer(start: out, count: Int(n)), as: UTF8.self)
     }
 
+    /// OpenSSL's reasons, led by a plain sentence when they report an alert from the peer. Under
+    /// TLS 1.3 a server refuses a client's certificate after the client's handshake has finished,
+    /// so this is how a client learns, on its first read, that its certificate was not accepted.
+    static func explain(_ reasons: [String]) -> String {
+        let joined = reasons.joined(separator: "; ")
+        guard let range = joined.range(of: " alert ") else { return joined }
+        var alert = Substring(joined[range.upperBound...].prefix { $0 != ";" && $0 != "(" })
+        while alert.last == " " { alert.removeLast() }
+        let refusals: Set<String> = ["certificate required", "unknown ca", "certificate expired", "bad certificate", "certificate revoked",
+                                     "unsupported certificate", "certificate unknown", "access denied"]
+        let summary = refusals.contains(String(alert))
+            ? "the peer refused this end's certificate (TLS alert '\(alert)')"
+            : "the peer ended the connection with TLS alert '\(alert)'"
+        return "\(summary); OpenSSL: \(joined)"
+    }
+
     private func waitReady(_ events: Int16, deadline: Deadline, operation: @autoclosure () -> String) throws {
         if closed.load(ordering: .relaxed) { throw TLSError.connection(peer: peerName.isEmpty ? peerAddress : peerName, reason: "closed") }
         try Socket.wait(fd, for: events, deadline: deadline, operation: operation())
@@ -151,7 +167,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
                 return 0
             default:
                 if closed.load(ordering: .relaxed) { return 0 }
-                throw TLSError.connection(peer: peerLabel, reason: reasons.isEmpty ? "TLS error \(err)" : reasons.joined(separator: "; "))
+                throw TLSError.connection(peer: peerLabel, reason: reasons.isEmpty ? "TLS error \(err)" : TLSConnection.explain(reasons))
             }
         }
     }
