@@ -118,6 +118,16 @@ struct TarReaderTests {
 
     // MARK: Faults
 
+    @Test func onlyRegularFilesAreOpened() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        #expect(mkfifo(scratch.sub("fifo"), 0o644) == 0)
+        // Opening a FIFO for reading would block until a writer came; it is refused at once.
+        expectArchiveError({ _ = try TarReader(path: scratch.sub("fifo")) }) { $0 == .fileSystem("not a regular file") }
+        expectArchiveError({ _ = try TarReader(path: scratch.path) }) { $0 == .fileSystem("not a regular file") }
+        expectArchiveError({ _ = try TarReader(path: scratch.sub("missing")) }) { if case .fileSystem = $0 { true } else { false } }
+    }
+
     @Test func badChecksumNamesEntryAndOffset() throws {
         let bytes = RawTar.file("ok", "fine") + RawTar.header("bad", validChecksum: false) + RawTar.end
         let error = expectArchiveError({ _ = try TarReader.entries(in: bytes, name: "ws.tar") }) {

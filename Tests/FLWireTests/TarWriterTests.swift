@@ -126,6 +126,23 @@ struct TarWriterTests {
         #expect(entries.map(\.path) == [SampleTree.ustarPrefixPath, SampleTree.paxPath, "é"])
     }
 
+    @Test func ustarFallbackNamesBesidePAXAreHarmless() throws {
+        // For readers that ignore PAX: a cut through the middle of this path would begin "../".
+        let path = "x/" + String(repeating: "a", count: 98) + "../" + String(repeating: "b", count: 120)
+        var out: [UInt8] = []
+        let writer = TarWriter(name: "mem") { out += $0 }
+        try writer.addFile(path, modificationTime: 0, contents: [UInt8]())
+        try writer.addSymlink("x/link", target: "../" + String(repeating: "t", count: 130), modificationTime: 0)
+        try writer.finish()
+        // Blocks: PAX header, PAX data, file header; PAX header, PAX data, link header; end.
+        let fileName = out[(2 * 512)..<(2 * 512 + 100)].prefix { $0 != 0 }
+        #expect(Array(fileName) == Array(String(repeating: "b", count: 99).utf8))
+        let linkHeader = 5 * 512
+        #expect(out[linkHeader + 156] == UInt8(ascii: "2"))
+        #expect(out[(linkHeader + 157)..<(linkHeader + 257)].allSatisfy { $0 == 0 }, "no truncated link target")
+        #expect(try TarReader.entries(in: out).map(\.path) == [path, "x/link"])
+    }
+
     @Test func streamingWriterRoundTripsThroughReader() throws {
         var out: [UInt8] = []
         let writer = TarWriter(name: "mem") { out += $0 }

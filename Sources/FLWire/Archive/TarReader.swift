@@ -91,7 +91,8 @@ public final class TarReader {
 
     /// Opens the archive at `path` for reading. It must be a regular file (its size bounds every claim).
     public init(path: String, maximumMetadataSize: Int = TarReader.defaultMaximumMetadataSize) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK so that a FIFO planted at `path` is refused below rather than blocking the open.
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         if fd < 0 {
             throw ArchiveError(archive: path, rule: .fileSystem("cannot open: \(String(cString: strerror(errno)))"))
         }

@@ -202,9 +202,22 @@ public final class TarWriter {
         return true
     }
 
-    /// A stand-in for readers that ignore PAX headers: ASCII, at most `limit` bytes.
-    private static func fallbackName(_ bytes: [UInt8], limit: Int) -> [UInt8] {
-        Array(bytes.map { $0 >= 0x80 ? UInt8(ascii: "_") : $0 }.suffix(limit))
+    /// The ustar name written beside a PAX `path`, for readers that ignore PAX headers. It must
+    /// be harmless when taken literally: the whole path with non-ASCII bytes replaced by '_' when
+    /// that fits, else the first 99 bytes of the last component (a cut through the middle of a
+    /// path could start with '/' or turn "a../b" into "../b").
+    private static func fallbackName(_ path: [UInt8]) -> [UInt8] {
+        let ascii = path.map { $0 >= 0x80 ? UInt8(ascii: "_") : $0 }
+        if ascii.count <= TarHeader.name.count { return ascii }
+        let isDirectory = ascii.last == UInt8(ascii: "/")
+        let last = ascii.split(separator: UInt8(ascii: "/")).last.map(Array.init) ?? []
+        return Array(last.prefix(TarHeader.name.count - 1)) + (isDirectory ? [UInt8(ascii: "/")] : [])
+    }
+
+    /// The ustar link name written beside a PAX `linkpath`: the target with non-ASCII bytes
+    /// replaced when it fits, else empty (any truncation could point somewhere else).
+    private static func fallbackLink(_ link: [UInt8]) -> [UInt8] {
+        link.count <= TarHeader.linkname.count ? link.map { $0 >= 0x80 ? UInt8(ascii: "_") : $0 } : []
     }
 
     private func writeHeader(type: UInt8, path: [UInt8], displayPath: String, link: [UInt8], size: Int64,
@@ -228,9 +241,9 @@ public final class TarWriter {
             try records.withUnsafeBytes { try append($0) }
             try pad(Int64(records.count))
         }
-        let name = split?.name ?? TarWriter.fallbackName(path, limit: TarHeader.name.count)
+        let name = split?.name ?? TarWriter.fallbackName(path)
         try appendHeader(type: type, name: name, prefix: split?.prefix ?? [],
-                         link: linkFits ? link : TarWriter.fallbackName(link, limit: TarHeader.linkname.count),
+                         link: linkFits ? link : TarWriter.fallbackLink(link),
                          size: size, mode: mode, mtime: mtime)
     }
 
@@ -326,11 +339,15 @@ private struct TreeWalk {
                 try visit(directory: sub, relative: path, include: include)
             case S_IFREG:
                 guard include(text, false) else { continue }
-                let fd = openat(dfd, cName, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+                // O_NONBLOCK: a file swapped for a FIFO since the lstat must not block the open.
+                let fd = openat(dfd, cName, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
                 if fd < 0 { throw failure(text, "open") }
                 defer { close(fd) }
                 var fst = stat()
                 if fstat(fd, &fst) != 0 { throw failure(text, "fstat") }
+                guard fst.st_mode & S_IFMT == S_IFREG else {
+                    throw ArchiveError(archive: archivePath, entryName: text, rule: .unsupportedFile("file replaced while being archived"))
+                }
                 try writer.addFile(text, executable: fst.st_mode & S_IXUSR != 0, modificationTime: modificationTime,
                                    size: Int64(fst.st_size), contentsOf: fd)
             case S_IFLNK:
