@@ -25,15 +25,11 @@ public struct ArchiveError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 
     public var description: String {
-        var out = archive
-        if let entryIndex {
-            out += ": entry \(entryIndex)"
-            if let entryName { out += " \"\(ArchiveError.printable(entryName))\"" }
-            if let offset { out += " at offset \(offset)" }
-        } else if let offset {
-            out += ": at offset \(offset)"
-        }
-        return out + ": \(rule)"
+        var place: [String] = []
+        if let entryIndex { place.append("entry \(entryIndex)") }
+        if let entryName { place.append("\"\(ArchiveError.printable(entryName))\"") }
+        if let offset { place.append("at offset \(offset)") }
+        return place.isEmpty ? "\(archive): \(rule)" : "\(archive): \(place.joined(separator: " ")): \(rule)"
     }
 
     /// The rules an archive or an extraction can break.
