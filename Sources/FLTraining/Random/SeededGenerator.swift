@@ -21,6 +21,13 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         s3 = mixer.next()
     }
 
+    /// A generator with an explicit xoshiro256 state, to reproduce reference streams.
+    /// - Precondition: not all four words are zero (the one state xoshiro never leaves).
+    public init(state: (UInt64, UInt64, UInt64, UInt64)) {
+        precondition(state != (0, 0, 0, 0), "xoshiro256 state must not be all zero")
+        (s0, s1, s2, s3) = state
+    }
+
     /// Combines a base seed with further values (epoch, round, site index…) into an independent seed.
     ///
     /// Each value is folded in through a SplitMix64 step, so `derive(7, 1, 2)` and `derive(7, 2, 1)` differ
