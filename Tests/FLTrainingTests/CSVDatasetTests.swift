@@ -89,7 +89,7 @@ import Testing
     }
 
     @Test func loadsFromAFileAndReportsUnreadableOnes() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try ScratchDirectory()
         defer { dir.remove() }
         let path = try dir.file("d.csv", contents: "f,label\n0.5,1\n-1,0\n")
         let data = try CSVDataset.load(path: path)

@@ -15,7 +15,7 @@ enum ShippedData {
 }
 
 /// A fresh directory under the system temporary directory, removed by `remove()`.
-struct TemporaryDirectory {
+struct ScratchDirectory {
     let url: URL
 
     init() throws {

@@ -38,7 +38,7 @@ public struct EvaluationMetrics: Sendable, Hashable {
 /// Not thread-safe: one trainer per thread.
 public final class Trainer {
     public let architecture: NetworkArchitecture
-    public let network: Network
+    public let network: DenseNetwork
     private var batchFeatures: [Float] = []
     private var batchLabels: [Int32] = []
     private var gradient: [Float]
@@ -47,7 +47,7 @@ public final class Trainer {
     public init(architecture: NetworkArchitecture) throws {
         try architecture.validate()
         self.architecture = architecture
-        self.network = Network(architecture: architecture)
+        self.network = DenseNetwork(architecture: architecture)
         self.gradient = [Float](repeating: 0, count: network.layout.count)
     }
 

@@ -41,7 +41,7 @@ struct ReferenceNetwork {
     }
 }
 
-@Suite struct NetworkTests {
+@Suite struct DenseNetworkTests {
     static let architectures: [NetworkArchitecture] = [
         .softmaxRegression(inputs: 9, classes: 3),
         .softmaxRegression(inputs: 5, classes: 2),
@@ -59,7 +59,7 @@ struct ReferenceNetwork {
         for spec in model.layout.tensors where spec.name.hasSuffix(".bias") {
             model.setTensor(spec.name, (0..<spec.count).map { _ in Float(rng.normal() * 0.3) })
         }
-        let network = Network(architecture: architecture)
+        let network = DenseNetwork(architecture: architecture)
         let (stats, gradient) = network.lossAndGradient(model: model, data: data)
 
         let reference = ReferenceNetwork(architecture: architecture)
@@ -87,7 +87,7 @@ struct ReferenceNetwork {
         let data = randomDataset(rows: 23, features: 10, classes: 5, seed: 21)
         let model = architecture.initialModel(seed: 22)
         // A capacity of 4 rows makes evaluation run in six chunks, the last one partial.
-        let network = Network(architecture: architecture, batchCapacity: 4)
+        let network = DenseNetwork(architecture: architecture, batchCapacity: 4)
         let logits = model.values.withUnsafeBufferPointer { p in data.features.withUnsafeBufferPointer { network.logits(parameters: p, inputs: $0) } }
         let reference = ReferenceNetwork(architecture: architecture)
         let expected = reference.logits(model.values.map(Double.init), layout: model.layout, inputs: data.features.map(Double.init), rows: 23)
@@ -111,7 +111,7 @@ struct ReferenceNetwork {
         var model = architecture.initialModel(seed: 31)
         for i in model.values.indices { model.values[i] *= 5000 }
         let data = randomDataset(rows: 8, features: 4, classes: 3, seed: 32)
-        let (stats, gradient) = Network(architecture: architecture).lossAndGradient(model: model, data: data)
+        let (stats, gradient) = DenseNetwork(architecture: architecture).lossAndGradient(model: model, data: data)
         #expect(stats.lossSum.isFinite)
         #expect(stats.lossSum > 100)
         #expect(gradient.isFinite)
@@ -121,7 +121,7 @@ struct ReferenceNetwork {
         let architecture = NetworkArchitecture.mlp(inputs: 8, hidden: [16], classes: 3)
         let data = randomDataset(rows: 40, features: 8, classes: 3, seed: 41)
         let model = architecture.initialModel(seed: 42)
-        let network = Network(architecture: architecture, batchCapacity: 1)
+        let network = DenseNetwork(architecture: architecture, batchCapacity: 1)
         let batch = network.lossAndGradient(model: model, data: data)
         var mean = [Double](repeating: 0, count: model.layout.count)
         var lossSum = 0.0

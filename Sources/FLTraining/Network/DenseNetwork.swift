@@ -33,7 +33,7 @@ public struct BatchStatistics: Sendable, Hashable {
 /// Parameters and gradients are single buffers with the architecture's `layout`; the network owns only
 /// scratch memory (activations, deltas, transposed weights), allocated once for a batch capacity and
 /// grown on demand, so a training step allocates nothing. Not thread-safe: one network per thread.
-public final class Network {
+public final class DenseNetwork {
     public let architecture: NetworkArchitecture
     public let layout: ModelLayout
     /// The largest batch the scratch memory holds; larger inputs are processed in chunks (forward only)
@@ -118,12 +118,14 @@ public final class Network {
         let rows = labels.count
         precondition(parameters.count == layout.count && gradient.count == layout.count, "parameter or gradient buffer does not match the layout")
         precondition(inputs.count == rows * widths[0], "inputs hold \(inputs.count) values, expected \(rows) × \(widths[0])")
-        guard rows > 0, let params = parameters.baseAddress, let x = inputs.baseAddress, let y = labels.baseAddress,
-              let grad = gradient.baseAddress else { return BatchStatistics() }
+        guard let grad = gradient.baseAddress else { return BatchStatistics() }
+        MatrixKernels.zero(grad, count: layout.count)
+        guard rows > 0, let params = parameters.baseAddress, let x = inputs.baseAddress, let y = labels.baseAddress else {
+            return BatchStatistics()
+        }
         reserve(batchCapacity: rows)
         forward(params, x, rows)
         let stats = softmaxCrossEntropy(rows, y, gradientScale: 1 / Float(rows))
-        MatrixKernels.zero(grad, count: layout.count)
         backward(params, x, rows, grad)
         return stats
     }
@@ -300,7 +302,7 @@ public final class Network {
     }
 }
 
-extension Network {
+extension DenseNetwork {
     /// The batch statistics and the gradient of the mean loss of `data` taken as one batch.
     public func lossAndGradient(model: ModelState, data: Dataset) -> (statistics: BatchStatistics, gradient: ModelState) {
         precondition(model.layout == layout, "model layout does not match \(architecture)")
