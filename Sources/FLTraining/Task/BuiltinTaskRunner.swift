@@ -1,0 +1,169 @@
+import FLCore
+import Synchronization
+
+/// Everything the built-in runner needs: the model, how to train it, and the site's data.
+public struct BuiltinRunnerSettings: Sendable {
+    public var architecture: NetworkArchitecture
+    public var optimizer: OptimizerSettings
+    public var batchSize: Int
+    /// Local epochs per train task unless the task's `epochs` argument says otherwise.
+    public var epochs: Int
+    /// The federation's training seed; each round and site derives its own from it.
+    public var seed: UInt64
+    /// This site's position among the collaborators, so sites shuffle differently in the same round.
+    public var collaboratorIndex: Int
+    /// Start every round with fresh optimizer state (momentum, moments) rather than keeping it.
+    public var resetOptimizerEachRound: Bool
+    /// The local training rows, already standardised.
+    public var train: Dataset
+    /// The local validation rows, standardised with the training statistics.
+    public var validation: Dataset
+
+    public init(
+        architecture: NetworkArchitecture, optimizer: OptimizerSettings, batchSize: Int = 32, epochs: Int = 1, seed: UInt64 = 0,
+        collaboratorIndex: Int = 0, resetOptimizerEachRound: Bool = true, train: Dataset, validation: Dataset
+    ) {
+        self.architecture = architecture
+        self.optimizer = optimizer
+        self.batchSize = batchSize
+        self.epochs = epochs
+        self.seed = seed
+        self.collaboratorIndex = collaboratorIndex
+        self.resetOptimizerEachRound = resetOptimizerEachRound
+        self.train = train
+        self.validation = validation
+    }
+
+    /// The seed for round `round` at this site: `derive(seed, round, collaboratorIndex)`. A rerun of a
+    /// round reproduces its model exactly.
+    public func trainingSeed(round: Int) -> UInt64 {
+        SeededGenerator.derive(seed, UInt64(truncatingIfNeeded: round), UInt64(truncatingIfNeeded: collaboratorIndex))
+    }
+}
+
+/// How a site scales its features before training.
+public enum Standardization: Sendable, Equatable {
+    /// Features as loaded.
+    case none
+    /// Fitted on this site's own training rows: fine for IID shards, harmful under label skew.
+    case local
+    /// One standardizer for every site: fixed in the plan, or from the sites' summed `FeatureStatistics`.
+    case shared(Standardizer)
+}
+
+/// A site's local data split into training and validation rows, standardised with training statistics
+/// only (this site's, or shared ones).
+public struct LocalSplit: Sendable {
+    public var train: Dataset
+    public var validation: Dataset
+    /// The statistics applied to both parts, if any.
+    public var standardizer: Standardizer?
+
+    /// Splits `data` (see `Dataset.trainValidation`) and standardises both parts.
+    public init(_ data: Dataset, validationFraction: Double, seed: UInt64, stratified: Bool = true, standardization: Standardization = .local) {
+        let (train, validation) = data.trainValidation(validationFraction: validationFraction, seed: seed, stratified: stratified)
+        self.init(train: train, validation: validation, standardization: standardization)
+    }
+
+    /// Standardises the given parts.
+    public init(train: Dataset, validation: Dataset, standardization: Standardization = .local) {
+        switch standardization {
+        case .none: standardizer = nil
+        case .local: standardizer = Standardizer(fitting: train)
+        case .shared(let s): standardizer = s
+        }
+        self.train = standardizer.map { $0.transform(train) } ?? train
+        self.validation = standardizer.map { $0.transform(validation) } ?? validation
+    }
+}
+
+/// Runs `train` and `validate` tasks with FLTraining's own networks and optimizers.
+///
+/// Train tasks take an optional `epochs` argument (an integer). Validate tasks take an optional `apply`
+/// argument, `"global"` or `"local"`; it does not change what is measured, only the metric prefix the
+/// caller reports. Metrics are `loss` and `accuracy`. Tasks run one at a time; the optimizer state kept
+/// between rounds (when not reset) lives here.
+public final class BuiltinTaskRunner: TaskRunner {
+    public let settings: BuiltinRunnerSettings
+    public let layout: ModelLayout
+    private let engine: Mutex<Engine>
+
+    private struct Engine {
+        var trainer: Trainer
+        var optimizer: any Optimizer
+    }
+
+    /// - Throws: `NetworkArchitectureError`, `OptimizerSettingsError`, or `TaskRunnerError` when the
+    ///   settings or data do not fit together.
+    public init(settings: BuiltinRunnerSettings) throws {
+        try settings.architecture.validate()
+        try settings.optimizer.validate()
+        func fail(_ reason: String) -> TaskRunnerError { TaskRunnerError(task: "*", reason: reason) }
+        guard settings.batchSize >= 1 else { throw fail("batch size must be positive, got \(settings.batchSize)") }
+        guard settings.epochs >= 0 else { throw fail("epochs must be non-negative, got \(settings.epochs)") }
+        for (name, part) in [("training", settings.train), ("validation", settings.validation)] {
+            guard part.featureCount == settings.architecture.inputCount else {
+                throw fail("\(name) data has \(part.featureCount) features, \(settings.architecture) expects \(settings.architecture.inputCount)")
+            }
+            guard part.classCount <= settings.architecture.classCount else {
+                throw fail("\(name) data has \(part.classCount) classes, \(settings.architecture) has \(settings.architecture.classCount) outputs")
+            }
+        }
+        self.settings = settings
+        self.layout = settings.architecture.layout
+        let trainer = try Trainer(architecture: settings.architecture)
+        let optimizer = settings.optimizer.makeOptimizer(layout: layout)
+        self.engine = Mutex(Engine(trainer: trainer, optimizer: optimizer))
+    }
+
+    public func run(_ task: TaskInvocation, model: ModelState) throws -> TaskOutcome {
+        if let difference = layout.difference(from: model.layout) {
+            throw TaskRunnerError(task: task.name, reason: "model does not fit \(settings.architecture): \(difference)")
+        }
+        switch task.function {
+        case .train: return try train(task, model: model)
+        case .validate: return try validate(task, model: model)
+        }
+    }
+
+    private func train(_ task: TaskInvocation, model: ModelState) throws -> TaskOutcome {
+        var epochs = settings.epochs
+        if let argument = task.kwargs["epochs"] {
+            guard let e = argument.intValue, e >= 0 else {
+                throw TaskRunnerError(task: task.name, reason: "argument epochs must be a non-negative integer, got \(argument)")
+            }
+            epochs = e
+        }
+        guard !settings.train.isEmpty else { throw TaskRunnerError(task: task.name, reason: "no local training rows") }
+        let settings = self.settings
+        var updated = model
+        let metrics = try engine.withLock { engine in
+            if settings.resetOptimizerEachRound { engine.optimizer.reset() }
+            return try engine.trainer.train(
+                model: &updated, data: settings.train, epochs: epochs, batchSize: settings.batchSize,
+                optimizer: &engine.optimizer, seed: settings.trainingSeed(round: task.round))
+        }
+        return TaskOutcome(model: updated, metrics: ["loss": metrics.loss, "accuracy": metrics.accuracy], sampleCount: metrics.sampleCount)
+    }
+
+    private func validate(_ task: TaskInvocation, model: ModelState) throws -> TaskOutcome {
+        if let argument = task.kwargs["apply"] {
+            guard let apply = argument.stringValue, apply == "global" || apply == "local" else {
+                throw TaskRunnerError(task: task.name, reason: "argument apply must be \"global\" or \"local\", got \(argument)")
+            }
+        }
+        guard !settings.validation.isEmpty else { throw TaskRunnerError(task: task.name, reason: "no local validation rows") }
+        let data = settings.validation
+        let metrics = try engine.withLock { engine in try engine.trainer.evaluate(model: model, data: data) }
+        return TaskOutcome(model: nil, metrics: ["loss": metrics.loss, "accuracy": metrics.accuracy], sampleCount: metrics.sampleCount)
+    }
+
+    /// A copy of the optimizer state kept between rounds (meaningful when `resetOptimizerEachRound` is false).
+    public var optimizerState: OptimizerState { engine.withLock { $0.optimizer.state } }
+
+    /// Replaces the optimizer state, e.g. with one saved by a previous run of this site.
+    /// - Throws: `OptimizerStateError`.
+    public func restoreOptimizerState(_ state: OptimizerState) throws {
+        try engine.withLock { try $0.optimizer.restore(state) }
+    }
+}
