@@ -1,35 +1,48 @@
 import Foundation
 import FLCore
-import FLWire
 
-// Temporary driver: stream throughput with certificates from /tmp/pki.
-let args = CommandLine.arguments
-if args.count > 1 && args[1] == "child-sink" {
-    let server = try FrameServer(configuration: ServerConfiguration(tls: TLSConfiguration(certificateDirectory: "/tmp/pki", name: "server"), limits: FrameLimits(maximumStreamSize: 1 << 40)),
-                                 handler: StreamSink(), logger: Logger(label: "sink"))
-    print(server.port)
-    FileHandle.standardOutput.synchronizeFile()
-    while true { sleep(1000) }
+// `make bench` runs this (release build): every figure the issues ask for, as a table on standard
+// output and as JSON (`--output FILE`). `--only a,b` runs some of them.
+let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "child" {
+    let kind = arguments.count > 1 ? arguments[1] : ""
+    let rest = Array(arguments.dropFirst(2))
+    switch kind {
+    case "stream-sink": try StreamBenchmark.sink(rest)
+    default: fatalError("unknown bench child '\(kind)'")
+    }
 }
-let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-let child = try ChildProcess(executable: exe, arguments: ["child-sink"], standardOutput: .pipe)
-let line = String(decoding: child.standardOutput!.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-let port = Int(line)!
-let size = 256 << 20
-let path = "/tmp/stream-bench.bin"
-if (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) != size {
-    var data = [UInt8](repeating: 0, count: size)
-    for i in stride(from: 0, to: size, by: 4096) { data[i] = UInt8(i & 255) }
-    _ = FileManager.default.createFile(atPath: path, contents: Data(data))
+
+var output: String?
+var only: Set<String>?
+var i = 0
+while i < arguments.count {
+    switch arguments[i] {
+    case "--output": i += 1; output = arguments[i]
+    case "--only": i += 1; only = Set(arguments[i].split(separator: ",").map(String.init))
+    case "-h", "--help":
+        print("USAGE: fx-bench [--output FILE] [--only stream,...]")
+        exit(0)
+    default:
+        FileHandle.standardError.write(Data("fx-bench: unknown argument '\(arguments[i])'\n".utf8))
+        exit(64)
+    }
+    i += 1
 }
-let client = try FrameClient.connect(host: "127.0.0.1", port: port, context: TLSContext(TLSConfiguration(certificateDirectory: "/tmp/pki", name: "client"), side: .client),
-                                     limits: FrameLimits(chunkSize: Int(ProcessInfo.processInfo.environment["CHUNK"] ?? "1048576")!))
-let layout = try ModelLayout([TensorSpec(name: "t", shape: [size / 4])])
-for _ in 0..<3 {
-    let source = try FileRegionSource(path: path)
-    let t0 = Deadline.now
-    let reply = try client.call(TaskResultMessage(round: 0, task: "x", sampleCount: 1, metrics: [:], layout: layout), stream: source, timeout: 60) as! TaskReply
-    let s = Double(Deadline.now.uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
-    print("sent \(size) in \(s) s = \(Double(size) / s / 1e9) GB/s; receiver \(reply.tasks[0]) s rss \(Int(reply.tasks[1])! >> 20) MiB; sender rss \(ResourceUsage.peakResidentBytes() >> 20) MiB; cipher \(client.cipherSuite)")
+
+let benchmarks: [(String, (BenchmarkReport) throws -> Void)] = [
+    ("stream", StreamBenchmark.run),
+]
+let report = BenchmarkReport()
+print(BenchmarkReport.header)
+var failed = false
+for (name, run) in benchmarks where only?.contains(name) ?? true {
+    do {
+        try run(report)
+    } catch {
+        failed = true
+        FileHandle.standardError.write(Data("fx-bench: \(name) failed: \(error)\n".utf8))
+    }
 }
-child.kill()
+if let output { try report.write(to: output) }
+exit(failed ? 1 : 0)

@@ -17,7 +17,7 @@ public enum Safetensors {
         var first = true
         if !metadata.isEmpty {
             json += "\"__metadata__\":{"
-            json += metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }.joined(separator: ",")
+            json += metadata.keys.sorted().map { "\(JSONText.string($0)):\(JSONText.string(metadata[$0]!))" }.joined(separator: ",")
             json += "}"
             first = false
         }
@@ -25,7 +25,7 @@ public enum Safetensors {
             if !first { json += "," }
             first = false
             let begin = layout.offsets[i] * 4, end = begin + spec.count * 4
-            json += "\(jsonString(spec.name)):{\"dtype\":\"F32\",\"shape\":[\(spec.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(begin),\(end)]}"
+            json += "\(JSONText.string(spec.name)):{\"dtype\":\"F32\",\"shape\":[\(spec.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(begin),\(end)]}"
         }
         json += "}"
         var bytes = Array(json.utf8)
@@ -165,21 +165,6 @@ public enum Safetensors {
         return (layout, metadata)
     }
 
-    private static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
 }
 
 /// A safetensors file that cannot be read, with the file and the reason.

@@ -1,0 +1,22 @@
+/// Helpers for writing JSON by hand where a fixed key order or streaming matters (safetensors
+/// headers, JSON-lines logs).
+public enum JSONText {
+    /// `s` as a JSON string literal (RFC 8259 escapes; control characters as `\u00XX`).
+    public static func string(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20:
+                let hex = String(u.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,60 @@
+import FLCore
+
+/// Turns the updates of one round into the next global model, folding each update in as it
+/// arrives so the aggregator holds a running sum, never N models.
+///
+/// The aggregator calls `begin` once per round, `add` once per accepted update (serialised: never
+/// two at once), then `finish`. Implementations that keep state across rounds (server momentum,
+/// adaptive optimizers) expose it through `state` so a checkpoint can restore it.
+public protocol AggregationFunction: AnyObject {
+    /// The name a plan uses for this function (`fedavg`).
+    static var name: String { get }
+    /// Starts a round whose global model is `global`.
+    func begin(global: ModelState)
+    /// Folds in one update with its weight (the number of samples behind it).
+    func add(_ update: UnsafeBufferPointer<Float>, weight: Double)
+    /// The total weight folded in this round.
+    var totalWeight: Double { get }
+    /// Writes the next global model into `global` (which still holds this round's model).
+    /// Called only when `totalWeight > 0`.
+    func finish(into global: inout ModelState)
+    /// State that survives rounds, by name, for checkpoints (empty when stateless).
+    var state: [String: [Float]] { get }
+    /// Restores what `state` returned.
+    func restore(_ state: [String: [Float]]) throws
+}
+
+/// Settings common to the aggregation functions, read from the plan.
+public struct AggregationSettings: Sendable, Hashable {
+    /// `fedavg` or `fedavgm`.
+    public var function: String
+    /// Server learning rate (FedAvgM).
+    public var serverLearningRate: Double
+    /// Server momentum (FedAvgM).
+    public var serverMomentum: Double
+
+    public init(function: String = FedAvg.name, serverLearningRate: Double = 1.0, serverMomentum: Double = 0.9) {
+        self.function = function
+        self.serverLearningRate = serverLearningRate
+        self.serverMomentum = serverMomentum
+    }
+
+    /// The names a plan may use.
+    public static let known = [FedAvg.name, FedAvgM.name]
+
+    /// Builds the function named in the settings.
+    public func make(layout: ModelLayout) throws -> any AggregationFunction {
+        switch function {
+        case FedAvg.name: return FedAvg(layout: layout)
+        case FedAvgM.name: return FedAvgM(layout: layout, learningRate: Float(serverLearningRate), momentum: Float(serverMomentum))
+        default:
+            throw AggregationError("unknown aggregation function '\(function)' (expected one of: \(AggregationSettings.known.joined(separator: ", ")))")
+        }
+    }
+}
+
+/// An aggregation that cannot be set up or restored.
+public struct AggregationError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

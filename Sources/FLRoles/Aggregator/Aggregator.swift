@@ -1,0 +1,554 @@
+import Foundation
+import Synchronization
+import FLCore
+import FLWire
+
+/// The parameter server of one experiment: it serves each round's model to the collaborators,
+/// hands out their tasks, folds their updates into the next model as they arrive, and keeps the
+/// best and last models.
+///
+/// Collaborators dial in and long-poll for work: a request for the next round is held until that
+/// round exists and answered the moment it does, so no one sleeps on a fixed timer. Every request
+/// runs on its connection's own thread; the round's state has one owner, `state`.
+public final class Aggregator: FrameHandler, @unchecked Sendable {
+    public let settings: AggregatorSettings
+    public let layout: ModelLayout
+    private let logger: Logger
+    private let metricsLog: MetricsLog
+    private let onEvent: @Sendable (AggregatorEvent) -> Void
+    private let state: Mutex<RoundState>
+    private let staging: UpdateStaging
+    /// Writes models and checkpoints off the request threads, in order.
+    private let saver = DispatchQueue(label: "swiftfl.aggregator.save")
+    private let timers = DispatchQueue(label: "swiftfl.aggregator.timers")
+    private let finished = DispatchSemaphore(value: 0)
+    /// Signalled when a collaborator disconnects or is told the experiment is over.
+    private let peersChanged = DispatchSemaphore(value: 0)
+    private let serverBox = Mutex<FrameServer?>(nil)
+    private let assigner: TaskAssigner
+
+    /// The mutable state of the experiment. Only touched with `state` locked.
+    private struct RoundState {
+        enum Phase: Equatable {
+            case training
+            case finalValidation
+            case done
+        }
+        var phase: Phase = .training
+        var round = 0
+        var attempt = 0
+        var global: ModelState
+        var aggregation: any AggregationFunction
+        var assignments: [String: [String]] = [:]
+        var pending: [String: [String]] = [:]
+        var completed: Set<String> = []
+        var metricSums: [String: (sum: Double, weight: Double)] = [:]
+        var waiters: [String: [(token: UInt64, responder: Responder)]] = [:]
+        var nextToken: UInt64 = 1
+        var roundStart = Deadline.now
+        var bestValue: Double?
+        var connected: [String: Int] = [:]
+        var toldDone: Set<String> = []
+        var outcome: AggregatorOutcome?
+        var lastMetrics: [String: Double] = [:]
+        var roundsCompleted = 0
+        /// Replies decided while the state was locked, sent after it is unlocked so a slow peer's
+        /// socket never holds up the others.
+        var outbox: [(Responder, TaskReply)] = []
+
+        mutating func send(_ reply: TaskReply, to responder: Responder) { outbox.append((responder, reply)) }
+    }
+
+    /// Runs `body` with the state locked, then sends the replies it queued.
+    private func mutate<R: Sendable>(_ body: (inout RoundState) throws -> R) rethrows -> R {
+        let (result, outbox) = try state.withLock { s -> (R, [(Responder, TaskReply)]) in
+            let result = try body(&s)
+            let outbox = s.outbox
+            s.outbox = []
+            return (result, outbox)
+        }
+        for (responder, reply) in outbox { responder.reply(reply) }
+        if !outbox.isEmpty { peersChanged.signal() }
+        return result
+    }
+
+    /// Prepares an experiment from its initial model, or from a checkpoint to resume after a crash.
+    public init(settings: AggregatorSettings, initialModel: ModelState, resumeFrom checkpoint: AggregatorCheckpoint? = nil,
+                logger: Logger, onEvent: @escaping @Sendable (AggregatorEvent) -> Void = { _ in }) throws {
+        self.settings = settings
+        self.layout = initialModel.layout
+        self.logger = logger
+        self.onEvent = onEvent
+        self.metricsLog = try MetricsLog(path: settings.paths.metricsLog)
+        self.staging = UpdateStaging(slots: settings.concurrentUpdates, count: initialModel.layout.count)
+        self.assigner = TaskAssigner(groups: settings.taskGroups, collaborators: settings.collaborators, seed: settings.assignerSeed)
+        let aggregation = try settings.aggregation.make(layout: initialModel.layout)
+        var initial = RoundState(global: initialModel, aggregation: aggregation)
+        if let checkpoint {
+            if let difference = initialModel.layout.difference(from: checkpoint.model.layout) {
+                throw AggregationError("checkpoint model does not match the plan's model: \(difference)")
+            }
+            guard checkpoint.roundsCompleted <= settings.roundsToTrain else {
+                throw AggregationError("checkpoint has \(checkpoint.roundsCompleted) rounds completed but the plan trains \(settings.roundsToTrain)")
+            }
+            try aggregation.restore(checkpoint.aggregationState)
+            initial.global = checkpoint.model
+            initial.round = checkpoint.roundsCompleted
+            initial.roundsCompleted = checkpoint.roundsCompleted
+            initial.bestValue = checkpoint.bestValue
+            if checkpoint.roundsCompleted == settings.roundsToTrain {
+                initial.phase = checkpoint.finalValidationDone || !settings.finalValidation ? .done : .finalValidation
+            }
+        }
+        self.state = Mutex(initial)
+    }
+
+    /// Starts listening and opens the first round; returns the port listened on.
+    @discardableResult
+    public func start() throws -> Int {
+        var configuration = settings.server
+        configuration.allowedPeers = Set(settings.collaborators)
+        let server = try FrameServer(configuration: configuration, handler: self, logger: logger)
+        serverBox.withLock { $0 = server }
+        onEvent(.listening(port: server.port))
+        logger.info("experiment '\(settings.experiment)': listening on \(configuration.host):\(server.port) for \(settings.collaborators.count) collaborators")
+        mutate { s in
+            if s.phase == .done {
+                finish(&s, succeeded: true, reason: "already complete (resumed after the last round)")
+            } else {
+                openRound(&s)
+            }
+        }
+        return server.port
+    }
+
+    /// Blocks until the experiment ends and every connected collaborator has been told so (or
+    /// `grace` seconds have passed), then stops the server.
+    @discardableResult
+    public func wait(grace: Double = 10) -> AggregatorOutcome {
+        finished.wait()
+        let deadline = Deadline.after(seconds: grace)
+        while !deadline.hasPassed {
+            let allTold = state.withLock { s in s.connected.filter { $0.value > 0 }.keys.allSatisfy { s.toldDone.contains($0) } }
+            if allTold { break }
+            _ = peersChanged.wait(timeout: .now() + max(0.001, deadline.remainingSeconds))
+        }
+        stop()
+        return state.withLock { $0.outcome! }
+    }
+
+    /// Stops serving at once. An experiment still running ends as failed.
+    public func stop() {
+        mutate { s in
+            if s.outcome == nil { finish(&s, succeeded: false, reason: "stopped") }
+        }
+        let server = serverBox.withLock { $0 }
+        server?.stop()
+        saver.sync {}
+    }
+
+    /// The port being listened on, once started.
+    public var port: Int? { serverBox.withLock { $0?.port } }
+
+    // MARK: - FrameHandler
+
+    public func connected(_ peer: PeerConnection) throws {
+        guard settings.collaborators.contains(peer.name) else {
+            throw ErrorReply(.notAllowed, "'\(peer.name)' is not a collaborator of experiment '\(settings.experiment)'")
+        }
+        state.withLock { $0.connected[peer.name, default: 0] += 1 }
+    }
+
+    public func disconnected(_ peer: PeerConnection) {
+        mutate { s in
+            s.connected[peer.name, default: 1] -= 1
+            s.waiters[peer.name]?.removeAll { $0.responder.peer === peer }
+            closeIfOnlyAbsentRemain(&s)
+        }
+        peersChanged.signal()
+    }
+
+    public func handle(_ request: Request) {
+        let peer = request.peer
+        switch request.message {
+        case let hello as CollaboratorHello:
+            handleHello(hello, request)
+        case let ask as TaskRequest:
+            handleTaskRequest(ask, request)
+        case let ask as ModelRequest:
+            handleModelRequest(ask, request)
+        case let result as TaskResultMessage:
+            handleResult(result, request)
+        default:
+            logger.warning("refused \(type(of: request.message)) from \(peer): not a collaborator request", ["peer": peer.name])
+            request.responder.fail(.badRequest, "\(type(of: request.message)) is not something an aggregator answers")
+        }
+    }
+
+    private func handleHello(_ hello: CollaboratorHello, _ request: Request) {
+        let peer = request.peer
+        guard hello.collaborator == peer.name else {
+            logger.warning("refused \(peer): says it is '\(hello.collaborator)' but its certificate names '\(peer.name)'", ["peer": peer.name])
+            request.responder.fail(.notAllowed, "you are '\(peer.name)' by your certificate, not '\(hello.collaborator)'")
+            peer.close()
+            return
+        }
+        guard hello.experiment == settings.experiment else {
+            request.responder.fail(.notFound, "this aggregator runs experiment '\(settings.experiment)', not '\(hello.experiment)'")
+            return
+        }
+        guard hello.version == CollaboratorHello.protocolVersion else {
+            request.responder.fail(.badRequest, "protocol version \(hello.version) is not supported (this aggregator speaks \(CollaboratorHello.protocolVersion))")
+            return
+        }
+        let round = state.withLock { $0.round }
+        request.responder.reply(AggregatorWelcome(experiment: settings.experiment, roundsToTrain: settings.roundsToTrain, currentRound: round, layout: layout))
+    }
+
+    private func handleTaskRequest(_ ask: TaskRequest, _ request: Request) {
+        let name = request.peer.name
+        let wait = min(ask.maximumWaitSeconds, settings.longPollSeconds)
+        let token: UInt64? = mutate { s in
+            if s.phase == .done {
+                s.toldDone.insert(name)
+                s.send(TaskReply(status: .done, round: s.round, reason: s.outcome?.succeeded == false ? s.outcome!.reason : ""), to: request.responder)
+                return nil
+            }
+            if let tasks = s.pending[name], !tasks.isEmpty {
+                s.send(TaskReply(status: .run, round: s.round, tasks: tasks), to: request.responder)
+                return nil
+            }
+            if wait <= 0 {
+                s.send(TaskReply(status: .wait, round: s.round), to: request.responder)
+                return nil
+            }
+            let token = s.nextToken
+            s.nextToken += 1
+            s.waiters[name, default: []].append((token, request.responder))
+            return token
+        }
+        guard let token else { return }
+        timers.asyncAfter(deadline: .now() + wait) { [self] in
+            mutate { s in
+                guard let i = s.waiters[name]?.firstIndex(where: { $0.token == token }) else { return }
+                let waiter = s.waiters[name]!.remove(at: i)
+                s.send(TaskReply(status: .wait, round: s.round), to: waiter.responder)
+            }
+        }
+    }
+
+    private func handleModelRequest(_ ask: ModelRequest, _ request: Request) {
+        let snapshot: ModelState? = state.withLock { s in
+            s.phase != .done && ask.round == s.round ? s.global : nil
+        }
+        guard let snapshot else {
+            let current = state.withLock { $0.round }
+            request.responder.fail(.conflict, "round \(ask.round) is not the current round (\(current))")
+            return
+        }
+        // The snapshot shares the global model's storage; closing the round copies on write instead of
+        // changing the bytes being sent.
+        request.responder.reply(ModelReply(round: ask.round, layout: layout), stream: FloatBufferSource(snapshot))
+    }
+
+    private enum Verdict {
+        case accept(TaskDefinition)
+        /// Refused, but it was the collaborator's task: the task counts as reported, its content is left out.
+        case exclude(String)
+        /// Refused outright: not this collaborator's task now.
+        case refuse(ErrorReply.Code, String)
+    }
+
+    private func judge(_ result: TaskResultMessage, from name: String, stream: InboundStream?) -> Verdict {
+        state.withLock { s -> Verdict in
+            guard s.phase != .done else { return .refuse(.conflict, "the experiment is over") }
+            guard result.round == s.round else {
+                return .refuse(.conflict, "result for round \(result.round) but the current round is \(s.round)")
+            }
+            guard let pending = s.pending[name], pending.contains(result.task) else {
+                let assigned = s.assignments[name] ?? []
+                return .refuse(.rejected, assigned.contains(result.task)
+                    ? "task '\(result.task)' of round \(result.round) was already reported"
+                    : "task '\(result.task)' is not assigned to '\(name)' in round \(result.round)")
+            }
+            let definition = settings.tasks[result.task] ?? TaskDefinition(name: result.task, function: .validate)
+            guard result.sampleCount > 0 else { return .exclude("sample count is \(result.sampleCount); it must be positive") }
+            guard result.sampleCount <= settings.maximumSampleCount else {
+                return .exclude("sample count \(result.sampleCount) exceeds the plausible maximum \(settings.maximumSampleCount)")
+            }
+            if let (metric, value) = result.metrics.first(where: { !$0.value.isFinite }) {
+                return .exclude("metric '\(metric)' is \(value)")
+            }
+            if definition.function == .train {
+                guard let received = result.layout else { return .exclude("a training result must carry a model") }
+                if let difference = layout.difference(from: received) { return .exclude("model does not match the experiment's: \(difference)") }
+                guard let stream, stream.byteCount == layout.byteCount else {
+                    return .exclude("model stream has \(stream?.byteCount ?? 0) bytes, expected \(layout.byteCount)")
+                }
+            }
+            return .accept(definition)
+        }
+    }
+
+    private func handleResult(_ result: TaskResultMessage, _ request: Request) {
+        let name = request.peer.name
+        switch judge(result, from: name, stream: request.stream) {
+        case let .refuse(code, reason):
+            reject(name, result, reason: reason)
+            request.responder.fail(code, reason)
+        case let .exclude(reason):
+            reject(name, result, reason: reason)
+            mutate { s in
+                if s.round == result.round { markReported(&s, name: name, task: result.task) }
+            }
+            request.responder.fail(.rejected, reason)
+        case let .accept(definition):
+            if definition.function == .train {
+                do {
+                    try staging.withBuffer(timeout: settings.server.idleTimeout) { buffer in
+                        try buffer.withUnsafeMutableBytes { try request.stream!.read(into: $0) }
+                        let finite = buffer.withUnsafeBufferPointer { FloatKernels.firstNonFinite($0) }
+                        if let index = finite {
+                            let tensor = layout.tensors[layout.offsets.lastIndex { $0 <= index }!]
+                            throw ErrorReply(.rejected, "model tensor '\(tensor.name)' holds \(buffer[index]) (NaN or infinity)")
+                        }
+                        try mutate { s in
+                            guard s.round == result.round, s.pending[name]?.contains(result.task) == true else {
+                                throw ErrorReply(.conflict, "round \(result.round) closed while the update was arriving")
+                            }
+                            buffer.withUnsafeBufferPointer { s.aggregation.add($0, weight: Double(result.sampleCount)) }
+                            record(&s, name: name, result: result)
+                        }
+                    }
+                } catch let error as ErrorReply {
+                    reject(name, result, reason: error.message)
+                    if error.code == .rejected {
+                        mutate { s in if s.round == result.round { markReported(&s, name: name, task: result.task) } }
+                    }
+                    request.responder.fail(error.code, error.message)
+                    return
+                } catch {
+                    logger.warning("lost the update of \(name) for round \(result.round): \(error)", ["peer": name])
+                    request.peer.close()
+                    return
+                }
+            } else {
+                mutate { s in record(&s, name: name, result: result) }
+            }
+            request.responder.reply(OkReply())
+        }
+    }
+
+    private func reject(_ name: String, _ result: TaskResultMessage, reason: String) {
+        logger.warning("rejected \(result.task) result of round \(result.round) from \(name): \(reason)", ["peer": name, "task": result.task])
+        onEvent(.updateRejected(collaborator: name, reason: "\(result.task), round \(result.round): \(reason)"))
+    }
+
+    // MARK: - Rounds (all called with `state` locked)
+
+    /// Adds an accepted result's metrics and marks the task reported.
+    private func record(_ s: inout RoundState, name: String, result: TaskResultMessage) {
+        var records: [MetricRecord] = []
+        for key in result.metrics.keys.sorted() {
+            let value = result.metrics[key]!
+            records.append(MetricRecord(round: s.round, origin: name, task: result.task, metric: key, value: value))
+            let id = "\(result.task)/\(key)"
+            let old = s.metricSums[id] ?? (0, 0)
+            s.metricSums[id] = (old.sum + value * Double(result.sampleCount), old.weight + Double(result.sampleCount))
+        }
+        metricsLog.append(records)
+        markReported(&s, name: name, task: result.task)
+    }
+
+    private func markReported(_ s: inout RoundState, name: String, task: String) {
+        guard var tasks = s.pending[name], let i = tasks.firstIndex(of: task) else { return }
+        tasks.remove(at: i)
+        s.pending[name] = tasks
+        if tasks.isEmpty {
+            s.completed.insert(name)
+            if s.completed.count == s.assignments.count { closeRound(&s) } else { closeIfOnlyAbsentRemain(&s) }
+        }
+    }
+
+    /// The tasks of the current phase for each collaborator.
+    private func assignments(for s: RoundState) -> [String: [String]] {
+        switch s.phase {
+        case .training:
+            return assigner.assignments(round: s.round).filter { !$0.value.isEmpty }
+        case .finalValidation:
+            // Every global-model validation of any group, in plan order, for everyone.
+            var tasks: [String] = []
+            for group in settings.taskGroups {
+                for task in group.tasks where !tasks.contains(task) {
+                    if let d = settings.tasks[task], d.function == .validate, d.subject == .global { tasks.append(task) }
+                }
+            }
+            return tasks.isEmpty ? [:] : Dictionary(uniqueKeysWithValues: settings.collaborators.map { ($0, tasks) })
+        case .done:
+            return [:]
+        }
+    }
+
+    private func openRound(_ s: inout RoundState) {
+        s.assignments = assignments(for: s)
+        if s.assignments.isEmpty {
+            if s.phase == .finalValidation {
+                finish(&s, succeeded: true, reason: "completed \(s.roundsCompleted) rounds")
+            } else {
+                finish(&s, succeeded: false, reason: "round \(s.round) has no tasks for any collaborator (check the assigner's task groups)")
+            }
+            return
+        }
+        s.pending = s.assignments
+        s.completed = []
+        s.metricSums = [:]
+        s.roundStart = .now
+        s.aggregation.begin(global: s.global)
+        let isFinal = s.phase == .finalValidation
+        onEvent(.roundStarted(round: s.round, attempt: s.attempt, collaborators: s.assignments.keys.sorted(), isFinalValidation: isFinal))
+        // Wake everyone already waiting for this round.
+        for (name, tasks) in s.assignments {
+            for waiter in s.waiters.removeValue(forKey: name) ?? [] {
+                s.send(TaskReply(status: .run, round: s.round, tasks: tasks), to: waiter.responder)
+            }
+        }
+        if let timeout = settings.straggler.roundTimeout {
+            let (round, attempt) = (s.round, s.attempt)
+            timers.asyncAfter(deadline: .now() + timeout) { [self] in
+                mutate { s in
+                    guard s.phase != .done, s.round == round, s.attempt == attempt else { return }
+                    roundTimedOut(&s)
+                }
+            }
+        }
+    }
+
+    private func requiredReports(_ s: RoundState) -> Int {
+        settings.straggler.minimumReporting.required(of: s.assignments.count)
+    }
+
+    /// Closes early when enough reported and everyone still missing has disconnected: waiting out
+    /// the timeout would change nothing. Only under a policy that allows closing without everyone.
+    private func closeIfOnlyAbsentRemain(_ s: inout RoundState) {
+        guard s.phase != .done, settings.straggler.roundTimeout != nil, !s.assignments.isEmpty else { return }
+        guard s.completed.count >= requiredReports(s) else { return }
+        let missing = s.assignments.keys.filter { !s.completed.contains($0) }
+        guard !missing.isEmpty, missing.allSatisfy({ (s.connected[$0] ?? 0) <= 0 }) else { return }
+        logger.info("round \(s.round): closing without \(missing.sorted().joined(separator: ", ")) (disconnected)")
+        closeRound(&s)
+    }
+
+    private func roundTimedOut(_ s: inout RoundState) {
+        let required = requiredReports(s)
+        let missing = s.assignments.keys.filter { !s.completed.contains($0) }.sorted()
+        if s.completed.count >= required {
+            logger.warning("round \(s.round) timed out; closing with \(s.completed.count) of \(s.assignments.count) collaborators (missing: \(missing.joined(separator: ", ")))")
+            closeRound(&s)
+            return
+        }
+        let why = "round \(s.round) timed out with \(s.completed.count) of \(s.assignments.count) collaborators reported, fewer than the minimum \(required) (missing: \(missing.joined(separator: ", ")))"
+        switch settings.straggler.shortfall {
+        case let .retry(limit) where s.attempt < limit:
+            s.attempt += 1
+            logger.warning("\(why); retrying the round (attempt \(s.attempt + 1) of \(limit + 1))")
+            openRound(&s)
+        default:
+            finish(&s, succeeded: false, reason: why)
+        }
+    }
+
+    private func closeRound(_ s: inout RoundState) {
+        let duration = Double(Deadline.now.uptimeNanoseconds - s.roundStart.uptimeNanoseconds) / 1e9
+        var metrics: [String: Double] = [:]
+        for (id, v) in s.metricSums where v.weight > 0 { metrics[id] = v.sum / v.weight }
+        let isFinal = s.phase == .finalValidation
+        metricsLog.append(metrics.keys.sorted().map { id in
+            let slash = id.firstIndex(of: "/")!
+            return MetricRecord(round: s.round, origin: "aggregator", task: String(id[..<slash]), metric: String(id[id.index(after: slash)...]), value: metrics[id]!)
+        })
+        // The best-model metric measures the model this round started from (a validation of the global model).
+        var isBest = false
+        if let value = metrics[settings.bestMetric] {
+            if let best = s.bestValue {
+                isBest = settings.higherIsBetter ? value > best : value < best
+            } else {
+                isBest = true
+            }
+            if isBest {
+                s.bestValue = value
+                let served = s.global
+                let path = settings.paths.bestModel
+                let meta = ["experiment": settings.experiment, "round": "\(s.round)", settings.bestMetric: "\(value)"]
+                saver.async { [logger] in
+                    do { try Safetensors.write(served, to: path, metadata: meta) } catch { logger.error("cannot save the best model: \(error)") }
+                }
+            }
+        }
+        let missing = s.assignments.keys.filter { !s.completed.contains($0) }.sorted()
+        let summary = RoundSummary(round: s.round, isFinalValidation: isFinal, attempt: s.attempt, reported: s.completed.sorted(),
+                                   missing: missing, metrics: metrics, duration: duration, isBest: isBest)
+        s.lastMetrics = metrics
+        if !isFinal {
+            if s.aggregation.totalWeight > 0 {
+                s.aggregation.finish(into: &s.global)
+            } else {
+                logger.warning("round \(s.round): no update was accepted; the model stays as it was")
+            }
+            s.roundsCompleted = s.round + 1
+        }
+        onEvent(.roundClosed(summary))
+        saveLastAndCheckpoint(s, finalValidationDone: isFinal)
+        s.attempt = 0
+        if isFinal {
+            finish(&s, succeeded: true, reason: "completed \(s.roundsCompleted) rounds")
+        } else if s.roundsCompleted < settings.roundsToTrain {
+            s.round += 1
+            openRound(&s)
+        } else if settings.finalValidation {
+            s.round += 1
+            s.phase = .finalValidation
+            openRound(&s)
+        } else {
+            finish(&s, succeeded: true, reason: "completed \(s.roundsCompleted) rounds")
+        }
+    }
+
+    private func saveLastAndCheckpoint(_ s: RoundState, finalValidationDone: Bool) {
+        let checkpoint = AggregatorCheckpoint(experiment: settings.experiment, roundsCompleted: s.roundsCompleted,
+                                              finalValidationDone: finalValidationDone, model: s.global,
+                                              bestValue: s.bestValue, aggregationState: s.aggregation.state)
+        let paths = settings.paths
+        let meta = ["experiment": settings.experiment, "rounds_completed": "\(s.roundsCompleted)"]
+        let writeLast = !finalValidationDone
+        saver.async { [logger] in
+            do {
+                if writeLast { try Safetensors.write(checkpoint.model, to: paths.lastModel, metadata: meta) }
+                try checkpoint.write(to: paths.checkpointDirectory)
+            } catch {
+                logger.error("cannot save the model after round \(checkpoint.roundsCompleted): \(error)")
+            }
+        }
+    }
+
+    private func finish(_ s: inout RoundState, succeeded: Bool, reason: String) {
+        guard s.outcome == nil else { return }
+        s.phase = .done
+        let outcome = AggregatorOutcome(succeeded: succeeded, reason: reason, roundsCompleted: s.roundsCompleted,
+                                        bestValue: s.bestValue, finalMetrics: s.lastMetrics)
+        s.outcome = outcome
+        for (name, waiters) in s.waiters {
+            for waiter in waiters { s.send(TaskReply(status: .done, round: s.round, reason: succeeded ? "" : reason), to: waiter.responder) }
+            s.toldDone.insert(name)
+        }
+        s.waiters = [:]
+        if succeeded {
+            logger.info("experiment '\(settings.experiment)' \(reason)")
+        } else {
+            logger.error("experiment '\(settings.experiment)' failed: \(reason)")
+        }
+        saver.async { [self] in
+            onEvent(.finished(outcome))
+            finished.signal()
+        }
+    }
+}

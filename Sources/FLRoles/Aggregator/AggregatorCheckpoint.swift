@@ -1,0 +1,89 @@
+import Foundation
+import FLCore
+
+/// The aggregator's state after a completed round: enough to continue the experiment from the next
+/// round after a crash, as if nothing had happened.
+///
+/// On disk (in the checkpoint folder): `round-NNNN.safetensors` (the global model after that round),
+/// `aggregation-NNNN.safetensors` when the aggregation function keeps state, and `state.json`, written
+/// last and atomically, which names them. A crash at any point leaves a `state.json` that names files
+/// that exist; older rounds' files are removed only after the new `state.json` is in place.
+public struct AggregatorCheckpoint: Sendable, Equatable {
+    /// Training rounds completed: the next round to run.
+    public var roundsCompleted: Int
+    /// Whether the final validation after the last round has been done too.
+    public var finalValidationDone: Bool
+    public var model: ModelState
+    public var bestValue: Double?
+    public var aggregationState: [String: [Float]]
+    public var experiment: String
+
+    public init(experiment: String, roundsCompleted: Int, finalValidationDone: Bool = false, model: ModelState,
+                bestValue: Double?, aggregationState: [String: [Float]] = [:]) {
+        self.experiment = experiment
+        self.roundsCompleted = roundsCompleted
+        self.finalValidationDone = finalValidationDone
+        self.model = model
+        self.bestValue = bestValue
+        self.aggregationState = aggregationState
+    }
+
+    private struct StateFile: Codable {
+        var experiment: String
+        var rounds_completed: Int
+        var final_validation_done: Bool
+        var model: String
+        var aggregation: String?
+        var best_value: Double?
+    }
+
+    /// Writes the checkpoint into `directory` (created if needed) and removes older rounds' files.
+    public func write(to directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let tag = String(format: "%04d", roundsCompleted) + (finalValidationDone ? "-final" : "")
+        let modelFile = "round-\(tag).safetensors"
+        try Safetensors.write(model, to: "\(directory)/\(modelFile)", metadata: ["experiment": experiment, "rounds_completed": "\(roundsCompleted)"])
+        var aggregationFile: String?
+        if !aggregationState.isEmpty {
+            let names = aggregationState.keys.sorted()
+            let layout = try ModelLayout(names.map { TensorSpec(name: $0, shape: [aggregationState[$0]!.count]) })
+            let values = names.flatMap { aggregationState[$0]! }
+            aggregationFile = "aggregation-\(tag).safetensors"
+            try Safetensors.write(ModelState(layout: layout, values: values), to: "\(directory)/\(aggregationFile!)")
+        }
+        let state = StateFile(experiment: experiment, rounds_completed: roundsCompleted, final_validation_done: finalValidationDone,
+                              model: modelFile, aggregation: aggregationFile, best_value: bestValue)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(state), to: "\(directory)/state.json")
+        let keep: Set<String> = [modelFile, aggregationFile ?? "", "state.json"]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        where !keep.contains(name) && (name.hasPrefix("round-") || name.hasPrefix("aggregation-")) && name.hasSuffix(".safetensors") {
+            try? FileManager.default.removeItem(atPath: "\(directory)/\(name)")
+        }
+    }
+
+    /// Reads the checkpoint in `directory`; nil when there is none.
+    public static func read(from directory: String) throws -> AggregatorCheckpoint? {
+        let statePath = "\(directory)/state.json"
+        guard FileManager.default.fileExists(atPath: statePath) else { return nil }
+        let state: StateFile
+        do {
+            state = try JSONDecoder().decode(StateFile.self, from: Data(contentsOf: URL(fileURLWithPath: statePath)))
+        } catch {
+            throw FileError(path: statePath, operation: "read checkpoint", reason: "\(error)")
+        }
+        for name in [state.model] + (state.aggregation.map { [$0] } ?? []) where name.contains("/") {
+            throw FileError(path: statePath, operation: "read checkpoint", reason: "file name '\(name)' is not a plain name")
+        }
+        let model = try Safetensors.read("\(directory)/\(state.model)").model
+        var aggregation: [String: [Float]] = [:]
+        if let file = state.aggregation {
+            let stored = try Safetensors.read("\(directory)/\(file)").model
+            for spec in stored.layout.tensors { aggregation[spec.name] = stored.tensor(spec.name) }
+        }
+        return AggregatorCheckpoint(experiment: state.experiment, roundsCompleted: state.rounds_completed,
+                                    finalValidationDone: state.final_validation_done, model: model,
+                                    bestValue: state.best_value, aggregationState: aggregation)
+    }
+}

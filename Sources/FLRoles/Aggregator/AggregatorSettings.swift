@@ -1,0 +1,160 @@
+import FLCore
+import FLTraining
+import FLWire
+
+/// What a task does, as far as the aggregator is concerned.
+public struct TaskDefinition: Sendable, Hashable {
+    /// Which model a validation measures.
+    public enum Subject: String, Sendable, Hashable {
+        /// The aggregated model the round started from.
+        case global
+        /// The model the collaborator just trained in this round.
+        case local
+    }
+
+    public var name: String
+    /// Training returns a model; validation returns metrics only.
+    public var function: TaskFunction
+    /// For validations: which model is measured.
+    public var subject: Subject
+
+    public init(name: String, function: TaskFunction, subject: Subject = .global) {
+        self.name = name
+        self.function = function
+        self.subject = subject
+    }
+}
+
+/// A group of collaborators that run the same tasks in a round (OpenFL's task groups).
+public struct TaskGroup: Sendable, Hashable {
+    public var name: String
+    /// Share of the collaborators in this group each round; the shares of all groups add up to 1.
+    public var percentage: Double
+    /// Tasks run in this order.
+    public var tasks: [String]
+
+    public init(name: String, percentage: Double = 1, tasks: [String]) {
+        self.name = name
+        self.percentage = percentage
+        self.tasks = tasks
+    }
+}
+
+/// When a round may close without every collaborator, and what happens when too few report.
+public struct StragglerPolicy: Sendable, Hashable {
+    /// How many collaborators must report for a round to count.
+    public enum Minimum: Sendable, Hashable, CustomStringConvertible {
+        case all
+        case count(Int)
+        /// A share of the collaborators assigned in the round, rounded up.
+        case fraction(Double)
+
+        /// The number of collaborators this minimum requires out of `assigned`.
+        public func required(of assigned: Int) -> Int {
+            switch self {
+            case .all: assigned
+            case let .count(n): min(n, assigned)
+            case let .fraction(f): min(assigned, max(1, Int((f * Double(assigned)).rounded(.up))))
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .all: "all"
+            case let .count(n): "\(n)"
+            case let .fraction(f): "\(f)"
+            }
+        }
+    }
+
+    /// What to do when the timeout passes with fewer than the minimum reported.
+    public enum Shortfall: Sendable, Hashable {
+        /// Run the round again from the same model, up to this many times, then fail.
+        case retry(Int)
+        /// End the experiment as failed.
+        case fail
+    }
+
+    public var minimumReporting: Minimum
+    /// Seconds after a round starts when it closes with whoever reported (if at least the minimum).
+    /// Nil waits for everyone, however long.
+    public var roundTimeout: Double?
+    public var shortfall: Shortfall
+
+    public init(minimumReporting: Minimum = .all, roundTimeout: Double? = nil, shortfall: Shortfall = .retry(3)) {
+        self.minimumReporting = minimumReporting
+        self.roundTimeout = roundTimeout
+        self.shortfall = shortfall
+    }
+}
+
+/// Where the aggregator reads and writes its files.
+public struct AggregatorPaths: Sendable, Hashable {
+    public var initialModel: String
+    public var bestModel: String
+    public var lastModel: String
+    /// Folder for the state written after every round, for `--resume`.
+    public var checkpointDirectory: String
+    /// JSON lines, one per (round, origin, task, metric, value).
+    public var metricsLog: String
+
+    public init(initialModel: String, bestModel: String, lastModel: String, checkpointDirectory: String, metricsLog: String) {
+        self.initialModel = initialModel
+        self.bestModel = bestModel
+        self.lastModel = lastModel
+        self.checkpointDirectory = checkpointDirectory
+        self.metricsLog = metricsLog
+    }
+}
+
+/// Everything an aggregator needs to run one experiment, already checked for consistency
+/// (built from a plan by `ExperimentPlan`).
+public struct AggregatorSettings: Sendable {
+    public var experiment: String
+    public var roundsToTrain: Int
+    /// Every collaborator allowed to take part (the plan's `cols.yaml`).
+    public var collaborators: [String]
+    public var tasks: [String: TaskDefinition]
+    public var taskGroups: [TaskGroup]
+    /// Seed for assigning collaborators to groups each round.
+    public var assignerSeed: UInt64
+    /// The aggregated metric that picks the best model, as `task/metric`.
+    public var bestMetric: String
+    public var higherIsBetter: Bool
+    /// After the last round, run the global-model validations once more on the final model, so the
+    /// last model has a measured score too.
+    public var finalValidation: Bool
+    public var aggregation: AggregationSettings
+    public var straggler: StragglerPolicy
+    /// Updates claiming more samples than this are refused as implausible.
+    public var maximumSampleCount: Int
+    /// How many updates may be received at once; each needs a model-sized buffer.
+    public var concurrentUpdates: Int
+    /// Longest a collaborator's request for work is held before it is told to ask again.
+    public var longPollSeconds: Double
+    public var paths: AggregatorPaths
+    public var server: ServerConfiguration
+
+    public init(experiment: String, roundsToTrain: Int, collaborators: [String], tasks: [String: TaskDefinition],
+                taskGroups: [TaskGroup], assignerSeed: UInt64 = 0, bestMetric: String, higherIsBetter: Bool = true,
+                finalValidation: Bool = true, aggregation: AggregationSettings = AggregationSettings(),
+                straggler: StragglerPolicy = StragglerPolicy(), maximumSampleCount: Int = 1_000_000_000,
+                concurrentUpdates: Int = 1, longPollSeconds: Double = 30, paths: AggregatorPaths, server: ServerConfiguration) {
+        self.experiment = experiment
+        self.roundsToTrain = roundsToTrain
+        self.collaborators = collaborators
+        self.tasks = tasks
+        self.taskGroups = taskGroups
+        self.assignerSeed = assignerSeed
+        self.bestMetric = bestMetric
+        self.higherIsBetter = higherIsBetter
+        self.finalValidation = finalValidation
+        self.aggregation = aggregation
+        self.straggler = straggler
+        self.maximumSampleCount = maximumSampleCount
+        self.concurrentUpdates = concurrentUpdates
+        self.longPollSeconds = longPollSeconds
+        self.paths = paths
+        self.server = server
+    }
+}

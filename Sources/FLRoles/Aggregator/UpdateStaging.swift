@@ -1,0 +1,30 @@
+import Dispatch
+import Synchronization
+import FLWire
+
+/// Model-sized buffers that incoming updates are received into before they are checked and folded
+/// into the running sum. Their number bounds the aggregator's memory: with one slot it holds the
+/// global model, the running sum and one update, whatever the number of collaborators; further
+/// uploads wait (TCP backpressure) for the slot.
+final class UpdateStaging: Sendable {
+    private let slots: DispatchSemaphore
+    private let free = Mutex<[[Float]]>([])
+    private let count: Int
+
+    init(slots: Int, count: Int) {
+        self.slots = DispatchSemaphore(value: max(1, slots))
+        self.count = count
+    }
+
+    /// Runs `body` with a buffer of `count` floats (contents undefined), waiting up to `timeout`
+    /// seconds for one to be free.
+    func withBuffer<R>(timeout: Double, _ body: (inout [Float]) throws -> R) throws -> R {
+        guard slots.wait(timeout: .now() + timeout) == .success else {
+            throw TimeoutError("waiting \(timeout) s for a buffer to receive an update into")
+        }
+        defer { slots.signal() }
+        var buffer = free.withLock { $0.popLast() } ?? [Float](repeating: 0, count: count)
+        defer { free.withLock { $0.append(buffer) } }
+        return try body(&buffer)
+    }
+}

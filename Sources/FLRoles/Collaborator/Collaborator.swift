@@ -1,0 +1,230 @@
+import Foundation
+import FLCore
+import FLTraining
+import FLWire
+
+/// How a collaborator reaches its aggregator and how patient it is.
+public struct CollaboratorSettings: Sendable {
+    /// This site's name: the common name of its certificate and an entry of the plan's `cols.yaml`.
+    public var name: String
+    public var experiment: String
+    public var aggregator: Endpoint
+    public var tls: TLSConfiguration
+    /// The plan's tasks, by name: what each one does.
+    public var tasks: [String: TaskDefinition]
+    /// Arguments of each task from the plan (`kwargs`).
+    public var taskArguments: [String: [String: TaskArgument]]
+    public var limits: FrameLimits
+    public var connectTimeout: Double
+    /// Longest the aggregator may hold a request for work.
+    public var longPollSeconds: Double
+    /// Seconds without an answer after which the connection is presumed dead.
+    public var idleTimeout: Double
+    /// How long to keep trying to reach an aggregator that is gone before giving up.
+    public var reconnectWindow: Double
+
+    public init(name: String, experiment: String, aggregator: Endpoint, tls: TLSConfiguration, tasks: [String: TaskDefinition],
+                taskArguments: [String: [String: TaskArgument]] = [:], limits: FrameLimits = FrameLimits(), connectTimeout: Double = 10,
+                longPollSeconds: Double = 30, idleTimeout: Double = 60, reconnectWindow: Double = 300) {
+        self.name = name
+        self.experiment = experiment
+        self.aggregator = aggregator
+        self.tls = tls
+        self.tasks = tasks
+        self.taskArguments = taskArguments
+        self.limits = limits
+        self.connectTimeout = connectTimeout
+        self.longPollSeconds = longPollSeconds
+        self.idleTimeout = idleTimeout
+        self.reconnectWindow = reconnectWindow
+    }
+}
+
+/// What a collaborator's run came to.
+public struct CollaboratorOutcome: Sendable, Equatable {
+    /// Whether the aggregator ended the experiment normally.
+    public var succeeded: Bool
+    public var reason: String
+    /// Tasks this process ran.
+    public var tasksRun: Int
+}
+
+/// A collaboration failure that is not the network's fault: refused by the aggregator, or a task failed.
+public struct CollaboratorError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// One site's side of an experiment: it dials out to the aggregator (sites never accept
+/// connections), asks for work, runs each task on the local shard through its task runner, and
+/// sends back metrics and, for training, the updated model. When the connection drops it reconnects
+/// with backoff and carries on from the aggregator's current round.
+public final class Collaborator: Sendable {
+    public let settings: CollaboratorSettings
+    private let runner: any TaskRunner
+    private let logger: Logger
+    private let context: TLSContext
+
+    public init(settings: CollaboratorSettings, runner: any TaskRunner, logger: Logger) throws {
+        self.settings = settings
+        self.runner = runner
+        self.logger = logger
+        self.context = try TLSContext(settings.tls, side: .client)
+    }
+
+    /// Runs until the aggregator says the experiment is over; returns how it ended.
+    /// Throws when the aggregator refuses this site or stays unreachable beyond the reconnect window.
+    public func run() throws -> CollaboratorOutcome {
+        var tasksRun = 0
+        var backoff = Backoff(initial: 0.1, maximum: 5)
+        var unreachableSince: Deadline?
+        while true {
+            let client: FrameClient
+            do {
+                client = try connect()
+                unreachableSince = nil
+                backoff.reset()
+            } catch let error as ErrorReply {
+                throw CollaboratorError("aggregator at \(settings.aggregator) refused '\(settings.name)': \(error.message)")
+            } catch let error as TLSError {
+                if case .handshake = error { throw CollaboratorError("\(error)") }
+                let since = unreachableSince ?? .now
+                unreachableSince = since
+                let waited = Double(Deadline.now.uptimeNanoseconds - since.uptimeNanoseconds) / 1e9
+                if waited > settings.reconnectWindow {
+                    throw CollaboratorError("aggregator at \(settings.aggregator) unreachable for \(Int(waited)) s: \(error)")
+                }
+                let delay = backoff.next()
+                logger.info("aggregator not reachable (\(error)); retrying in \(String(format: "%.1f", delay)) s")
+                Thread.sleep(forTimeInterval: delay)
+                continue
+            }
+            defer { client.close() }
+            do {
+                return try work(client, tasksRun: &tasksRun)
+            } catch let error as ErrorReply {
+                throw CollaboratorError("aggregator refused '\(settings.name)': \(error.message)")
+            } catch let error as CollaboratorError {
+                throw error
+            } catch {
+                logger.warning("lost the aggregator (\(error)); reconnecting")
+                unreachableSince = .now
+            }
+        }
+    }
+
+    private func connect() throws -> FrameClient {
+        let client = try FrameClient.connect(host: settings.aggregator.host, port: settings.aggregator.port, context: context,
+                                             limits: settings.limits, timeout: settings.connectTimeout, idleTimeout: settings.idleTimeout)
+        client.startKeepAlive(interval: max(1, settings.idleTimeout / 3))
+        let reply = try client.call(CollaboratorHello(collaborator: settings.name, experiment: settings.experiment), timeout: settings.idleTimeout)
+        guard let welcome = reply as? AggregatorWelcome else {
+            throw CollaboratorError("aggregator answered the hello with \(type(of: reply))")
+        }
+        if let difference = runner.layout.difference(from: welcome.layout) {
+            throw CollaboratorError("the aggregator's model does not match this site's task runner: \(difference)")
+        }
+        logger.info("joined experiment '\(welcome.experiment)' at round \(welcome.currentRound) of \(welcome.roundsToTrain)")
+        return client
+    }
+
+    private func work(_ client: FrameClient, tasksRun: inout Int) throws -> CollaboratorOutcome {
+        var nextRound = 0
+        while true {
+            let ask = TaskRequest(round: nextRound, maximumWaitSeconds: settings.longPollSeconds)
+            let reply = try client.call(ask, timeout: settings.longPollSeconds + settings.idleTimeout)
+            guard let tasks = reply as? TaskReply else { throw CollaboratorError("aggregator answered a task request with \(type(of: reply))") }
+            switch tasks.status {
+            case .wait:
+                continue
+            case .done:
+                if tasks.reason.isEmpty {
+                    logger.info("experiment over after \(tasksRun) tasks")
+                    return CollaboratorOutcome(succeeded: true, reason: "experiment completed", tasksRun: tasksRun)
+                }
+                logger.warning("experiment ended: \(tasks.reason)")
+                return CollaboratorOutcome(succeeded: false, reason: tasks.reason, tasksRun: tasksRun)
+            case .run:
+                try runRound(tasks.round, tasks: tasks.tasks, client: client, tasksRun: &tasksRun)
+                nextRound = tasks.round + 1
+            }
+        }
+    }
+
+    private func runRound(_ round: Int, tasks: [String], client: FrameClient, tasksRun: inout Int) throws {
+        let global = try client.call(ModelRequest(round: round), timeout: settings.idleTimeout) { reply, stream -> ModelState in
+            guard let reply = reply as? ModelReply, let stream else { throw CollaboratorError("aggregator sent no model for round \(round)") }
+            if let difference = runner.layout.difference(from: reply.layout) { throw CollaboratorError("round \(round) model: \(difference)") }
+            return ModelState(layout: reply.layout, values: try stream.readFloats())
+        }
+        var local: ModelState?
+        for name in tasks {
+            guard let definition = settings.tasks[name] else {
+                throw CollaboratorError("the aggregator asked for task '\(name)', which this site's plan does not define")
+            }
+            let subject: ModelState
+            switch (definition.function, definition.subject) {
+            case (.train, _), (.validate, .global):
+                subject = global
+            case (.validate, .local):
+                guard let local else {
+                    // Resumed after a crash with the training already reported: there is no local model to measure.
+                    logger.warning("round \(round): skipping '\(name)', which needs this round's local model")
+                    try send(TaskOutcome(model: nil, metrics: [:], sampleCount: 0), round: round, task: name, client: client)
+                    continue
+                }
+                subject = local
+            }
+            let started = Deadline.now
+            let invocation = TaskInvocation(name: name, function: definition.function, round: round, kwargs: settings.taskArguments[name] ?? [:])
+            let outcome: TaskOutcome
+            do {
+                outcome = try runner.run(invocation, model: subject)
+            } catch {
+                throw CollaboratorError("task '\(name)' of round \(round) failed: \(error)")
+            }
+            tasksRun += 1
+            if definition.function == .train { local = outcome.model }
+            let ms = Double(Deadline.now.uptimeNanoseconds - started.uptimeNanoseconds) / 1e6
+            let shown = outcome.metrics.keys.sorted().map { "\($0)=\(String(format: "%.4f", outcome.metrics[$0]!))" }.joined(separator: " ")
+            logger.info("round \(round) \(name): \(shown) (\(outcome.sampleCount) samples, \(Int(ms)) ms)")
+            try send(outcome, round: round, task: name, client: client)
+        }
+    }
+
+    private func send(_ outcome: TaskOutcome, round: Int, task: String, client: FrameClient) throws {
+        let message = TaskResultMessage(round: round, task: task, sampleCount: outcome.sampleCount, metrics: outcome.metrics, layout: outcome.model?.layout)
+        do {
+            if let model = outcome.model {
+                try client.call(message, stream: FloatBufferSource(model), timeout: settings.idleTimeout)
+            } else {
+                try client.call(message, timeout: settings.idleTimeout)
+            }
+        } catch let error as ErrorReply where error.code == .rejected || error.code == .conflict {
+            // The aggregator keeps going without this result; so does this site.
+            logger.warning("round \(round) \(task): result not accepted: \(error.message)")
+        }
+    }
+}
+
+/// Exponential backoff with jitter: each wait is random in the upper half of min(maximum, initial·2ⁿ), so
+/// many sites that lost the same server do not all knock again at the same instant.
+public struct Backoff: Sendable {
+    public let initial: Double
+    public let maximum: Double
+    private var attempt = 0
+
+    public init(initial: Double, maximum: Double) {
+        self.initial = initial
+        self.maximum = maximum
+    }
+
+    /// The next wait in seconds.
+    public mutating func next() -> Double {
+        let ceiling = min(maximum, initial * Double(1 << min(attempt, 30)))
+        attempt += 1
+        return Double.random(in: (ceiling / 2)...ceiling)
+    }
+
+    public mutating func reset() { attempt = 0 }
+}
