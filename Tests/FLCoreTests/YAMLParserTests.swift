@@ -406,6 +406,9 @@ enum YAMLCorpus {
         let node = try YAMLParser.parse(text: "a: [\(items)]", file: "long.yaml")
         #expect(node.node(at: "a.49999") == 49_999)
         #expect(node.node(at: "a.49999")?.location?.column == 4 + items.count - 4)
+        let big = String(repeating: "ab cd ", count: 200_000) + "x"
+        let scalars = try YAMLParser.parse(text: "p: \(big)\nq: \"\(big)\"\nr: '\(big)'\n", file: "long.yaml")
+        #expect(scalars == ["p": PlanNode(.string(big)), "q": PlanNode(.string(big)), "r": PlanNode(.string(big))])
         #expect(clock.now - start < .seconds(3))
     }
 }

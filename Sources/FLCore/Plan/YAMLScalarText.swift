@@ -29,8 +29,11 @@ enum YAMLScalarText {
     // MARK: Resolving
 
     static func resolvePlain(_ text: ArraySlice<UInt8>) -> Result<PlanValue, Problem> {
+        // Most scalars start with a character no special form starts with: they are strings to both schemas.
+        guard let first = text.first else { return .success(.null) }
+        if !mayStartSpecialForm(first) { return .success(.string(String(decoding: text, as: UTF8.self))) }
         let s = Array(text)
-        let shown = "'" + String(decoding: s, as: UTF8.self) + "'"
+        var shown: String { "'" + String(decoding: s, as: UTF8.self) + "'" }
         if isYAML11Bool(s) {
             return .failure(Problem(message: "\(shown) is a boolean in YAML 1.1 (PyYAML, which OpenFL uses) but a string in YAML 1.2; write true or false, or quote it for the string"))
         }
@@ -76,16 +79,29 @@ enum YAMLScalarText {
         }
     }
 
+    /// Whether a scalar starting with `c` can be anything but a string under either schema.
+    static func mayStartSpecialForm(_ c: UInt8) -> Bool {
+        switch c {
+        case 0x30...0x39, 0x2B, 0x2D, 0x2E, 0x7E, 0x3C, 0x3D: true  // digits + - . ~ < =
+        case 0x6E, 0x4E, 0x74, 0x54, 0x66, 0x46, 0x79, 0x59, 0x6F, 0x4F: true  // n t f y o, either case
+        default: false
+        }
+    }
+
+    private static func words(_ list: [String]) -> [[UInt8]] { list.map { Array($0.utf8) } }
+    static let yaml11BoolWordsAnyCase = words(["yes", "no", "on", "off", "y", "n"])
+    static let nullWords = words(["~", "null", "Null", "NULL"])
+    static let coreBoolWords = words(["true", "True", "TRUE", "false", "False", "FALSE"])
+    static let yaml11BoolWords = words(["yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
+                                        "on", "On", "ON", "off", "Off", "OFF"])
+    static let specialFloatWords = words([".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF",
+                                          ".nan", ".NaN", ".NAN"])
+
     /// `yes no on off y n` in any case: booleans in YAML 1.1, strings in 1.2.
     static func isYAML11Bool(_ s: [UInt8]) -> Bool {
         guard s.count <= 3 else { return false }
         let lower = s.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }
-        switch lower {
-        case Array("yes".utf8), Array("no".utf8), Array("on".utf8), Array("off".utf8), Array("y".utf8), Array("n".utf8):
-            return true
-        default:
-            return false
-        }
+        return yaml11BoolWordsAnyCase.contains(lower)
     }
 
     @inline(__always) static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
@@ -94,13 +110,13 @@ enum YAMLScalarText {
     }
     @inline(__always) static func isSign(_ c: UInt8) -> Bool { c == 0x2B || c == 0x2D }
 
-    static func equals(_ s: [UInt8], _ literal: String) -> Bool { s.elementsEqual(literal.utf8) }
+    static func equals(_ s: [UInt8], _ literal: String) -> Bool { s.count == literal.utf8.count && s.elementsEqual(literal.utf8) }
 
     /// The YAML 1.2 core schema's tag resolution.
     static func coreKind(_ s: [UInt8]) -> Kind {
         if s.isEmpty { return .null }
-        for word in ["~", "null", "Null", "NULL"] where equals(s, word) { return .null }
-        for word in ["true", "True", "TRUE", "false", "False", "FALSE"] where equals(s, word) { return .bool }
+        if nullWords.contains(s) { return .null }
+        if coreBoolWords.contains(s) { return .bool }
         // [-+]?[0-9]+
         var i = isSign(s[0]) ? 1 : 0
         if i < s.count && s[i...].allSatisfy(isDigit) { return .int }
@@ -137,20 +153,17 @@ enum YAMLScalarText {
 
     /// `[-+]?.inf` and `.nan` in the spellings both schemas share.
     static func isSpecialFloat(_ s: [UInt8]) -> Bool {
-        for word in [".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN"]
-        where equals(s, word) { return true }
-        return false
+        s.count >= 4 && s.count <= 5 && specialFloatWords.contains(s)
     }
 
     /// PyYAML's implicit resolvers (YAML 1.1), transcribed from its regular expressions.
     static func yaml11Kind(_ s: [UInt8]) -> Kind {
         if s.isEmpty { return .null }
-        for word in ["yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
-                     "on", "On", "ON", "off", "Off", "OFF"] where equals(s, word) { return .bool }
+        if yaml11BoolWords.contains(s) { return .bool }
         if isYAML11Float(s) { return .float }
         if isYAML11Int(s) { return .int }
         if equals(s, "<<") { return .merge }
-        for word in ["~", "null", "Null", "NULL"] where equals(s, word) { return .null }
+        if nullWords.contains(s) { return .null }
         if isYAML11Timestamp(s) { return .timestamp }
         if equals(s, "=") { return .value }
         return .string
