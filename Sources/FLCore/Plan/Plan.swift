@@ -62,6 +62,13 @@ public struct Plan: Sendable, Hashable, PlanAccessible {
         return Plan(root: root, path: path, files: [path] + resolver.files)
     }
 
+    /// `override` laid over `base` as defaults are: keys present in both merge recursively when both
+    /// values are mappings; otherwise `override`'s value replaces the default whole, except that a null
+    /// keeps a default mapping. Keys keep `base`'s order; new keys follow in `override`'s order.
+    public static func mergeDefaults(base: PlanMapping, override: PlanMapping) -> PlanMapping {
+        DefaultsResolver.merge(base: base, override: override)
+    }
+
     // MARK: PlanAccessible
 
     public var accessNode: PlanNode { root }
@@ -125,15 +132,16 @@ struct DefaultsResolver {
         }
         chain.append((name, identity))
         defer { chain.removeLast() }
-        return PlanNode(.mapping(try resolveMapping(mapping, topLevel: true)), location: node.location)
+        return PlanNode(.mapping(try resolveMapping(mapping, path: "")), location: node.location)
     }
 
-    private mutating func resolveMapping(_ mapping: PlanMapping, topLevel: Bool) throws(PlanError) -> PlanMapping {
+    /// `path` is empty for a file's top level, the section's key for a section.
+    private mutating func resolveMapping(_ mapping: PlanMapping, path: String) throws(PlanError) -> PlanMapping {
         var mapping = mapping
-        if topLevel {
+        if path.isEmpty {
             for entry in mapping.entries where entry.key != "defaults" {
                 if case let .mapping(section) = entry.value.value {
-                    let resolved = try resolveMapping(section, topLevel: false)
+                    let resolved = try resolveMapping(section, path: entry.key)
                     mapping.updateValue(PlanNode(.mapping(resolved), location: entry.value.location), forKey: entry.key)
                 }
             }
@@ -142,7 +150,7 @@ struct DefaultsResolver {
         let at = reference.keyLocation ?? reference.value.location
         guard case let .string(relative) = reference.value.value else {
             throw PlanError(.defaults, file: at?.file ?? chain.last?.name ?? "<plan>", location: reference.value.location ?? at,
-                            keyPath: "defaults", message: "expected a relative path to a defaults file, found \(reference.value.value.summary)")
+                            keyPath: path.isEmpty ? "defaults" : path + ".defaults", message: "expected a relative path to a defaults file, found \(reference.value.value.summary)")
         }
         let base = try loadDefaults(relative, at: at)
         mapping.removeValue(forKey: "defaults")
