@@ -355,6 +355,7 @@ enum YAMLScalarText {
     /// Characters written as themselves inside quotes; everything else is escaped.
     static func isPrintableUnescaped(_ v: UInt32) -> Bool {
         switch v {
+        case 0x2028, 0x2029: false  // line breaks to YAML 1.1 readers
         case 0x20...0x7E, 0xA0...0xD7FF, 0xE000...0xFEFE, 0xFF00...0xFFFD, 0x10000...0x10FFFF: true
         default: false
         }
