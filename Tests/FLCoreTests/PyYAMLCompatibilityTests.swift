@@ -18,6 +18,24 @@ import Testing
         }
     }
 
+    /// What `yamlText()` writes, PyYAML reads back to the value it was written from.
+    @Test(.disabled(if: PyYAMLReader.skipped, "SWIFTFL_SKIP_PYTHON=1"))
+    func printedYAMLMeansTheSameToPyYAML() async throws {
+        var nodes = try YAMLCorpus.valid.map { try YAMLParser.parse(text: $0.text, file: "t.yaml") }
+        var awkward = PlanMapping()
+        for (i, s) in ["", " a", "yes", "y", "017", "0o17", "1e3", "2024-01-01", "<<", "=", "- x", "a: b", "#x", "\t", "\u{85}", "\u{2028}",
+                       "\u{FEFF}", "\u{0}", "\u{7F}", "\u{9F}", "é😀", "'\"", "---", "...", "a #b", "x:", "[a]", "~", "null", "True"].enumerated() {
+            awkward[s] = PlanNode(.string(s + "\(i)"))
+        }
+        nodes.append(PlanNode(.mapping(awkward)))
+        nodes.append([PlanNode(.float(1e-5)), PlanNode(.float(1e16)), PlanNode(.float(-0.0)), PlanNode(.float(.leastNonzeroMagnitude)),
+                      PlanNode(.float(.greatestFiniteMagnitude)), PlanNode(.int(.min)), PlanNode(.float(0.1))])
+        let theirs = try await PyYAMLReader.read(texts: nodes.map { $0.yamlText() })
+        for (node, outcome) in zip(nodes, theirs) {
+            #expect(outcome == .value(node), "\(node.yamlText()): PyYAML read \(Self.show(outcome))")
+        }
+    }
+
     /// Short scalars built from the characters that make numbers, dates and sexagesimals, plus the
     /// words YAML 1.1 treats specially: each one we accept must resolve exactly as PyYAML resolves it.
     @Test(.disabled(if: PyYAMLReader.skipped, "SWIFTFL_SKIP_PYTHON=1"))
