@@ -3,7 +3,8 @@ extension PlanNode {
     /// two-space indentation, compact `- key: value` items, `{}` and `[]` for empty collections,
     /// strings plain when they read back as the same string and double-quoted (with escapes)
     /// otherwise, floats with a `.` and a signed exponent, `.nan`/`.inf` for non-finite floats.
-    /// Ends with a newline. Key order is kept.
+    /// Ends with a newline. Key order is kept. (A key longer than `YAMLParser.maxKeyLength`
+    /// characters has no YAML form the parser accepts; such a key is written but will not read back.)
     public func yamlText() -> String {
         var out = ""
         YAMLWriter.block(self, indent: 0, firstLineIndented: true, into: &out)
