@@ -1,1 +1,4 @@
-print("todo")
+import FLCLI
+import Foundation
+
+exit(FX.command.main(Array(CommandLine.arguments.dropFirst()), context: CommandContext()))

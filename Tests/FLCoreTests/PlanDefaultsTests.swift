@@ -220,10 +220,10 @@ import Testing
                                   file: "plan.yaml", searchRoots: [plans])
         #expect(try plan.string("network.settings.agg_addr") == "127.0.0.1")
         #expect(try plan.int("network.settings.agg_port") == 5000)
-        #expect(try plan.bool("network.settings.tls") == true)
+        #expect(try plan.string("network.settings.agg_name") == "aggregator")
         #expect(try plan.double("network.settings.handshake_timeout") == 10.0)
         #expect(plan.node(at: "network.settings.idle_timeout") == 60.0)
-        #expect(try plan.mapping("network.settings").keys == ["agg_addr", "agg_port", "tls", "handshake_timeout", "idle_timeout"])
+        #expect(try plan.mapping("network.settings").keys == ["agg_addr", "agg_port", "agg_name", "handshake_timeout", "idle_timeout"])
     }
 
     @Test func mergeReplacesNonMappingsWhole() {

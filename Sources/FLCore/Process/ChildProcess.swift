@@ -201,6 +201,15 @@ private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeM
 }
 
 extension ChildProcess {
+    /// Replaces the current process with `executable` (argv[0] is the path), with every signal
+    /// unblocked; returns only by throwing when the exec fails.
+    public static func exec(_ executable: String, arguments: [String]) throws -> Never {
+        fl_unblock_all_signals()
+        let argv = [executable] + arguments
+        _ = withCStrings(argv) { execv(executable, $0) }
+        throw ChildProcessError(executable: executable, reason: String(cString: strerror(errno)))
+    }
+
     /// The absolute path of a sibling executable (e.g. `fx-aggregator` next to `fx`), found through
     /// `/proc/self/exe` so symlinks and relative `argv[0]` do not matter. Under `swift test` the
     /// running binary is inside `…/debug/<Package>PackageTests.xctest`, so its folder's parent is tried too.

@@ -9,6 +9,8 @@ public struct CollaboratorSettings: Sendable {
     public var name: String
     public var experiment: String
     public var aggregator: Endpoint
+    /// The common name the aggregator's certificate must carry.
+    public var aggregatorName: String
     public var tls: TLSConfiguration
     /// The plan's tasks, by name: what each one does.
     public var tasks: [String: TaskDefinition]
@@ -23,12 +25,13 @@ public struct CollaboratorSettings: Sendable {
     /// How long to keep trying to reach an aggregator that is gone before giving up.
     public var reconnectWindow: Double
 
-    public init(name: String, experiment: String, aggregator: Endpoint, tls: TLSConfiguration, tasks: [String: TaskDefinition],
+    public init(name: String, experiment: String, aggregator: Endpoint, aggregatorName: String = "aggregator", tls: TLSConfiguration, tasks: [String: TaskDefinition],
                 taskArguments: [String: [String: TaskArgument]] = [:], limits: FrameLimits = FrameLimits(), connectTimeout: Double = 10,
                 longPollSeconds: Double = 30, idleTimeout: Double = 60, reconnectWindow: Double = 300) {
         self.name = name
         self.experiment = experiment
         self.aggregator = aggregator
+        self.aggregatorName = aggregatorName
         self.tls = tls
         self.tasks = tasks
         self.taskArguments = taskArguments
@@ -116,6 +119,10 @@ public final class Collaborator: Sendable {
     private func connect() throws -> FrameClient {
         let client = try FrameClient.connect(host: settings.aggregator.host, port: settings.aggregator.port, context: context,
                                              limits: settings.limits, timeout: settings.connectTimeout, idleTimeout: settings.idleTimeout)
+        guard client.peerName == settings.aggregatorName else {
+            client.close()
+            throw CollaboratorError("the server at \(settings.aggregator) is '\(client.peerName)' by its certificate, not the aggregator '\(settings.aggregatorName)'")
+        }
         client.startKeepAlive(interval: max(1, settings.idleTimeout / 3))
         let reply = try client.call(CollaboratorHello(collaborator: settings.name, experiment: settings.experiment), timeout: settings.idleTimeout)
         guard let welcome = reply as? AggregatorWelcome else {

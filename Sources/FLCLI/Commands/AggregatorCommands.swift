@@ -1,0 +1,148 @@
+import Foundation
+import FLCore
+import FLRoles
+import FLWire
+
+/// The aggregator's command line, shared by `fx aggregator start` (which hands over to the
+/// `fx-aggregator` executable) and `fx-aggregator` itself.
+public enum AggregatorProcess {
+    static let arguments: [ArgumentSpec] = [
+        WorkspaceCommands.workspaceOption,
+        .option("--experiment", value: "NAME", help: "The experiment's name, which collaborators must give too (default: the plan's, or 'experiment')."),
+        .option("--host", value: "HOST", help: "Address to listen on (default: network.settings.agg_addr)."),
+        .option("--port", value: "PORT", help: "Port to listen on; 0 picks a free one (default: network.settings.agg_port)."),
+        .option("--cert-dir", value: "DIR", help: "Folder with ca.crt, NAME.crt and NAME.key (default: <workspace>/cert)."),
+        .option("--name", value: "NAME", help: "The aggregator's certificate name (default: network.settings.agg_name)."),
+        .flag("--resume", help: "Continue from the last completed round's checkpoint instead of starting over."),
+        .flag("--events", help: "Write one JSON object per event to standard output (for the Director)."),
+        .option("--log-level", value: "LEVEL", help: "debug, info, warning or error (default: info)."),
+    ]
+
+    static let discussion = """
+    Serves the plan's rounds to the collaborators listed in plan/cols.yaml and aggregates their updates. Writes
+    save/best.safetensors, save/last.safetensors, a checkpoint after every round (save/checkpoint) and
+    logs/metrics.jsonl. Exits 0 when the experiment completes, 1 when it fails.
+    """
+
+    /// `fx-aggregator`.
+    public static var command: Command {
+        Command("fx-aggregator", abstract: "Run the aggregator of one experiment.", discussion: discussion, arguments: arguments, action: run)
+    }
+
+    static func run(_ args: ParsedArguments, _ context: CommandContext) throws -> Int32 {
+        let workspace = Workspace(root: context.absolute(args.option("--workspace") ?? "."))
+        let logger = try ProcessLogging.logger(label: "aggregator", file: "\(workspace.logsDirectory)/aggregator.log", args: args)
+        let plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate(environment: context.environment))
+        let name = args.option("--name") ?? plan.network.aggregatorName
+        let tls = TLSConfiguration(certificateDirectory: context.absolute(args.option("--cert-dir") ?? workspace.certificateDirectory), name: name)
+        let experiment = args.option("--experiment") ?? plan.experimentName
+        let settings = plan.aggregatorSettings(experiment: experiment, tls: tls, host: args.option("--host"),
+                                               port: try args.int("--port", in: 0...65535))
+        guard FileManager.default.fileExists(atPath: settings.paths.initialModel) else {
+            throw WorkspaceError("no initial model at \(settings.paths.initialModel); run `fx plan initialize --workspace \(workspace.root)` first")
+        }
+        let initial = try Safetensors.read(settings.paths.initialModel).model
+        if let difference = plan.layout.difference(from: initial.layout) {
+            throw WorkspaceError("\(settings.paths.initialModel) does not match the plan's model: \(difference); run `fx plan initialize` again")
+        }
+        var checkpoint: AggregatorCheckpoint?
+        if args.flag("--resume") {
+            checkpoint = try AggregatorCheckpoint.read(from: settings.paths.checkpointDirectory)
+            if let c = checkpoint {
+                logger.info("resuming after round \(c.roundsCompleted) of \(plan.roundsToTrain)")
+            } else {
+                logger.info("no checkpoint in \(settings.paths.checkpointDirectory); starting from round 1")
+            }
+        }
+        try workspace.createOutputDirectories()
+        let events = args.flag("--events")
+        let console = context.console
+        let rounds = plan.roundsToTrain
+        let aggregator = try Aggregator(settings: settings, initialModel: initial, resumeFrom: checkpoint, logger: logger) { event in
+            if events { console.print(event.jsonLine) }
+            if case let .roundClosed(summary) = event { logger.info(summary.progressLine(roundsToTrain: rounds)) }
+        }
+        try aggregator.start()
+        let outcome = aggregator.wait()
+        if outcome.succeeded {
+            let best = outcome.bestValue.map { " best \(settings.bestMetric)=\(String(format: "%.4f", $0))" } ?? ""
+            logger.info("done: \(outcome.reason);\(best); models in \(workspace.saveDirectory)")
+        }
+        return outcome.succeeded ? 0 : 1
+    }
+}
+
+/// The collaborator's command line, shared by `fx collaborator start` and `fx-collaborator`.
+public enum CollaboratorProcess {
+    static let arguments: [ArgumentSpec] = [
+        .option("--name", value: "NAME", help: "This collaborator's name (its certificate name, listed in plan/cols.yaml).", required: true),
+        WorkspaceCommands.workspaceOption,
+        .option("--experiment", value: "NAME", help: "The experiment's name, as the aggregator has it."),
+        .option("--aggregator", value: "HOST:PORT", help: "Where the aggregator listens (default: network.settings agg_addr:agg_port)."),
+        .option("--cert-dir", value: "DIR", help: "Folder with ca.crt, NAME.crt and NAME.key (default: <workspace>/cert)."),
+        .option("--data", value: "FILE", help: "This site's data file, used whole (default: its entry in plan/data.yaml)."),
+        .option("--log-level", value: "LEVEL", help: "debug, info, warning or error (default: info)."),
+    ]
+
+    /// `fx-collaborator`.
+    public static var command: Command {
+        Command("fx-collaborator", abstract: "Run one site's collaborator in an experiment.",
+                discussion: "Dials out to the aggregator, runs the tasks it assigns on the local data, and sends back metrics and updates.",
+                arguments: arguments, action: run)
+    }
+
+    static func run(_ args: ParsedArguments, _ context: CommandContext) throws -> Int32 {
+        let workspace = Workspace(root: context.absolute(args.option("--workspace") ?? "."))
+        let name = try args.required("--name")
+        let logger = try ProcessLogging.logger(label: name, file: "\(workspace.logsDirectory)/\(name).log", args: args)
+        let plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate(environment: context.environment))
+        let tls = TLSConfiguration(certificateDirectory: context.absolute(args.option("--cert-dir") ?? workspace.certificateDirectory), name: name)
+        let endpoint = try args.endpoint("--aggregator").map { Endpoint(host: $0.host, port: $0.port) }
+        let settings = plan.collaboratorSettings(name: name, experiment: args.option("--experiment") ?? plan.experimentName,
+                                                 aggregator: endpoint, tls: tls)
+        let runner = try plan.makeRunner(for: name, dataPath: args.option("--data").map(context.absolute))
+        let outcome = try Collaborator(settings: settings, runner: runner, logger: logger).run()
+        return outcome.succeeded ? 0 : 1
+    }
+}
+
+/// Logging set-up shared by the long-running processes: readable lines on standard error and JSON
+/// lines in the workspace's log file.
+enum ProcessLogging {
+    static func logger(label: String, file: String, args: ParsedArguments) throws -> Logger {
+        let levelName = args.option("--log-level") ?? "info"
+        guard let level = LogLevel(name: levelName) else {
+            throw CommandLineError(commandPath: args.commandPath, message: "--log-level expects debug, info, warning or error, got '\(levelName)'")
+        }
+        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        return Logger(label: label, sink: try JSONLinesLogSink(path: file), minimumLevel: level)
+    }
+}
+
+/// `fx aggregator` and `fx collaborator`: start the role executables.
+enum RoleCommands {
+    static var aggregator: Command {
+        Command("aggregator", abstract: "Run an experiment's aggregator.", subcommands: [
+            Command("start", abstract: "Start the aggregator (runs fx-aggregator).", discussion: AggregatorProcess.discussion,
+                    arguments: AggregatorProcess.arguments) { _, _ in try handOver(to: "fx-aggregator") },
+        ])
+    }
+
+    static var collaborator: Command {
+        Command("collaborator", abstract: "Run a site's collaborator.", subcommands: [
+            Command("start", abstract: "Start a collaborator (runs fx-collaborator).", arguments: CollaboratorProcess.arguments) { _, _ in
+                try handOver(to: "fx-collaborator")
+            },
+        ])
+    }
+
+    /// Replaces this process with the sibling executable, passing on the arguments after `start`,
+    /// so signals and the exit status are the role's own. Arguments were already checked.
+    static func handOver(to executable: String) throws -> Int32 {
+        guard let path = ChildProcess.siblingExecutable(executable) else {
+            throw WorkspaceError("cannot find the \(executable) executable next to fx; build the package (swift build)")
+        }
+        let words = Array(CommandLine.arguments.drop { $0 != "start" }.dropFirst())
+        try ChildProcess.exec(path, arguments: words)
+    }
+}

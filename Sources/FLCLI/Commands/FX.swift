@@ -1,0 +1,14 @@
+/// The `fx` command tree.
+public enum FX {
+    public static var command: Command {
+        Command("fx", abstract: "SwiftFL: train one model across data that never leaves its sites.",
+                discussion: "Start with `fx workspace create --prefix DIR --template breast_cancer`, then `fx plan initialize`.",
+                subcommands: [
+                    WorkspaceCommands.command,
+                    PlanCommands.command,
+                    PKICommands.command,
+                    RoleCommands.aggregator,
+                    RoleCommands.collaborator,
+                ])
+    }
+}

@@ -1,0 +1,89 @@
+import FLWire
+
+/// `fx pki`: the federation's certificate authority and its participants' certificates.
+enum PKICommands {
+    static var command: Command {
+        Command("pki", abstract: "Create the federation's certificate authority and issue certificates.",
+                discussion: """
+                Every connection in SwiftFL is mutual TLS 1.3; the common name of a certificate is the identity of its
+                holder (the aggregator, a collaborator, an envoy). Keys are made where they are used and never move:
+                a site runs `request`, sends the .csr to the operator, who runs `sign` and sends back the .crt and
+                the CA certificate. `certify` does both at once for a federation on one machine.
+                """,
+                subcommands: [initCommand, requestCommand, signCommand, certifyCommand])
+    }
+
+    static let initCommand = Command(
+        "init", abstract: "Create a certificate authority (ca.key and ca.crt) in a folder.",
+        arguments: [.option("--dir", value: "DIR", help: "Folder for the CA's files (created 0700).", required: true),
+                    .option("--name", value: "CN", help: "The CA's common name (default: SwiftFL CA).")]
+    ) { args, context in
+        let dir = context.absolute(try args.required("--dir"))
+        let ca = try CertificateAuthority.create(directory: dir, commonName: args.option("--name") ?? "SwiftFL CA")
+        context.console.print("created certificate authority '\(ca.certificate.commonName)'")
+        context.console.print("  certificate: \(ca.certificatePath)")
+        context.console.print("  key:         \(ca.keyPath) (keep it secret)")
+        context.console.print("  SHA-256:     \(ca.certificate.fingerprint)")
+        return 0
+    }
+
+    static let requestCommand = Command(
+        "request", abstract: "Make a private key and a certificate signing request at a site.",
+        arguments: [.option("--name", value: "NAME", help: "The identity: collaborator, envoy or aggregator name.", required: true),
+                    .repeated("--host", value: "HOST", help: "A DNS name or IP address the certificate is for (servers)."),
+                    .option("--dir", value: "DIR", help: "Where NAME.key and NAME.csr go (default: current folder).")]
+    ) { args, context in
+        let dir = context.absolute(args.option("--dir") ?? ".")
+        let files = try CertificateRequest.create(name: try args.required("--name"), hosts: args.options("--host"), directory: dir)
+        context.console.print("private key: \(files.keyPath) (stays on this machine)")
+        context.console.print("request:     \(files.requestPath) (send it to the federation's operator)")
+        return 0
+    }
+
+    static let signCommand = Command(
+        "sign", abstract: "Sign a certificate request with the CA; prints the certificate's fingerprint.",
+        arguments: [.option("--csr", value: "FILE", help: "The request to sign.", required: true),
+                    .option("--role", value: "ROLE", help: "server (may also dial out) or client (default: client)."),
+                    .option("--ca-dir", value: "DIR", help: "The CA's folder (default: ./ca)."),
+                    .option("--days", value: "N", help: "Validity in days (default: 365)."),
+                    .option("--out", value: "FILE", help: "Where the certificate goes (default: NAME.crt beside the request).")]
+    ) { args, context in
+        let ca = try CertificateAuthority.load(directory: context.absolute(args.option("--ca-dir") ?? "ca"))
+        let issued = try ca.sign(requestPath: context.absolute(try args.required("--csr")), role: try role(args),
+                                 validity: .days(try args.int("--days", default: 365, in: 1...36500)!),
+                                 outputPath: args.option("--out").map(context.absolute))
+        context.console.print("issued certificate for '\(issued.commonName)': \(issued.path)")
+        context.console.print("SHA-256 fingerprint: \(issued.fingerprint)")
+        context.console.print("Compare it with the requester out of band before they use it.")
+        return 0
+    }
+
+    static let certifyCommand = Command(
+        "certify", abstract: "Make a key and a signed certificate in one step (a federation on one machine).",
+        arguments: [.option("--name", value: "NAME", help: "The identity.", required: true),
+                    .repeated("--host", value: "HOST", help: "A DNS name or IP address the certificate is for (servers)."),
+                    .option("--role", value: "ROLE", help: "server or client (default: client)."),
+                    .option("--ca-dir", value: "DIR", help: "The CA's folder (default: ./ca)."),
+                    .option("--dir", value: "DIR", help: "Where NAME.key, NAME.crt and ca.crt go (default: current folder)."),
+                    .option("--days", value: "N", help: "Validity in days (default: 365).")]
+    ) { args, context in
+        let ca = try CertificateAuthority.load(directory: context.absolute(args.option("--ca-dir") ?? "ca"))
+        let role = try role(args)
+        var hosts = args.options("--host")
+        if role == .server && hosts.isEmpty { hosts = ["127.0.0.1", "localhost"] }
+        let identity = try ca.certify(name: try args.required("--name"), hosts: hosts, role: role,
+                                      directory: context.absolute(args.option("--dir") ?? "."),
+                                      validity: .days(try args.int("--days", default: 365, in: 1...36500)!))
+        context.console.print("\(identity.name): \(identity.certificatePath) (key \(identity.keyPath))")
+        context.console.print("SHA-256 fingerprint: \(identity.fingerprint)")
+        return 0
+    }
+
+    private static func role(_ args: ParsedArguments) throws -> CertificateRole {
+        switch args.option("--role") ?? "client" {
+        case "server": return .server
+        case "client": return .client
+        case let other: throw CommandLineError(commandPath: args.commandPath, message: "--role expects server or client, got '\(other)'")
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import FLCore
+import FLRoles
+import FLWire
+
+/// `fx workspace`: make a workspace from a template, and move it between machines as an archive.
+enum WorkspaceCommands {
+    static var command: Command {
+        Command("workspace", abstract: "Create, export and import workspaces.",
+                subcommands: [createCommand, exportCommand, importCommand])
+    }
+
+    static let createCommand = Command(
+        "create", abstract: "Create a workspace from a template.",
+        discussion: "Templates live in the installation's workspaces/ folder (SWIFTFL_HOME, or found beside the fx executable).",
+        arguments: [.option("--prefix", value: "DIR", help: "The new workspace's folder (must not exist, or be empty).", required: true),
+                    .option("--template", value: "NAME", help: "Template name, e.g. breast_cancer or digits.", required: true)]
+    ) { args, context in
+        let installation = try Installation.locate(environment: context.environment)
+        let workspace = try Workspace.create(at: context.absolute(try args.required("--prefix")), template: try args.required("--template"),
+                                             installation: installation)
+        context.console.print("created workspace \(workspace.root) from template '\(try args.required("--template"))'")
+        context.console.print("next: fx plan initialize --workspace \(workspace.root)")
+        return 0
+    }
+
+    static let exportCommand = Command(
+        "export", abstract: "Write the workspace's plan and code (no data, keys or models) as a tar archive.",
+        arguments: [workspaceOption,
+                    .option("--output", value: "FILE", help: "The archive (default: <workspace name>.tar in the current folder).")]
+    ) { args, context in
+        let workspace = Workspace(root: context.absolute(args.option("--workspace") ?? "."))
+        let name = (workspace.root as NSString).lastPathComponent
+        let output = context.absolute(args.option("--output") ?? "\(name).tar")
+        let summary = try workspace.export(to: output)
+        context.console.print("exported \(summary.entryCount) entries to \(output) (\(summary.byteCount) bytes)")
+        context.console.print("SHA-256: \(summary.sha256)")
+        return 0
+    }
+
+    static let importCommand = Command(
+        "import", abstract: "Unpack an exported workspace.",
+        discussion: "Entries with absolute paths, '..' components, or links pointing outside the workspace are refused.",
+        arguments: [.option("--archive", value: "FILE", help: "The archive to unpack.", required: true),
+                    .option("--prefix", value: "DIR", help: "The new workspace's folder (must not exist, or be empty).", required: true)]
+    ) { args, context in
+        let workspace = try Workspace.importArchive(context.absolute(try args.required("--archive")),
+                                                    into: context.absolute(try args.required("--prefix")))
+        context.console.print("imported workspace into \(workspace.root)")
+        return 0
+    }
+
+    static let workspaceOption = ArgumentSpec.option("--workspace", value: "DIR", help: "The workspace folder (default: current folder).")
+}
+
+/// `fx plan`: read and check plans.
+enum PlanCommands {
+    static var command: Command {
+        Command("plan", abstract: "Print and initialize plans.", subcommands: [printCommand, initializeCommand])
+    }
+
+    static let printCommand = Command(
+        "print", abstract: "Print a plan with its defaults resolved.",
+        arguments: [.option("--plan", value: "FILE", help: "The plan (default: plan/plan.yaml of the current folder)."),
+                    .flag("--json", help: "Print canonical JSON (sorted keys) instead of YAML.")]
+    ) { args, context in
+        let path = context.absolute(args.option("--plan") ?? "plan/plan.yaml")
+        var roots = [(path as NSString).deletingLastPathComponent]
+        if let installation = try? Installation.locate(environment: context.environment) { roots.append(installation.plansDirectory) }
+        let plan = try Plan.load(path: path, searchRoots: roots)
+        context.console.print(args.flag("--json") ? try plan.root.canonicalJSON(pretty: true) : plan.root.yamlText())
+        return 0
+    }
+
+    static let initializeCommand = Command(
+        "initialize", abstract: "Check the plan against the workspace and write the initial model.",
+        discussion: """
+        Checks that every task a group names exists, that every collaborator has its local data entry, and that
+        local data (when present here) has the features and classes the model expects; then writes the initial
+        model (safetensors) to aggregator.settings.init_state_path.
+        """,
+        arguments: [WorkspaceCommands.workspaceOption]
+    ) { args, context in
+        let workspace = Workspace(root: context.absolute(args.option("--workspace") ?? "."))
+        let plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate(environment: context.environment))
+        for line in try plan.checkData() { context.console.print(line) }
+        try workspace.createOutputDirectories()
+        let model = plan.initialModel()
+        try Safetensors.write(model, to: plan.initialModelPath, metadata: ["created_by": "fx plan initialize"])
+        context.console.print("plan: \(plan.roundsToTrain) rounds, \(plan.collaborators.count) collaborators (\(plan.collaborators.joined(separator: ", ")))")
+        context.console.print("model: \(model.layout.count) parameters in \(model.layout.tensors.count) tensors (\(model.layout))")
+        context.console.print("wrote the initial model to \(plan.initialModelPath)")
+        return 0
+    }
+}

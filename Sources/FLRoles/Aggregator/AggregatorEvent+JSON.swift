@@ -1,0 +1,82 @@
+import Foundation
+
+extension AggregatorEvent {
+    /// The flat JSON object an event is written as, one per line, on an aggregator's standard output
+    /// when the Director runs it (`fx-aggregator --events`).
+    struct Record: Codable {
+        var event: String
+        var port: Int?
+        var round: Int?
+        var attempt: Int?
+        var collaborators: [String]?
+        var final_validation: Bool?
+        var reported: [String]?
+        var missing: [String]?
+        var metrics: [String: Double]?
+        var duration: Double?
+        var best: Bool?
+        var collaborator: String?
+        var reason: String?
+        var succeeded: Bool?
+        var rounds_completed: Int?
+        var best_value: Double?
+    }
+
+    /// The event as one line of JSON (no newline).
+    public var jsonLine: String {
+        var r: Record
+        switch self {
+        case let .listening(port):
+            r = Record(event: "listening", port: port)
+        case let .roundStarted(round, attempt, collaborators, isFinal):
+            r = Record(event: "round_started", round: round, attempt: attempt, collaborators: collaborators, final_validation: isFinal)
+        case let .roundClosed(s):
+            r = Record(event: "round_closed", round: s.round, attempt: s.attempt, final_validation: s.isFinalValidation, reported: s.reported,
+                       missing: s.missing, metrics: s.metrics, duration: s.duration, best: s.isBest)
+        case let .updateRejected(collaborator, reason):
+            r = Record(event: "update_rejected", collaborator: collaborator, reason: reason)
+        case let .finished(o):
+            r = Record(event: "finished", metrics: o.finalMetrics, reason: o.reason, succeeded: o.succeeded, rounds_completed: o.roundsCompleted,
+                       best_value: o.bestValue)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: (try? encoder.encode(r)) ?? Data("{\"event\":\"unencodable\"}".utf8), as: UTF8.self)
+    }
+
+    /// Reads an event from its JSON line; nil for lines that are not events (e.g. other output).
+    public init?(jsonLine line: some StringProtocol) {
+        guard let r = try? JSONDecoder().decode(Record.self, from: Data(line.utf8)) else { return nil }
+        switch r.event {
+        case "listening":
+            guard let port = r.port else { return nil }
+            self = .listening(port: port)
+        case "round_started":
+            guard let round = r.round else { return nil }
+            self = .roundStarted(round: round, attempt: r.attempt ?? 0, collaborators: r.collaborators ?? [], isFinalValidation: r.final_validation ?? false)
+        case "round_closed":
+            guard let round = r.round else { return nil }
+            self = .roundClosed(RoundSummary(round: round, isFinalValidation: r.final_validation ?? false, attempt: r.attempt ?? 0,
+                                             reported: r.reported ?? [], missing: r.missing ?? [], metrics: r.metrics ?? [:],
+                                             duration: r.duration ?? 0, isBest: r.best ?? false))
+        case "update_rejected":
+            self = .updateRejected(collaborator: r.collaborator ?? "", reason: r.reason ?? "")
+        case "finished":
+            self = .finished(AggregatorOutcome(succeeded: r.succeeded ?? false, reason: r.reason ?? "", roundsCompleted: r.rounds_completed ?? 0,
+                                               bestValue: r.best_value, finalMetrics: r.metrics ?? [:]))
+        default:
+            return nil
+        }
+    }
+}
+
+extension RoundSummary {
+    /// A one-line account for a terminal: `round 3/10 done in 41 ms (3/3 reported): task/metric=… [best]`.
+    public func progressLine(roundsToTrain: Int) -> String {
+        let head = isFinalValidation ? "final validation" : "round \(round + 1)/\(roundsToTrain)"
+        let shown = metrics.keys.sorted().map { "\($0)=\(String(format: "%.4f", metrics[$0]!))" }.joined(separator: " ")
+        let who = "\(reported.count)/\(reported.count + missing.count) reported" + (missing.isEmpty ? "" : ", missing \(missing.joined(separator: ", "))")
+        return "\(head) done in \(Int((duration * 1000).rounded())) ms (\(who)): \(shown)\(isBest ? " [best]" : "")"
+    }
+}

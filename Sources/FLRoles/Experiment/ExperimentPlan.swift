@@ -1,0 +1,537 @@
+import Foundation
+import FLCore
+import FLTraining
+import FLWire
+
+/// A workspace's plan read into typed settings and checked as a whole: every task a group names
+/// exists, the best-model metric is one a validation produces, the collaborators are valid
+/// certificate names, and so on. Errors name the file, line and setting.
+///
+/// Both ends read the same plan: the aggregator for rounds, groups and aggregation; a collaborator
+/// for its tasks' arguments, its task runner and its data.
+public struct ExperimentPlan: Sendable {
+    public let plan: Plan
+    public let workspace: Workspace
+    /// `aggregator.settings.experiment_name`: what the aggregator and collaborators call the experiment
+    /// unless told otherwise (the Director names each run itself).
+    public let experimentName: String
+    public let roundsToTrain: Int
+    /// From `plan/cols.yaml`, in order.
+    public let collaborators: [String]
+    public let tasks: [String: TaskDefinition]
+    public let taskArguments: [String: [String: TaskArgument]]
+    public let taskGroups: [TaskGroup]
+    public let assignerSeed: UInt64
+    public let runner: RunnerPlan
+    public let data: DataPlan
+    /// From `plan/data.yaml`: each collaborator's local data.
+    public let shards: [String: ShardPlan]
+    public let network: NetworkPlan
+    public let aggregator: AggregatorPlan
+    public let collaborator: CollaboratorPlan
+
+    /// Reads `plan/plan.yaml` (with its defaults from `plan/`, then the installation's `plans/`),
+    /// `plan/cols.yaml` and `plan/data.yaml` (optional: only collaborators need their entry).
+    public static func load(workspace: Workspace, installation: Installation? = nil) throws -> ExperimentPlan {
+        var roots = [workspace.planDirectory]
+        if let installation { roots.append(installation.plansDirectory) }
+        let plan = try Plan.load(path: workspace.planPath, searchRoots: roots)
+        let cols = try Plan.load(path: workspace.collaboratorsPath, searchRoots: [])
+        var shards: [String: ShardPlan] = [:]
+        if FileManager.default.fileExists(atPath: workspace.dataPath) {
+            let data = try Plan.load(path: workspace.dataPath, searchRoots: [])
+            if !data.root.isNull {
+                for entry in try data.entries("") { shards[entry.name] = try ShardPlan(entry) }
+            }
+        }
+        return try ExperimentPlan(plan: plan, workspace: workspace, cols: cols, shards: shards)
+    }
+
+    init(plan: Plan, workspace: Workspace, cols: Plan, shards: [String: ShardPlan]) throws {
+        self.plan = plan
+        self.workspace = workspace
+        self.shards = shards
+
+        collaborators = try cols.strings("collaborators")
+        guard !collaborators.isEmpty else { throw PlanCheck.error(cols, "collaborators", "expected at least one collaborator") }
+        var seen: Set<String> = []
+        for (i, name) in collaborators.enumerated() {
+            do { try PKI.validate(name: name) } catch {
+                throw PlanCheck.error(cols, "collaborators.\(i)", "'\(name)' cannot be a certificate name: \(error)")
+            }
+            guard seen.insert(name).inserted else { throw PlanCheck.error(cols, "collaborators.\(i)", "'\(name)' is listed twice") }
+        }
+
+        experimentName = try plan.string("aggregator.settings.experiment_name", default: "experiment")
+        roundsToTrain = try plan.int("aggregator.settings.rounds_to_train")
+        guard (1...1_000_000).contains(roundsToTrain) else {
+            throw PlanCheck.error(plan, "aggregator.settings.rounds_to_train", "expected 1 to 1000000 rounds, found \(roundsToTrain)")
+        }
+
+        // Tasks: every entry of `tasks` but its own `settings`.
+        var tasks: [String: TaskDefinition] = [:]
+        var arguments: [String: [String: TaskArgument]] = [:]
+        for entry in try plan.entries("tasks") where entry.name != "settings" {
+            let functionName = try entry.string("function")
+            guard let function = TaskFunction(rawValue: functionName) else {
+                throw PlanCheck.error(entry, "function", "expected train or validate, found '\(functionName)'")
+            }
+            var kwargs: [String: TaskArgument] = [:]
+            if let mapping = try entry.sectionIfPresent("kwargs") {
+                for argument in try mapping.entries("") { kwargs[argument.name] = try PlanCheck.argument(argument) }
+            }
+            var subject = TaskDefinition.Subject.global
+            if function == .validate, let apply = kwargs["apply"] {
+                guard let s = apply.stringValue.flatMap(TaskDefinition.Subject.init(rawValue:)) else {
+                    throw PlanCheck.error(entry, "kwargs.apply", "expected global or local, found \(apply)")
+                }
+                subject = s
+            }
+            tasks[entry.name] = TaskDefinition(name: entry.name, function: function, subject: subject)
+            arguments[entry.name] = kwargs
+        }
+        self.tasks = tasks
+        self.taskArguments = arguments
+
+        // Task groups.
+        var groups: [TaskGroup] = []
+        var total = 0.0
+        for item in try plan.items("assigner.settings.task_groups") {
+            let name = try item.string("name")
+            let percentage = try item.double("percentage", default: 1)
+            guard percentage > 0, percentage <= 1 else { throw PlanCheck.error(item, "percentage", "expected a share in (0, 1], found \(percentage)") }
+            let names = try item.strings("tasks")
+            guard !names.isEmpty else { throw PlanCheck.error(item, "tasks", "expected at least one task") }
+            for (i, task) in names.enumerated() {
+                guard let definition = tasks[task] else {
+                    throw PlanCheck.error(item, "tasks.\(i)", "task '\(task)' is not defined under tasks (defined: \(tasks.keys.sorted().joined(separator: ", ")))")
+                }
+                if definition.function == .validate, definition.subject == .local {
+                    let trainsBefore = names[..<i].contains { tasks[$0]?.function == .train }
+                    guard trainsBefore else {
+                        throw PlanCheck.error(item, "tasks.\(i)", "task '\(task)' validates the locally trained model, so a train task must come before it")
+                    }
+                }
+            }
+            total += percentage
+            groups.append(TaskGroup(name: name, percentage: percentage, tasks: names))
+        }
+        guard !groups.isEmpty else { throw PlanCheck.error(plan, "assigner.settings.task_groups", "expected at least one task group") }
+        guard abs(total - 1) < 1e-9 else {
+            throw PlanCheck.error(plan, "assigner.settings.task_groups", "the groups' percentages add up to \(total), expected 1")
+        }
+        taskGroups = groups
+        assignerSeed = UInt64(truncatingIfNeeded: try plan.int("assigner.settings.seed", default: 0))
+
+        runner = try RunnerPlan(plan)
+        data = try DataPlan(plan)
+        network = try NetworkPlan(plan)
+        aggregator = try AggregatorPlan(plan, collaboratorCount: collaborators.count, tasks: tasks, groups: groups)
+        collaborator = try CollaboratorPlan(plan)
+    }
+
+    /// The model every collaborator trains (names and shapes).
+    public var layout: ModelLayout { runner.layout }
+
+    /// The starting model of the experiment, deterministic for the plan's seed.
+    public func initialModel() -> ModelState { runner.initialModel() }
+
+    /// Where the initial model is kept in the workspace.
+    public var initialModelPath: String { workspace.resolve(aggregator.initialModelPath) }
+
+    /// The aggregator's settings for running this plan as experiment `experiment`.
+    public func aggregatorSettings(experiment: String, tls: TLSConfiguration, host: String? = nil, port: Int? = nil) -> AggregatorSettings {
+        let paths = AggregatorPaths(initialModel: workspace.resolve(aggregator.initialModelPath), bestModel: workspace.resolve(aggregator.bestModelPath),
+                                    lastModel: workspace.resolve(aggregator.lastModelPath),
+                                    checkpointDirectory: workspace.resolve(aggregator.checkpointDirectory),
+                                    metricsLog: workspace.resolve(aggregator.metricsLogPath))
+        let server = ServerConfiguration(host: host ?? network.host, port: port ?? network.port, tls: tls,
+                                         limits: FrameLimits(maximumStreamSize: max(1 << 20, layout.byteCount)),
+                                         handshakeTimeout: network.handshakeTimeout, idleTimeout: network.idleTimeout)
+        return AggregatorSettings(experiment: experiment, roundsToTrain: roundsToTrain, collaborators: collaborators, tasks: tasks,
+                                  taskGroups: taskGroups, assignerSeed: assignerSeed, bestMetric: aggregator.bestMetric,
+                                  higherIsBetter: aggregator.higherIsBetter, finalValidation: aggregator.finalValidation,
+                                  aggregation: aggregator.aggregation, straggler: aggregator.straggler,
+                                  maximumSampleCount: aggregator.maximumSampleCount, concurrentUpdates: aggregator.concurrentUpdates,
+                                  longPollSeconds: collaborator.longPollSeconds, paths: paths, server: server)
+    }
+
+    /// A collaborator's settings for running this plan as experiment `experiment`.
+    public func collaboratorSettings(name: String, experiment: String, aggregator endpoint: Endpoint? = nil, tls: TLSConfiguration) -> CollaboratorSettings {
+        CollaboratorSettings(name: name, experiment: experiment,
+                             aggregator: endpoint ?? Endpoint(host: network.host, port: network.port), aggregatorName: network.aggregatorName,
+                             tls: tls, tasks: tasks, taskArguments: taskArguments,
+                             limits: FrameLimits(maximumStreamSize: max(1 << 20, layout.byteCount)), connectTimeout: network.handshakeTimeout,
+                             longPollSeconds: collaborator.longPollSeconds, idleTimeout: network.idleTimeout,
+                             reconnectWindow: collaborator.reconnectWindow)
+    }
+
+    /// The task runner of collaborator `name`, bound to its local data: the `data.yaml` entry, or
+    /// `dataPath` when given (a site's own file, used whole).
+    public func makeRunner(for name: String, dataPath: String? = nil) throws -> any TaskRunner {
+        guard let index = collaborators.firstIndex(of: name) else {
+            throw WorkspaceError("'\(name)' is not a collaborator in \(workspace.collaboratorsPath) (collaborators: \(collaborators.joined(separator: ", ")))")
+        }
+        switch runner {
+        case let .noop(parameters, offset, samples):
+            return try NoopTaskRunner(parameterCount: parameters, offset: Float(offset), sampleCount: samples)
+        case let .builtin(builtin):
+            let split = try localData(for: name, dataPath: dataPath, classCount: builtin.architecture.classCount)
+            guard split.train.featureCount == builtin.architecture.inputCount else {
+                throw WorkspaceError("\(name): the data has \(split.train.featureCount) features but the plan's model takes \(builtin.architecture.inputCount) (task_runner.settings.input_features)")
+            }
+            return try BuiltinTaskRunner(settings: BuiltinRunnerSettings(
+                architecture: builtin.architecture, optimizer: builtin.optimizer, batchSize: data.batchSize,
+                epochs: taskArguments["train"]?["epochs"]?.intValue ?? 1, seed: builtin.seed, collaboratorIndex: index,
+                resetOptimizerEachRound: builtin.resetOptimizerEachRound, train: split.train, validation: split.validation))
+        }
+    }
+
+    /// Collaborator `name`'s rows, split into training and validation and standardised.
+    public func localData(for name: String, dataPath: String? = nil, classCount: Int) throws -> LocalSplit {
+        let path: String
+        var sharding: (Sharding, Int)?
+        if let dataPath {
+            path = dataPath
+        } else {
+            guard let shard = shards[name] else {
+                throw WorkspaceError("\(workspace.dataPath) has no entry for '\(name)' (entries: \(shards.keys.sorted().joined(separator: ", ")))")
+            }
+            path = workspace.resolve(shard.path)
+            if data.split != .none {
+                let sameFile = shards.values.filter { $0.path == shard.path }.count
+                let count = shard.shardCount ?? sameFile
+                let index = shard.shardIndex ?? 0
+                guard index < count else {
+                    throw WorkspaceError("\(workspace.dataPath): \(name).shard_index is \(index) but there are only \(count) shards")
+                }
+                let method: Sharding = data.split == .dirichlet
+                    ? .dirichlet(count: count, alpha: data.dirichletAlpha, seed: data.splitSeed)
+                    : .iid(count: count, seed: data.splitSeed)
+                sharding = (method, index)
+            }
+        }
+        var dataset = try CSVDataset.load(path: path, labelColumn: data.labelColumn, classCount: classCount)
+        if let (method, index) = sharding { dataset = try method.shard(index, of: dataset) }
+        return LocalSplit(dataset, validationFraction: data.validationFraction, seed: data.splitSeed, stratified: true,
+                          standardization: data.standardize ? .local : .none)
+    }
+}
+
+/// How a site trains: SwiftFL's own runner, or one that only measures the federation's overhead.
+public enum RunnerPlan: Sendable {
+    public struct Builtin: Sendable {
+        public var architecture: NetworkArchitecture
+        public var optimizer: OptimizerSettings
+        public var resetOptimizerEachRound: Bool
+        public var seed: UInt64
+    }
+
+    case builtin(Builtin)
+    /// Returns the model plus `offset`; `parameters` floats in one tensor.
+    case noop(parameters: Int, offset: Double, samples: Int)
+
+    init(_ plan: Plan) throws {
+        let template = try plan.string("task_runner.template", default: "builtin")
+        let s = "task_runner.settings"
+        switch template {
+        case "builtin":
+            let inputs = try plan.int("\(s).input_features")
+            let classes = try plan.int("\(s).classes")
+            let model = try plan.string("\(s).model", default: "mlp")
+            let architecture: NetworkArchitecture
+            switch model {
+            case "softmax_regression", "logistic_regression":
+                architecture = .softmaxRegression(inputs: inputs, classes: classes)
+            case "mlp":
+                let hidden = try plan.items("\(s).hidden_layers").map { item throws(PlanError) -> Int in
+                    guard let n = item.node.asInt, n > 0 else { throw PlanCheck.error(item, "", "expected a positive layer width") }
+                    return n
+                }
+                let activationName = try plan.string("\(s).activation", default: "relu")
+                guard let activation = Activation(rawValue: activationName) else {
+                    throw PlanCheck.error(plan, "\(s).activation", "expected relu or tanh, found '\(activationName)'")
+                }
+                architecture = .mlp(inputs: inputs, hidden: hidden, classes: classes, activation: activation)
+            default:
+                throw PlanCheck.error(plan, "\(s).model", "expected softmax_regression or mlp, found '\(model)'")
+            }
+            do { try architecture.validate() } catch { throw PlanCheck.error(plan, s, "\(error)") }
+            let optimizerName = try plan.string("\(s).optimizer", default: "adam")
+            let lr = try plan.double("\(s).learning_rate")
+            guard lr > 0, lr.isFinite else { throw PlanCheck.error(plan, "\(s).learning_rate", "expected a positive number, found \(lr)") }
+            let weightDecay = try plan.double("\(s).weight_decay", default: 0)
+            let optimizer: OptimizerSettings
+            switch optimizerName {
+            case "sgd":
+                optimizer = .sgd(learningRate: lr, momentum: try plan.double("\(s).momentum", default: 0),
+                                 nesterov: try plan.bool("\(s).nesterov", default: false), weightDecay: weightDecay)
+            case "adam":
+                optimizer = .adam(learningRate: lr, beta1: try plan.double("\(s).beta1", default: 0.9), beta2: try plan.double("\(s).beta2", default: 0.999),
+                                  epsilon: try plan.double("\(s).epsilon", default: 1e-8), weightDecay: weightDecay)
+            default:
+                throw PlanCheck.error(plan, "\(s).optimizer", "expected sgd or adam, found '\(optimizerName)'")
+            }
+            do { try optimizer.validate() } catch { throw PlanCheck.error(plan, s, "\(error)") }
+            self = .builtin(Builtin(architecture: architecture, optimizer: optimizer,
+                                    resetOptimizerEachRound: try plan.bool("\(s).reset_optimizer_each_round", default: true),
+                                    seed: UInt64(truncatingIfNeeded: try plan.int("\(s).seed", default: 0))))
+        case "noop":
+            let parameters = try plan.int("\(s).parameters")
+            guard parameters > 0, parameters <= ModelLayout.maximumCount else {
+                throw PlanCheck.error(plan, "\(s).parameters", "expected a positive parameter count, found \(parameters)")
+            }
+            let samples = try plan.int("\(s).samples", default: 100)
+            guard samples > 0 else { throw PlanCheck.error(plan, "\(s).samples", "expected a positive sample count") }
+            self = .noop(parameters: parameters, offset: try plan.double("\(s).offset", default: 0.001), samples: samples)
+        default:
+            throw PlanCheck.error(plan, "task_runner.template", "expected builtin or noop, found '\(template)'")
+        }
+    }
+
+    public var layout: ModelLayout {
+        switch self {
+        case let .builtin(b): b.architecture.layout
+        case let .noop(parameters, _, _): try! ModelLayout([TensorSpec(name: "parameters", shape: [parameters])])
+        }
+    }
+
+    public func initialModel() -> ModelState {
+        switch self {
+        case let .builtin(b): b.architecture.initialModel(seed: b.seed)
+        case .noop: ModelState(zeros: layout)
+        }
+    }
+}
+
+/// How sites read their data.
+public struct DataPlan: Sendable, Hashable {
+    public enum Split: String, Sendable, Hashable {
+        case none, iid, dirichlet
+    }
+
+    public var labelColumn: String
+    public var validationFraction: Double
+    public var batchSize: Int
+    public var split: Split
+    public var dirichletAlpha: Double
+    public var splitSeed: UInt64
+    public var standardize: Bool
+
+    init(_ plan: Plan) throws {
+        let s = "data_loader.settings"
+        let format = try plan.string("\(s).format", default: "csv")
+        guard format == "csv" else { throw PlanCheck.error(plan, "\(s).format", "expected csv, found '\(format)'") }
+        labelColumn = try plan.string("\(s).label_column", default: "label")
+        validationFraction = try plan.double("\(s).validation_fraction", default: 0.2)
+        guard validationFraction > 0, validationFraction < 1 else {
+            throw PlanCheck.error(plan, "\(s).validation_fraction", "expected a fraction between 0 and 1, found \(validationFraction)")
+        }
+        batchSize = try plan.int("\(s).batch_size", default: 32)
+        guard batchSize > 0 else { throw PlanCheck.error(plan, "\(s).batch_size", "expected a positive batch size, found \(batchSize)") }
+        let splitName = try plan.string("\(s).split", default: "none")
+        guard let split = Split(rawValue: splitName) else {
+            throw PlanCheck.error(plan, "\(s).split", "expected none, iid or dirichlet, found '\(splitName)'")
+        }
+        self.split = split
+        dirichletAlpha = try plan.double("\(s).dirichlet_alpha", default: 0.5)
+        guard dirichletAlpha > 0, dirichletAlpha.isFinite else {
+            throw PlanCheck.error(plan, "\(s).dirichlet_alpha", "expected a positive number, found \(dirichletAlpha)")
+        }
+        splitSeed = UInt64(truncatingIfNeeded: try plan.int("\(s).split_seed", default: 0))
+        standardize = try plan.bool("\(s).standardize", default: true)
+    }
+}
+
+/// One collaborator's entry in `plan/data.yaml`.
+public struct ShardPlan: Sendable, Hashable {
+    /// The data file, relative to the workspace unless absolute.
+    public var path: String
+    /// Which part of a file shared by simulated sites is this site's (with the plan's split).
+    public var shardIndex: Int?
+    public var shardCount: Int?
+
+    init(_ section: PlanSection) throws {
+        path = try section.string("path")
+        shardIndex = try section.intIfPresent("shard_index")
+        shardCount = try section.intIfPresent("shard_count")
+        if let i = shardIndex, i < 0 { throw PlanCheck.error(section, "shard_index", "expected a non-negative index, found \(i)") }
+        if let c = shardCount, c < 1 { throw PlanCheck.error(section, "shard_count", "expected a positive count, found \(c)") }
+    }
+}
+
+/// Where the aggregator listens and how long peers wait for each other.
+public struct NetworkPlan: Sendable, Hashable {
+    public var host: String
+    public var port: Int
+    public var aggregatorName: String
+    public var handshakeTimeout: Double
+    public var idleTimeout: Double
+
+    init(_ plan: Plan) throws {
+        let s = "network.settings"
+        host = try plan.string("\(s).agg_addr", default: "127.0.0.1")
+        port = try plan.int("\(s).agg_port", default: 50051)
+        guard (0...65535).contains(port) else { throw PlanCheck.error(plan, "\(s).agg_port", "expected a port 0-65535, found \(port)") }
+        aggregatorName = try plan.string("\(s).agg_name", default: "aggregator")
+        handshakeTimeout = try PlanCheck.positive(plan, "\(s).handshake_timeout", default: 10)
+        idleTimeout = try PlanCheck.positive(plan, "\(s).idle_timeout", default: 60)
+    }
+}
+
+/// The aggregator's part of the plan.
+public struct AggregatorPlan: Sendable {
+    public var initialModelPath: String
+    public var bestModelPath: String
+    public var lastModelPath: String
+    public var checkpointDirectory: String
+    public var metricsLogPath: String
+    public var bestMetric: String
+    public var higherIsBetter: Bool
+    public var finalValidation: Bool
+    public var aggregation: AggregationSettings
+    public var straggler: StragglerPolicy
+    public var maximumSampleCount: Int
+    public var concurrentUpdates: Int
+
+    init(_ plan: Plan, collaboratorCount: Int, tasks: [String: TaskDefinition], groups: [TaskGroup]) throws {
+        let s = "aggregator.settings"
+        initialModelPath = try plan.string("\(s).init_state_path", default: "save/init.safetensors")
+        bestModelPath = try plan.string("\(s).best_state_path", default: "save/best.safetensors")
+        lastModelPath = try plan.string("\(s).last_state_path", default: "save/last.safetensors")
+        checkpointDirectory = try plan.string("\(s).checkpoint_dir", default: "save/checkpoint")
+        metricsLogPath = try plan.string("\(s).metrics_log", default: "logs/metrics.jsonl")
+        bestMetric = try plan.string("\(s).best_metric", default: "aggregated_model_validation/accuracy")
+        let parts = bestMetric.split(separator: "/", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let task = tasks[parts[0]], task.function == .validate, task.subject == .global,
+              groups.contains(where: { $0.tasks.contains(parts[0]) }) else {
+            let candidates = groups.flatMap(\.tasks).filter { tasks[$0]?.function == .validate && tasks[$0]?.subject == .global }
+            throw PlanCheck.error(plan, "\(s).best_metric", "expected task/metric naming a validation of the aggregated model that a task group runs (\(candidates.map { "\($0)/accuracy" }.joined(separator: ", "))), found '\(bestMetric)'")
+        }
+        higherIsBetter = try plan.bool("\(s).higher_is_better", default: true)
+        finalValidation = try plan.bool("\(s).final_validation", default: true)
+        let function = try plan.string("\(s).aggregation", default: FedAvg.name)
+        guard AggregationSettings.known.contains(function) else {
+            throw PlanCheck.error(plan, "\(s).aggregation", "expected one of \(AggregationSettings.known.joined(separator: ", ")), found '\(function)'")
+        }
+        aggregation = AggregationSettings(function: function, serverLearningRate: try plan.double("\(s).server_learning_rate", default: 1),
+                                          serverMomentum: try plan.double("\(s).server_momentum", default: 0.9))
+        let minimum: StragglerPolicy.Minimum
+        if let node = plan.node(at: "\(s).minimum_reporting"), !node.isNull {
+            if let count = node.asInt {
+                guard count >= 1, count <= collaboratorCount else {
+                    throw PlanCheck.error(plan, "\(s).minimum_reporting", "expected a count from 1 to \(collaboratorCount) collaborators, found \(count)")
+                }
+                minimum = count == collaboratorCount ? .all : .count(count)
+            } else if let fraction = node.asDouble {
+                guard fraction > 0, fraction <= 1 else {
+                    throw PlanCheck.error(plan, "\(s).minimum_reporting", "expected a fraction in (0, 1], found \(fraction)")
+                }
+                minimum = fraction == 1 ? .all : .fraction(fraction)
+            } else {
+                throw PlanCheck.error(plan, "\(s).minimum_reporting", "expected a count (integer) or a fraction (float)")
+            }
+        } else {
+            minimum = .all
+        }
+        let timeout = try plan.doubleIfPresent("\(s).round_timeout")
+        if let timeout, !(timeout > 0) { throw PlanCheck.error(plan, "\(s).round_timeout", "expected a positive number of seconds, found \(timeout)") }
+        let onShortfall = try plan.string("\(s).on_shortfall", default: "retry")
+        let shortfall: StragglerPolicy.Shortfall
+        switch onShortfall {
+        case "retry":
+            let retries = try plan.int("\(s).max_retries", default: 3)
+            guard retries >= 0 else { throw PlanCheck.error(plan, "\(s).max_retries", "expected a non-negative count") }
+            shortfall = .retry(retries)
+        case "fail":
+            shortfall = .fail
+        default:
+            throw PlanCheck.error(plan, "\(s).on_shortfall", "expected retry or fail, found '\(onShortfall)'")
+        }
+        straggler = StragglerPolicy(minimumReporting: minimum, roundTimeout: timeout, shortfall: shortfall)
+        maximumSampleCount = try plan.int("\(s).max_sample_count", default: 1_000_000_000)
+        concurrentUpdates = try plan.int("\(s).concurrent_updates", default: 1)
+        guard concurrentUpdates >= 1 else { throw PlanCheck.error(plan, "\(s).concurrent_updates", "expected at least 1") }
+    }
+}
+
+/// The collaborators' part of the plan.
+public struct CollaboratorPlan: Sendable, Hashable {
+    public var longPollSeconds: Double
+    public var reconnectWindow: Double
+
+    init(_ plan: Plan) throws {
+        longPollSeconds = try PlanCheck.positive(plan, "collaborator.settings.long_poll_seconds", default: 30)
+        reconnectWindow = try PlanCheck.positive(plan, "collaborator.settings.reconnect_window", default: 300)
+    }
+}
+
+/// Helpers that turn a setting whose value is wrong for the experiment into a `PlanError` at its line.
+enum PlanCheck {
+    static func error(_ section: some PlanAccessible, _ path: String, _ message: String) -> PlanError {
+        let node = path.isEmpty ? section.accessNode : section.node(at: path)
+        let full = [section.accessPath, path].filter { !$0.isEmpty }.joined(separator: ".")
+        return PlanError(.type, file: node?.location?.file ?? section.accessFile, location: node?.location, keyPath: full, message: message)
+    }
+
+    static func positive(_ plan: Plan, _ path: String, default value: Double) throws -> Double {
+        let v = try plan.double(path, default: value)
+        guard v > 0, v.isFinite else { throw error(plan, path, "expected a positive number, found \(v)") }
+        return v
+    }
+
+    /// A task argument from a plan value; mappings are not arguments.
+    static func argument(_ section: PlanSection) throws -> TaskArgument {
+        func convert(_ node: PlanNode, _ path: String) throws -> TaskArgument {
+            switch node.value {
+            case let .bool(b): return .bool(b)
+            case let .int(i): return .int(i)
+            case let .float(d): return .double(d)
+            case let .string(s): return .string(s)
+            case let .sequence(items): return .list(try items.enumerated().map { try convert($0.element, "\(path).\($0.offset)") })
+            case .null, .mapping:
+                throw PlanError(.type, file: node.location?.file ?? section.file, location: node.location, keyPath: path,
+                                message: "expected a number, string, boolean or list as a task argument")
+            }
+        }
+        return try convert(section.node, section.path)
+    }
+}
+
+extension ExperimentPlan {
+    /// Checks each collaborator's local data that is present on this machine against the model
+    /// (features, classes) and returns one line per collaborator saying what was found.
+    /// Throws for data that is present but does not fit.
+    public func checkData() throws -> [String] {
+        guard case let .builtin(builtin) = runner else { return ["data: not read by the \(runner.name) task runner"] }
+        var lines: [String] = []
+        for name in collaborators {
+            guard let shard = shards[name] else {
+                lines.append("\(name): no entry in \(workspace.dataPath); that site must name its data when it starts (--data)")
+                continue
+            }
+            let path = workspace.resolve(shard.path)
+            guard FileManager.default.fileExists(atPath: path) else {
+                lines.append("\(name): \(shard.path) is not on this machine; it is checked when the site starts")
+                continue
+            }
+            let split = try localData(for: name, classCount: builtin.architecture.classCount)
+            guard split.train.featureCount == builtin.architecture.inputCount else {
+                throw WorkspaceError("\(path): \(split.train.featureCount) features, but task_runner.settings.input_features is \(builtin.architecture.inputCount)")
+            }
+            lines.append("\(name): \(split.train.count) training and \(split.validation.count) validation rows from \(shard.path)"
+                         + (data.split == .none ? "" : " (\(data.split.rawValue) shard \(shard.shardIndex ?? 0))"))
+        }
+        return lines
+    }
+}
+
+extension RunnerPlan {
+    /// The plan's name for this runner.
+    public var name: String {
+        switch self {
+        case .builtin: "builtin"
+        case .noop: "noop"
+        }
+    }
+}
