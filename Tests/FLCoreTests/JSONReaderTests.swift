@@ -23,9 +23,9 @@ import Testing
 
     @Test func keepsLocations() throws {
         let node = try parse("{\n  \"é\": [1,\n    \"x\"]}")
-        #expect(node.node(at: "é")?.location == SourceLocation(file: "j.json", line: 2, column: 8))
-        #expect(node.node(at: "é.1")?.location == SourceLocation(file: "j.json", line: 3, column: 5))
-        #expect(node.asMapping?.entry(forKey: "é")?.keyLocation == SourceLocation(file: "j.json", line: 2, column: 3))
+        #expect(node.node(at: "é")?.location == TextLocation(file: "j.json", line: 2, column: 8))
+        #expect(node.node(at: "é.1")?.location == TextLocation(file: "j.json", line: 3, column: 5))
+        #expect(node.asMapping?.entry(forKey: "é")?.keyLocation == TextLocation(file: "j.json", line: 2, column: 3))
     }
 
     @Test(arguments: [
@@ -58,7 +58,7 @@ import Testing
             let node = try parse(text)
             Issue.record("accepted \(text.debugDescription) as \(node)")
         } catch {
-            #expect(error.location == SourceLocation(file: "j.json", line: line, column: column), "\(error)")
+            #expect(error.location == TextLocation(file: "j.json", line: line, column: column), "\(error)")
             #expect(error.description.contains(fragment), "\(error)")
         }
     }

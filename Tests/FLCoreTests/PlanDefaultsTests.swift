@@ -66,8 +66,8 @@ import Testing
         #expect(try loaded.mapping("aggregator.settings.nested").keys == ["a", "b", "c", "d"])
         #expect(loaded.files == [plan, "\(dir.path)/root/defaults/aggregator.yaml"])
         // Inherited values keep the location they were written at.
-        #expect(loaded.node(at: "aggregator.settings.db_store_rounds")?.location == SourceLocation(file: defaults, line: 5, column: 20))
-        #expect(loaded.node(at: "aggregator.settings.rounds_to_train")?.location == SourceLocation(file: plan, line: 4, column: 22))
+        #expect(loaded.node(at: "aggregator.settings.db_store_rounds")?.location == TextLocation(file: defaults, line: 5, column: 20))
+        #expect(loaded.node(at: "aggregator.settings.rounds_to_train")?.location == TextLocation(file: plan, line: 4, column: 22))
         #expect(message { _ = try loaded.bool("aggregator.settings.db_store_rounds") }
             == "\(defaults):5:20: aggregator.settings.db_store_rounds: expected a boolean (true or false), found integer 2")
     }
@@ -154,7 +154,7 @@ import Testing
             Issue.record("accepted \(path)")
         } catch {
             #expect(error.kind == .defaults)
-            #expect(error.location == SourceLocation(file: "plan.yaml", line: 2, column: 3))
+            #expect(error.location == TextLocation(file: "plan.yaml", line: 2, column: 3))
             #expect(error.description.contains("expected a relative path without '..' for defaults"), "\(error)")
         }
     }

@@ -32,7 +32,7 @@ import Testing
         m["b"] = 1
         m["a"] = 2
         m["c"] = 3
-        m.updateValue(20, forKey: "a", keyLocation: SourceLocation(file: "f", line: 1, column: 1))
+        m.updateValue(20, forKey: "a", keyLocation: TextLocation(file: "f", line: 1, column: 1))
         #expect(m.keys == ["b", "a", "c"])
         #expect(m["a"] == 20)
         #expect(m.entry(forKey: "a")?.keyLocation?.line == 1)

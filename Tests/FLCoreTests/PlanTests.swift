@@ -120,7 +120,7 @@ import Testing
         } catch {
             #expect(error.kind == .type)
             #expect(error.keyPath == "aggregator.settings.rounds_to_train")
-            #expect(error.location == SourceLocation(file: "plan.yaml", line: 3, column: 22))
+            #expect(error.location == TextLocation(file: "plan.yaml", line: 3, column: 22))
         }
         do {
             _ = try plan.int("aggregator.nope")

@@ -304,7 +304,7 @@ enum YAMLCorpus {
             Issue.record("accepted \(doc.text.debugDescription) as \(node.yamlText())")
         } catch {
             #expect(error.kind == .syntax)
-            #expect(error.location == SourceLocation(file: "bad.yaml", line: doc.line, column: doc.column), "\(error)")
+            #expect(error.location == TextLocation(file: "bad.yaml", line: doc.line, column: doc.column), "\(error)")
             #expect(error.description.hasPrefix("bad.yaml:\(doc.line):\(doc.column): "), "\(error)")
             #expect(error.description.contains(doc.fragment), "\(error)")
         }
@@ -353,7 +353,7 @@ enum YAMLCorpus {
         #expect(keys == ["3:3", "4:3", "5:3"])
         // Columns count characters, not bytes.
         let wide = try YAMLParser.parse(text: "ключ: [éé, x]", file: "w.yaml")
-        #expect(wide.node(at: "ключ.1")?.location == SourceLocation(file: "w.yaml", line: 1, column: 12))
+        #expect(wide.node(at: "ключ.1")?.location == TextLocation(file: "w.yaml", line: 1, column: 12))
     }
 
     @Test func nestingUpToTheLimitIsAccepted() throws {

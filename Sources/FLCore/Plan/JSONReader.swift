@@ -33,7 +33,7 @@ private struct JSONReader {
     // single-line document (what `json.dumps` writes) linear.
     var cacheLine = 0, cachePos = 0, cacheColumn = 1
 
-    mutating func location(_ p: Int) -> SourceLocation {
+    mutating func location(_ p: Int) -> TextLocation {
         var column = 1
         var i = lineStart
         if cacheLine == line, cachePos >= lineStart, cachePos <= p {
@@ -48,7 +48,7 @@ private struct JSONReader {
         cacheLine = line
         cachePos = stop
         cacheColumn = column
-        return SourceLocation(file: file, line: line, column: column)
+        return TextLocation(file: file, line: line, column: column)
     }
 
     mutating func fail(_ p: Int, _ message: String) -> PlanError {
@@ -117,7 +117,7 @@ private struct JSONReader {
         }
     }
 
-    mutating func parseObject(_ loc: SourceLocation) throws(PlanError) -> PlanNode {
+    mutating func parseObject(_ loc: TextLocation) throws(PlanError) -> PlanNode {
         try enter()
         defer { depth -= 1 }
         pos += 1
@@ -152,7 +152,7 @@ private struct JSONReader {
         }
     }
 
-    mutating func parseArray(_ loc: SourceLocation) throws(PlanError) -> PlanNode {
+    mutating func parseArray(_ loc: TextLocation) throws(PlanError) -> PlanNode {
         try enter()
         defer { depth -= 1 }
         pos += 1

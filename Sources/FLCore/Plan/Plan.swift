@@ -78,7 +78,7 @@ public struct Plan: Sendable, Hashable, PlanAccessible {
     // MARK: Files
 
     /// The file's bytes; errors point at `reference` (the `defaults:` entry) when there is one.
-    static func readFile(_ path: String, reference: SourceLocation?) throws(PlanError) -> [UInt8] {
+    static func readFile(_ path: String, reference: TextLocation?) throws(PlanError) -> [UInt8] {
         func failure(_ reason: String) -> PlanError {
             if let reference {
                 return PlanError(.io, file: reference.file, location: reference, message: "cannot read \(path): \(reason)")
@@ -124,7 +124,7 @@ struct DefaultsResolver {
     }
 
     /// A whole file: its top level and its top-level sections.
-    mutating func resolveFile(_ node: PlanNode, name: String, identity: String, reference: SourceLocation?) throws(PlanError) -> PlanNode {
+    mutating func resolveFile(_ node: PlanNode, name: String, identity: String, reference: TextLocation?) throws(PlanError) -> PlanNode {
         guard case let .mapping(mapping) = node.value else {
             let what = reference == nil ? "a plan" : "a defaults file"
             throw PlanError(.syntax, file: node.location?.file ?? name, location: node.location,
@@ -157,7 +157,7 @@ struct DefaultsResolver {
         return Self.merge(base: base, override: mapping)
     }
 
-    private mutating func loadDefaults(_ relative: String, at reference: SourceLocation?) throws(PlanError) -> PlanMapping {
+    private mutating func loadDefaults(_ relative: String, at reference: TextLocation?) throws(PlanError) -> PlanMapping {
         let file = reference?.file ?? chain.last?.name ?? "<plan>"
         func failure(_ message: String) -> PlanError {
             PlanError(.defaults, file: file, location: reference, message: message)

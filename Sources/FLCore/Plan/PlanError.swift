@@ -22,13 +22,13 @@ public struct PlanError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The file the problem is in (the plan, a defaults file, or a pseudo name like `<json>`).
     public var file: String
     /// Line and column of the offending character, when known.
-    public var location: SourceLocation?
+    public var location: TextLocation?
     /// The dotted path of the setting, for errors raised by typed access and output.
     public var keyPath: String?
     /// What was expected and what was found. For `.missing` errors: what was expected.
     public var message: String
 
-    public init(_ kind: Kind, file: String, location: SourceLocation? = nil, keyPath: String? = nil, message: String) {
+    public init(_ kind: Kind, file: String, location: TextLocation? = nil, keyPath: String? = nil, message: String) {
         self.kind = kind
         self.file = file
         self.location = location
@@ -36,7 +36,7 @@ public struct PlanError: Error, Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
-    init(_ kind: Kind, at location: SourceLocation, keyPath: String? = nil, _ message: String) {
+    init(_ kind: Kind, at location: TextLocation, keyPath: String? = nil, _ message: String) {
         self.init(kind, file: location.file, location: location, keyPath: keyPath, message: message)
     }
 

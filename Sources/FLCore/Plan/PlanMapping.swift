@@ -7,10 +7,10 @@ public struct PlanMapping: Sendable, Hashable, Sequence {
     /// One `key: value` entry and where its key was written.
     public struct Entry: Sendable, Hashable {
         public var key: String
-        public var keyLocation: SourceLocation?
+        public var keyLocation: TextLocation?
         public var value: PlanNode
 
-        public init(key: String, keyLocation: SourceLocation? = nil, value: PlanNode) {
+        public init(key: String, keyLocation: TextLocation? = nil, value: PlanNode) {
             self.key = key
             self.keyLocation = keyLocation
             self.value = value
@@ -49,7 +49,7 @@ public struct PlanMapping: Sendable, Hashable, Sequence {
     /// Replaces the value of `key` where it stands, or appends a new entry; returns the old value.
     /// The key location is replaced only when one is given.
     @discardableResult
-    public mutating func updateValue(_ value: PlanNode, forKey key: String, keyLocation: SourceLocation? = nil) -> PlanNode? {
+    public mutating func updateValue(_ value: PlanNode, forKey key: String, keyLocation: TextLocation? = nil) -> PlanNode? {
         if let i = positions[key] {
             let old = entries[i].value
             entries[i].value = value

@@ -6,9 +6,9 @@
 public struct PlanNode: Sendable, Hashable {
     public var value: PlanValue
     /// Where the value starts in its file; nil for values built in code.
-    public var location: SourceLocation?
+    public var location: TextLocation?
 
-    public init(_ value: PlanValue, location: SourceLocation? = nil) {
+    public init(_ value: PlanValue, location: TextLocation? = nil) {
         self.value = value
         self.location = location
     }

@@ -129,7 +129,7 @@ private struct YAMLReader {
     }
 
     /// The location of byte offset `p`, which must be on the current line.
-    mutating func location(_ p: Int) -> SourceLocation {
+    mutating func location(_ p: Int) -> TextLocation {
         guard p >= lineStart else { return slowLocation(p) }
         var i = lineStart, column = 1
         if cacheLine == line, cachePos >= lineStart, cachePos <= p {
@@ -144,13 +144,13 @@ private struct YAMLReader {
         cacheLine = line
         cachePos = stop
         cacheColumn = column
-        return SourceLocation(file: file, line: line, column: column)
+        return TextLocation(file: file, line: line, column: column)
     }
 
-    mutating func here() -> SourceLocation { location(pos) }
+    mutating func here() -> TextLocation { location(pos) }
 
     /// Location of any offset, counting from the start (used only for errors).
-    func slowLocation(_ p: Int) -> SourceLocation {
+    func slowLocation(_ p: Int) -> TextLocation {
         var ln = 1, start = 0, i = 0
         if end >= 3, b[0] == 0xEF, b[1] == 0xBB, b[2] == 0xBF { i = 3; start = 3 }
         let stop = min(max(p, 0), end)
@@ -163,7 +163,7 @@ private struct YAMLReader {
         }
         var column = 1
         for k in start..<stop where b[k] & 0xC0 != 0x80 { column += 1 }
-        return SourceLocation(file: file, line: ln, column: column)
+        return TextLocation(file: file, line: ln, column: column)
     }
 
     /// How the character at `p` is named in an error message.
@@ -177,7 +177,7 @@ private struct YAMLReader {
         PlanError(.syntax, at: location(p), message)
     }
 
-    func fail(at loc: SourceLocation, _ message: String) -> PlanError {
+    func fail(at loc: TextLocation, _ message: String) -> PlanError {
         PlanError(.syntax, at: loc, message)
     }
 
@@ -198,10 +198,10 @@ private struct YAMLReader {
         pos = i
         lineStart = i
         var ln = 1, start = i
-        func here(_ p: Int) -> SourceLocation {
+        func here(_ p: Int) -> TextLocation {
             var column = 1
             for k in start..<p where b[k] & 0xC0 != 0x80 { column += 1 }
-            return SourceLocation(file: file, line: ln, column: column)
+            return TextLocation(file: file, line: ln, column: column)
         }
         while i < end {
             let c = b[i]
@@ -363,7 +363,7 @@ private struct YAMLReader {
     }
 
     /// Checks that an inline node can be a key: a string scalar on one line.
-    mutating func makeKey(_ node: PlanNode, _ kind: InlineKind, startLine: Int, at loc: SourceLocation) throws(PlanError) -> String {
+    mutating func makeKey(_ node: PlanNode, _ kind: InlineKind, startLine: Int, at loc: TextLocation) throws(PlanError) -> String {
         if kind.isCollection {
             throw fail(at: loc, "expected a string key, found \(kind == .flowSequence ? "a flow sequence" : "a flow mapping"); keys must be strings")
         }
@@ -379,7 +379,7 @@ private struct YAMLReader {
         return key
     }
 
-    mutating func parseBlockMapping(indent m: Int, firstKey: String, keyLocation: SourceLocation) throws(PlanError) -> PlanNode {
+    mutating func parseBlockMapping(indent m: Int, firstKey: String, keyLocation: TextLocation) throws(PlanError) -> PlanNode {
         try enter(pos)
         defer { depth -= 1 }
         var mapping = PlanMapping()
@@ -614,7 +614,7 @@ private struct YAMLReader {
     /// At a line break inside a quoted scalar: a single break becomes a space (nothing after an
     /// escaped break), each blank line a newline; continuation lines lose their leading whitespace
     /// and must be indented at least `minIndent`.
-    mutating func fold(into out: inout [UInt8], escaped: Bool, minIndent: Int, open: SourceLocation, what: String) throws(PlanError) {
+    mutating func fold(into out: inout [UInt8], escaped: Bool, minIndent: Int, open: TextLocation, what: String) throws(PlanError) {
         consumeBreak()
         var blankLines = 0
         while true {
@@ -645,7 +645,7 @@ private struct YAMLReader {
         }
     }
 
-    mutating func escape(into out: inout [UInt8], minIndent: Int, open: SourceLocation) throws(PlanError) {
+    mutating func escape(into out: inout [UInt8], minIndent: Int, open: TextLocation) throws(PlanError) {
         let backslash = pos
         let c = at(pos + 1)
         guard pos + 1 < end else {
@@ -714,7 +714,7 @@ private struct YAMLReader {
 
     /// Skips whitespace, line breaks and comments inside a flow collection. Continuation lines must
     /// be indented at least `minIndent` (a closing bracket one less, i.e. at its parent's indentation).
-    mutating func skipFlowSpace(minIndent: Int, open: SourceLocation, closer: UInt8) throws(PlanError) {
+    mutating func skipFlowSpace(minIndent: Int, open: TextLocation, closer: UInt8) throws(PlanError) {
         while true {
             guard pos < end else {
                 let name = closer == RBRACKET ? "flow sequence" : "flow mapping"

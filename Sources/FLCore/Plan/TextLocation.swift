@@ -1,6 +1,6 @@
 /// Where a value was written: a file and a 1-based line and column (columns count Unicode scalars,
 /// not bytes), so an error about a setting can send the reader to the exact character.
-public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
+public struct TextLocation: Sendable, Hashable, CustomStringConvertible {
     public var file: String
     public var line: Int
     public var column: Int
