@@ -193,8 +193,10 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
                 try waitReady(Int16(POLLOUT), deadline: deadline, operation: "write to \(peerLabel)")
             case SSL_ERROR_WANT_READ:
                 try waitReady(Int16(POLLIN), deadline: deadline, operation: "write to \(peerLabel)")
+            case SSL_ERROR_ZERO_RETURN:
+                throw TLSError.connection(peer: peerLabel, reason: "the peer closed the connection")
             default:
-                let why = reasons.isEmpty ? (err == SSL_ERROR_SYSCALL ? String(cString: strerror(errno)) : "TLS error \(err)") : reasons.joined(separator: "; ")
+                let why = reasons.isEmpty ? (err == SSL_ERROR_SYSCALL ? String(cString: strerror(errno)) : "TLS error \(err)") : TLSConnection.explain(reasons)
                 throw TLSError.connection(peer: peerLabel, reason: why)
             }
         }

@@ -95,6 +95,9 @@ public final class FrameClient: @unchecked Sendable {
             }
         } catch {
             pending.withLock { _ = $0.removeValue(forKey: id) }
+            // A failed write usually means the peer ended the connection; its reason (a TLS alert, an
+            // error reply) reaches the reader thread, so give the reader a moment to record it.
+            if failure.withLock({ $0 }) == nil, readerDone.wait(timeout: .now() + 1) == .success { readerDone.signal() }
             throw failure.withLock({ $0 }) ?? error
         }
         if call.semaphore.wait(timeout: .now() + max(0, deadline.remainingSeconds)) == .timedOut {
