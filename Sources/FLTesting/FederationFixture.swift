@@ -38,6 +38,11 @@ public final class FederationFixture: @unchecked Sendable {
         try text.replacingOccurrences(of: old, with: new).write(toFile: path, atomically: true, encoding: .utf8)
     }
 
+    /// Replaces a workspace file (e.g. `plan/plan.yaml`) with `text`.
+    public func write(_ file: String, _ text: String) throws {
+        try text.write(toFile: "\(workspace)/\(file)", atomically: true, encoding: .utf8)
+    }
+
     /// Runs `fx` with `arguments` and returns its standard output; throws with its error output on failure.
     @discardableResult
     public func fx(_ arguments: [String], timeout: Double = 60) throws -> String {

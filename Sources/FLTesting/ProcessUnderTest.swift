@@ -14,6 +14,7 @@ public final class ProcessUnderTest: @unchecked Sendable {
     public let errorLog: String
     private let condition = NSCondition()
     private var lines: [String] = []
+    private var arrivals: [Double] = []
     private var ended = false
 
     /// Starts `executable` (a product name such as `fx-aggregator`, found beside the test bundle).
@@ -43,8 +44,11 @@ public final class ProcessUnderTest: @unchecked Sendable {
             while let newline = pending.firstIndex(of: 0x0A) {
                 let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
                 pending.removeSubrange(pending.startIndex...newline)
+                var now = timespec()
+                clock_gettime(CLOCK_MONOTONIC, &now)
                 condition.lock()
                 lines.append(line)
+                arrivals.append(Double(now.tv_sec) + Double(now.tv_nsec) / 1e9)
                 condition.broadcast()
                 condition.unlock()
             }
@@ -60,6 +64,13 @@ public final class ProcessUnderTest: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return lines
+    }
+
+    /// Every line of standard output so far with the monotonic time (seconds) it was read at.
+    public var timedOutputLines: [(time: Double, line: String)] {
+        condition.lock()
+        defer { condition.unlock() }
+        return Array(zip(arrivals, lines))
     }
 
     /// The first output line matching `predicate`, waiting up to `timeout` seconds; throws with the

@@ -3,6 +3,7 @@ import FLCore
 
 // `make bench` runs this (release build): every figure the issues ask for, as a table on standard
 // output and as JSON (`--output FILE`). `--only a,b` runs some of them.
+ProcessSetup.prepare()
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "child" {
     let kind = arguments.count > 1 ? arguments[1] : ""
@@ -21,7 +22,7 @@ while i < arguments.count {
     case "--output": i += 1; output = arguments[i]
     case "--only": i += 1; only = Set(arguments[i].split(separator: ",").map(String.init))
     case "-h", "--help":
-        print("USAGE: fx-bench [--output FILE] [--only stream,...]")
+        print("USAGE: fx-bench [--output FILE] [--only stream,rounds,aggregation,...]")
         exit(0)
     default:
         FileHandle.standardError.write(Data("fx-bench: unknown argument '\(arguments[i])'\n".utf8))
@@ -32,6 +33,8 @@ while i < arguments.count {
 
 let benchmarks: [(String, (BenchmarkReport) throws -> Void)] = [
     ("stream", StreamBenchmark.run),
+    ("rounds", RoundBenchmark.run),
+    ("aggregation", AggregationBenchmark.run),
 ]
 let report = BenchmarkReport()
 print(BenchmarkReport.header)

@@ -3,6 +3,7 @@ import Testing
 import FLCore
 import FLRoles
 import FLTesting
+import FLTraining
 
 /// Whole federations run as separate processes on loopback: the real executables, real TLS.
 @Suite(.serialized) struct FederationTests {
@@ -30,5 +31,51 @@ import FLTesting
         let origins = Set(records.map(\.origin))
         #expect(origins == ["aggregator", "hospital_a", "hospital_b", "hospital_c"])
         #expect(records.contains { $0.round == 9 && $0.origin == "aggregator" && $0.task == "train" && $0.metric == "loss" })
+    }
+}
+
+extension FederationTests {
+    /// Four sites with IID shards of the digits: the federation's final accuracy is within 2 points of
+    /// the same model trained centrally by the same code on the union of the shards for as many epochs.
+    @Test func digitsFedAvgMatchesCentralTraining() throws {
+        let sites = ["site_1", "site_2", "site_3", "site_4"]
+        let fixture = try FederationFixture(template: "digits", collaborators: sites)
+        try fixture.initialize()
+        let (aggregator, port) = try fixture.startAggregator()
+        for site in sites { _ = try fixture.startCollaborator(site, port: port) }
+        #expect(try aggregator.waitForExit(timeout: 300).isSuccess, "aggregator: \(aggregator.errorTail())")
+        let finished = try #require(FederationFixture.events("finished", in: aggregator).first)
+        let federated = try #require((finished["metrics"] as? [String: Double])?["aggregated_model_validation/accuracy"])
+
+        // The same shards and splits, trained centrally.
+        let plan = try ExperimentPlan.load(workspace: Workspace(root: fixture.workspace))
+        guard case let .builtin(builtin) = plan.runner else { Issue.record("digits is a builtin plan"); return }
+        let all = try CSVDataset.load(path: "\(fixture.workspace)/data/digits_8x8.csv", classCount: 10)
+        var train: [Dataset] = [], validation: [Dataset] = []
+        for i in 0..<sites.count {
+            let shard = try Sharding.iid(count: sites.count, seed: plan.data.splitSeed).shard(i, of: all)
+            let split = LocalSplit(shard, validationFraction: plan.data.validationFraction, seed: plan.data.splitSeed, standardization: .none)
+            train.append(split.train)
+            validation.append(split.validation)
+        }
+        let union = LocalSplit(train: Dataset.concatenating(train), validation: Dataset.concatenating(validation), standardization: .local)
+        let runner = try BuiltinTaskRunner(settings: BuiltinRunnerSettings(
+            architecture: builtin.architecture, optimizer: builtin.optimizer, batchSize: plan.data.batchSize, epochs: 1, seed: builtin.seed,
+            resetOptimizerEachRound: builtin.resetOptimizerEachRound, train: union.train, validation: union.validation))
+        var model = builtin.architecture.initialModel(seed: builtin.seed)
+        for round in 0..<plan.roundsToTrain {
+            model = try #require(try runner.run(TaskInvocation(name: "train", function: .train, round: round), model: model).model)
+        }
+        let central = try #require(try runner.run(TaskInvocation(name: "validate", function: .validate, round: 0), model: model).metrics["accuracy"])
+        #expect(central > 0.9)
+        #expect(abs(federated - central) <= 0.02, "federated \(federated) vs central \(central)")
+    }
+}
+
+extension Dataset {
+    /// The rows of several datasets with the same columns, one after another.
+    static func concatenating(_ parts: [Dataset]) -> Dataset {
+        Dataset(features: parts.flatMap(\.features), labels: parts.flatMap(\.labels), featureNames: parts[0].featureNames,
+                classCount: parts[0].classCount)
     }
 }

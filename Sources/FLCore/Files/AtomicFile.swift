@@ -46,6 +46,34 @@ public enum AtomicFile {
         syncDirectory(of: path)
     }
 
+    /// Makes `path` name the same file as `source` (a hard link, placed atomically), or, where a link
+    /// is impossible (another file system), an atomic copy of it. Either way `path` is never half written.
+    public static func link(_ source: String, to path: String) throws {
+        let tmp = "\(path).tmp.\(getpid())"
+        unlink(tmp)
+        if Glibc.link(source, tmp) == 0 {
+            if rename(tmp, path) != 0 {
+                let e = errno
+                unlink(tmp)
+                throw FileError(path: path, operation: "rename into place", errno: e)
+            }
+            syncDirectory(of: path)
+            return
+        }
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        if input < 0 { throw FileError(path: source, operation: "open", errno: errno) }
+        defer { close(input) }
+        try write(to: path) { output in
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+                if n < 0 { if errno == EINTR { continue }; throw FileError(path: source, operation: "read", errno: errno) }
+                if n == 0 { break }
+                try buffer.withUnsafeBytes { try FileDescriptorIO.writeAll(output, UnsafeRawBufferPointer(rebasing: $0[0..<n]), path: path) }
+            }
+        }
+    }
+
     private static func syncDirectory(of path: String) {
         let dir = (path as NSString).deletingLastPathComponent
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

@@ -52,6 +52,8 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         var outcome: AggregatorOutcome?
         var lastMetrics: [String: Double] = [:]
         var roundsCompleted = 0
+        /// The file holding `global` as it was served this round (initial model or last checkpoint).
+        var servedModelFile: String
         /// Replies decided while the state was locked, sent after it is unlocked so a slow peer's
         /// socket never holds up the others.
         var outbox: [(Responder, TaskReply)] = []
@@ -83,7 +85,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         self.staging = UpdateStaging(slots: settings.concurrentUpdates, count: initialModel.layout.count)
         self.assigner = TaskAssigner(groups: settings.taskGroups, collaborators: settings.collaborators, seed: settings.assignerSeed)
         let aggregation = try settings.aggregation.make(layout: initialModel.layout)
-        var initial = RoundState(global: initialModel, aggregation: aggregation)
+        var initial = RoundState(global: initialModel, aggregation: aggregation, servedModelFile: settings.paths.initialModel)
         if let checkpoint {
             if let difference = initialModel.layout.difference(from: checkpoint.model.layout) {
                 throw AggregationError("checkpoint model does not match the plan's model: \(difference)")
@@ -96,6 +98,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
             initial.round = checkpoint.roundsCompleted
             initial.roundsCompleted = checkpoint.roundsCompleted
             initial.bestValue = checkpoint.bestValue
+            initial.servedModelFile = "\(settings.paths.checkpointDirectory)/\(AggregatorCheckpoint.modelFileName(roundsCompleted: checkpoint.roundsCompleted))"
             if checkpoint.roundsCompleted == settings.roundsToTrain {
                 initial.phase = checkpoint.finalValidationDone || !settings.finalValidation ? .done : .finalValidation
             }
@@ -476,11 +479,17 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
             }
             if isBest {
                 s.bestValue = value
-                let served = s.global
-                let path = settings.paths.bestModel
-                let meta = ["experiment": settings.experiment, "round": "\(s.round)", settings.bestMetric: "\(value)"]
+                // The measured model is the one this round was served, already on disk as the previous
+                // round's checkpoint (or the initial model): link it rather than write it again.
+                let (source, path, round) = (s.servedModelFile, settings.paths.bestModel, s.round)
+                let note = BestModelNote(round: round, metric: settings.bestMetric, value: value, higherIsBetter: settings.higherIsBetter)
                 saver.async { [logger] in
-                    do { try Safetensors.write(served, to: path, metadata: meta) } catch { logger.error("cannot save the best model: \(error)") }
+                    do {
+                        try AtomicFile.link(source, to: path)
+                        try note.write(besideModel: path)
+                    } catch {
+                        logger.error("cannot save the best model: \(error)")
+                    }
                 }
             }
         }
@@ -490,6 +499,9 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         s.lastMetrics = metrics
         if !isFinal {
             if s.aggregation.totalWeight > 0 {
+                // The previous round's save may still hold this buffer; waiting for it lets the next model
+                // be computed in place instead of in a model-sized copy.
+                saver.sync {}
                 s.aggregation.finish(into: &s.global)
             } else {
                 logger.warning("round \(s.round): no update was accepted; the model stays as it was")
@@ -497,7 +509,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
             s.roundsCompleted = s.round + 1
         }
         onEvent(.roundClosed(summary))
-        saveLastAndCheckpoint(s, finalValidationDone: isFinal)
+        saveLastAndCheckpoint(&s, finalValidationDone: isFinal)
         s.attempt = 0
         if isFinal {
             finish(&s, succeeded: true, reason: "completed \(s.roundsCompleted) rounds")
@@ -513,17 +525,18 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         }
     }
 
-    private func saveLastAndCheckpoint(_ s: RoundState, finalValidationDone: Bool) {
+    /// Writes the checkpoint of the rounds completed so far (in the background, in order) and points
+    /// `last` at its model file; the next round's model is served from that file's contents.
+    private func saveLastAndCheckpoint(_ s: inout RoundState, finalValidationDone: Bool) {
         let checkpoint = AggregatorCheckpoint(experiment: settings.experiment, roundsCompleted: s.roundsCompleted,
                                               finalValidationDone: finalValidationDone, model: s.global,
                                               bestValue: s.bestValue, aggregationState: s.aggregation.state)
         let paths = settings.paths
-        let meta = ["experiment": settings.experiment, "rounds_completed": "\(s.roundsCompleted)"]
-        let writeLast = !finalValidationDone
+        s.servedModelFile = "\(paths.checkpointDirectory)/\(AggregatorCheckpoint.modelFileName(roundsCompleted: s.roundsCompleted))"
         saver.async { [logger] in
             do {
-                if writeLast { try Safetensors.write(checkpoint.model, to: paths.lastModel, metadata: meta) }
-                try checkpoint.write(to: paths.checkpointDirectory)
+                let modelPath = try checkpoint.write(to: paths.checkpointDirectory)
+                try AtomicFile.link(modelPath, to: paths.lastModel)
             } catch {
                 logger.error("cannot save the model after round \(checkpoint.roundsCompleted): \(error)")
             }

@@ -37,18 +37,26 @@ public struct AggregatorCheckpoint: Sendable, Equatable {
         var best_value: Double?
     }
 
+    /// The model file of the checkpoint after `roundsCompleted` rounds, inside its folder.
+    public static func modelFileName(roundsCompleted: Int) -> String { "round-" + String(format: "%04d", roundsCompleted) + ".safetensors" }
+
     /// Writes the checkpoint into `directory` (created if needed) and removes older rounds' files.
-    public func write(to directory: String) throws {
+    /// When the model file for this round is already there (a checkpoint that only marks the final
+    /// validation done), it is kept rather than written again. Returns the model file's path.
+    @discardableResult
+    public func write(to directory: String) throws -> String {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let tag = String(format: "%04d", roundsCompleted) + (finalValidationDone ? "-final" : "")
-        let modelFile = "round-\(tag).safetensors"
-        try Safetensors.write(model, to: "\(directory)/\(modelFile)", metadata: ["experiment": experiment, "rounds_completed": "\(roundsCompleted)"])
+        let modelFile = AggregatorCheckpoint.modelFileName(roundsCompleted: roundsCompleted)
+        let modelPath = "\(directory)/\(modelFile)"
+        if !(finalValidationDone && FileManager.default.fileExists(atPath: modelPath)) {
+            try Safetensors.write(model, to: modelPath, metadata: ["experiment": experiment, "rounds_completed": "\(roundsCompleted)"])
+        }
         var aggregationFile: String?
         if !aggregationState.isEmpty {
             let names = aggregationState.keys.sorted()
             let layout = try ModelLayout(names.map { TensorSpec(name: $0, shape: [aggregationState[$0]!.count]) })
             let values = names.flatMap { aggregationState[$0]! }
-            aggregationFile = "aggregation-\(tag).safetensors"
+            aggregationFile = "aggregation-" + String(format: "%04d", roundsCompleted) + ".safetensors"
             try Safetensors.write(ModelState(layout: layout, values: values), to: "\(directory)/\(aggregationFile!)")
         }
         let state = StateFile(experiment: experiment, rounds_completed: roundsCompleted, final_validation_done: finalValidationDone,
@@ -61,6 +69,7 @@ public struct AggregatorCheckpoint: Sendable, Equatable {
         where !keep.contains(name) && (name.hasPrefix("round-") || name.hasPrefix("aggregation-")) && name.hasSuffix(".safetensors") {
             try? FileManager.default.removeItem(atPath: "\(directory)/\(name)")
         }
+        return modelPath
     }
 
     /// Reads the checkpoint in `directory`; nil when there is none.
@@ -85,5 +94,34 @@ public struct AggregatorCheckpoint: Sendable, Equatable {
         return AggregatorCheckpoint(experiment: state.experiment, roundsCompleted: state.rounds_completed,
                                     finalValidationDone: state.final_validation_done, model: model,
                                     bestValue: state.best_value, aggregationState: aggregation)
+    }
+}
+
+/// What the best model is: which round's starting model it was and the score that made it the best,
+/// kept in `<best model>.json` beside the model file (the model file itself is shared with the
+/// checkpoint it came from).
+public struct BestModelNote: Codable, Sendable, Equatable {
+    /// The round whose starting model was measured (0-based; `rounds_to_train` for the final validation).
+    public var round: Int
+    public var metric: String
+    public var value: Double
+    public var higherIsBetter: Bool
+
+    public init(round: Int, metric: String, value: Double, higherIsBetter: Bool) {
+        self.round = round
+        self.metric = metric
+        self.value = value
+        self.higherIsBetter = higherIsBetter
+    }
+
+    /// `save/best.safetensors` → `save/best.json`.
+    public static func path(besideModel model: String) -> String {
+        (model.hasSuffix(".safetensors") ? String(model.dropLast(".safetensors".count)) : model) + ".json"
+    }
+
+    public func write(besideModel model: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(self), to: BestModelNote.path(besideModel: model))
     }
 }

@@ -1,0 +1,256 @@
+import Foundation
+import Testing
+import FLCore
+import FLRoles
+import FLTesting
+import FLTraining
+import Synchronization
+@testable import FLWire
+
+/// A collaborator played by the test through a raw client, so it can misbehave on purpose.
+struct ScriptedSite {
+    let name: String
+    let client: FrameClient
+
+    init(_ name: String, pki: TestPKI, port: Int) throws {
+        self.name = name
+        let tls = try pki.issue(name: name)
+        client = try FrameClient.connect(host: "127.0.0.1", port: port, context: TLSContext(tls, side: .client), timeout: 5, idleTimeout: 10)
+    }
+
+    func hello(as claimed: String? = nil, experiment: String = "test") throws -> AggregatorWelcome {
+        try #require(try client.call(CollaboratorHello(collaborator: claimed ?? name, experiment: experiment), timeout: 5) as? AggregatorWelcome)
+    }
+
+    func ask(round: Int, wait: Double = 5) throws -> TaskReply {
+        try #require(try client.call(TaskRequest(round: round, maximumWaitSeconds: wait), timeout: wait + 5) as? TaskReply)
+    }
+
+    func model(round: Int) throws -> [Float] {
+        try client.call(ModelRequest(round: round), timeout: 5) { _, stream in try stream!.readFloats() }
+    }
+
+    func send(round: Int, task: String, samples: Int = 10, metrics: [String: Double] = [:], values: [Float]? = nil,
+              layout: ModelLayout? = nil) throws {
+        let message = TaskResultMessage(round: round, task: task, sampleCount: samples, metrics: metrics, layout: values == nil ? nil : layout)
+        if let values {
+            try client.call(message, stream: FloatBufferSource(values), timeout: 5)
+        } else {
+            try client.call(message, timeout: 5)
+        }
+    }
+
+    /// Runs every task of `round` honestly: validations report `accuracy`, training returns `values`.
+    func runRound(_ round: Int, values: [Float], layout: ModelLayout, samples: Int = 10, accuracy: Double = 0.5) throws {
+        let reply = try ask(round: round)
+        #expect(reply.status == .run && reply.round == round)
+        _ = try model(round: round)
+        for task in reply.tasks {
+            if task == "train" {
+                try send(round: round, task: task, samples: samples, metrics: ["loss": 1], values: values, layout: layout)
+            } else {
+                try send(round: round, task: task, samples: samples, metrics: ["accuracy": accuracy])
+            }
+        }
+    }
+}
+
+/// An aggregator in this process with a one-tensor model, and the PKI its sites use.
+final class AggregatorHarness {
+    let pki: TestPKI
+    let directory: TemporaryDirectory
+    let log = LogRecorder()
+    let aggregator: Aggregator
+    let port: Int
+    let layout: ModelLayout
+    let settings: AggregatorSettings
+
+    init(collaborators: [String] = ["site_a", "site_b"], rounds: Int = 2, parameters: Int = 4,
+         straggler: StragglerPolicy = StragglerPolicy(), tasks: [String] = ["aggregated_model_validation", "train"],
+         finalValidation: Bool = false, resume: Bool = false, reuse: (TestPKI, TemporaryDirectory)? = nil) throws {
+        pki = try reuse?.0 ?? TestPKI()
+        directory = try reuse?.1 ?? TemporaryDirectory()
+        layout = try ModelLayout([TensorSpec(name: "w", shape: [parameters])])
+        let server = try pki.issue(name: "aggregator", role: .server)
+        let dir = directory.path
+        settings = AggregatorSettings(
+            experiment: "test", roundsToTrain: rounds, collaborators: collaborators,
+            tasks: ["aggregated_model_validation": TaskDefinition(name: "aggregated_model_validation", function: .validate),
+                    "train": TaskDefinition(name: "train", function: .train)],
+            taskGroups: [TaskGroup(name: "all", tasks: tasks)], bestMetric: "aggregated_model_validation/accuracy",
+            finalValidation: finalValidation, straggler: straggler, maximumSampleCount: 1_000_000, longPollSeconds: 10,
+            paths: AggregatorPaths(initialModel: "\(dir)/init.safetensors", bestModel: "\(dir)/best.safetensors", lastModel: "\(dir)/last.safetensors",
+                                   checkpointDirectory: "\(dir)/checkpoint", metricsLog: "\(dir)/metrics.jsonl"),
+            server: ServerConfiguration(tls: server, handshakeTimeout: 5, idleTimeout: 10))
+        let checkpoint = resume ? try AggregatorCheckpoint.read(from: "\(dir)/checkpoint") : nil
+        aggregator = try Aggregator(settings: settings, initialModel: ModelState(zeros: layout), resumeFrom: checkpoint, logger: log.logger(label: "aggregator"))
+        port = try aggregator.start()
+    }
+
+    func site(_ name: String) throws -> ScriptedSite { try ScriptedSite(name, pki: pki, port: port) }
+
+    deinit { aggregator.stop() }
+}
+
+@Suite struct AggregatorTests {
+    @Test func averagesUpdatesWeightedBySampleCount() throws {
+        let h = try AggregatorHarness(rounds: 1)
+        let a = try h.site("site_a"), b = try h.site("site_b")
+        _ = try a.hello()
+        _ = try b.hello()
+        try a.runRound(0, values: [1, 1, 1, 1], layout: h.layout, samples: 10)
+        try b.runRound(0, values: [5, 5, 5, 5], layout: h.layout, samples: 30)
+        let outcome = h.aggregator.wait(grace: 0)
+        #expect(outcome.succeeded)
+        let last = try Safetensors.read(h.settings.paths.lastModel).model
+        #expect(last.values == [4, 4, 4, 4])  // (1·10 + 5·30) / 40
+        let records = try MetricsLog.read(h.settings.paths.metricsLog)
+        #expect(records.contains { $0.origin == "site_a" && $0.task == "train" && $0.metric == "loss" })
+        #expect(records.contains { $0.origin == "aggregator" && $0.task == "aggregated_model_validation" && $0.value == 0.5 })
+    }
+
+    @Test func refusesACollaboratorNotInCols() throws {
+        let h = try AggregatorHarness()
+        let mallory = try h.site("mallory")
+        let error = try #require(throws: (any Error).self) { _ = try mallory.hello() }
+        #expect("\(error)".contains("not allowed") || "\(error)".contains("not a collaborator"), "\(error)")
+        #expect(h.log.waitForLine(timeout: 5) { $0.message.contains("mallory") && $0.level == .warning } != nil)
+        // An honest site is still served.
+        #expect(try h.site("site_a").hello().experiment == "test")
+    }
+
+    @Test func refusesACollaboratorSpeakingAsAnother() throws {
+        let h = try AggregatorHarness()
+        let a = try h.site("site_a")
+        let error = try #require(throws: ErrorReply.self) { _ = try a.hello(as: "site_b") }
+        #expect(error.code == .notAllowed)
+        #expect(h.log.waitForLine(timeout: 5) { $0.message.contains("says it is 'site_b'") } != nil)
+    }
+
+    @Test func rejectsUpdatesWithWrongNamesShapesValuesOrCounts() throws {
+        let h = try AggregatorHarness(rounds: 1)
+        let a = try h.site("site_a"), b = try h.site("site_b")
+        _ = try a.hello()
+        _ = try b.hello()
+        #expect(try a.ask(round: 0).tasks == ["aggregated_model_validation", "train"])
+        try a.send(round: 0, task: "aggregated_model_validation", metrics: ["accuracy": 1])
+
+        let wrongName = try ModelLayout([TensorSpec(name: "v", shape: [4])])
+        let wrongShape = try ModelLayout([TensorSpec(name: "w", shape: [2, 2])])
+        let cases: [(String, () throws -> Void)] = [
+            ("tensor 'w' is missing", { try a.send(round: 0, task: "train", values: [1, 1, 1, 1], layout: wrongName) }),
+            ("has shape [2, 2], expected [4]", { try a.send(round: 0, task: "train", values: [1, 1, 1, 1], layout: wrongShape) }),
+        ]
+        // The first refusal counts as site_a's train result (excluded); later ones are refused as already reported.
+        for (i, (expected, send)) in cases.enumerated() {
+            let error = try #require(throws: ErrorReply.self) { try send() }
+            #expect(error.message.contains(i == 0 ? expected : "already reported"), "\(error.message)")
+        }
+        #expect(h.log.waitForLine(timeout: 5) { $0.message.contains("from site_a") && $0.message.contains("tensor 'w' is missing") } != nil)
+
+        // site_b: NaN is refused, so the round ends with no accepted update and the model stays zero.
+        #expect(try b.ask(round: 0).status == .run)
+        try b.send(round: 0, task: "aggregated_model_validation", metrics: ["accuracy": 1])
+        let nan = try #require(throws: ErrorReply.self) { try b.send(round: 0, task: "train", values: [1, .nan, 1, 1], layout: h.layout) }
+        #expect(nan.message.contains("NaN or infinity"))
+        #expect(h.aggregator.wait(grace: 0).succeeded)
+        #expect(try Safetensors.read(h.settings.paths.lastModel).model.values == [0, 0, 0, 0])
+    }
+
+    @Test func rejectsImplausibleSampleCountsAndUnassignedTasks() throws {
+        let h = try AggregatorHarness(rounds: 1, tasks: ["train"])
+        let a = try h.site("site_a")
+        _ = try a.hello()
+        let unassigned = try #require(throws: ErrorReply.self) { try a.send(round: 0, task: "aggregated_model_validation", metrics: ["accuracy": 1]) }
+        #expect(unassigned.message.contains("not assigned"))
+        let wrongRound = try #require(throws: ErrorReply.self) { try a.send(round: 3, task: "train", values: [1, 1, 1, 1], layout: h.layout) }
+        #expect(wrongRound.message.contains("current round is 0"))
+        let zero = try #require(throws: ErrorReply.self) { try a.send(round: 0, task: "train", samples: 0, values: [1, 1, 1, 1], layout: h.layout) }
+        #expect(zero.message.contains("sample count is 0"))
+        let b = try h.site("site_b")
+        _ = try b.hello()
+        let huge = try #require(throws: ErrorReply.self) { try b.send(round: 0, task: "train", samples: 10_000_000, values: [1, 1, 1, 1], layout: h.layout) }
+        #expect(huge.message.contains("exceeds the plausible maximum"))
+        let warnings = h.log.lines.filter { $0.level == .warning && $0.message.hasPrefix("rejected") }
+        #expect(warnings.count == 4)
+        #expect(warnings.allSatisfy { $0.fields["peer"] == "site_a" || $0.fields["peer"] == "site_b" })
+    }
+
+    @Test func aWaitingCollaboratorIsWokenWhenTheNextRoundOpens() throws {
+        let h = try AggregatorHarness(rounds: 2)
+        let a = try h.site("site_a"), b = try h.site("site_b")
+        _ = try a.hello()
+        _ = try b.hello()
+        try a.runRound(0, values: [1, 1, 1, 1], layout: h.layout)
+        // site_a asks for round 1 while round 0 still waits for site_b: the request is held, then answered.
+        let waiting = DispatchSemaphore(value: 0)
+        let answer = Mutex<TaskReply?>(nil)
+        Thread {
+            answer.withLock { $0 = try? a.ask(round: 1, wait: 10) }
+            waiting.signal()
+        }.start()
+        try b.runRound(0, values: [3, 3, 3, 3], layout: h.layout)
+        #expect(waiting.wait(timeout: .now() + 10) == .success)
+        let reply = try #require(answer.withLock { $0 })
+        #expect(reply.status == .run && reply.round == 1)
+        #expect(try a.model(round: 1) == [2, 2, 2, 2])
+    }
+
+    @Test func aRoundClosesAtTheTimeoutWhenEnoughReported() throws {
+        let h = try AggregatorHarness(collaborators: ["site_a", "site_b", "site_c"], rounds: 1,
+                                      straggler: StragglerPolicy(minimumReporting: .count(2), roundTimeout: 0.5, shortfall: .fail))
+        let a = try h.site("site_a"), b = try h.site("site_b"), c = try h.site("site_c")
+        _ = try a.hello()
+        _ = try b.hello()
+        _ = try c.hello()  // connected, but never does its work
+        try a.runRound(0, values: [2, 2, 2, 2], layout: h.layout)
+        try b.runRound(0, values: [4, 4, 4, 4], layout: h.layout)
+        let outcome = h.aggregator.wait(grace: 0)
+        #expect(outcome.succeeded)
+        #expect(try Safetensors.read(h.settings.paths.lastModel).model.values == [3, 3, 3, 3])
+        #expect(h.log.lines.contains { $0.message.contains("timed out; closing with 2 of 3") && $0.message.contains("site_c") })
+    }
+
+    @Test func aRoundClosesAsSoonAsOnlyDisconnectedCollaboratorsAreMissing() throws {
+        let h = try AggregatorHarness(collaborators: ["site_a", "site_b", "site_c"], rounds: 1,
+                                      straggler: StragglerPolicy(minimumReporting: .count(2), roundTimeout: 600, shortfall: .fail))
+        let a = try h.site("site_a"), b = try h.site("site_b")
+        _ = try a.hello()
+        _ = try b.hello()
+        try a.runRound(0, values: [2, 2, 2, 2], layout: h.layout)
+        try b.runRound(0, values: [4, 4, 4, 4], layout: h.layout)
+        // site_c never connected: waiting out the 600 s timeout would change nothing.
+        #expect(h.aggregator.wait(grace: 0).succeeded)
+        #expect(h.log.lines.contains { $0.message.contains("closing without site_c (disconnected)") })
+    }
+
+    @Test func tooFewReportsFailTheExperimentWhenThePlanSaysFail() throws {
+        let h = try AggregatorHarness(collaborators: ["site_a", "site_b", "site_c"], rounds: 1,
+                                      straggler: StragglerPolicy(minimumReporting: .count(2), roundTimeout: 0.3, shortfall: .fail))
+        let a = try h.site("site_a")
+        _ = try a.hello()
+        try a.runRound(0, values: [2, 2, 2, 2], layout: h.layout)
+        // Held until the round times out, then told the experiment is over and why.
+        let reply = try a.ask(round: 1, wait: 10)
+        #expect(reply.status == .done && reply.reason.contains("fewer than the minimum 2"))
+        let outcome = h.aggregator.wait(grace: 0)
+        #expect(!outcome.succeeded)
+        #expect(outcome.reason.contains("fewer than the minimum 2"))
+    }
+
+    @Test func resumesFromTheLastCompletedRound() throws {
+        let first = try AggregatorHarness(rounds: 3)
+        let a = try first.site("site_a"), b = try first.site("site_b")
+        _ = try a.hello()
+        _ = try b.hello()
+        try a.runRound(0, values: [1, 1, 1, 1], layout: first.layout)
+        try b.runRound(0, values: [1, 1, 1, 1], layout: first.layout)
+        // The checkpoint of round 0 is written in the background; round 1 has begun.
+        #expect(try a.ask(round: 1).round == 1)
+        first.aggregator.stop()
+        let second = try AggregatorHarness(rounds: 3, resume: true, reuse: (first.pki, first.directory))
+        let a2 = try second.site("site_a")
+        #expect(try a2.hello().currentRound == 1)
+        #expect(try a2.model(round: 1) == [1, 1, 1, 1])
+    }
+}
