@@ -1,0 +1,77 @@
+import Testing
+@testable import FLCLI
+import FLWire
+
+@Suite struct CommandTests {
+    static let tool = Command("tool", abstract: "A tool.", subcommands: [
+        Command("run", abstract: "Run it.", arguments: [
+            .option("--plan", value: "FILE", help: "The plan.", required: true),
+            .flag("--json", help: "JSON."),
+            .repeated("--host", value: "HOST", help: "A host."),
+            .option("--port", value: "PORT", help: "A port."),
+            .positional("target", help: "What to run.", required: false),
+        ]) { args, context in
+            context.console.print("plan=\(try args.required("--plan")) json=\(args.flag("--json")) hosts=\(args.options("--host")) "
+                                  + "port=\(try args.int("--port", default: 0, in: 0...65535)!) target=\(args.option("target") ?? "-")")
+            return 0
+        },
+    ])
+
+    func run(_ words: [String]) -> (Int32, String, String) {
+        let (console, captured) = Console.capturing()
+        let status = CommandTests.tool.main(words, context: CommandContext(console: console))
+        return (status, captured.standardOutput, captured.standardError)
+    }
+
+    @Test func parsesOptionsFlagsRepeatsAndPositionals() {
+        let (status, out, _) = run(["run", "--plan=p.yaml", "--json", "--host", "a", "--host", "b", "--port", "9", "x"])
+        #expect(status == 0)
+        #expect(out == "plan=p.yaml json=true hosts=[\"a\", \"b\"] port=9 target=x\n")
+    }
+
+    @Test(arguments: [
+        (["run"], "tool run: missing --plan FILE"),
+        (["run", "--plan", "p", "--nope"], "tool run: unknown option '--nope'"),
+        (["run", "--plan", "p", "--plan", "q"], "tool run: --plan given more than once"),
+        (["run", "--plan"], "tool run: --plan needs a value (FILE)"),
+        (["run", "--plan", "p", "--json=1"], "tool run: --json takes no value"),
+        (["run", "--plan", "p", "--port", "70000"], "tool run: --port expects an integer in 0...65535, got '70000'"),
+        (["run", "--plan", "p", "a", "b"], "tool run: unexpected argument 'b'"),
+        (["walk"], "tool: unknown command 'walk' (expected one of: run)"),
+    ])
+    func reportsUsageErrorsWithStatus64(words: [String], message: String) {
+        let (status, _, err) = run(words)
+        #expect(status == 64)
+        #expect(err.hasPrefix(message), "\(err)")
+        #expect(err.contains("See 'tool"))
+    }
+
+    @Test func helpListsEveryOption() {
+        let (status, out, _) = run(["run", "--help"])
+        #expect(status == 0)
+        for text in ["USAGE: tool run --plan FILE [--json] [--host HOST...] [--port PORT] [<target>]", "--plan FILE", "The plan.", "-h, --help"] {
+            #expect(out.contains(text), "\(out)")
+        }
+        #expect(run(["--help"]).1.contains("SUBCOMMANDS:"))
+    }
+
+    @Test func everyFxCommandHasHelp() {
+        func walk(_ command: Command, path: [String]) {
+            let (console, captured) = Console.capturing()
+            let status = FX.command.main(path + ["--help"], context: CommandContext(console: console))
+            #expect(status == 0, "\(path)")
+            #expect(captured.standardOutput.contains("OVERVIEW: \(command.abstract)"), "\(path)")
+            for sub in command.subcommands { walk(sub, path: path + [sub.name]) }
+        }
+        walk(FX.command, path: [])
+    }
+
+    @Test(arguments: [("host:80", "host", 80), ("[::1]:9000", "::1", 9000), ("10.0.0.1:1", "10.0.0.1", 1)])
+    func parsesEndpoints(text: String, host: String, port: Int) throws {
+        let endpoint = try #require(Endpoint(text))
+        #expect(endpoint.host == host && endpoint.port == port)
+    }
+
+    @Test(arguments: ["host", "host:0", "host:99999", ":80", "[::1]80", "host:x"])
+    func refusesBadEndpoints(text: String) { #expect(Endpoint(text) == nil) }
+}

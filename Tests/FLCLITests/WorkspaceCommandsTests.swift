@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+import FLCore
+import FLRoles
+import FLTesting
+import FLWire
+@testable import FLCLI
+
+/// Runs `fx` in this process with a capturing console.
+func fx(_ words: [String], in directory: String? = nil) -> (status: Int32, out: String, err: String) {
+    let (console, captured) = Console.capturing()
+    var context = CommandContext(console: console)
+    if let directory { context.currentDirectory = directory }
+    let status = FX.command.main(words, context: context)
+    return (status, captured.standardOutput, captured.standardError)
+}
+
+/// Runs a system tool and returns its standard output.
+func tool(_ path: String, _ arguments: [String]) throws -> String {
+    let child = try ChildProcess(executable: path, arguments: arguments, standardOutput: .pipe, standardError: .null)
+    let data = child.standardOutput!.readDataToEndOfFile()
+    #expect(child.wait(timeout: 30)?.isSuccess == true, "\(path) \(arguments)")
+    return String(decoding: data, as: UTF8.self)
+}
+
+@Suite struct WorkspaceCommandsTests {
+    @Test func createExportImportRoundTrip() throws {
+        let dir = try TemporaryDirectory()
+        let ws = dir.appending("ws")
+        #expect(fx(["workspace", "create", "--prefix", ws, "--template", "breast_cancer"]).status == 0)
+        // Things export must leave out.
+        try "secret".write(toFile: "\(ws)/cert/site.key", atomically: true, encoding: .utf8)
+        try "model".write(toFile: "\(ws)/save/last.safetensors", atomically: true, encoding: .utf8)
+        try "x".write(toFile: "\(ws)/plan/notes.key", atomically: true, encoding: .utf8)
+
+        let archive = dir.appending("ws.tar")
+        let export = fx(["workspace", "export", "--workspace", ws, "--output", archive])
+        #expect(export.status == 0, "\(export.err)")
+        let listed = try tool("/usr/bin/tar", ["-tf", archive]).split(separator: "\n").map(String.init)
+        #expect(listed.contains("plan/plan.yaml") && listed.contains("plan/defaults/aggregator.yaml") && listed.contains("plan/cols.yaml"))
+        #expect(!listed.contains { $0.hasPrefix("data") || $0.hasPrefix("cert") || $0.hasPrefix("save") || $0.hasSuffix(".key") || $0.hasSuffix(".csv") })
+        let sha = try SHA256.hexDigest(ofFile: archive)
+        #expect(export.out.contains("SHA-256: \(sha)"))
+        // The same workspace exports to the same bytes (sites approve archives by their hash).
+        #expect(fx(["workspace", "export", "--workspace", ws, "--output", dir.appending("again.tar")]).status == 0)
+        #expect(try SHA256.hexDigest(ofFile: dir.appending("again.tar")) == sha)
+
+        let imported = dir.appending("imported")
+        #expect(fx(["workspace", "import", "--archive", archive, "--prefix", imported]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: "\(imported)/plan/plan.yaml"))
+        #expect(FileManager.default.fileExists(atPath: "\(imported)/save"))
+        #expect(!FileManager.default.fileExists(atPath: "\(imported)/data"))
+    }
+
+    @Test func importRefusesArchivesThatClimbOut() throws {
+        let dir = try TemporaryDirectory()
+        let archive = dir.appending("evil.tar")
+        let script = "import tarfile, io, sys\nwith tarfile.open(sys.argv[1], 'w', format=tarfile.USTAR_FORMAT) as t:\n"
+            + "    data = b'x'\n    info = tarfile.TarInfo('../escaped.txt'); info.size = len(data); t.addfile(info, io.BytesIO(data))\n"
+        _ = try tool("/usr/bin/env", ["python3", "-c", script, archive])
+        let result = fx(["workspace", "import", "--archive", archive, "--prefix", dir.appending("ws")])
+        #expect(result.status == 1)
+        #expect(result.err.contains("../escaped.txt") && result.err.contains(".."), "\(result.err)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appending("escaped.txt")))
+        #expect(!FileManager.default.fileExists(atPath: dir.appending("ws")))
+    }
+
+    @Test func createRefusesUnknownTemplatesAndNonEmptyFolders() throws {
+        let dir = try TemporaryDirectory()
+        let unknown = fx(["workspace", "create", "--prefix", dir.appending("a"), "--template", "nope"])
+        #expect(unknown.status == 1 && unknown.err.contains("no template 'nope'") && unknown.err.contains("breast_cancer"))
+        try FileManager.default.createDirectory(atPath: dir.appending("full"), withIntermediateDirectories: true)
+        try "x".write(toFile: dir.appending("full/file"), atomically: true, encoding: .utf8)
+        let full = fx(["workspace", "create", "--prefix", dir.appending("full"), "--template", "digits"])
+        #expect(full.status == 1 && full.err.contains("not empty"))
+    }
+}
+
+@Suite struct PlanCommandsTests {
+    @Test func printsTheResolvedPlanAsCanonicalJSON() throws {
+        let dir = try TemporaryDirectory()
+        let ws = dir.appending("ws")
+        #expect(fx(["workspace", "create", "--prefix", ws, "--template", "digits"]).status == 0)
+        let result = fx(["plan", "print", "--plan", "\(ws)/plan/plan.yaml", "--json"])
+        #expect(result.status == 0, "\(result.err)")
+        let node = try PlanNode.parseJSON(Array(result.out.utf8))
+        #expect(node.node(at: "aggregator.settings.rounds_to_train")?.asInt == 20)
+        #expect(node.node(at: "aggregator.settings.aggregation")?.asString == "fedavg")  // from the defaults
+        #expect(node.node(at: "aggregator.defaults") == nil)
+        // Canonical: keys sorted at every level.
+        let keys = try #require(node.asMapping?.keys)
+        #expect(keys == keys.sorted())
+        let yaml = fx(["plan", "print", "--plan", "\(ws)/plan/plan.yaml"])
+        #expect(try YAMLParser.parse(text: yaml.out, file: "printed") == node)
+    }
+
+    @Test func initializeWritesTheModelAndChecksThePlan() throws {
+        let dir = try TemporaryDirectory()
+        let ws = dir.appending("ws")
+        #expect(fx(["workspace", "create", "--prefix", ws, "--template", "breast_cancer"]).status == 0)
+        let ok = fx(["plan", "initialize", "--workspace", ws])
+        #expect(ok.status == 0, "\(ok.err)")
+        #expect(ok.out.contains("hospital_b: 152 training and 38 validation rows"))
+        let model = try Safetensors.read("\(ws)/save/init.safetensors").model
+        #expect(model.layout.tensors.map(\.shape) == [[2, 30], [2]])
+
+        let plan = "\(ws)/plan/plan.yaml"
+        let text = try String(contentsOfFile: plan, encoding: .utf8)
+        try text.replacingOccurrences(of: "    input_features: 30", with: "    input_features: 31").write(toFile: plan, atomically: true, encoding: .utf8)
+        let wrongShape = fx(["plan", "initialize", "--workspace", ws])
+        #expect(wrongShape.status == 1)
+        #expect(wrongShape.err.contains("30 features") && wrongShape.err.contains("input_features"), "\(wrongShape.err)")
+
+        try text.appending("\nassigner:\n  settings:\n    task_groups:\n      - name: g\n        tasks: [train, bogus]\n")
+            .replacingOccurrences(of: "assigner:\n  defaults: defaults/assigner.yaml\n", with: "")
+            .write(toFile: plan, atomically: true, encoding: .utf8)
+        let bogus = fx(["plan", "initialize", "--workspace", ws])
+        #expect(bogus.status == 1)
+        #expect(bogus.err.contains("plan.yaml:") && bogus.err.contains("task 'bogus' is not defined under tasks"), "\(bogus.err)")
+    }
+
+    @Test func syntaxErrorsNameFileLineAndColumn() throws {
+        let dir = try TemporaryDirectory()
+        let plan = dir.appending("plan.yaml")
+        try "aggregator:\n  settings:\n    rounds_to_train: yes\n".write(toFile: plan, atomically: true, encoding: .utf8)
+        let result = fx(["plan", "print", "--plan", plan])
+        #expect(result.status == 1)
+        #expect(result.err.contains("\(plan):3:22:"), "\(result.err)")
+    }
+}
