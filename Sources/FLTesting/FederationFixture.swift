@@ -92,7 +92,6 @@ public final class FederationFixture: @unchecked Sendable {
         guard status.isSuccess else {
             throw ProcessUnderTestError("\(executable) \(arguments.joined(separator: " ")) \(status):\n\(process.errorTail())")
         }
-        process.waitForOutputEnd(timeout: 10)
         return process.outputLines.joined(separator: "\n")
     }
 }

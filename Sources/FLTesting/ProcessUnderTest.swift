@@ -97,12 +97,15 @@ public final class ProcessUnderTest: @unchecked Sendable {
         while !ended && condition.wait(until: deadline) {}
     }
 
-    /// Waits up to `timeout` seconds for the exit; throws with the standard error if it does not end.
+    /// Waits up to `timeout` seconds for the exit and for the last of its output; throws with the
+    /// standard error if it does not end.
     @discardableResult
     public func waitForExit(timeout: Double) throws -> ChildProcess.Status {
         guard let status = process.wait(timeout: timeout) else {
             throw ProcessUnderTestError("\(name) still running after \(timeout) s; stderr:\n\(errorTail())")
         }
+        // Everything it printed is in `outputLines` once this returns.
+        waitForOutputEnd(timeout: 10)
         return status
     }
 

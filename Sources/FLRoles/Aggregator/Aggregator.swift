@@ -533,10 +533,11 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                                               bestValue: s.bestValue, aggregationState: s.aggregation.state)
         let paths = settings.paths
         s.servedModelFile = "\(paths.checkpointDirectory)/\(AggregatorCheckpoint.modelFileName(roundsCompleted: s.roundsCompleted))"
-        saver.async { [logger] in
+        saver.async { [logger, onEvent] in
             do {
                 let modelPath = try checkpoint.write(to: paths.checkpointDirectory)
                 try AtomicFile.link(modelPath, to: paths.lastModel)
+                onEvent(.checkpointSaved(roundsCompleted: checkpoint.roundsCompleted))
             } catch {
                 logger.error("cannot save the model after round \(checkpoint.roundsCompleted): \(error)")
             }

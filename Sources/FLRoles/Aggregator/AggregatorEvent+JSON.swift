@@ -33,6 +33,8 @@ extension AggregatorEvent {
         case let .roundClosed(s):
             r = Record(event: "round_closed", round: s.round, attempt: s.attempt, final_validation: s.isFinalValidation, reported: s.reported,
                        missing: s.missing, metrics: s.metrics, duration: s.duration, best: s.isBest)
+        case let .checkpointSaved(rounds):
+            r = Record(event: "checkpoint_saved", rounds_completed: rounds)
         case let .updateRejected(collaborator, reason):
             r = Record(event: "update_rejected", collaborator: collaborator, reason: reason)
         case let .finished(o):
@@ -60,6 +62,9 @@ extension AggregatorEvent {
             self = .roundClosed(RoundSummary(round: round, isFinalValidation: r.final_validation ?? false, attempt: r.attempt ?? 0,
                                              reported: r.reported ?? [], missing: r.missing ?? [], metrics: r.metrics ?? [:],
                                              duration: r.duration ?? 0, isBest: r.best ?? false))
+        case "checkpoint_saved":
+            guard let rounds = r.rounds_completed else { return nil }
+            self = .checkpointSaved(roundsCompleted: rounds)
         case "update_rejected":
             self = .updateRejected(collaborator: r.collaborator ?? "", reason: r.reason ?? "")
         case "finished":

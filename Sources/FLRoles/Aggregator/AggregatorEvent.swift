@@ -33,6 +33,8 @@ public enum AggregatorEvent: Sendable {
     case listening(port: Int)
     case roundStarted(round: Int, attempt: Int, collaborators: [String], isFinalValidation: Bool)
     case roundClosed(RoundSummary)
+    /// The state after this many rounds is on disk: a restart with `--resume` continues from here.
+    case checkpointSaved(roundsCompleted: Int)
     case updateRejected(collaborator: String, reason: String)
     case finished(AggregatorOutcome)
 }

@@ -1,0 +1,82 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+import FLCore
+import FLRoles
+import FLTesting
+
+/// Sites and the aggregator killed mid-experiment: a federation that loses a site finishes with the
+/// others; an aggregator killed after a round resumes from its checkpoint to the same model.
+@Suite(.serialized) struct FaultToleranceTests {
+    static let sites = ["site_1", "site_2", "site_3", "site_4"]
+
+    /// Digits on four sites, five rounds, a round may close with three of them; 20 local epochs per
+    /// round so that a round lasts long enough to be interrupted in the middle.
+    static func fixture() throws -> FederationFixture {
+        let fixture = try FederationFixture(template: "digits", collaborators: sites)
+        try fixture.edit("plan/plan.yaml", replacing: "    rounds_to_train: 20\n", with: """
+                    rounds_to_train: 5
+                    minimum_reporting: 3
+                    round_timeout: 120.0
+                    on_shortfall: fail
+
+            """)
+        try fixture.edit("plan/plan.yaml", replacing: "tasks:\n  defaults: defaults/tasks.yaml\n",
+                         with: "tasks:\n  defaults: defaults/tasks.yaml\n  train:\n    kwargs:\n      epochs: 20\n")
+        try fixture.initialize()
+        return fixture
+    }
+
+    static func isEvent(_ kind: String, round: Int? = nil) -> (String) -> Bool {
+        { line in line.contains("\"event\":\"\(kind)\"") && (round.map { line.contains("\"round\":\($0),") || line.hasSuffix("\"round\":\($0)}") } ?? true) }
+    }
+
+    @Test func aCollaboratorKilledInRoundTwoDoesNotStopTheExperiment() throws {
+        let fixture = try Self.fixture()
+        let (aggregator, port) = try fixture.startAggregator()
+        let sites = try Self.sites.map { try fixture.startCollaborator($0, port: port) }
+        try aggregator.waitForLine(timeout: 120, where: Self.isEvent("round_started", round: 1))
+        sites[3].process.kill()
+        #expect(try aggregator.waitForExit(timeout: 300).isSuccess, "\(aggregator.errorTail())")
+        let closed = FederationFixture.events("round_closed", in: aggregator)
+        #expect(closed.filter { $0["final_validation"] as? Bool == false }.count == 5)
+        #expect(closed.contains { ($0["missing"] as? [String]) == ["site_4"] })
+        let finished = try #require(FederationFixture.events("finished", in: aggregator).first)
+        #expect(finished["succeeded"] as? Bool == true && finished["rounds_completed"] as? Int == 5)
+        for site in sites.prefix(3) { #expect(try site.waitForExit(timeout: 60).isSuccess) }
+    }
+
+    @Test func anAggregatorKilledAfterRoundThreeResumesToTheSameModel() throws {
+        // The reference: the same plan and seeds, uninterrupted.
+        let reference = try Self.fixture()
+        let (referenceAggregator, referencePort) = try reference.startAggregator()
+        for site in Self.sites { _ = try reference.startCollaborator(site, port: referencePort) }
+        #expect(try referenceAggregator.waitForExit(timeout: 300).isSuccess, "\(referenceAggregator.errorTail())")
+        let expected = try Safetensors.read("\(reference.workspace)/save/last.safetensors").model
+
+        let fixture = try Self.fixture()
+        let (first, port) = try fixture.startAggregator()
+        let sites = try Self.sites.map { try fixture.startCollaborator($0, port: port) }
+        // Round 4 has just begun: hold the sites inside it until the aggregator is gone.
+        try first.waitForLine(timeout: 120, where: Self.isEvent("round_started", round: 3))
+        for site in sites { site.process.signal(SIGSTOP) }
+        try first.waitForLine(timeout: 60) { $0.contains("\"event\":\"checkpoint_saved\",\"rounds_completed\":3") }
+        first.process.kill()
+        try first.waitForExit(timeout: 30)
+        for site in sites { site.process.signal(SIGCONT) }
+
+        let resumed = try fixture.start("fx-aggregator", ["--workspace", fixture.workspace, "--port", "\(port)", "--events", "--resume"],
+                                        name: "aggregator-resumed")
+        #expect(try resumed.waitForExit(timeout: 300).isSuccess, "\(resumed.errorTail())")
+        let started = FederationFixture.events("round_started", in: resumed).compactMap { $0["round"] as? Int }
+        #expect(started == [3, 4, 5])  // rounds 4 and 5, then the final validation
+        for site in sites { #expect(try site.waitForExit(timeout: 60).isSuccess, "\(site.name): \(site.errorTail())") }
+
+        let model = try Safetensors.read("\(fixture.workspace)/save/last.safetensors").model
+        #expect(model.layout == expected.layout)
+        let difference = zip(model.values, expected.values).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(difference < 1e-4, "largest difference \(difference)")
+    }
+}
