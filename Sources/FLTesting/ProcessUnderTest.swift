@@ -4,18 +4,17 @@ import Glibc
 import Foundation
 import FLCore
 
-/// A built executable of this package run as a child process by a test: its standard output is read
-/// line by line on a thread of its own and kept, so a test can wait (with a deadline) for a line;
-/// its standard error goes to a file for the failure message. It is killed when the test lets go.
+/// A built executable of this package run as a child process by a test. Its standard output and
+/// standard error are each read line by line on a thread of their own and kept, so a test can wait
+/// (with a deadline) for a line on either; standard error is also copied to a file for failure
+/// messages. The process is killed when the test lets go of it.
 public final class ProcessUnderTest: @unchecked Sendable {
     public let process: ChildProcess
     public let name: String
-    /// Where the child's standard error is kept.
+    /// Where a copy of the child's standard error is kept.
     public let errorLog: String
-    private let condition = NSCondition()
-    private var lines: [String] = []
-    private var arrivals: [Double] = []
-    private var ended = false
+    private let output = CollectedLines()
+    private let errors = CollectedLines()
 
     /// Starts `executable` (a product name such as `fx-aggregator`, found beside the test bundle).
     public init(_ executable: String, _ arguments: [String], name: String? = nil, errorLog: String,
@@ -25,76 +24,47 @@ public final class ProcessUnderTest: @unchecked Sendable {
         }
         self.name = name ?? executable
         self.errorLog = errorLog
+        _ = FileManager.default.createFile(atPath: errorLog, contents: nil)
         process = try ChildProcess(executable: path, arguments: arguments, environment: environment,
-                                   standardOutput: .pipe, standardError: .file(errorLog))
-        let reader = Thread { [self] in readLines() }
-        reader.name = "stdout:\(self.name)"
-        reader.start()
+                                   standardOutput: .pipe, standardError: .pipe)
+        output.start(reading: process.standardOutput!, label: "stdout:\(self.name)", copyTo: nil)
+        errors.start(reading: process.standardError!, label: "stderr:\(self.name)", copyTo: errorLog)
     }
 
     deinit { process.kill() }
 
-    private func readLines() {
-        guard let handle = process.standardOutput else { return }
-        var pending = Data()
-        while true {
-            let data = handle.availableData
-            if data.isEmpty { break }
-            pending.append(data)
-            while let newline = pending.firstIndex(of: 0x0A) {
-                let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
-                pending.removeSubrange(pending.startIndex...newline)
-                var now = timespec()
-                clock_gettime(CLOCK_MONOTONIC, &now)
-                condition.lock()
-                lines.append(line)
-                arrivals.append(Double(now.tv_sec) + Double(now.tv_nsec) / 1e9)
-                condition.broadcast()
-                condition.unlock()
-            }
-        }
-        condition.lock()
-        ended = true
-        condition.broadcast()
-        condition.unlock()
-    }
-
     /// Every line of standard output so far.
-    public var outputLines: [String] {
-        condition.lock()
-        defer { condition.unlock() }
-        return lines
-    }
+    public var outputLines: [String] { output.lines.map(\.line) }
 
     /// Every line of standard output so far with the monotonic time (seconds) it was read at.
-    public var timedOutputLines: [(time: Double, line: String)] {
-        condition.lock()
-        defer { condition.unlock() }
-        return Array(zip(arrivals, lines))
-    }
+    public var timedOutputLines: [(time: Double, line: String)] { output.lines }
+
+    /// Every line of standard error so far.
+    public var errorLines: [String] { errors.lines.map(\.line) }
 
     /// The first output line matching `predicate`, waiting up to `timeout` seconds; throws with the
     /// child's standard error when none comes (or the child ends first).
     @discardableResult
     public func waitForLine(timeout: Double, where predicate: (String) -> Bool) throws -> String {
-        let deadline = Date().addingTimeInterval(timeout)
-        condition.lock()
-        defer { condition.unlock() }
-        while true {
-            if let line = lines.first(where: predicate) { return line }
-            if ended || !condition.wait(until: deadline) {
-                if let line = lines.first(where: predicate) { return line }
-                throw ProcessUnderTestError("\(name): no expected line within \(timeout) s (\(ended ? "it ended" : "still running")); stderr:\n\(errorTail())")
-            }
+        guard let line = output.wait(timeout: timeout, where: predicate) else {
+            throw ProcessUnderTestError("\(name): no expected output line within \(timeout) s (\(output.hasEnded ? "it ended" : "still running")); stderr:\n\(errorTail())")
         }
+        return line
+    }
+
+    /// The first standard-error line (a log line) matching `predicate`, waiting up to `timeout` seconds.
+    @discardableResult
+    public func waitForErrorLine(timeout: Double, where predicate: (String) -> Bool) throws -> String {
+        guard let line = errors.wait(timeout: timeout, where: predicate) else {
+            throw ProcessUnderTestError("\(name): no expected log line within \(timeout) s; stderr:\n\(errorTail())")
+        }
+        return line
     }
 
     /// Waits until standard output has been read to its end (the child closed it), up to `timeout` seconds.
     public func waitForOutputEnd(timeout: Double) {
-        let deadline = Date().addingTimeInterval(timeout)
-        condition.lock()
-        defer { condition.unlock() }
-        while !ended && condition.wait(until: deadline) {}
+        output.waitForEnd(timeout: timeout)
+        errors.waitForEnd(timeout: timeout)
     }
 
     /// Waits up to `timeout` seconds for the exit and for the last of its output; throws with the
@@ -111,8 +81,75 @@ public final class ProcessUnderTest: @unchecked Sendable {
 
     /// The last lines of standard error, for failure messages.
     public func errorTail(_ count: Int = 30) -> String {
-        let text = (try? String(contentsOfFile: errorLog, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").suffix(count).joined(separator: "\n")
+        errors.lines.suffix(count).map(\.line).joined(separator: "\n")
+    }
+}
+
+/// Lines read from a pipe by a thread of their own, with the monotonic time each arrived.
+private final class CollectedLines: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var collected: [(time: Double, line: String)] = []
+    private var ended = false
+
+    func start(reading handle: FileHandle, label: String, copyTo path: String?) {
+        let thread = Thread { [self] in read(handle, copyTo: path) }
+        thread.name = label
+        thread.start()
+    }
+
+    private func read(_ handle: FileHandle, copyTo path: String?) {
+        let copy = path.flatMap { FileHandle(forWritingAtPath: $0) }
+        defer { try? copy?.close() }
+        var pending = Data()
+        while true {
+            let data = handle.availableData
+            if data.isEmpty { break }
+            copy?.write(data)
+            pending.append(data)
+            while let newline = pending.firstIndex(of: 0x0A) {
+                let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                pending.removeSubrange(pending.startIndex...newline)
+                var now = timespec()
+                clock_gettime(CLOCK_MONOTONIC, &now)
+                condition.lock()
+                collected.append((Double(now.tv_sec) + Double(now.tv_nsec) / 1e9, line))
+                condition.broadcast()
+                condition.unlock()
+            }
+        }
+        condition.lock()
+        ended = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    var lines: [(time: Double, line: String)] {
+        condition.lock()
+        defer { condition.unlock() }
+        return collected
+    }
+
+    var hasEnded: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return ended
+    }
+
+    func wait(timeout: Double, where predicate: (String) -> Bool) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if let hit = collected.first(where: { predicate($0.line) }) { return hit.line }
+            if ended || !condition.wait(until: deadline) { return collected.first { predicate($0.line) }?.line }
+        }
+    }
+
+    func waitForEnd(timeout: Double) {
+        let deadline = Date().addingTimeInterval(timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        while !ended && condition.wait(until: deadline) {}
     }
 }
 

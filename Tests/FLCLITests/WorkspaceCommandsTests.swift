@@ -119,6 +119,15 @@ func tool(_ path: String, _ arguments: [String]) throws -> String {
         #expect(bogus.err.contains("plan.yaml:") && bogus.err.contains("task 'bogus' is not defined under tasks"), "\(bogus.err)")
     }
 
+    @Test func aPlanThatIncludesItselfIsRefused() throws {
+        let dir = try TemporaryDirectory()
+        let plan = dir.appending("plan.yaml")
+        try "aggregator:\n  defaults: plan.yaml\n  settings:\n    rounds_to_train: 3\n".write(toFile: plan, atomically: true, encoding: .utf8)
+        let result = fx(["plan", "print", "--plan", plan])
+        #expect(result.status == 1)
+        #expect(result.err.contains("plan.yaml -> ") && result.err.contains("cycle"), "\(result.err)")
+    }
+
     @Test func syntaxErrorsNameFileLineAndColumn() throws {
         let dir = try TemporaryDirectory()
         let plan = dir.appending("plan.yaml")
