@@ -26,8 +26,14 @@ public final class ExternalTaskRunner: TaskRunner {
 
     /// The environment variable naming the request file.
     public static let requestVariable = "SWIFTFL_TASK_REQUEST"
-    /// The environment variable naming the task's folder (where outputs go; a convenience).
+    /// Variables that repeat the request's main fields for commands that cannot read JSON (a shell
+    /// script): the task's folder, the function, the input model, and where the outputs go. The
+    /// request stays the protocol; these are a convenience and always agree with it.
     public static let taskDirectoryVariable = "SWIFTFL_TASK_DIR"
+    public static let functionVariable = "SWIFTFL_TASK_FUNCTION"
+    public static let modelInputVariable = "SWIFTFL_MODEL_INPUT"
+    public static let modelOutputVariable = "SWIFTFL_MODEL_OUTPUT"
+    public static let resultVariable = "SWIFTFL_RESULT"
 
     public var layout: ModelLayout { settings.layout }
 
@@ -103,6 +109,10 @@ public final class ExternalTaskRunner: TaskRunner {
         var environment = self.environment
         environment[Self.requestVariable] = requestPath
         environment[Self.taskDirectoryVariable] = folder
+        environment[Self.functionVariable] = function.rawValue
+        environment[Self.modelInputVariable] = inputPath
+        environment[Self.modelOutputVariable] = outputPath
+        environment[Self.resultVariable] = resultPath
         let child: ChildProcess
         do {
             child = try ChildProcess(executable: executable, arguments: Array(settings.command.dropFirst()), environment: environment,
