@@ -176,16 +176,7 @@ public final class ExternalTaskRunner: TaskRunner {
 
     /// Describes the first NaN or infinity of `model`, if any.
     static func nonFinite(_ model: ModelState) -> String? {
-        model.values.withUnsafeBufferPointer { values in
-            guard !FloatKernels.allFinite(values) else { return nil }
-            for (i, spec) in model.layout.tensors.enumerated() {
-                let range = model.layout.range(at: i)
-                if let bad = FloatKernels.firstNonFinite(UnsafeBufferPointer(rebasing: values[range])) {
-                    return "tensor '\(spec.name)' has \(values[range.lowerBound + bad]) at element \(bad); models must be finite"
-                }
-            }
-            return nil
-        }
+        model.firstNonFinite.map { "tensor '\($0.tensor)' has \($0.value) at element \($0.element); models must be finite" }
     }
 
     /// The last `bytes` bytes of the file at `path` as text, starting at a line boundary.
