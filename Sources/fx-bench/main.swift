@@ -32,6 +32,7 @@ while i < arguments.count {
 
 let benchmarks: [(String, (BenchmarkReport) throws -> Void)] = [
     ("stream", StreamBenchmark.run),
+    ("external", ExternalRunnerBenchmark.run),
 ]
 let report = BenchmarkReport()
 print(BenchmarkReport.header)

@@ -123,13 +123,16 @@ struct ExternalTaskResult: Equatable {
             }
         }
         var samples = 0
-        if let node = object["sample_count"], !node.isNull {
-            guard let n = node.asInt ?? node.asDouble.flatMap({ $0 == $0.rounded() && abs($0) < 9e15 ? Int($0) : nil }) else {
-                throw .invalid("sample_count: expected a positive integer, found \(node.value.summary)")
-            }
+        let count = object["sample_count"]?.value ?? .null
+        switch count {
+        case .null:
+            if requireSamples { throw .invalid("sample_count is missing (the number of rows the task used, a positive integer)") }
+        case let .int(n):
             samples = n
-        } else if requireSamples {
-            throw .invalid("sample_count is missing (the number of rows the task used, a positive integer)")
+        case let .float(d) where d == d.rounded() && abs(d) < 9e15:
+            samples = Int(d)  // `1437.0` from a language without integers
+        default:
+            throw .invalid("sample_count: expected a positive integer, found \(count.summary)")
         }
         if requireSamples && samples <= 0 { throw .invalid("sample_count must be a positive integer, found \(samples)") }
         return ExternalTaskResult(metrics: metrics, sampleCount: max(samples, 0))
