@@ -6,7 +6,7 @@ import Testing
 
 /// What an external command reads and writes must mean the same on both sides, to the bit: our
 /// writer against Python's `safetensors` package (the wheel in Tests/Interop, unzipped; no network)
-/// and against the 20-line numpy reader shipped in workspaces/digits_numpy/src, and the other way
+/// and against the small numpy reader shipped in workspaces/digits_numpy/src, and the other way
 /// round; and our conversion of other dtypes against numpy's `astype(float32)`.
 @Suite struct ExternalSafetensorsInteropTests {
     static let script = "\(PythonInterop.interopDirectory)/safetensors_interop.py"
