@@ -79,7 +79,7 @@ import FLTraining
         let fixture = try FederationFixture(template: "digits_numpy", collaborators: Self.sites)
         try fixture.edit("plan/plan.yaml", replacing: "command: [python3, src/train.py]",
                          with: "command: \"echo 'CUDA error: no device found' >&2; exit 7\"")
-        try fixture.edit("plan/plan.yaml", replacing: "initialize: command", with: "initialize: seeded")
+        try fixture.edit("plan/plan.yaml", replacing: "initialize: command", with: "initialize: seeded\n    work_dir: tasks")
         let initialization = try fixture.fx(["plan", "initialize", "--workspace", fixture.workspace])
         #expect(initialization.contains("model: 650 parameters"))
         let (_, port) = try fixture.startAggregator()
@@ -89,6 +89,11 @@ import FLTraining
         let errors = site.errorTail()
         #expect(errors.contains("exited with status 7"), "\(errors)")
         #expect(errors.contains("CUDA error: no device found"), "\(errors)")
+        // The failed task's folder is kept, in the plan's work_dir, with what the command wrote.
+        let kept = try FileManager.default.contentsOfDirectory(atPath: "\(fixture.workspace)/tasks")
+        #expect(kept.count == 1 && kept[0].hasPrefix("swiftfl-site_1-r0-aggregated_model_validation-"), "\(kept)")
+        #expect(errors.contains("\(fixture.workspace)/tasks/\(kept.first ?? "?")"))
+        #expect(try String(contentsOfFile: "\(fixture.workspace)/tasks/\(kept.first ?? "?")/stderr.txt", encoding: .utf8) == "CUDA error: no device found\n")
     }
 
     /// The template carries its own copy of the digits file (a workspace is copied, so it cannot

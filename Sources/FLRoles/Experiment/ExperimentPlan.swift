@@ -136,7 +136,7 @@ public struct ExperimentPlan: Sendable {
     /// The starting model of the experiment: deterministic for the plan's seed, or, for an external
     /// runner with `initialize: command`, what the site command's `initialize` function writes
     /// (checked against the declared tensors).
-    /// - Throws: `ExternalTaskError` or `TaskRunnerError` when the external command fails.
+    /// - Throws: `WorkspaceError` quoting the external command's failure.
     public func initialModel() throws -> ModelState {
         switch runner {
         case let .builtin(b):
@@ -147,7 +147,12 @@ public struct ExperimentPlan: Sendable {
             switch e.initialization {
             case .zeros: return ModelState(zeros: e.layout)
             case .seeded: return ExternalTaskRunner.seededModel(e.layout, seed: e.seed)
-            case .command: return try ExternalTaskRunner(settings: externalSettings(e, collaborator: nil, index: 0, data: nil)).initialize()
+            case .command:
+                do {
+                    return try ExternalTaskRunner(settings: externalSettings(e, collaborator: nil, index: 0, data: nil)).initialize()
+                } catch {
+                    throw WorkspaceError("\(error)\n  (task_runner.settings.initialize is 'command'; 'seeded' or 'zeros' makes the initial model without running it)")
+                }
             }
         }
     }
