@@ -280,7 +280,8 @@ public struct ExperimentPlan: Sendable {
     }
 }
 
-/// How a site trains: SwiftFL's own runner, or one that only measures the federation's overhead.
+/// How a site trains: SwiftFL's own runner, the site's own command (`external`), or one that only
+/// measures the federation's overhead.
 public enum RunnerPlan: Sendable {
     public struct Builtin: Sendable {
         public var architecture: NetworkArchitecture

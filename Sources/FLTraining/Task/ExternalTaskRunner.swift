@@ -129,7 +129,7 @@ public final class ExternalTaskRunner: TaskRunner {
             }
         }
         // Whatever the command started and left running dies with it: nothing outlives its task.
-        // (The group id stays reserved while any member lives, so this cannot reach a stranger.)
+        // A group id cannot be taken by anyone else while a member lives; with none left, this finds no one.
         _ = Glibc.kill(-child.pid, SIGKILL)
         let tail = { Self.tail(of: stderrPath, bytes: self.settings.stderrTailBytes) }
         guard let status else { throw failure(.timedOut(seconds: settings.timeout), tail: tail(), folder: folder) }
