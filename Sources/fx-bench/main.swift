@@ -22,7 +22,7 @@ while i < arguments.count {
     case "--output": i += 1; output = arguments[i]
     case "--only": i += 1; only = Set(arguments[i].split(separator: ",").map(String.init))
     case "-h", "--help":
-        print("USAGE: fx-bench [--output FILE] [--only stream,rounds,aggregation,...]")
+        print("USAGE: fx-bench [--output FILE] [--only stream,rounds,aggregation,external,...]")
         exit(0)
     default:
         FileHandle.standardError.write(Data("fx-bench: unknown argument '\(arguments[i])'\n".utf8))
@@ -35,6 +35,7 @@ let benchmarks: [(String, (BenchmarkReport) throws -> Void)] = [
     ("stream", StreamBenchmark.run),
     ("rounds", RoundBenchmark.run),
     ("aggregation", AggregationBenchmark.run),
+    ("external", ExternalRunnerBenchmark.run),
 ]
 let report = BenchmarkReport()
 print(BenchmarkReport.header)

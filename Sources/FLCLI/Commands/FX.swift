@@ -6,6 +6,7 @@ public enum FX {
                 subcommands: [
                     WorkspaceCommands.command,
                     PlanCommands.command,
+                    ModelCommands.command,
                     PKICommands.command,
                     RoleCommands.aggregator,
                     RoleCommands.collaborator,

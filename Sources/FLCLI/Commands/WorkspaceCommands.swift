@@ -85,7 +85,7 @@ enum PlanCommands {
         let plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate(environment: context.environment))
         for line in try plan.checkData() { context.console.print(line) }
         try workspace.createOutputDirectories()
-        let model = plan.initialModel()
+        let model = try plan.initialModel()
         try Safetensors.write(model, to: plan.initialModelPath, metadata: ["created_by": "fx plan initialize"])
         context.console.print("plan: \(plan.roundsToTrain) rounds, \(plan.collaborators.count) collaborators (\(plan.collaborators.joined(separator: ", ")))")
         context.console.print("model: \(model.layout.count) parameters in \(model.layout.tensors.count) tensors (\(model.layout))")

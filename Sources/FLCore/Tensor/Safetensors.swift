@@ -147,7 +147,8 @@ public enum Safetensors {
             }
             entries.append((TensorSpec(name: name, shape: shape), Int(b.int64Value), Int(e.int64Value)))
         }
-        entries.sort { ($0.begin, $0.spec.name) < ($1.begin, $1.spec.name) }
+        // By end too: an empty tensor shares its offset with the tensor after it and must come first.
+        entries.sort { ($0.begin, $0.end, $0.spec.name) < ($1.begin, $1.end, $1.spec.name) }
         let layout: ModelLayout
         do { layout = try ModelLayout(entries.map(\.spec)) } catch let error as ModelLayoutError { throw fail(error.reason) }
         var expected = 0

@@ -9,15 +9,18 @@ public enum DType: String, Sendable, Hashable, Codable, CaseIterable {
     case int32 = "I32"
     case int16 = "I16"
     case int8 = "I8"
+    case uint64 = "U64"
+    case uint32 = "U32"
+    case uint16 = "U16"
     case uint8 = "U8"
     case bool = "BOOL"
 
     /// Bytes per element.
     public var size: Int {
         switch self {
-        case .float64, .int64: 8
-        case .float32, .int32: 4
-        case .float16, .bfloat16, .int16: 2
+        case .float64, .int64, .uint64: 8
+        case .float32, .int32, .uint32: 4
+        case .float16, .bfloat16, .int16, .uint16: 2
         case .int8, .uint8, .bool: 1
         }
     }

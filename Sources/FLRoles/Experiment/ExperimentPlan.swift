@@ -133,8 +133,29 @@ public struct ExperimentPlan: Sendable {
     /// The model every collaborator trains (names and shapes).
     public var layout: ModelLayout { runner.layout }
 
-    /// The starting model of the experiment, deterministic for the plan's seed.
-    public func initialModel() -> ModelState { runner.initialModel() }
+    /// The starting model of the experiment: deterministic for the plan's seed, or, for an external
+    /// runner with `initialize: command`, what the site command's `initialize` function writes
+    /// (checked against the declared tensors).
+    /// - Throws: `WorkspaceError` quoting the external command's failure.
+    public func initialModel() throws -> ModelState {
+        switch runner {
+        case let .builtin(b):
+            return b.architecture.initialModel(seed: b.seed)
+        case .noop:
+            return ModelState(zeros: layout)
+        case let .external(e):
+            switch e.initialization {
+            case .zeros: return ModelState(zeros: e.layout)
+            case .seeded: return ExternalTaskRunner.seededModel(e.layout, seed: e.seed)
+            case .command:
+                do {
+                    return try ExternalTaskRunner(settings: externalSettings(e, collaborator: nil, index: 0, data: nil)).initialize()
+                } catch {
+                    throw WorkspaceError("\(error)\n  (task_runner.settings.initialize is 'command'; 'seeded' or 'zeros' makes the initial model without running it)")
+                }
+            }
+        }
+    }
 
     /// Where the initial model is kept in the workspace.
     public var initialModelPath: String { workspace.resolve(aggregator.initialModelPath) }
@@ -184,7 +205,48 @@ public struct ExperimentPlan: Sendable {
                 architecture: builtin.architecture, optimizer: builtin.optimizer, batchSize: data.batchSize,
                 epochs: taskArguments["train"]?["epochs"]?.intValue ?? 1, seed: builtin.seed, collaboratorIndex: index,
                 resetOptimizerEachRound: builtin.resetOptimizerEachRound, train: split.train, validation: split.validation))
+        case let .external(external):
+            let data = try externalData(for: name, dataPath: dataPath)
+            guard FileManager.default.fileExists(atPath: data.path) else {
+                throw WorkspaceError("\(name): the data file \(data.path) does not exist" + (dataPath == nil ? " (from \(workspace.dataPath))" : ""))
+            }
+            return try ExternalTaskRunner(settings: externalSettings(external, collaborator: name, index: index, data: data))
         }
+    }
+
+    /// The external runner's settings for collaborator `collaborator` (nil: `initialize` at the aggregator).
+    func externalSettings(_ e: RunnerPlan.External, collaborator: String?, index: Int, data: ExternalDataSettings?) -> ExternalRunnerSettings {
+        ExternalRunnerSettings(command: e.command, layout: e.layout, workingDirectory: workspace.root, timeout: e.timeout,
+                               terminationGrace: e.terminationGrace, environment: e.environment,
+                               scratchDirectory: e.scratchDirectory.map(workspace.resolve), keepTaskDirectories: e.keepTaskDirectories,
+                               collaborator: collaborator, collaboratorIndex: index, seed: e.seed, data: data, runnerSettings: e.settings)
+    }
+
+    /// What the external command is told about collaborator `name`'s data: the `data.yaml` entry
+    /// (with the shard it gets of a shared file), or `dataPath` used whole. Nothing is read here.
+    public func externalData(for name: String, dataPath: String? = nil) throws -> ExternalDataSettings {
+        var settings = ExternalDataSettings(path: "", labelColumn: data.labelColumn, validationFraction: data.validationFraction,
+                                            batchSize: data.batchSize, standardize: data.standardize, split: DataPlan.Split.none.rawValue,
+                                            splitSeed: Int(truncatingIfNeeded: data.splitSeed), dirichletAlpha: data.dirichletAlpha)
+        if let dataPath {
+            settings.path = dataPath
+            return settings
+        }
+        guard let shard = shards[name] else {
+            throw WorkspaceError("\(workspace.dataPath) has no entry for '\(name)' (entries: \(shards.keys.sorted().joined(separator: ", ")))")
+        }
+        settings.path = workspace.resolve(shard.path)
+        if data.split != .none {
+            let count = shard.shardCount ?? shards.values.filter { $0.path == shard.path }.count
+            let index = shard.shardIndex ?? 0
+            guard index < count else {
+                throw WorkspaceError("\(workspace.dataPath): \(name).shard_index is \(index) but there are only \(count) shards")
+            }
+            settings.split = data.split.rawValue
+            settings.shardIndex = index
+            settings.shardCount = count
+        }
+        return settings
     }
 
     /// Collaborator `name`'s rows, split into training and validation and standardised.
@@ -218,7 +280,8 @@ public struct ExperimentPlan: Sendable {
     }
 }
 
-/// How a site trains: SwiftFL's own runner, or one that only measures the federation's overhead.
+/// How a site trains: SwiftFL's own runner, the site's own command (`external`), or one that only
+/// measures the federation's overhead.
 public enum RunnerPlan: Sendable {
     public struct Builtin: Sendable {
         public var architecture: NetworkArchitecture
@@ -227,9 +290,38 @@ public enum RunnerPlan: Sendable {
         public var seed: UInt64
     }
 
+    /// The site's own command, run for each task through request files (docs/external-runner.md).
+    public struct External: Sendable {
+        /// Where `fx plan initialize` gets the starting model.
+        public enum Initialization: String, Sendable, CaseIterable {
+            /// Run the command with function `initialize`.
+            case command
+            /// Glorot-uniform weights from the plan's seed (tensors of two or more dimensions), zero 1-D tensors.
+            case seeded
+            /// Every parameter zero.
+            case zeros
+        }
+
+        /// The program and its arguments (a string in the plan runs through `/bin/sh -c`).
+        public var command: [String]
+        /// The declared tensors (`task_runner.settings.tensors`), all F32.
+        public var layout: ModelLayout
+        public var timeout: Double
+        public var terminationGrace: Double
+        public var environment: [String: String]
+        /// Where task folders go, relative to the workspace unless absolute; nil for the system's temporary folder.
+        public var scratchDirectory: String?
+        public var keepTaskDirectories: Bool
+        public var initialization: Initialization
+        public var seed: UInt64
+        /// `task_runner.settings` as written, passed to the command.
+        public var settings: PlanNode
+    }
+
     case builtin(Builtin)
     /// Returns the model plus `offset`; `parameters` floats in one tensor.
     case noop(parameters: Int, offset: Double, samples: Int)
+    case external(External)
 
     init(_ plan: Plan) throws {
         let template = try plan.string("task_runner.template", default: "builtin")
@@ -284,22 +376,98 @@ public enum RunnerPlan: Sendable {
             let samples = try plan.int("\(s).samples", default: 100)
             guard samples > 0 else { throw PlanCheck.error(plan, "\(s).samples", "expected a positive sample count") }
             self = .noop(parameters: parameters, offset: try plan.double("\(s).offset", default: 0.001), samples: samples)
+        case "external":
+            self = .external(try RunnerPlan.external(plan))
         default:
-            throw PlanCheck.error(plan, "task_runner.template", "expected builtin or noop, found '\(template)'")
+            throw PlanCheck.error(plan, "task_runner.template", "expected builtin, external or noop, found '\(template)'")
         }
+    }
+
+    private static func external(_ plan: Plan) throws -> External {
+        let s = "task_runner.settings"
+        let command: [String]
+        guard let commandNode = plan.node(at: "\(s).command"), !commandNode.isNull else {
+            throw PlanError(.missing, file: plan.path, keyPath: "\(s).command",
+                            message: "the command the external runner runs for each task, e.g. [python3, src/train.py]")
+        }
+        if let line = commandNode.asString {
+            guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { throw PlanCheck.error(plan, "\(s).command", "expected a command, found an empty string") }
+            command = ["/bin/sh", "-c", line]
+        } else {
+            command = try plan.strings("\(s).command")
+            guard let first = command.first, !first.isEmpty else {
+                throw PlanCheck.error(plan, "\(s).command", "expected the program and its arguments, e.g. [python3, src/train.py]")
+            }
+        }
+
+        var specs: [TensorSpec] = []
+        guard let tensorsNode = plan.node(at: "\(s).tensors"), !tensorsNode.isNull else {
+            throw PlanError(.missing, file: plan.path, keyPath: "\(s).tensors",
+                            message: "the model's tensors, name: shape, e.g. {dense_0.weight: [10, 64], dense_0.bias: [10]}")
+        }
+        func shape(_ section: PlanSection) throws -> [Int] {
+            guard let items = section.node.asSequence else {
+                throw PlanCheck.error(section, "", "expected a shape, a list of non-negative integers such as [10, 64]")
+            }
+            return try items.enumerated().map { i, item in
+                guard let n = item.asInt, n >= 0 else { throw PlanCheck.error(section, "\(i)", "expected a non-negative dimension") }
+                return n
+            }
+        }
+        if tensorsNode.asMapping != nil {
+            // Tensor names hold dots (`dense_0.weight`), so entries are read from the mapping, not by dotted path.
+            for entry in try plan.mapping("\(s).tensors") {
+                let section = PlanSection(node: entry.value, path: "\(s).tensors.\(entry.key)", file: entry.value.location?.file ?? plan.path)
+                specs.append(TensorSpec(name: entry.key, shape: try shape(section)))
+            }
+        } else if tensorsNode.asSequence != nil {
+            for item in try plan.items("\(s).tensors") {
+                let dtype = try item.string("dtype", default: DType.float32.rawValue)
+                guard dtype == DType.float32.rawValue else { throw PlanCheck.error(item, "dtype", "expected F32 (models are float32), found '\(dtype)'") }
+                specs.append(TensorSpec(name: try item.string("name"), shape: try shape(try item.section("shape"))))
+            }
+        } else {
+            throw PlanCheck.error(plan, "\(s).tensors", "expected a mapping of tensor names to shapes, or a list of {name, shape}")
+        }
+        guard !specs.isEmpty else { throw PlanCheck.error(plan, "\(s).tensors", "expected at least one tensor") }
+        let layout: ModelLayout
+        do { layout = try ModelLayout(specs) } catch { throw PlanCheck.error(plan, "\(s).tensors", "\(error)") }
+
+        var environment: [String: String] = [:]
+        if let mapping = try plan.mappingIfPresent("\(s).environment") {
+            for entry in mapping {
+                guard !entry.key.isEmpty, !entry.key.contains("=") else {
+                    throw PlanCheck.error(plan, "\(s).environment", "'\(entry.key)' cannot be an environment variable name")
+                }
+                switch entry.value.value {
+                case let .string(v): environment[entry.key] = v
+                case let .int(v): environment[entry.key] = String(v)
+                case let .float(v): environment[entry.key] = String(v)
+                case let .bool(v): environment[entry.key] = String(v)
+                default:
+                    throw PlanError(.type, file: entry.value.location?.file ?? plan.path, location: entry.value.location,
+                                    keyPath: "\(s).environment.\(entry.key)", message: "expected a string value, found \(entry.value.value.summary)")
+                }
+            }
+        }
+        let timeout = try PlanCheck.positive(plan, "\(s).timeout", default: 3600)
+        let grace = try plan.double("\(s).termination_grace", default: 5)
+        guard grace >= 0, grace.isFinite else { throw PlanCheck.error(plan, "\(s).termination_grace", "expected a non-negative number of seconds, found \(grace)") }
+        let initializationName = try plan.string("\(s).initialize", default: External.Initialization.command.rawValue)
+        guard let initialization = External.Initialization(rawValue: initializationName) else {
+            throw PlanCheck.error(plan, "\(s).initialize", "expected command, seeded or zeros, found '\(initializationName)'")
+        }
+        return External(command: command, layout: layout, timeout: timeout, terminationGrace: grace, environment: environment,
+                        scratchDirectory: try plan.stringIfPresent("\(s).work_dir"), keepTaskDirectories: try plan.bool("\(s).keep_task_dirs", default: false),
+                        initialization: initialization, seed: UInt64(truncatingIfNeeded: try plan.int("\(s).seed", default: 0)),
+                        settings: plan.node(at: s) ?? PlanNode(.mapping(PlanMapping())))
     }
 
     public var layout: ModelLayout {
         switch self {
         case let .builtin(b): b.architecture.layout
         case let .noop(parameters, _, _): try! ModelLayout([TensorSpec(name: "parameters", shape: [parameters])])
-        }
-    }
-
-    public func initialModel() -> ModelState {
-        switch self {
-        case let .builtin(b): b.architecture.initialModel(seed: b.seed)
-        case .noop: ModelState(zeros: layout)
+        case let .external(e): e.layout
         }
     }
 }
@@ -503,6 +671,20 @@ extension ExperimentPlan {
     /// (features, classes) and returns one line per collaborator saying what was found.
     /// Throws for data that is present but does not fit.
     public func checkData() throws -> [String] {
+        if case .external = runner {
+            return try collaborators.map { name in
+                guard shards[name] != nil else {
+                    return "\(name): no entry in \(workspace.dataPath); that site must name its data when it starts (--data)"
+                }
+                let data = try externalData(for: name)
+                let shown = data.path.hasPrefix(workspace.root + "/") ? String(data.path.dropFirst(workspace.root.count + 1)) : data.path
+                let part = data.split == DataPlan.Split.none.rawValue ? "" : " (\(data.split) shard \(data.shardIndex) of \(data.shardCount))"
+                guard FileManager.default.fileExists(atPath: data.path) else {
+                    return "\(name): \(shown) is not on this machine; it is checked when the site starts"
+                }
+                return "\(name): \(shown)\(part), read by the external command"
+            }
+        }
         guard case let .builtin(builtin) = runner else { return ["data: not read by the \(runner.name) task runner"] }
         var lines: [String] = []
         for name in collaborators {
@@ -532,6 +714,7 @@ extension RunnerPlan {
         switch self {
         case .builtin: "builtin"
         case .noop: "noop"
+        case .external: "external"
         }
     }
 }
