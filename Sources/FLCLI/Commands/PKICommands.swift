@@ -48,9 +48,9 @@ enum PKICommands {
                     .option("--days", value: "N", help: "Validity in days (default: 365)."),
                     .option("--out", value: "FILE", help: "Where the certificate goes (default: NAME.crt beside the request).")]
     ) { args, context in
+        let (role, days) = (try role(args), try args.int("--days", default: 365, in: 1...36500)!)
         let ca = try CertificateAuthority.load(directory: context.absolute(args.option("--ca-dir") ?? "ca"))
-        let issued = try ca.sign(requestPath: context.absolute(try args.required("--csr")), role: try role(args),
-                                 validity: .days(try args.int("--days", default: 365, in: 1...36500)!),
+        let issued = try ca.sign(requestPath: context.absolute(try args.required("--csr")), role: role, validity: .days(days),
                                  outputPath: args.option("--out").map(context.absolute))
         context.console.print("issued certificate for '\(issued.commonName)': \(issued.path)")
         context.console.print("SHA-256 fingerprint: \(issued.fingerprint)")
@@ -67,13 +67,12 @@ enum PKICommands {
                     .option("--dir", value: "DIR", help: "Where NAME.key, NAME.crt and ca.crt go (default: current folder)."),
                     .option("--days", value: "N", help: "Validity in days (default: 365).")]
     ) { args, context in
+        let (role, days) = (try role(args), try args.int("--days", default: 365, in: 1...36500)!)
         let ca = try CertificateAuthority.load(directory: context.absolute(args.option("--ca-dir") ?? "ca"))
-        let role = try role(args)
         var hosts = args.options("--host")
         if role == .server && hosts.isEmpty { hosts = ["127.0.0.1", "localhost"] }
         let identity = try ca.certify(name: try args.required("--name"), hosts: hosts, role: role,
-                                      directory: context.absolute(args.option("--dir") ?? "."),
-                                      validity: .days(try args.int("--days", default: 365, in: 1...36500)!))
+                                      directory: context.absolute(args.option("--dir") ?? "."), validity: .days(days))
         context.console.print("\(identity.name): \(identity.certificatePath) (key \(identity.keyPath))")
         context.console.print("SHA-256 fingerprint: \(identity.fingerprint)")
         return 0
