@@ -9,6 +9,9 @@ public enum FX {
                     PKICommands.command,
                     RoleCommands.aggregator,
                     RoleCommands.collaborator,
+                    DirectorCommands.command,
+                    EnvoyCommands.command,
+                    ExperimentCommands.command,
                 ])
     }
 }
