@@ -9,6 +9,7 @@ if arguments.first == "child" {
     let rest = Array(arguments.dropFirst(2))
     switch kind {
     case "stream-sink": try StreamBenchmark.sink(rest)
+    case "director": try DirectorBenchmark.directorChild(rest)
     default: fatalError("unknown bench child '\(kind)'")
     }
 }
@@ -21,7 +22,7 @@ while i < arguments.count {
     case "--output": i += 1; output = arguments[i]
     case "--only": i += 1; only = Set(arguments[i].split(separator: ",").map(String.init))
     case "-h", "--help":
-        print("USAGE: fx-bench [--output FILE] [--only stream,...]")
+        print("USAGE: fx-bench [--output FILE] [--only stream,director]")
         exit(0)
     default:
         FileHandle.standardError.write(Data("fx-bench: unknown argument '\(arguments[i])'\n".utf8))
@@ -32,6 +33,7 @@ while i < arguments.count {
 
 let benchmarks: [(String, (BenchmarkReport) throws -> Void)] = [
     ("stream", StreamBenchmark.run),
+    ("director", DirectorBenchmark.run),
 ]
 let report = BenchmarkReport()
 print(BenchmarkReport.header)

@@ -58,6 +58,7 @@ import FLTesting
             aggregators:
               host: 0.0.0.0
               address: fl.example.org
+              port: 50051
             """)
         #expect(s.host == "0.0.0.0" && s.port == 51000)
         #expect(s.sampleShape == [28, 28] && s.targetShape == [1])
@@ -67,7 +68,7 @@ import FLTesting
         #expect(s.stateDirectory == "\(dir)/var/state")
         #expect(s.certificateDirectory == "/etc/swiftfl/cert" && s.name == "centre")
         #expect(s.tls.certificatePath == "/etc/swiftfl/cert/centre.crt" && s.tls.releaseIdleBuffers)
-        #expect(s.aggregatorHost == "0.0.0.0" && s.aggregatorAddress == "fl.example.org")
+        #expect(s.aggregatorHost == "0.0.0.0" && s.aggregatorAddress == "fl.example.org" && s.aggregatorPort == 50051)
     }
 
     @Test func defaultsForEverythingButTheShapes() throws {
@@ -75,7 +76,7 @@ import FLTesting
         #expect(s.host == "127.0.0.1" && s.port == 50050 && s.heartbeatPeriod == 5 && s.minimumEnvoys == 1)
         #expect(s.allowedEnvoys == nil && s.allowedUsers == nil)
         #expect(s.stateDirectory == "\(dir)/state" && s.certificateDirectory == "\(dir)/cert" && s.name == "director")
-        #expect(s.aggregatorHost == "127.0.0.1" && s.aggregatorAddress == "127.0.0.1")
+        #expect(s.aggregatorHost == "127.0.0.1" && s.aggregatorAddress == "127.0.0.1" && s.aggregatorPort == 0)
     }
 
     @Test func errorsNameTheFileLineColumnAndSetting() throws {

@@ -172,7 +172,7 @@ extension Director {
             s.active?.phase = .starting
             return launch
         }
-        var arguments = ["--workspace", workspace.root, "--experiment", name, "--host", settings.aggregatorHost, "--port", "0",
+        var arguments = ["--workspace", workspace.root, "--experiment", name, "--host", settings.aggregatorHost, "--port", "\(settings.aggregatorPort)",
                          "--events", "--cert-dir", settings.certificateDirectory]
         if launch > 1 { arguments.append("--resume") }
         let errorLog = "\(store.directory(of: name))/aggregator-\(launch).stderr"

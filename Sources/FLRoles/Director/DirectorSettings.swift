@@ -26,6 +26,7 @@ import FLWire
 /// aggregators:
 ///   host: 127.0.0.1     # where spawned aggregators listen
 ///   address: 127.0.0.1  # the address Envoys dial to reach them
+///   port: 0             # 0 picks a free port per experiment; a fixed one suits firewalls
 /// ```
 public struct DirectorSettings: Sendable {
     public var host: String
@@ -50,6 +51,9 @@ public struct DirectorSettings: Sendable {
     public var aggregatorHost: String
     /// The address Envoys dial to reach a spawned aggregator (its certificate must name it).
     public var aggregatorAddress: String
+    /// The port spawned aggregators listen on; 0 picks a free one each time. Experiments run one at
+    /// a time, so one fixed port is enough (and is what a firewall needs).
+    public var aggregatorPort: Int
     /// Longest a request for work or a watch is held.
     public var longPollSeconds: Double
     /// Largest workspace archive accepted.
@@ -60,7 +64,7 @@ public struct DirectorSettings: Sendable {
     public init(host: String = "127.0.0.1", port: Int = 50050, sampleShape: [Int], targetShape: [Int], heartbeatPeriod: Double = 5,
                 minimumEnvoys: Int = 1, startupGrace: Double = 30, decisionTimeout: Double = 60, allowedEnvoys: Set<String>? = nil,
                 allowedUsers: Set<String>? = nil, stateDirectory: String, certificateDirectory: String, name: String = "director",
-                aggregatorHost: String = "127.0.0.1", aggregatorAddress: String? = nil, longPollSeconds: Double = 30,
+                aggregatorHost: String = "127.0.0.1", aggregatorAddress: String? = nil, aggregatorPort: Int = 0, longPollSeconds: Double = 30,
                 maximumArchiveSize: Int = 1 << 30, aggregatorExecutable: String? = nil) {
         self.host = host
         self.port = port
@@ -77,6 +81,7 @@ public struct DirectorSettings: Sendable {
         self.name = name
         self.aggregatorHost = aggregatorHost
         self.aggregatorAddress = aggregatorAddress ?? aggregatorHost
+        self.aggregatorPort = aggregatorPort
         self.longPollSeconds = longPollSeconds
         self.maximumArchiveSize = maximumArchiveSize
         self.aggregatorExecutable = aggregatorExecutable
@@ -104,7 +109,7 @@ public struct DirectorSettings: Sendable {
         try file.checkKeys("envoys", ["heartbeat_period", "minimum", "startup_grace", "decision_timeout", "allowed"])
         try file.checkKeys("users", ["allowed"])
         try file.checkKeys("certificates", ["dir", "name"])
-        try file.checkKeys("aggregators", ["host", "address"])
+        try file.checkKeys("aggregators", ["host", "address", "port"])
         let plan = file.plan
         let host = try plan.string("listen.host", default: "127.0.0.1")
         var settings = DirectorSettings(
@@ -120,6 +125,7 @@ public struct DirectorSettings: Sendable {
             name: try plan.string("certificates.name", default: "director"),
             aggregatorHost: try plan.string("aggregators.host", default: host))
         settings.aggregatorAddress = try plan.string("aggregators.address", default: settings.aggregatorHost)
+        settings.aggregatorPort = try file.port("aggregators.port", default: 0)
         guard settings.minimumEnvoys >= 1 else { throw file.error("envoys.minimum", "expected at least 1 Envoy, found \(settings.minimumEnvoys)") }
         guard settings.startupGrace >= 0, settings.startupGrace.isFinite else {
             throw file.error("envoys.startup_grace", "expected a number of seconds, 0 or more, found \(settings.startupGrace)")

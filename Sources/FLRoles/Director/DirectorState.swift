@@ -193,8 +193,14 @@ struct DirectorState {
         envoys.values.sorted { $0.record.name < $1.record.name }.map { e in
             let age = e.lastHeard.map { Double(now.uptimeNanoseconds &- $0.uptimeNanoseconds) / 1e9 }
             let running = e.heartbeat?.collaboratorRunning ?? (e.work.state == .running)
-            var current = e.heartbeat?.experiment ?? e.work.experiment
-            if let active, active.participants.contains(e.record.name) || active.candidates.contains(e.record.name) { current = active.name }
+            // The experiment the site is part of now: the active one while it is offered to it or
+            // runs there, else whatever its collaborator is still running.
+            var current = running ? (e.heartbeat?.experiment ?? e.work.experiment) : ""
+            if let active {
+                let name = e.record.name
+                let involved = active.phase == .preparing ? active.candidates.contains(name) : active.participants.contains(name)
+                if involved { current = active.name }
+            }
             return EnvoyInfo(name: e.record.name, shard: e.record.shard, online: isOnline(e, now: now), lastHeartbeatAge: age,
                              currentExperiment: current, collaboratorRunning: running, cpuPercent: e.heartbeat?.cpuPercent ?? 0,
                              residentBytes: e.heartbeat?.residentBytes ?? 0, availableBytes: e.heartbeat?.availableBytes ?? 0,

@@ -239,9 +239,9 @@ public final class Envoy: Sendable {
         case .run:
             try runCollaborator(assignment, client)
         case .stop:
-            logger.info("experiment '\(assignment.experiment)' ended at the Director (\(assignment.reason)); stopping its collaborator")
             let running = state.withLock { s in s.collaborator.map { $0.experiment == assignment.experiment } ?? false }
             if running {
+                logger.info("experiment '\(assignment.experiment)' ended at the Director (\(assignment.reason)); stopping its collaborator")
                 stopCollaborator(reason: assignment.reason, grace: settings.stopGrace, waitFirst: 1)
             } else {
                 state.withLock { s in if s.experiment == assignment.experiment && s.workState == .running { s.workState = .exited } }
