@@ -113,11 +113,11 @@ enum DirectorBenchmark {
         let operatorClient = try DirectorClient(director: Endpoint(host: "127.0.0.1", port: child.port),
                                                 tls: TLSConfiguration(certificateDirectory: certs, name: "operator"))
         let online = try operatorClient.envoys().envoys.filter(\.online).count
+        let threads = (try? String(contentsOfFile: "/proc/\(child.process.pid)/status", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("Threads:") }.map { String($0.dropFirst(8)).trimmingCharacters(in: .whitespaces) } ?? "?"
         stop.store(true, ordering: .relaxed)
         for client in connected.values { client.close() }
 
-        let threads = (try? String(contentsOfFile: "/proc/\(child.process.pid)/status", encoding: .utf8))?
-            .split(separator: "\n").first { $0.hasPrefix("Threads:") }.map { String($0.dropFirst(8)).trimmingCharacters(in: .whitespaces) } ?? "?"
         let note = "\(names.count) Envoys, \(beats.load(ordering: .relaxed)) heartbeats in \(String(format: "%.1f", elapsed)) s "
             + "(\(beatFailures.load(ordering: .relaxed)) failed), \(online) online at the end, each with a long-poll held; "
             + "Director threads \(threads); set-up \(String(format: "%.1f", setup)) s, connect+register \(String(format: "%.1f", connectSeconds)) s"

@@ -298,12 +298,18 @@ public final class Director: FrameHandler, @unchecked Sendable {
         guard let x = found else {
             return request.responder.fail(.notFound, "no experiment '\(m.experiment)' was offered to '\(peer.name)'")
         }
+        let source: FileRegionSource
         do {
-            let source = try FileRegionSource(path: store.archivePath(of: x.name))
-            request.responder.reply(ArchiveReply(experiment: x.name, sha256: x.archiveSHA256), stream: source)
+            source = try FileRegionSource(path: store.archivePath(of: x.name))
         } catch {
-            request.responder.fail(.internalError, "cannot read the archive of '\(x.name)': \(error)")
+            return request.responder.fail(.internalError, "cannot read the archive of '\(x.name)': \(error)")
         }
+        // Streamed from a thread of its own, so this connection's thread goes on reading the
+        // Envoy's heartbeats while a large archive is on its way (it stays online meanwhile).
+        let responder = request.responder
+        let sender = Thread { responder.reply(ArchiveReply(experiment: x.name, sha256: x.archiveSHA256), stream: source) }
+        sender.name = "archive:\(peer.name)"
+        sender.start()
     }
 
     private func report(_ m: SiteReport, _ request: Request) {

@@ -207,7 +207,8 @@ public final class Envoy: Sendable {
             let beat = EnvoyHeartbeat(cpuPercent: load.cpuPercent(), residentBytes: resident, availableBytes: SystemLoad.availableBytes(),
                                       collaboratorRunning: running, experiment: experiment)
             do {
-                try client.call(beat, timeout: max(2 * period, 5))
+                // Replies queue behind an archive being streamed on the same connection: be patient.
+                try client.call(beat, timeout: max(2 * period, settings.idleTimeout))
             } catch let error as ErrorReply where error.code == .unknownPeer {
                 logger.info("the Director does not know this site any more; registering again")
                 do { _ = try register(client) } catch {
