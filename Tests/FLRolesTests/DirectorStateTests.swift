@@ -30,7 +30,8 @@ import FLWire
         let offer = s.assignment(for: "a", ask())
         #expect(offer?.action == .offer && offer?.experiment == "x" && offer?.archiveSHA256 == "ab" && offer?.archiveSize == 9)
         #expect(s.assignment(for: "b", ask()) == nil)  // decided
-        #expect(s.assignment(for: "c", ask("x", 0, .decided)) == nil)  // decided; its report is on the way
+        // It says it decided, but no decision reached this Director (it restarted since): offered again.
+        #expect(s.assignment(for: "c", ask("x", 0, .decided))?.action == .offer)
         #expect(s.assignment(for: "d", ask()) == nil)  // came online after the offer went out
         // A site still running the previous experiment's collaborator is told to stop it first.
         let stop = s.assignment(for: "a", ask("old", 1, .running))

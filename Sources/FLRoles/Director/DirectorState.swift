@@ -225,9 +225,10 @@ struct DirectorState {
         guard let active, let x = experiment(active.name) else { return nil }
         switch active.phase {
         case .preparing:
+            // An Envoy reports its decision before it asks for work again, on the same connection, so a
+            // site still `offered` here has not decided for this Director (it may have decided for the one
+            // before a restart): offer again, and it reports again.
             guard active.candidates.contains(envoy), x.site(envoy)?.state == .offered else { return nil }
-            // It has decided and its report is on the way.
-            if request.experiment == active.name && request.state == .decided { return nil }
             return WorkAssignment(action: .offer, experiment: x.name, launch: 0, archiveSHA256: x.archiveSHA256, archiveSize: x.archiveSize)
         case .starting:
             return nil

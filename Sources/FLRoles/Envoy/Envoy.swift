@@ -256,6 +256,8 @@ public final class Envoy: Sendable {
         let name = assignment.experiment
         if state.withLock({ $0.prepared[name] }) == assignment.archiveSHA256,
            FileManager.default.fileExists(atPath: workspace(of: name).planPath) {
+            // Decided already (for a Director that may have restarted since): say so again.
+            if assignment.action == .offer { send(SiteReport(experiment: name, launch: assignment.launch, event: .accepted)) }
             return true
         }
         func refuse(_ reason: String) -> Bool {
