@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <sys/prctl.h>
 
 int fl_accept_cloexec(int fd) {
     return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -30,4 +31,8 @@ void fl_unblock_all_signals(void) {
 void fl_retain_freed_memory(void) {
     mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+}
+
+int fl_set_parent_death_signal(int sig) {
+    return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0);
 }

@@ -10,6 +10,7 @@ if arguments.first == "child" {
     let rest = Array(arguments.dropFirst(2))
     switch kind {
     case "stream-sink": try StreamBenchmark.sink(rest)
+    case "director": try DirectorBenchmark.directorChild(rest)
     default: fatalError("unknown bench child '\(kind)'")
     }
 }
@@ -22,7 +23,7 @@ while i < arguments.count {
     case "--output": i += 1; output = arguments[i]
     case "--only": i += 1; only = Set(arguments[i].split(separator: ",").map(String.init))
     case "-h", "--help":
-        print("USAGE: fx-bench [--output FILE] [--only stream,rounds,aggregation,external,...]")
+        print("USAGE: fx-bench [--output FILE] [--only stream,rounds,aggregation,external,director]")
         exit(0)
     default:
         FileHandle.standardError.write(Data("fx-bench: unknown argument '\(arguments[i])'\n".utf8))
@@ -36,6 +37,7 @@ let benchmarks: [(String, (BenchmarkReport) throws -> Void)] = [
     ("rounds", RoundBenchmark.run),
     ("aggregation", AggregationBenchmark.run),
     ("external", ExternalRunnerBenchmark.run),
+    ("director", DirectorBenchmark.run),
 ]
 let report = BenchmarkReport()
 print(BenchmarkReport.header)

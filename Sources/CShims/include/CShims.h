@@ -18,6 +18,9 @@ int fl_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const ch
 /// Unblocks every signal in the calling thread, so a process started from a thread that masks
 /// SIGTERM still obeys it.
 void fl_unblock_all_signals(void);
+/// prctl(PR_SET_PDEATHSIG, sig): the kernel sends `sig` to this process when the thread that
+/// started it ends. Returns 0 on success.
+int fl_set_parent_death_signal(int sig);
 
 /// Keeps freed memory for reuse instead of returning it to the kernel at once, and serves blocks up
 /// to 32 MiB from the heap rather than fresh mmaps, so a model-sized buffer allocated every round does

@@ -30,6 +30,7 @@ public enum AggregatorProcess {
     }
 
     static func run(_ args: ParsedArguments, _ context: CommandContext) throws -> Int32 {
+        ChildProcess.endWithSupervisor(environment: context.environment)
         let workspace = Workspace(root: context.absolute(args.option("--workspace") ?? "."))
         let logger = try ProcessLogging.logger(label: "aggregator", file: "\(workspace.logsDirectory)/aggregator.log", args: args)
         let plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate(environment: context.environment))
@@ -92,6 +93,7 @@ public enum CollaboratorProcess {
     }
 
     static func run(_ args: ParsedArguments, _ context: CommandContext) throws -> Int32 {
+        ChildProcess.endWithSupervisor(environment: context.environment)
         let workspace = Workspace(root: context.absolute(args.option("--workspace") ?? "."))
         let name = try args.required("--name")
         let logger = try ProcessLogging.logger(label: name, file: "\(workspace.logsDirectory)/\(name).log", args: args)

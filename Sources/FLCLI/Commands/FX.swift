@@ -10,6 +10,9 @@ public enum FX {
                     PKICommands.command,
                     RoleCommands.aggregator,
                     RoleCommands.collaborator,
+                    DirectorCommands.command,
+                    EnvoyCommands.command,
+                    ExperimentCommands.command,
                 ])
     }
 }

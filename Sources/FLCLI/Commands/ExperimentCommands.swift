@@ -1,0 +1,196 @@
+import Foundation
+import FLCore
+import FLRoles
+import FLWire
+
+/// `fx experiment`: submit experiments to a Director and follow them.
+enum ExperimentCommands {
+    static var command: Command {
+        Command("experiment", abstract: "Submit experiments to a Director, follow them, fetch their models.",
+                subcommands: [submitCommand, listCommand, statusCommand, watchCommand, modelCommand, cancelCommand])
+    }
+
+    static let submitCommand = Command(
+        "submit", abstract: "Export a workspace and submit it to the Director's queue.",
+        discussion: """
+        The workspace goes up as the archive `fx workspace export` writes (plan and code; never data, keys or
+        models). Sites that run an allow-list need its SHA-256, printed here, approved with `fx envoy approve`.
+        Experiments run one at a time, in the order they were submitted.
+        """,
+        arguments: [WorkspaceCommands.workspaceOption,
+                    .option("--name", value: "NAME", help: "The experiment's name (letters, digits, . _ -).", required: true)]
+            + DirectorConnection.options + [.flag("--json", help: "Print the queued experiment as JSON.")]
+    ) { args, context in
+        let workspace = Workspace(root: context.absolute(args.option("--workspace") ?? "."))
+        let name = try args.required("--name")
+        let client = try DirectorConnection.client(args, context)
+        let info = try client.submit(workspace: workspace, name: name)
+        if args.flag("--json") {
+            context.console.print(try DirectorConnection.json(info))
+        } else {
+            context.console.print("submitted experiment '\(info.name)' (queued at position \(info.queuePosition), \(info.roundsToTrain) rounds)")
+            context.console.print("archive SHA-256: \(info.archiveSHA256)")
+            context.console.print("follow it with: fx experiment watch \(info.name)")
+        }
+        return 0
+    }
+
+    static let listCommand = Command(
+        "list", abstract: "List every experiment: queued, running and finished.",
+        arguments: DirectorConnection.options + [.flag("--json", help: "Print JSON.")]
+    ) { args, context in
+        let experiments = try DirectorConnection.client(args, context).experiments()
+        if args.flag("--json") {
+            context.console.print(try DirectorConnection.json(experiments))
+            return 0
+        }
+        if experiments.isEmpty {
+            context.console.print("no experiments")
+            return 0
+        }
+        var rows = [["NAME", "STATUS", "ROUNDS", "BEST", "SUBMITTED BY", "SUBMITTED"]]
+        for x in experiments {
+            let status = x.status == .queued ? "queued (#\(x.queuePosition))" : x.status.rawValue
+            rows.append([x.name, status, "\(x.roundsCompleted)/\(x.roundsToTrain)", x.bestValue.map { String(format: "%.4f", $0) } ?? "-",
+                         x.submittedBy, DirectorConnection.date(x.submittedAt)])
+        }
+        context.console.print(DirectorConnection.table(rows))
+        return 0
+    }
+
+    static let statusCommand = Command(
+        "status", abstract: "Show one experiment: status, rounds, metrics, what each site did.",
+        arguments: [.positional("name", help: "The experiment.")] + DirectorConnection.options + [.flag("--json", help: "Print JSON.")]
+    ) { args, context in
+        let info = try DirectorConnection.client(args, context).status(try args.required("name"))
+        context.console.print(args.flag("--json") ? try DirectorConnection.json(info) : describe(info))
+        return 0
+    }
+
+    static let watchCommand = Command(
+        "watch", abstract: "Follow an experiment round by round until it ends.",
+        discussion: "Prints a progress bar per round with the latest aggregated metrics. Exits 0 when the experiment succeeds, 1 otherwise.",
+        arguments: [.positional("name", help: "The experiment.")] + DirectorConnection.options
+            + [.flag("--json", help: "Print each change of the experiment as one line of JSON.")]
+    ) { args, context in
+        let client = try DirectorConnection.client(args, context)
+        let json = args.flag("--json")
+        var printer = WatchPrinter()
+        let final = try client.watch(try args.required("name")) { info in
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+                context.console.print(String(decoding: try encoder.encode(info), as: UTF8.self))
+            } else {
+                for line in printer.lines(for: info) { context.console.print(line) }
+            }
+        }
+        return final.status == .succeeded ? 0 : 1
+    }
+
+    static let modelCommand = Command(
+        "model", abstract: "Download an experiment's best or last model (safetensors).",
+        arguments: [.positional("name", help: "The experiment."),
+                    .flag("--best", help: "The model with the best validation score (the default)."),
+                    .flag("--last", help: "The model after the last round."),
+                    .option("--output", value: "FILE", help: "Where to write it (default: <name>-<best|last>.safetensors).")]
+            + DirectorConnection.options
+    ) { args, context in
+        guard !(args.flag("--best") && args.flag("--last")) else {
+            throw CommandLineError(commandPath: args.commandPath, message: "--best and --last exclude each other")
+        }
+        let name = try args.required("name")
+        let which: ModelChoice = args.flag("--last") ? .last : .best
+        let output = context.absolute(args.option("--output") ?? "\(name)-\(which).safetensors")
+        let size = try DirectorConnection.client(args, context).model(name, which, to: output)
+        context.console.print("wrote the \(which) model of '\(name)' to \(output) (\(size) bytes)")
+        return 0
+    }
+
+    static let cancelCommand = Command(
+        "cancel", abstract: "Cancel a queued or running experiment.",
+        arguments: [.positional("name", help: "The experiment.")] + DirectorConnection.options
+    ) { args, context in
+        let info = try DirectorConnection.client(args, context).cancel(try args.required("name"))
+        if info.status == .cancelled {
+            context.console.print("experiment '\(info.name)' cancelled")
+        } else {
+            context.console.print("experiment '\(info.name)' is being cancelled (it was \(info.status.rawValue))")
+        }
+        return 0
+    }
+
+    /// The human-readable account of one experiment.
+    static func describe(_ x: ExperimentInfo) -> String {
+        var lines = ["experiment:  \(x.name)"]
+        var status = x.status.rawValue
+        if x.status == .queued { status += " (position \(x.queuePosition))" }
+        if !x.reason.isEmpty { status += ": \(x.reason)" }
+        lines.append("status:      \(status)")
+        lines.append("submitted:   \(DirectorConnection.date(x.submittedAt)) by \(x.submittedBy)")
+        lines.append("archive:     SHA-256 \(x.archiveSHA256) (\(x.archiveSize) bytes)")
+        if let started = x.startedAt { lines.append("started:     \(DirectorConnection.date(started))" + (x.launches > 1 ? " (aggregator started \(x.launches) times)" : "")) }
+        if let finished = x.finishedAt { lines.append("finished:    \(DirectorConnection.date(finished))") }
+        lines.append("rounds:      \(x.roundsCompleted)/\(x.roundsToTrain)" + (x.currentRound >= 0 ? ", training round \(x.currentRound + 1)" : ""))
+        if let best = x.bestValue { lines.append("best:        \(x.bestMetric) = \(String(format: "%.4f", best))") }
+        if !x.lastMetrics.isEmpty { lines.append("metrics:     " + WatchPrinter.metrics(x.lastMetrics)) }
+        if !x.sites.isEmpty {
+            lines.append("sites:")
+            let rows = x.sites.map { s in ["  " + s.envoy, s.state.rawValue, [s.exitStatus, s.reason].filter { !$0.isEmpty }.joined(separator: ": ")] }
+            lines.append(DirectorConnection.table(rows))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Turns successive states of an experiment into the lines `watch` prints: one per change of
+/// status or site, and a progress bar per closed round.
+struct WatchPrinter {
+    private var status: ExperimentStatus?
+    private var roundsShown = 0
+    private var sites: [String: SiteInfo.State] = [:]
+
+    mutating func lines(for x: ExperimentInfo) -> [String] {
+        var out: [String] = []
+        if x.status != status {
+            status = x.status
+            switch x.status {
+            case .queued: out.append("\(x.name): queued at position \(x.queuePosition)")
+            case .preparing: out.append("\(x.name): offered to \(x.sites.map(\.envoy).joined(separator: ", "))")
+            case .running: out.append("\(x.name): running on \(x.collaborators.joined(separator: ", ")) (\(x.roundsToTrain) rounds)")
+            case .succeeded, .failed, .cancelled: break
+            }
+        }
+        for s in x.sites where sites[s.envoy] != s.state {
+            sites[s.envoy] = s.state
+            if s.state == .refused || s.state == .failed || s.state == .absent {
+                out.append("  \(s.envoy): \(s.state.rawValue)\(s.reason.isEmpty ? "" : " (\(s.reason))")")
+            }
+        }
+        for round in x.rounds.dropFirst(roundsShown) {
+            out.append(WatchPrinter.bar(round, of: x.roundsToTrain, bestMetric: x.bestMetric))
+        }
+        roundsShown = max(roundsShown, x.rounds.count)
+        if x.status.isFinal {
+            var end = "\(x.name) \(x.status.rawValue)"
+            if !x.reason.isEmpty { end += ": \(x.reason)" }
+            if let best = x.bestValue { end += "; best \(x.bestMetric) = \(String(format: "%.4f", best))" }
+            out.append(end)
+        }
+        return out
+    }
+
+    static func bar(_ r: RoundInfo, of total: Int, bestMetric: String, width: Int = 20) -> String {
+        let done = r.finalValidation ? total : min(total, r.round + 1)
+        let filled = total > 0 ? done * width / total : width
+        let bar = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
+        let label = r.finalValidation ? "final validation" : "round \(r.round + 1)/\(total)"
+        let missing = r.missing.isEmpty ? "" : " (missing \(r.missing.joined(separator: ", ")))"
+        return "\(bar) \(label.padding(toLength: 16, withPad: " ", startingAt: 0)) \(metrics(r.metrics))\(r.best ? " [best]" : "")\(missing)"
+    }
+
+    static func metrics(_ m: [String: Double]) -> String {
+        m.keys.sorted().map { "\($0)=\(String(format: "%.4f", m[$0]!))" }.joined(separator: " ")
+    }
+}

@@ -1,0 +1,302 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import FLCore
+import FLWire
+
+/// The runner: one thread that takes the queue's experiments one at a time, in order. For each it
+/// offers the archive to the online Envoys, waits for their decisions, prepares the workspace for
+/// those that accepted, starts `fx-aggregator` and follows its JSON events until it exits.
+extension Director {
+    func runLoop() {
+        var waitingLogged: String?
+        while !stopping.load(ordering: .acquiring) {
+            let verdict: (next: (name: String, resume: Bool)?, wait: Double, waitingFor: String?) = state.withLock { s in
+                guard let next = s.nextExperiment() else { return (nil, 60, nil) }
+                let online = Set(s.onlineEnvoys())
+                let graceLeft = settings.startupGrace - Double(Deadline.now.uptimeNanoseconds &- s.startedAt.uptimeNanoseconds) / 1e9
+                // After a restart, give the Envoys known before (or, when resuming, the experiment's
+                // own collaborators) the grace period to reconnect, so the experiment does not start without them.
+                let expected = next.resume ? Set(s.experiment(next.name)!.collaborators) : s.expectedEnvoys
+                let missing = expected.subtracting(online).sorted()
+                if online.count >= settings.minimumEnvoys && (missing.isEmpty || graceLeft <= 0) { return (next, 0, nil) }
+                let why = online.count < settings.minimumEnvoys
+                    ? "\(online.count) of the \(settings.minimumEnvoys) envoys needed online"
+                    : "waiting up to \(Int(graceLeft.rounded(.up))) s for \(missing.joined(separator: ", ")) to reconnect"
+                return (nil, graceLeft > 0 ? min(graceLeft, 60) : 60, "experiment '\(next.name)': \(why)")
+            }
+            if let next = verdict.next {
+                waitingLogged = nil
+                execute(next.name, resume: next.resume)
+                continue
+            }
+            if let why = verdict.waitingFor, why != waitingLogged {
+                logger.info(why)
+                waitingLogged = why
+            }
+            _ = wake.wait(timeout: .now() + verdict.wait)
+        }
+    }
+
+    private func execute(_ name: String, resume: Bool) {
+        let participants: [String]
+        if resume {
+            participants = mutate { s in
+                let x = s.experiment(name)!
+                s.active = DirectorState.Active(name: name, phase: .starting, candidates: x.collaborators, participants: x.collaborators,
+                                                launch: x.launches)
+                return x.collaborators
+            }
+            logger.info("resuming experiment '\(name)' from its last checkpoint with \(participants.joined(separator: ", "))")
+        } else {
+            guard let accepted = offer(name) else { return }
+            participants = accepted
+        }
+
+        let prepared: (plan: ExperimentPlan, workspace: Workspace)
+        do {
+            prepared = try prepareWorkspace(name, participants: participants, resume: resume)
+        } catch {
+            return finish(name, .failed, "cannot prepare the experiment's workspace: \(error)")
+        }
+        let plan = prepared.plan
+        let paths = plan.aggregatorSettings(experiment: name, tls: settings.tls).paths
+        mutate { s in
+            s.active?.aggregatorName = plan.network.aggregatorName
+            s.active?.bestModelPath = paths.bestModel
+            s.active?.lastModelPath = paths.lastModel
+            s.update(name) { x in
+                x.roundsToTrain = plan.roundsToTrain
+                x.bestMetric = plan.aggregator.bestMetric
+                x.collaborators = participants
+            }
+        }
+        runAggregator(name, workspace: prepared.workspace, paths: paths)
+    }
+
+    // MARK: Offering
+
+    /// Offers the experiment to every online Envoy and waits (up to the decision timeout) for their
+    /// answers. Returns those that accepted, or nil when the experiment ended here (nobody accepted,
+    /// cancelled) or the Director is stopping.
+    private func offer(_ name: String) -> [String]? {
+        let candidates: [String] = mutate { s in
+            let online = s.onlineEnvoys()
+            s.active = DirectorState.Active(name: name, phase: .preparing, candidates: online)
+            s.update(name) { x in
+                x.status = .preparing
+                x.startedAt = Date().timeIntervalSince1970
+                x.sites = online.map { SiteInfo(envoy: $0, state: .offered) }
+            }
+            s.renumberQueue()
+            s.events.append(.experimentOffered(experiment: name, envoys: online))
+            s.serveWaiters()
+            return online
+        }
+        let deadline = Deadline.after(seconds: settings.decisionTimeout)
+        var cancelled = false
+        while true {
+            let (pending, cancel) = state.withLock { s -> ([String], Bool) in
+                let x = s.experiment(name)!
+                let online = Set(s.onlineEnvoys())
+                return (candidates.filter { x.site($0)?.state == .offered && online.contains($0) }, s.active?.cancelRequested ?? false)
+            }
+            if stopping.load(ordering: .acquiring) { return nil }
+            if cancel {
+                cancelled = true
+                break
+            }
+            if pending.isEmpty || deadline.hasPassed { break }
+            _ = wake.wait(timeout: .now() + max(0.001, deadline.remainingSeconds))
+        }
+        let (accepted, summary): ([String], String) = mutate { s in
+            let online = Set(s.onlineEnvoys())
+            for c in candidates where s.experiment(name)!.site(c)?.state == .offered {
+                s.setSite(name, c, .absent, reason: online.contains(c) ? "no answer within \(settings.decisionTimeout) s" : "went offline")
+            }
+            let x = s.experiment(name)!
+            let accepted = candidates.filter { x.site($0)?.state == .accepted }
+            let summary = x.sites.filter { $0.state != .accepted }.map { "\($0.envoy) \($0.state.rawValue)\($0.reason.isEmpty ? "" : " (\($0.reason))")" }
+            if !accepted.isEmpty && !cancelled {
+                s.active?.participants = accepted
+                s.active?.phase = .starting
+                s.update(name) { $0.collaborators = accepted }
+            }
+            return (accepted, summary.joined(separator: "; "))
+        }
+        if cancelled {
+            finish(name, .cancelled, "cancelled while the sites were deciding")
+            return nil
+        }
+        guard !accepted.isEmpty else {
+            finish(name, .failed, "no Envoy accepted the experiment" + (summary.isEmpty ? "" : ": \(summary)"))
+            return nil
+        }
+        return accepted
+    }
+
+    // MARK: Workspace
+
+    /// Unpacks the archive into the experiment's workspace (kept as it is when resuming), lists the
+    /// participants in `plan/cols.yaml`, and writes the initial model as `fx plan initialize` does.
+    private func prepareWorkspace(_ name: String, participants: [String], resume: Bool) throws -> (ExperimentPlan, Workspace) {
+        let workspace = store.workspace(of: name)
+        if !resume || !FileManager.default.fileExists(atPath: workspace.planPath) {
+            try? FileManager.default.removeItem(atPath: workspace.root)
+            _ = try Workspace.importArchive(store.archivePath(of: name), into: workspace.root)
+        }
+        // Quoted: a site named `true` or `1234` must stay a string.
+        let cols = "# Written by the Director: the Envoys taking part in experiment '\(name)'.\ncollaborators:\n"
+            + participants.map { "  - \"\($0)\"\n" }.joined()
+        try AtomicFile.write(string: cols, to: workspace.collaboratorsPath)
+        let plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate())
+        try workspace.createOutputDirectories()
+        if !resume || !FileManager.default.fileExists(atPath: plan.initialModelPath) {
+            try Safetensors.write(plan.initialModel(), to: plan.initialModelPath, metadata: ["created_by": "fx director"])
+        }
+        return (plan, workspace)
+    }
+
+    // MARK: The aggregator
+
+    private func runAggregator(_ name: String, workspace: Workspace, paths: AggregatorPaths) {
+        let launch: Int = mutate { s in
+            s.update(name) { x in
+                x.launches += 1
+                x.status = .running
+                x.reason = ""
+            }
+            let launch = s.experiment(name)!.launches
+            s.active?.launch = launch
+            s.active?.phase = .starting
+            return launch
+        }
+        var arguments = ["--workspace", workspace.root, "--experiment", name, "--host", settings.aggregatorHost, "--port", "\(settings.aggregatorPort)",
+                         "--events", "--cert-dir", settings.certificateDirectory]
+        if launch > 1 { arguments.append("--resume") }
+        let errorLog = "\(store.directory(of: name))/aggregator-\(launch).stderr"
+        let child: ChildProcess
+        do {
+            child = try ChildProcess(executable: aggregatorExecutable, arguments: arguments,
+                                     environment: ChildProcess.environmentEndingWithThisProcess(),
+                                     standardOutput: .pipe, standardError: .file(errorLog))
+        } catch {
+            return finish(name, .failed, "cannot start the aggregator: \(error)")
+        }
+        aggregator.withLock { $0 = child }
+        if stopping.load(ordering: .acquiring) || state.withLock({ $0.active?.cancelRequested ?? false }) { child.terminate() }
+        logger.info("experiment '\(name)': aggregator started (pid \(child.pid), launch \(launch))")
+
+        var outcome: AggregatorOutcome?
+        if let output = child.standardOutput {
+            var pending = Data()
+            while true {
+                let data = output.availableData
+                if data.isEmpty { break }
+                pending.append(data)
+                while let newline = pending.firstIndex(of: 0x0A) {
+                    let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                    pending.removeSubrange(pending.startIndex...newline)
+                    if let event = AggregatorEvent(jsonLine: line) { follow(event, of: name, launch: launch, outcome: &outcome) }
+                }
+            }
+        }
+        var status = child.wait(timeout: 30)
+        if status == nil {
+            logger.warning("experiment '\(name)': the aggregator closed its output but did not exit; killing it")
+            child.kill()
+            status = child.wait(timeout: 10)
+        }
+        aggregator.withLock { $0 = nil }
+        if stopping.load(ordering: .acquiring) {
+            logger.info("experiment '\(name)' stays running: it resumes from its last checkpoint when the Director starts again")
+            mutate { s in s.active = nil }
+            return
+        }
+        keepResults(of: name, paths: paths)
+        let cancelled = state.withLock { $0.active?.cancelRequested ?? false }
+        if cancelled {
+            finish(name, .cancelled, "cancelled while running", outcome: outcome)
+        } else if let outcome, outcome.succeeded, status == .exited(0) {
+            finish(name, .succeeded, outcome.reason, outcome: outcome)
+        } else {
+            let said = outcome.map { $0.reason } ?? lastLine(of: errorLog)
+            let how = status.map { "\($0)" } ?? "did not exit"
+            finish(name, .failed, "the aggregator \(how)" + (said.isEmpty ? "" : ": \(said)"), outcome: outcome)
+        }
+    }
+
+    /// Records one aggregator event.
+    private func follow(_ event: AggregatorEvent, of name: String, launch: Int, outcome: inout AggregatorOutcome?) {
+        switch event {
+        case let .listening(port):
+            mutate { s in
+                guard let active = s.active, active.name == name else { return }
+                s.active?.phase = .running(port: port)
+                s.events.append(.experimentStarted(experiment: name, launch: launch, port: port, collaborators: active.participants))
+                s.serveWaiters()
+            }
+        case let .roundStarted(round, _, _, _):
+            mutate { s in
+                s.update(name) { $0.currentRound = round }
+                s.events.append(.roundStarted(experiment: name, round: round))
+            }
+        case let .roundClosed(summary):
+            let info = RoundInfo(round: summary.round, finalValidation: summary.isFinalValidation, attempt: summary.attempt, metrics: summary.metrics,
+                                 reported: summary.reported, missing: summary.missing, duration: summary.duration, best: summary.isBest)
+            mutate { s in
+                s.update(name) { x in
+                    x.rounds.append(info)
+                    if !info.finalValidation { x.roundsCompleted = max(x.roundsCompleted, info.round + 1) }
+                    x.lastMetrics = info.metrics
+                    if info.best, let value = info.metrics[x.bestMetric] { x.bestValue = value }
+                }
+                s.events.append(.roundClosed(experiment: name, round: info))
+            }
+        case .checkpointSaved:
+            break
+        case let .updateRejected(collaborator, reason):
+            logger.warning("experiment '\(name)': update from '\(collaborator)' rejected: \(reason)")
+        case let .finished(o):
+            outcome = o
+        }
+    }
+
+    /// Copies the aggregator's best and last models and its metrics into the experiment's folder.
+    private func keepResults(of name: String, paths: AggregatorPaths) {
+        let copies = [(paths.bestModel, store.modelPath(of: name, .best)), (paths.lastModel, store.modelPath(of: name, .last)),
+                      (paths.metricsLog, store.metricsPath(of: name))]
+        for (source, destination) in copies where FileManager.default.fileExists(atPath: source) {
+            do { try DirectorStore.copyAtomically(from: source, to: destination) } catch {
+                logger.error("experiment '\(name)': cannot keep \(source): \(error)")
+            }
+        }
+    }
+
+    /// Ends the active experiment with `status`, and tells its sites.
+    func finish(_ name: String, _ status: ExperimentStatus, _ reason: String, outcome: AggregatorOutcome? = nil) {
+        mutate { s in
+            s.update(name) { x in
+                x.status = status
+                x.reason = reason
+                x.finishedAt = Date().timeIntervalSince1970
+                x.currentRound = -1
+                if let o = outcome {
+                    x.roundsCompleted = max(x.roundsCompleted, o.roundsCompleted)
+                    if let best = o.bestValue { x.bestValue = best }
+                    if !o.finalMetrics.isEmpty { x.lastMetrics = o.finalMetrics }
+                }
+            }
+            if s.active?.name == name { s.active = nil }
+            s.renumberQueue()
+            s.events.append(.experimentFinished(experiment: name, status: status, reason: reason))
+            s.serveWaiters()
+        }
+    }
+
+    private func lastLine(of path: String) -> String {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").last.map { String($0.prefix(500)) } ?? ""
+    }
+}

@@ -1,0 +1,267 @@
+import Foundation
+import FLCore
+import FLWire
+
+/// The Director's mutable state: the Envoy registry, every experiment, the one being run, and the
+/// requests being held. Owned by `Director.state` (a Mutex); every function here runs with it locked
+/// and does no I/O: replies and events it decides on go to `outbox` and `events`, sent after unlocking.
+struct DirectorState {
+    /// One registered Envoy.
+    struct Envoy {
+        var record: EnvoyRecord
+        /// Serial of the connection it registered on; nil while it is disconnected.
+        var connection: UInt64?
+        /// Last heartbeat (or registration) on the monotonic clock; nil when not heard from since the start.
+        var lastHeard: Deadline?
+        /// Whether it was online when last checked (so each change is announced once).
+        var announcedOnline = false
+        var heartbeat: EnvoyHeartbeat?
+        /// What it said in its latest request for work.
+        var work = WorkRequest(experiment: "", launch: 0, state: .idle, maximumWaitSeconds: 0)
+    }
+
+    /// The experiment being run: at most one at a time.
+    struct Active {
+        enum Phase: Equatable {
+            /// Offered to `candidates`; waiting for their decisions.
+            case preparing
+            /// The aggregator is starting.
+            case starting
+            /// The aggregator listens on `port`.
+            case running(port: Int)
+        }
+
+        var name: String
+        var phase: Phase
+        var candidates: [String]
+        var participants: [String] = []
+        var launch = 0
+        var aggregatorName = "aggregator"
+        var cancelRequested = false
+        /// Where the aggregator writes its models, while it runs.
+        var bestModelPath: String?
+        var lastModelPath: String?
+    }
+
+    /// A held request for work.
+    struct WorkWaiter {
+        var envoy: String
+        var request: WorkRequest
+        var responder: Responder
+    }
+
+    /// A held status request (`watch`).
+    struct Watcher {
+        var experiment: String
+        var afterVersion: UInt64
+        var responder: Responder
+    }
+
+    let settings: DirectorSettings
+    var envoys: [String: Envoy] = [:]
+    /// Every experiment in submission order.
+    private(set) var experiments: [ExperimentInfo] = []
+    private var index: [String: Int] = [:]
+    /// Names being uploaded right now, so two submissions cannot take the same name.
+    var reservedNames: Set<String> = []
+    var active: Active?
+    var waiters: [UInt64: WorkWaiter] = [:]
+    var watchers: [UInt64: Watcher] = [:]
+    var nextToken: UInt64 = 1
+    /// Envoys known from before the start; queued experiments wait (up to the grace) for them to return.
+    var expectedEnvoys: Set<String> = []
+    let startedAt = Deadline.now
+
+    var outbox: [(Responder, any WireMessage)] = []
+    var events: [DirectorEvent] = []
+    var experimentsChanged = false
+    var envoysChanged = false
+
+    init(settings: DirectorSettings) { self.settings = settings }
+
+    // MARK: Recovery
+
+    /// Takes the state found on disk after a start: experiments that were being prepared go back to
+    /// the head of the queue; one that was running keeps its status and is resumed first.
+    mutating func restore(envoys records: [EnvoyRecord], experiments stored: [ExperimentInfo]) {
+        for r in records { envoys[r.name] = Envoy(record: r) }
+        expectedEnvoys = Set(records.map(\.name))
+        experiments = stored
+        for i in experiments.indices where experiments[i].status == .preparing {
+            experiments[i].status = .queued
+            experiments[i].sites = []
+            experiments[i].startedAt = nil
+            experiments[i].version += 1
+        }
+        reindex()
+        renumberQueue()
+    }
+
+    private mutating func reindex() {
+        index = [:]
+        for (i, x) in experiments.enumerated() { index[x.name] = i }
+    }
+
+    // MARK: Experiments
+
+    func experiment(_ name: String) -> ExperimentInfo? { index[name].map { experiments[$0] } }
+
+    /// Appends a newly submitted experiment to the queue.
+    mutating func append(_ info: ExperimentInfo) {
+        index[info.name] = experiments.count
+        experiments.append(info)
+        renumberQueue()
+        experimentsChanged = true
+        notifyWatchers(info.name)
+    }
+
+    /// Changes one experiment, bumps its version and wakes whoever watches it.
+    mutating func update(_ name: String, _ body: (inout ExperimentInfo) -> Void) {
+        guard let i = index[name] else { return }
+        body(&experiments[i])
+        experiments[i].version += 1
+        experimentsChanged = true
+        notifyWatchers(name)
+    }
+
+    /// Sets one site's entry of an experiment, adding it if missing.
+    mutating func setSite(_ experiment: String, _ envoy: String, _ state: SiteInfo.State, reason: String = "", exitStatus: String? = nil) {
+        update(experiment) { x in
+            if let i = x.sites.firstIndex(where: { $0.envoy == envoy }) {
+                x.sites[i].state = state
+                x.sites[i].reason = reason
+                if let exitStatus { x.sites[i].exitStatus = exitStatus }
+            } else {
+                x.sites.append(SiteInfo(envoy: envoy, state: state, reason: reason, exitStatus: exitStatus ?? ""))
+            }
+        }
+        events.append(.siteUpdated(experiment: experiment, envoy: envoy, state: state, reason: reason))
+    }
+
+    /// Queue positions (1-based) of the queued experiments, in submission order.
+    mutating func renumberQueue() {
+        var position = 0
+        for i in experiments.indices {
+            let old = experiments[i].queuePosition
+            if experiments[i].status == .queued {
+                position += 1
+                experiments[i].queuePosition = position
+            } else {
+                experiments[i].queuePosition = 0
+            }
+            if experiments[i].queuePosition != old {
+                experiments[i].version += 1
+                experimentsChanged = true
+                notifyWatchers(experiments[i].name)
+            }
+        }
+    }
+
+    /// The next experiment to run: one that was running when the Director stopped (resumed first),
+    /// else the oldest queued one.
+    func nextExperiment() -> (name: String, resume: Bool)? {
+        if let running = experiments.first(where: { $0.status == .running }) { return (running.name, true) }
+        if let queued = experiments.first(where: { $0.status == .queued }) { return (queued.name, false) }
+        return nil
+    }
+
+    // MARK: Envoys
+
+    func isOnline(_ envoy: Envoy, now: Deadline = .now) -> Bool {
+        guard envoy.connection != nil, let heard = envoy.lastHeard else { return false }
+        return Double(now.uptimeNanoseconds &- heard.uptimeNanoseconds) / 1e9 < settings.offlineAfter
+    }
+
+    /// Online Envoys, sorted by name.
+    func onlineEnvoys(now: Deadline = .now) -> [String] {
+        envoys.values.filter { isOnline($0, now: now) }.map(\.record.name).sorted()
+    }
+
+    /// Announces Envoys whose online state changed since the last check.
+    mutating func checkOnline(now: Deadline = .now) {
+        for name in envoys.keys.sorted() {
+            let online = isOnline(envoys[name]!, now: now)
+            guard online != envoys[name]!.announcedOnline else { continue }
+            envoys[name]!.announcedOnline = online
+            events.append(online ? .envoyOnline(envoy: name) : .envoyOffline(envoy: name))
+        }
+    }
+
+    var envoyRecords: [EnvoyRecord] { envoys.values.map(\.record).sorted { $0.name < $1.name } }
+
+    func envoyInfo(now: Deadline = .now) -> [EnvoyInfo] {
+        envoys.values.sorted { $0.record.name < $1.record.name }.map { e in
+            let age = e.lastHeard.map { Double(now.uptimeNanoseconds &- $0.uptimeNanoseconds) / 1e9 }
+            let running = e.heartbeat?.collaboratorRunning ?? (e.work.state == .running)
+            // The experiment the site is part of now: the active one while it is offered to it or
+            // runs there, else whatever its collaborator is still running.
+            var current = running ? (e.heartbeat?.experiment ?? e.work.experiment) : ""
+            if let active {
+                let name = e.record.name
+                let involved = active.phase == .preparing ? active.candidates.contains(name) : active.participants.contains(name)
+                if involved { current = active.name }
+            }
+            return EnvoyInfo(name: e.record.name, shard: e.record.shard, online: isOnline(e, now: now), lastHeartbeatAge: age,
+                             currentExperiment: current, collaboratorRunning: running, cpuPercent: e.heartbeat?.cpuPercent ?? 0,
+                             residentBytes: e.heartbeat?.residentBytes ?? 0, availableBytes: e.heartbeat?.availableBytes ?? 0,
+                             registeredAt: e.record.registeredAt)
+        }
+    }
+
+    // MARK: Work for Envoys
+
+    /// What `envoy` should do given what it last reported; nil means nothing yet (hold the request).
+    func assignment(for envoy: String, _ request: WorkRequest) -> WorkAssignment? {
+        let participating: Bool = {
+            guard let active, active.name == request.experiment else { return false }
+            return active.phase != .preparing && active.participants.contains(envoy)
+        }()
+        // A collaborator of an experiment that is over (or no longer counts on this site) is stopped first.
+        if request.state == .running, !participating {
+            let x = experiment(request.experiment)
+            let reason = x.map { $0.status.isFinal ? "experiment \($0.status.rawValue)" : "this site no longer takes part" } ?? "unknown experiment"
+            return WorkAssignment(action: .stop, experiment: request.experiment, launch: request.launch, reason: reason)
+        }
+        guard let active, let x = experiment(active.name) else { return nil }
+        switch active.phase {
+        case .preparing:
+            // An Envoy reports its decision before it asks for work again, on the same connection, so a
+            // site still `offered` here has not decided for this Director (it may have decided for the one
+            // before a restart): offer again, and it reports again.
+            guard active.candidates.contains(envoy), x.site(envoy)?.state == .offered else { return nil }
+            return WorkAssignment(action: .offer, experiment: x.name, launch: 0, archiveSHA256: x.archiveSHA256, archiveSize: x.archiveSize)
+        case .starting:
+            return nil
+        case let .running(port):
+            guard active.participants.contains(envoy) else { return nil }
+            if request.experiment == active.name && request.launch == active.launch { return nil }
+            return WorkAssignment(action: .run, experiment: x.name, launch: active.launch, archiveSHA256: x.archiveSHA256,
+                                  archiveSize: x.archiveSize, aggregatorHost: settings.aggregatorAddress, aggregatorPort: port,
+                                  aggregatorName: active.aggregatorName, collaborators: active.participants)
+        }
+    }
+
+    /// Answers every held request for work that now has an answer.
+    mutating func serveWaiters() {
+        for (token, waiter) in waiters.sorted(by: { $0.key < $1.key }) {
+            guard let answer = assignment(for: waiter.envoy, waiter.request) else { continue }
+            waiters.removeValue(forKey: token)
+            outbox.append((waiter.responder, answer))
+        }
+    }
+
+    mutating func token() -> UInt64 {
+        defer { nextToken += 1 }
+        return nextToken
+    }
+
+    // MARK: Watchers
+
+    private mutating func notifyWatchers(_ name: String) {
+        guard let x = experiment(name) else { return }
+        for (token, w) in watchers where w.experiment == name && x.version > w.afterVersion {
+            watchers.removeValue(forKey: token)
+            outbox.append((w.responder, ExperimentStatusReply(experiment: x)))
+        }
+    }
+}

@@ -1,0 +1,403 @@
+import Foundation
+import Synchronization
+import FLCore
+import FLWire
+
+/// A data site's long-lived agent. It dials out to the Director (a site never accepts
+/// connections), registers its shard, sends a heartbeat every period and long-polls for work. When
+/// the Director offers an experiment it fetches the archive, checks it against the site's policy,
+/// writes the decision to the audit log and reports it; when told to run, it starts the
+/// collaborator executable on the site's shard, and reports how it ended.
+///
+/// It reconnects forever, with exponential backoff and jitter, when the Director is gone, and
+/// registers again on every connection, so a restarted Director learns about it by itself.
+///
+/// Threads: `run()` does the connecting and the work (and starts collaborators, which the kernel
+/// ends if that thread ends); heartbeats go from a thread of each connection; a collaborator's
+/// exit is noticed on its `ChildProcess` thread. Shared state lives in `state`.
+public final class Envoy: Sendable {
+    public let settings: EnvoySettings
+    private let logger: Logger
+    private let context: TLSContext
+    private let audit: AuditLog
+    private let collaboratorExecutable: String
+    private let state = Mutex(State())
+    /// Signalled by `stop()`; every wait between attempts waits on it.
+    private let stopSignal = DispatchSemaphore(value: 0)
+
+    private struct State: Sendable {
+        var stopped = false
+        var client: FrameClient?
+        /// The experiment handled last, as reported in requests for work.
+        var experiment = ""
+        var launch = 0
+        var workState = SiteWorkState.idle
+        var collaborator: (process: ChildProcess, experiment: String, launch: Int)?
+        /// Experiments whose archive was fetched, approved and unpacked here: name → SHA-256.
+        var prepared: [String: String] = [:]
+        /// Reports that could not be sent yet (no connection); sent first on the next one.
+        var unsent: [SiteReport] = []
+    }
+
+    /// Checks the shard (its columns against the declared sample shape) and the TLS identity.
+    public init(settings: EnvoySettings, logger: Logger) throws {
+        var checked = settings
+        checked.shard = try Envoy.inspect(settings.shard, at: settings.shardPath)
+        self.settings = checked
+        self.logger = logger
+        self.context = try TLSContext(settings.tls, side: .client)
+        self.audit = try AuditLog(path: settings.auditLogPath)
+        guard let executable = settings.collaboratorExecutable ?? ChildProcess.siblingExecutable("fx-collaborator") else {
+            throw EnvoyError("cannot find the fx-collaborator executable beside this one; build the package (swift build)")
+        }
+        collaboratorExecutable = executable
+        try FileManager.default.createDirectory(atPath: settings.workDirectory, withIntermediateDirectories: true)
+    }
+
+    /// Reads the shard's header and counts its rows: the label column must be there and the other
+    /// columns must make up the declared sample shape.
+    static func inspect(_ shard: ShardDescriptor, at path: String) throws -> ShardDescriptor {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch { throw EnvoyError("cannot read the shard \(path): \(error)") }
+        let lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        guard let header = lines.first else { throw EnvoyError("the shard \(path) is empty") }
+        let columns = header.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard columns.contains(shard.labelColumn) else {
+            throw EnvoyError("the shard \(path) has no label column '\(shard.labelColumn)' (columns: \(columns.prefix(8).joined(separator: ", "))\(columns.count > 8 ? ", …" : ""))")
+        }
+        let features = columns.count - 1
+        let declared = shard.sampleShape.reduce(1, *)
+        guard features == declared else {
+            throw EnvoyError("the shard \(path) has \(features) feature columns, but shard.sample_shape \(ShardDescriptor.text(shard.sampleShape)) says \(declared)")
+        }
+        var described = shard
+        described.sampleCount = lines.dropFirst().filter { !$0.allSatisfy(\.isWhitespace) }.count
+        return described
+    }
+
+    // MARK: Running
+
+    /// Serves the Director until `stop()`. Throws when the Director turns this site away for good
+    /// (wrong shapes, not allowed, a certificate it refuses); connection failures are retried forever.
+    public func run() throws {
+        var backoff = Backoff(initial: settings.initialBackoff, maximum: settings.maximumBackoff)
+        defer { stopCollaborator(reason: "the Envoy is stopping", grace: settings.stopGrace) }
+        while !isStopped {
+            let client: FrameClient
+            let welcome: EnvoyWelcome
+            do {
+                (client, welcome) = try connect()
+                backoff.reset()
+            } catch let error as ErrorReply where [.rejected, .notAllowed, .badRequest].contains(error.code) {
+                throw EnvoyError("the Director refused '\(settings.name)': \(error.message)")
+            } catch let error as TLSError {
+                if case .handshake = error { throw EnvoyError("cannot connect to the Director at \(settings.director): \(error)") }
+                if waitBeforeRetry(&backoff, "Director at \(settings.director) not reachable (\(error))") { break }
+                continue
+            } catch let error as EnvoyError {
+                throw error
+            } catch {
+                if waitBeforeRetry(&backoff, "cannot register with the Director at \(settings.director) (\(error))") { break }
+                continue
+            }
+            session(client, welcome)
+            if isStopped { break }
+            if waitBeforeRetry(&backoff, "lost the Director at \(settings.director)") { break }
+        }
+    }
+
+    /// Stops the Envoy: `run()` returns, and a running collaborator is stopped.
+    public func stop() {
+        let client: FrameClient? = state.withLock { s in
+            s.stopped = true
+            return s.client
+        }
+        stopSignal.signal()
+        client?.close()
+    }
+
+    private var isStopped: Bool { state.withLock { $0.stopped } }
+
+    /// Waits the next backoff delay (or until stopped); true when stopped.
+    private func waitBeforeRetry(_ backoff: inout Backoff, _ why: String) -> Bool {
+        let delay = backoff.next()
+        logger.info("\(why); retrying in \(String(format: "%.1f", delay)) s")
+        if stopSignal.wait(timeout: .now() + delay) == .success {
+            stopSignal.signal()
+            return true
+        }
+        return isStopped
+    }
+
+    private func connect() throws -> (FrameClient, EnvoyWelcome) {
+        let client = try FrameClient.connect(host: settings.director.host, port: settings.director.port, context: context,
+                                             timeout: settings.connectTimeout, idleTimeout: settings.idleTimeout)
+        guard client.peerName == settings.directorName else {
+            client.close()
+            throw EnvoyError("the server at \(settings.director) is '\(client.peerName)' by its certificate, not the Director '\(settings.directorName)'")
+        }
+        do {
+            return (client, try register(client))
+        } catch {
+            client.close()
+            throw error
+        }
+    }
+
+    private func register(_ client: FrameClient) throws -> EnvoyWelcome {
+        let reply = try client.call(EnvoyRegistration(envoy: settings.name, shard: settings.shard), timeout: settings.idleTimeout)
+        guard let welcome = reply as? EnvoyWelcome else { throw EnvoyError("the Director answered the registration with \(type(of: reply))") }
+        logger.info("registered with the Director at \(settings.director) (heartbeat every \(welcome.heartbeatPeriod) s)")
+        return welcome
+    }
+
+    /// One connection's life: heartbeats on their own thread, requests for work on this one.
+    private func session(_ client: FrameClient, _ welcome: EnvoyWelcome) {
+        let unsent: [SiteReport] = state.withLock { s in
+            s.client = client
+            defer { s.unsent = [] }
+            return s.unsent
+        }
+        for report in unsent { send(report) }
+        let ended = DispatchSemaphore(value: 0)
+        let heartbeatDone = DispatchSemaphore(value: 0)
+        let heartbeats = Thread { [self] in
+            heartbeatLoop(client, period: welcome.heartbeatPeriod, ended: ended)
+            heartbeatDone.signal()
+        }
+        heartbeats.name = "envoy-heartbeat"
+        heartbeats.stackSize = 256 << 10
+        heartbeats.start()
+        defer {
+            state.withLock { s in if s.client === client { s.client = nil } }
+            client.close()
+            ended.signal()
+            heartbeatDone.wait()
+        }
+        while !isStopped {
+            let ask: WorkRequest = state.withLock { s in
+                WorkRequest(experiment: s.experiment, launch: s.launch, state: s.workState, maximumWaitSeconds: settings.longPollSeconds)
+            }
+            do {
+                let reply = try client.call(ask, timeout: settings.longPollSeconds + settings.idleTimeout)
+                guard let assignment = reply as? WorkAssignment else {
+                    logger.warning("the Director answered a request for work with \(type(of: reply))")
+                    return
+                }
+                try handle(assignment, client)
+            } catch let error as ErrorReply where error.code == .unknownPeer {
+                logger.info("the Director does not know this site any more; registering again")
+                do { _ = try register(client) } catch {
+                    logger.warning("registering again failed: \(error)")
+                    return
+                }
+            } catch {
+                if !isStopped { logger.warning("connection to the Director lost: \(error)") }
+                return
+            }
+        }
+    }
+
+    private func heartbeatLoop(_ client: FrameClient, period: Double, ended: DispatchSemaphore) {
+        var load = SystemLoad()
+        _ = load.cpuPercent()
+        while ended.wait(timeout: .now() + period) == .timedOut {
+            let (running, experiment, pid) = state.withLock { s in (s.collaborator != nil, s.experiment, s.collaborator?.process.pid) }
+            let resident = ResourceUsage.residentBytes() + (pid.flatMap { ResourceUsage.of(pid: $0)?.residentBytes } ?? 0)
+            let beat = EnvoyHeartbeat(cpuPercent: load.cpuPercent(), residentBytes: resident, availableBytes: SystemLoad.availableBytes(),
+                                      collaboratorRunning: running, experiment: experiment)
+            do {
+                // Replies queue behind an archive being streamed on the same connection: be patient.
+                try client.call(beat, timeout: max(2 * period, settings.idleTimeout))
+            } catch let error as ErrorReply where error.code == .unknownPeer {
+                logger.info("the Director does not know this site any more; registering again")
+                do { _ = try register(client) } catch {
+                    client.close()
+                    return
+                }
+            } catch {
+                // The work loop sees the same failure and reconnects.
+                client.close()
+                return
+            }
+        }
+    }
+
+    // MARK: Work
+
+    private func handle(_ assignment: WorkAssignment, _ client: FrameClient) throws {
+        switch assignment.action {
+        case .wait:
+            return
+        case .offer:
+            logger.info("offered experiment '\(assignment.experiment)' (archive \(assignment.archiveSHA256))")
+            _ = try prepare(assignment, client)
+            state.withLock { s in
+                s.experiment = assignment.experiment
+                s.launch = 0
+                s.workState = .decided
+            }
+        case .run:
+            try runCollaborator(assignment, client)
+        case .stop:
+            let running = state.withLock { s in s.collaborator.map { $0.experiment == assignment.experiment } ?? false }
+            if running {
+                logger.info("experiment '\(assignment.experiment)' ended at the Director (\(assignment.reason)); stopping its collaborator")
+                stopCollaborator(reason: assignment.reason, grace: settings.stopGrace, waitFirst: 1)
+            } else {
+                state.withLock { s in if s.experiment == assignment.experiment && s.workState == .running { s.workState = .exited } }
+            }
+        }
+    }
+
+    /// Makes sure the experiment's archive is here, allowed and unpacked; reports the decision.
+    /// Returns whether the site takes part. Connection failures are thrown (the caller reconnects).
+    private func prepare(_ assignment: WorkAssignment, _ client: FrameClient) throws -> Bool {
+        let name = assignment.experiment
+        if state.withLock({ $0.prepared[name] }) == assignment.archiveSHA256,
+           FileManager.default.fileExists(atPath: workspace(of: name).planPath) {
+            // Decided already (for a Director that may have restarted since): say so again.
+            if assignment.action == .offer { send(SiteReport(experiment: name, launch: assignment.launch, event: .accepted)) }
+            return true
+        }
+        func refuse(_ reason: String) -> Bool {
+            logger.warning("refused experiment '\(name)': \(reason)")
+            record(AuditRecord(experiment: name, sha256: assignment.archiveSHA256, decision: .refused, reason: reason, launch: assignment.launch))
+            send(SiteReport(experiment: name, launch: assignment.launch, event: .refused, reason: reason))
+            return false
+        }
+        do { try PKI.validate(name: name) } catch { return refuse("the experiment's name cannot be a folder name: \(error)") }
+        let directory = "\(settings.workDirectory)/\(name)"
+        try? FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let archive = "\(directory)/archive.tar"
+        let sha256: String = try client.call(ArchiveRequest(experiment: name), timeout: settings.idleTimeout) { reply, stream in
+            guard reply is ArchiveReply, let stream else { throw EnvoyError("the Director sent no archive for '\(name)'") }
+            return try DirectorArchives.receive(stream, to: archive)
+        }
+        guard sha256 == assignment.archiveSHA256 else {
+            return refuse("the archive arrived with SHA-256 \(sha256), not the \(assignment.archiveSHA256) announced")
+        }
+        switch settings.policy {
+        case .any:
+            break
+        case let .allowList(path):
+            do {
+                guard try ArchiveAllowList.load(path).contains(sha256) else {
+                    return refuse("archive \(sha256) is not in this site's allow-list \(path) (approve it with `fx envoy approve \(sha256)`)")
+                }
+            } catch {
+                return refuse("cannot read the allow-list: \(error)")
+            }
+        }
+        do {
+            _ = try Workspace.importArchive(archive, into: workspace(of: name).root)
+        } catch {
+            return refuse("the archive does not unpack: \(error)")
+        }
+        state.withLock { $0.prepared[name] = sha256 }
+        logger.info("accepted experiment '\(name)' (archive \(sha256), policy \(settings.policy))")
+        record(AuditRecord(experiment: name, sha256: sha256, decision: .accepted, reason: "policy \(settings.policy)", launch: assignment.launch))
+        send(SiteReport(experiment: name, launch: assignment.launch, event: .accepted))
+        return true
+    }
+
+    private func workspace(of experiment: String) -> Workspace { Workspace(root: "\(settings.workDirectory)/\(experiment)/workspace") }
+
+    private func runCollaborator(_ assignment: WorkAssignment, _ client: FrameClient) throws {
+        let name = assignment.experiment
+        // A collaborator of an earlier launch talks to an aggregator that is gone: replace it.
+        if state.withLock({ $0.collaborator != nil }) {
+            stopCollaborator(reason: "the experiment's aggregator was restarted", grace: settings.stopGrace)
+        }
+        let allowed = try prepare(assignment, client)
+        state.withLock { s in
+            s.experiment = name
+            s.launch = assignment.launch
+            s.workState = .decided
+        }
+        guard allowed else { return }
+        guard assignment.collaborators.contains(settings.name) else {
+            logger.warning("told to run '\(name)', whose collaborators (\(assignment.collaborators.joined(separator: ", "))) do not include '\(settings.name)'")
+            return
+        }
+        let errorLog = "\(settings.workDirectory)/\(name)/collaborator-\(assignment.launch).stderr"
+        let aggregator = Endpoint(host: assignment.aggregatorHost, port: assignment.aggregatorPort)
+        let arguments = ["--name", settings.name, "--workspace", workspace(of: name).root, "--experiment", name,
+                         "--aggregator", aggregator.description, "--data", settings.shardPath, "--cert-dir", settings.certificateDirectory]
+        let process: ChildProcess
+        do {
+            process = try ChildProcess(executable: collaboratorExecutable, arguments: arguments,
+                                       environment: ChildProcess.environmentEndingWithThisProcess(),
+                                       standardOutput: .null, standardError: .file(errorLog))
+        } catch {
+            let reason = "cannot start the collaborator: \(error)"
+            logger.error(reason)
+            record(AuditRecord(experiment: name, sha256: assignment.archiveSHA256, decision: .finished, reason: reason, exitStatus: "not started",
+                               launch: assignment.launch))
+            send(SiteReport(experiment: name, launch: assignment.launch, event: .collaboratorExited, reason: reason, exitStatus: "not started"))
+            state.withLock { $0.workState = .exited }
+            return
+        }
+        state.withLock { s in
+            s.collaborator = (process, name, assignment.launch)
+            s.workState = .running
+        }
+        logger.info("experiment '\(name)': collaborator started (pid \(process.pid)) against the aggregator at \(aggregator)")
+        record(AuditRecord(experiment: name, sha256: assignment.archiveSHA256, decision: .started, reason: "aggregator \(aggregator)",
+                           launch: assignment.launch))
+        send(SiteReport(experiment: name, launch: assignment.launch, event: .collaboratorStarted))
+        let sha256 = assignment.archiveSHA256
+        let launch = assignment.launch
+        process.onExit { [self] status in
+            state.withLock { s in
+                if s.collaborator?.process === process { s.collaborator = nil }
+                if s.experiment == name && s.launch == launch && s.workState == .running { s.workState = .exited }
+            }
+            let reason = status.isSuccess ? "" : lastLine(of: errorLog)
+            if status.isSuccess {
+                logger.info("experiment '\(name)': collaborator \(status)")
+            } else {
+                logger.warning("experiment '\(name)': collaborator \(status)\(reason.isEmpty ? "" : ": \(reason)")")
+            }
+            record(AuditRecord(experiment: name, sha256: sha256, decision: .finished, reason: reason, exitStatus: "\(status)", launch: launch))
+            send(SiteReport(experiment: name, launch: launch, event: .collaboratorExited, reason: reason, exitStatus: "\(status)",
+                            succeeded: status.isSuccess))
+        }
+    }
+
+    /// Stops the running collaborator: waits `waitFirst` seconds for it to end by itself, then
+    /// SIGTERM, then SIGKILL after `grace` seconds.
+    private func stopCollaborator(reason: String, grace: Double, waitFirst: Double = 0) {
+        guard let running = state.withLock({ $0.collaborator }) else { return }
+        if waitFirst > 0, running.process.wait(timeout: waitFirst) != nil { return }
+        logger.info("stopping the collaborator of '\(running.experiment)' (\(reason))")
+        running.process.stop(grace: grace)
+    }
+
+    // MARK: Reports
+
+    /// Sends a report now if connected, else keeps it for the next connection.
+    private func send(_ report: SiteReport) {
+        guard let client = state.withLock({ $0.client }) else {
+            state.withLock { $0.unsent.append(report) }
+            return
+        }
+        do {
+            try client.call(report, timeout: settings.idleTimeout)
+        } catch let error as ErrorReply {
+            logger.warning("the Director did not take the report on '\(report.experiment)': \(error.message)")
+        } catch {
+            state.withLock { $0.unsent.append(report) }
+        }
+    }
+
+    private func record(_ entry: AuditRecord) {
+        do { try audit.append(entry) } catch { logger.error("cannot write the audit log \(audit.path): \(error)") }
+    }
+
+    private func lastLine(of path: String) -> String {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").last.map { String($0.prefix(500)) } ?? ""
+    }
+}

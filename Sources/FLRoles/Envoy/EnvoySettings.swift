@@ -1,0 +1,176 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import FLCore
+import FLWire
+
+/// Which archives a site runs: every one, or only those whose SHA-256 the site's administrator
+/// approved (`fx envoy approve`), as Fed-BioMed's training-plan approval works.
+public enum ArchivePolicy: Sendable, Hashable, CustomStringConvertible {
+    case any
+    /// Only archives listed in this file (see `ArchiveAllowList`).
+    case allowList(path: String)
+
+    public var description: String {
+        switch self {
+        case .any: "any"
+        case let .allowList(path): "allow-list \(path)"
+        }
+    }
+}
+
+/// Everything an Envoy needs, from its configuration file (`EnvoySettings.load`) or built in code.
+///
+/// ```yaml
+/// director:
+///   name: director          # the common name of the Director's certificate
+///   address: 127.0.0.1:50050   # optional: `--director` gives it too
+/// cert_dir: cert            # ca.crt, <name>.crt, <name>.key (its collaborators use them too)
+/// work_dir: work            # where experiments are unpacked and run
+/// data_dir: data            # the shard must be inside this folder
+/// shard:
+///   format: csv
+///   path: hospital_a.csv    # relative to data_dir
+///   label_column: label
+///   sample_shape: [30]
+///   target_shape: [1]
+///   description: ""         # optional, shown by `fx envoy list`
+/// policy:
+///   mode: allowlist         # any | allowlist
+///   allowlist: approved.sha256
+/// audit_log: audit.jsonl    # one JSON line per experiment the site ran or refused
+/// ```
+public struct EnvoySettings: Sendable {
+    /// The Envoy's name: the common name of its certificate, and its collaborators' name.
+    public var name: String
+    public var director: Endpoint
+    public var directorName: String
+    public var certificateDirectory: String
+    public var workDirectory: String
+    public var dataDirectory: String
+    public var shard: ShardDescriptor
+    /// The shard file, absolute, inside `dataDirectory`.
+    public var shardPath: String
+    public var policy: ArchivePolicy
+    public var auditLogPath: String
+    /// The `fx-collaborator` executable; nil finds it beside the running one.
+    public var collaboratorExecutable: String?
+    public var longPollSeconds: Double
+    public var connectTimeout: Double
+    public var idleTimeout: Double
+    /// Reconnection waits grow from `initialBackoff` to `maximumBackoff` seconds (with jitter).
+    public var initialBackoff: Double
+    public var maximumBackoff: Double
+    /// How long a collaborator told to stop may take before it is killed.
+    public var stopGrace: Double
+
+    public init(name: String, director: Endpoint, directorName: String = "director", certificateDirectory: String, workDirectory: String,
+                dataDirectory: String, shard: ShardDescriptor, shardPath: String, policy: ArchivePolicy = .any, auditLogPath: String,
+                collaboratorExecutable: String? = nil, longPollSeconds: Double = 30, connectTimeout: Double = 10, idleTimeout: Double = 60,
+                initialBackoff: Double = 0.1, maximumBackoff: Double = 5, stopGrace: Double = 5) {
+        self.name = name
+        self.director = director
+        self.directorName = directorName
+        self.certificateDirectory = certificateDirectory
+        self.workDirectory = workDirectory
+        self.dataDirectory = dataDirectory
+        self.shard = shard
+        self.shardPath = shardPath
+        self.policy = policy
+        self.auditLogPath = auditLogPath
+        self.collaboratorExecutable = collaboratorExecutable
+        self.longPollSeconds = longPollSeconds
+        self.connectTimeout = connectTimeout
+        self.idleTimeout = idleTimeout
+        self.initialBackoff = initialBackoff
+        self.maximumBackoff = maximumBackoff
+        self.stopGrace = stopGrace
+    }
+
+    /// The Envoy's TLS identity (its collaborators present the same certificate).
+    public var tls: TLSConfiguration { TLSConfiguration(certificateDirectory: certificateDirectory, name: name) }
+
+    /// Reads an Envoy configuration file. `director` (from the command line) overrides `director.address`.
+    /// Errors name the file, line and column; a shard outside the data folder is refused.
+    public static func load(path: String, name: String, director: Endpoint? = nil) throws -> EnvoySettings {
+        do { try PKI.validate(name: name) } catch { throw EnvoyError("--name: \(error)") }
+        let file = try ConfigurationFile(path: path)
+        try file.checkKeys("", ["director", "cert_dir", "work_dir", "data_dir", "shard", "policy", "audit_log"])
+        try file.checkKeys("director", ["name", "address"])
+        try file.checkKeys("shard", ["format", "path", "label_column", "sample_shape", "target_shape", "description"])
+        let plan = file.plan
+        var endpoint = director
+        if endpoint == nil, let text = try plan.stringIfPresent("director.address") {
+            guard let parsed = Endpoint(text) else { throw file.error("director.address", "expected HOST:PORT, found '\(text)'") }
+            endpoint = parsed
+        }
+        guard let endpoint else {
+            throw EnvoyError("\(path): no Director address: give --director HOST:PORT or set director.address")
+        }
+        let format = try plan.string("shard.format", default: "csv")
+        guard format == "csv" else { throw file.error("shard.format", "expected csv, found '\(format)'") }
+        let dataDirectory = try file.path("data_dir", default: "data")
+        let shardText = try plan.string("shard.path")
+        let shardPath = shardText.hasPrefix("/") ? shardText : "\(dataDirectory)/\(shardText)"
+        let inside: String
+        do {
+            inside = try EnvoySettings.resolve(shardPath, inside: dataDirectory)
+        } catch let error as EnvoyError {
+            throw file.error("shard.path", error.description)
+        }
+        let shard = ShardDescriptor(format: format, path: shardText, labelColumn: try plan.string("shard.label_column", default: "label"),
+                                    sampleShape: try file.shape("shard.sample_shape"), targetShape: try file.shape("shard.target_shape"),
+                                    description: try plan.string("shard.description", default: ""))
+        let policy = try policy(file)
+        let settings = EnvoySettings(name: name, director: endpoint, directorName: try plan.string("director.name", default: "director"),
+                                     certificateDirectory: try file.path("cert_dir", default: "cert"),
+                                     workDirectory: try file.path("work_dir", default: "work"), dataDirectory: dataDirectory, shard: shard,
+                                     shardPath: inside, policy: policy, auditLogPath: try file.path("audit_log", default: "audit.jsonl"))
+        return settings
+    }
+
+    /// The policy of a configuration file, for `fx envoy approve`, which needs nothing else.
+    public static func policy(configuration path: String) throws -> ArchivePolicy {
+        try policy(try ConfigurationFile(path: path))
+    }
+
+    private static func policy(_ file: ConfigurationFile) throws -> ArchivePolicy {
+        try file.checkKeys("policy", ["mode", "allowlist"])
+        let mode = try file.plan.string("policy.mode", default: "any")
+        switch mode {
+        case "any":
+            return .any
+        case "allowlist":
+            return .allowList(path: try file.path("policy.allowlist", default: "approved.sha256"))
+        default:
+            throw file.error("policy.mode", "expected any or allowlist, found '\(mode)'")
+        }
+    }
+
+    /// `path` with symbolic links resolved, refused unless it is a file inside `directory` (itself resolved).
+    static func resolve(_ path: String, inside directory: String) throws -> String {
+        guard let base = realPath(directory) else { throw EnvoyError("the data folder \(directory) does not exist") }
+        guard let real = realPath(path) else { throw EnvoyError("the shard \(path) does not exist") }
+        guard real.hasPrefix(base.hasSuffix("/") ? base : base + "/") else {
+            throw EnvoyError("the shard \(path) resolves to \(real), which is outside the data folder \(base)")
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: real, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw EnvoyError("the shard \(path) is a folder, not a file")
+        }
+        return real
+    }
+
+    private static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}
+
+/// An Envoy that cannot start, or was turned away for good, with the reason.
+public struct EnvoyError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+import FLCore
+import FLTesting
+
+/// The long-lived federation as separate processes on loopback: `fx director start`, three
+/// `fx envoy start` (one with an allow-list), and `fx experiment …` as a data scientist would type it.
+/// Every wait is on a line the Director prints (`--events`) or a process exit, with a deadline.
+@Suite(.serialized) struct DirectorFederationTests {
+    private static func json(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(text.utf8)) }
+
+    private static func object(_ text: String) throws -> [String: Any] {
+        try #require(try json(text) as? [String: Any], "not a JSON object: \(text)")
+    }
+
+    /// The SHA-256 `fx workspace export` prints for a workspace (the digest sites approve).
+    private static func exportDigest(_ fixture: DirectorFixture, _ workspace: String) throws -> String {
+        let output = try fixture.fx(["workspace", "export", "--workspace", workspace, "--output", "\(workspace).tar"])
+        let line = try #require(output.split(separator: "\n").first { $0.hasPrefix("SHA-256: ") })
+        return String(line.dropFirst("SHA-256: ".count))
+    }
+
+    @Test func experimentsRunInOrderAcrossEnvoysAndSurviveADirectorRestart() throws {
+        let fixture = try DirectorFixture(envoys: ["hospital_a", "hospital_b"])
+        try fixture.addEnvoy("hospital_c", dataFrom: 2, policy: "allowlist")
+        try fixture.addEnvoy("hospital_x", dataFrom: 0, extraFeatures: 1)
+        let first = try fixture.makeWorkspace("first", rounds: 5)
+        let second = try fixture.makeWorkspace("second", rounds: 3)
+        let third = try fixture.makeWorkspace("third", rounds: 20)
+        let fourth = try fixture.makeWorkspace("fourth", rounds: 2)
+        // hospital_c approves every archive but the second's.
+        let digests = try [first, second, third, fourth].map { try Self.exportDigest(fixture, $0) }
+        #expect(Set(digests).count == 4)
+        for i in [0, 2, 3] {
+            let said = try fixture.fx(["envoy", "approve", digests[i], "--config", fixture.envoyConfigurationPath("hospital_c")])
+            #expect(said.contains("approved \(digests[i])"))
+        }
+
+        var (director, port) = try fixture.startDirector()
+        let client = fixture.clientOptions(port: port)
+        let envoys = try ["hospital_a", "hospital_b", "hospital_c"].map { try fixture.startEnvoy($0, port: port) }
+        for name in ["hospital_a", "hospital_b", "hospital_c"] {
+            try DirectorFixture.waitForEvent("envoy_registered", ["envoy": name], in: director, timeout: 30)
+        }
+
+        // An Envoy whose shard has another shape is refused, with both shapes named.
+        let wrong = try fixture.startEnvoy("hospital_x", port: port)
+        let wrongStatus = try wrong.waitForExit(timeout: 30)
+        #expect(!wrongStatus.isSuccess)
+        #expect(wrong.errorTail().contains("sample_shape [31]"), "\(wrong.errorTail())")
+        #expect(wrong.errorTail().contains("sample_shape [30]"), "\(wrong.errorTail())")
+        try DirectorFixture.waitForEvent("envoy_refused", ["envoy": "hospital_x"], in: director, timeout: 10)
+
+        // Two experiments submitted back to back run one after the other, in order.
+        let submitted = try fixture.fx(["experiment", "submit", "--workspace", first, "--name", "first"] + client)
+        #expect(submitted.contains("submitted experiment 'first'"))
+        try fixture.fx(["experiment", "submit", "--workspace", second, "--name", "second"] + client)
+        let watch = try fixture.start("fx", ["experiment", "watch", "second"] + client, name: "watch")
+        try DirectorFixture.waitForEvent("experiment_finished", ["experiment": "first"], in: director, timeout: 60)
+        try DirectorFixture.waitForEvent("experiment_finished", ["experiment": "second"], in: director, timeout: 60)
+        let lines = director.outputLines
+        let firstFinished = try #require(lines.firstIndex { $0.contains("\"experiment_finished\"") && $0.contains("\"first\"") })
+        let secondOffered = try #require(lines.firstIndex { $0.contains("\"experiment_offered\"") && $0.contains("\"second\"") })
+        #expect(firstFinished < secondOffered, "the second experiment started before the first ended")
+
+        #expect(try watch.waitForExit(timeout: 30).isSuccess, "\(watch.errorTail())")
+        watch.waitForOutputEnd(timeout: 10)
+        let watched = watch.outputLines
+        #expect(watched.contains { $0.hasPrefix("[") && $0.contains("round 3/3") && $0.contains("aggregated_model_validation/accuracy=") })
+        #expect(watched.last?.hasPrefix("second succeeded") == true, "\(watched)")
+
+        // The first: all three sites trained, with an accuracy figure.
+        let firstStatus = try Self.object(try fixture.fx(["experiment", "status", "first", "--json"] + client))
+        #expect(firstStatus["status"] as? String == "succeeded")
+        #expect(firstStatus["collaborators"] as? [String] == ["hospital_a", "hospital_b", "hospital_c"])
+        let metrics = try #require(firstStatus["lastMetrics"] as? [String: Double])
+        let accuracy = try #require(metrics["aggregated_model_validation/accuracy"])
+        #expect(accuracy > 0.9)
+        #expect((firstStatus["rounds"] as? [Any])?.count == 6)  // 5 rounds and the final validation
+        // The second is outside hospital_c's allow-list: it ran at the other two only.
+        let secondStatus = try Self.object(try fixture.fx(["experiment", "status", "second", "--json"] + client))
+        #expect(secondStatus["status"] as? String == "succeeded")
+        #expect(secondStatus["collaborators"] as? [String] == ["hospital_a", "hospital_b"])
+        let sites = try #require(secondStatus["sites"] as? [[String: Any]])
+        let refusal = try #require(sites.first { $0["envoy"] as? String == "hospital_c" })
+        #expect(refusal["state"] as? String == "refused")
+        #expect((refusal["reason"] as? String)?.contains("allow-list") == true)
+        let audit = try String(contentsOfFile: fixture.auditLogPath("hospital_c"), encoding: .utf8).split(separator: "\n")
+            .map { try Self.object(String($0)) }
+        #expect(audit.contains { $0["experiment"] as? String == "second" && $0["decision"] as? String == "refused" && $0["sha256"] as? String == digests[1] })
+        #expect(!audit.contains { $0["experiment"] as? String == "second" && $0["decision"] as? String == "started" })
+        #expect(audit.contains { $0["experiment"] as? String == "first" && $0["decision"] as? String == "finished"
+                    && $0["exit_status"] as? String == "exited with status 0" })
+
+        // The best model comes back as a safetensors file.
+        let modelPath = fixture.directory.appending("first-best.safetensors")
+        try fixture.fx(["experiment", "model", "first", "--best", "--output", modelPath] + client)
+        let model = try Safetensors.read(modelPath).model
+        #expect(model.layout.tensors.map(\.shape) == [[2, 30], [2]])
+
+        // A Director killed while one experiment runs and another waits keeps its history, resumes the
+        // running one from its checkpoint and then runs the rest; the Envoys come back by themselves.
+        try fixture.fx(["experiment", "submit", "--workspace", third, "--name", "third"] + client)
+        try fixture.fx(["experiment", "submit", "--workspace", fourth, "--name", "fourth"] + client)
+        try director.waitForLine(timeout: 60) { $0.contains("\"round_closed\"") && $0.contains("\"third\"") }
+        director.process.kill()
+        _ = try director.waitForExit(timeout: 10)
+        (director, _) = try fixture.startDirector(port: port)
+        try DirectorFixture.waitForEvent("experiment_finished", ["experiment": "third"], in: director, timeout: 90)
+        try DirectorFixture.waitForEvent("experiment_finished", ["experiment": "fourth"], in: director, timeout: 60)
+        let history = try #require(try Self.json(try fixture.fx(["experiment", "list", "--json"] + client)) as? [[String: Any]])
+        #expect(history.map { $0["name"] as? String } == ["first", "second", "third", "fourth"])
+        #expect(history.map { $0["status"] as? String } == ["succeeded", "succeeded", "succeeded", "succeeded"])
+        let resumed = try #require(history.first { $0["name"] as? String == "third" })
+        #expect(resumed["launches"] as? Int == 2)
+        #expect(resumed["roundsCompleted"] as? Int == 20)
+        let kept = try #require(history.first { $0["name"] as? String == "first" })
+        #expect((kept["lastMetrics"] as? [String: Double])?["aggregated_model_validation/accuracy"] == accuracy)
+
+        // Killing an Envoy turns it offline.
+        envoys[1].process.kill()
+        try DirectorFixture.waitForEvent("envoy_offline", ["envoy": "hospital_b"], in: director, timeout: 30)
+        let list = try Self.object(try fixture.fx(["envoy", "list", "--json"] + client))
+        let listed = try #require(list["envoys"] as? [[String: Any]])
+        #expect(listed.map { $0["name"] as? String } == ["hospital_a", "hospital_b", "hospital_c"])
+        #expect(listed.map { $0["online"] as? Bool } == [true, false, true])
+        #expect(listed.allSatisfy { ($0["shard"] as? [String: Any])?["sampleShape"] as? [Int] == [30] })
+
+        director.process.terminate()
+        #expect(try director.waitForExit(timeout: 30).isSuccess, "\(director.errorTail())")
+        for envoy in envoys { envoy.process.terminate() }
+    }
+}

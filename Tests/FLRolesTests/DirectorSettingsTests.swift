@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import FLCore
+import FLRoles
+import FLTesting
+
+/// Reading a Director's configuration: values, defaults, and errors that say where and what.
+@Suite struct DirectorSettingsTests {
+    private func load(_ text: String) throws -> (DirectorSettings, String) {
+        let dir = try TemporaryDirectory(prefix: "swiftfl-director-settings")
+        let path = dir.appending("director.yaml")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { withExtendedLifetime(dir) {} }
+        return (try DirectorSettings.load(path: path), dir.path)
+    }
+
+    /// The error `load` throws for `text`, as text.
+    private func failure(_ text: String) throws -> String {
+        let dir = try TemporaryDirectory(prefix: "swiftfl-director-settings")
+        let path = dir.appending("director.yaml")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        do {
+            _ = try DirectorSettings.load(path: path)
+        } catch {
+            return "\(error)".replacingOccurrences(of: dir.path + "/", with: "")
+        }
+        Issue.record("no error for:\n\(text)")
+        return ""
+    }
+
+    static let minimal = """
+        federation:
+          sample_shape: [30]
+          target_shape: [1]
+
+        """
+
+    @Test func readsEverySettingAndResolvesPathsAgainstTheFile() throws {
+        let (s, dir) = try load("""
+            listen:
+              host: 0.0.0.0
+              port: 51000
+            federation:
+              sample_shape: [28, 28]
+              target_shape: [1]
+            envoys:
+              heartbeat_period: 2.5
+              minimum: 2
+              startup_grace: 0
+              decision_timeout: 15
+              allowed: [hospital_a, hospital_b]
+            users:
+              allowed: [alice]
+            state_dir: var/state
+            certificates:
+              dir: /etc/swiftfl/cert
+              name: centre
+            aggregators:
+              host: 0.0.0.0
+              address: fl.example.org
+              port: 50051
+            """)
+        #expect(s.host == "0.0.0.0" && s.port == 51000)
+        #expect(s.sampleShape == [28, 28] && s.targetShape == [1])
+        #expect(s.heartbeatPeriod == 2.5 && s.offlineAfter == 7.5)
+        #expect(s.minimumEnvoys == 2 && s.startupGrace == 0 && s.decisionTimeout == 15)
+        #expect(s.allowedEnvoys == ["hospital_a", "hospital_b"] && s.allowedUsers == ["alice"])
+        #expect(s.stateDirectory == "\(dir)/var/state")
+        #expect(s.certificateDirectory == "/etc/swiftfl/cert" && s.name == "centre")
+        #expect(s.tls.certificatePath == "/etc/swiftfl/cert/centre.crt" && s.tls.releaseIdleBuffers)
+        #expect(s.aggregatorHost == "0.0.0.0" && s.aggregatorAddress == "fl.example.org" && s.aggregatorPort == 50051)
+    }
+
+    @Test func defaultsForEverythingButTheShapes() throws {
+        let (s, dir) = try load(Self.minimal)
+        #expect(s.host == "127.0.0.1" && s.port == 50050 && s.heartbeatPeriod == 5 && s.minimumEnvoys == 1)
+        #expect(s.allowedEnvoys == nil && s.allowedUsers == nil)
+        #expect(s.stateDirectory == "\(dir)/state" && s.certificateDirectory == "\(dir)/cert" && s.name == "director")
+        #expect(s.aggregatorHost == "127.0.0.1" && s.aggregatorAddress == "127.0.0.1" && s.aggregatorPort == 0)
+    }
+
+    @Test func errorsNameTheFileLineColumnAndSetting() throws {
+        #expect(try failure("federation:\n  sample_shape: [30, x]\n  target_shape: [1]\n")
+                == "director.yaml:2:22: federation.sample_shape.1: expected a positive integer dimension, found string \"x\"")
+        #expect(try failure("federation:\n  target_shape: [1]\n") == "director.yaml: federation.sample_shape is missing (expected a sequence)")
+        #expect(try failure(Self.minimal + "envoys:\n  heartbeat_perod: 5\n")
+                .hasPrefix("director.yaml:5:3: envoys.heartbeat_perod: unknown setting (expected one of: heartbeat_period,"))
+        #expect(try failure(Self.minimal + "envoys:\n  heartbeat_period: -1\n")
+                == "director.yaml:5:21: envoys.heartbeat_period: expected a positive number of seconds, found -1.0")
+        #expect(try failure(Self.minimal + "listen:\n  port: 70000\n") == "director.yaml:5:9: listen.port: expected a port from 0 to 65535, found 70000")
+        #expect(try failure(Self.minimal + "aggregators:\n  host: 0.0.0.0\n")
+                .hasPrefix("director.yaml:5:9: aggregators.host: Envoys cannot dial '0.0.0.0'"))
+        #expect(try failure(Self.minimal + "users:\n  allowed: [alice, ../bob]\n").hasPrefix("director.yaml:5:20: users.allowed.1: invalid name"))
+        #expect(try failure("federation:\n\tsample_shape: [1]\n").hasPrefix("director.yaml:2:1: "))
+        #expect(try failure("federation:\n  sample_shape: []\n  target_shape: [1]\n")
+                == "director.yaml:2:17: federation.sample_shape: expected 1 to 8 dimensions, found 0")
+    }
+
+    @Test func aMissingFileSaysSo() throws {
+        #expect(throws: PlanError.self) { try DirectorSettings.load(path: "/nonexistent/director.yaml") }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+import FLCore
+import FLRoles
+import FLTesting
+import FLWire
+
+/// The Director's state directory: what is written survives, and is read back the same.
+@Suite struct DirectorStoreTests {
+    static let shard = ShardDescriptor(path: "a.csv", labelColumn: "label", sampleShape: [30], targetShape: [1], sampleCount: 190)
+
+    static func experiment(_ name: String, _ status: ExperimentStatus) -> ExperimentInfo {
+        ExperimentInfo(name: name, status: status, reason: status == .failed ? "the aggregator exited with status 1" : "",
+                       archiveSHA256: String(repeating: "ab", count: 32), archiveSize: 10240, submittedBy: "alice", submittedAt: 1_700_000_000,
+                       startedAt: status == .queued ? nil : 1_700_000_010, roundsToTrain: 5, roundsCompleted: status == .queued ? 0 : 2,
+                       currentRound: status == .running ? 2 : -1, launches: status == .queued ? 0 : 1, collaborators: ["hospital_a"],
+                       bestMetric: "aggregated_model_validation/accuracy", bestValue: status == .queued ? nil : 0.93,
+                       lastMetrics: status == .queued ? [:] : ["aggregated_model_validation/accuracy": 0.93, "train/loss": status == .running ? .nan : 0.2],
+                       rounds: status == .queued ? [] : [RoundInfo(round: 0, finalValidation: false, attempt: 0, metrics: ["a/b": 1], reported: ["hospital_a"],
+                                                                    missing: [], duration: 0.25, best: true)],
+                       sites: status == .queued ? [] : [SiteInfo(envoy: "hospital_a", state: .running)], version: 7)
+    }
+
+    @Test func experimentsAndEnvoysSurviveAndReadBackEqual() throws {
+        let dir = try TemporaryDirectory(prefix: "swiftfl-store")
+        let logger = Logger(label: "test", sink: MemoryLogSink())
+        let store = try DirectorStore(root: dir.appending("state"), logger: logger)
+        let experiments = [Self.experiment("done", .failed), Self.experiment("now", .running), Self.experiment("later", .queued)]
+        let envoys = [EnvoyRecord(name: "hospital_a", shard: Self.shard, registeredAt: 1_700_000_000, lastRegistration: 1_700_000_100)]
+        // Only the newest snapshot matters; earlier ones may or may not be written.
+        store.save(experiments: [Self.experiment("stale", .queued)])
+        store.save(experiments: experiments)
+        store.save(envoys: envoys)
+        store.synchronize()
+        let reopened = try DirectorStore(root: dir.appending("state"), logger: logger)
+        let read = try reopened.loadExperiments()
+        #expect(read.map(\.name) == ["done", "now", "later"])
+        #expect(read[0] == experiments[0])
+        #expect(read[1].lastMetrics["train/loss"]?.isNaN == true)  // NaN survives the JSON round trip
+        #expect(read[2] == experiments[2])
+        #expect(try reopened.loadEnvoys() == envoys)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.appending("state")).sorted()
+        #expect(files == ["envoys.json", "experiments", "experiments.json", "incoming"])
+    }
+
+    @Test func anEmptyStateDirectoryHasNothingAndLeftoverUploadsAreRemoved() throws {
+        let dir = try TemporaryDirectory(prefix: "swiftfl-store")
+        let logger = Logger(label: "test", sink: MemoryLogSink())
+        try FileManager.default.createDirectory(atPath: dir.appending("state/incoming"), withIntermediateDirectories: true)
+        try "half".write(toFile: dir.appending("state/incoming/x.tar"), atomically: true, encoding: .utf8)
+        let store = try DirectorStore(root: dir.appending("state"), logger: logger)
+        #expect(try store.loadExperiments().isEmpty && store.loadEnvoys().isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.incomingDirectory).isEmpty)
+        try "{not json".write(toFile: store.experimentsPath, atomically: true, encoding: .utf8)
+        #expect(throws: FileError.self) { try store.loadExperiments() }
+    }
+
+    @Test func aRestartedDirectoryResumesTheRunningExperimentFirstAndKeepsTheQueue() throws {
+        let fixture = try DirectorFixture(envoys: [])
+        let logger = Logger(label: "test", sink: MemoryLogSink())
+        let settings = try DirectorSettings.load(path: fixture.directorConfigurationPath)
+        let store = try DirectorStore(root: settings.stateDirectory, logger: logger)
+        var preparing = Self.experiment("offered", .preparing)
+        preparing.sites = [SiteInfo(envoy: "hospital_a", state: .accepted)]
+        store.save(experiments: [Self.experiment("old", .succeeded), Self.experiment("queued-1", .queued), preparing,
+                                 Self.experiment("now", .running), Self.experiment("queued-2", .queued)])
+        store.save(envoys: [EnvoyRecord(name: "hospital_a", shard: Self.shard, registeredAt: 1, lastRegistration: 2)])
+        store.synchronize()
+        let director = try Director(settings: settings, logger: logger)
+        let restored = director.experiments
+        #expect(restored.map(\.status) == [.succeeded, .queued, .queued, .running, .queued])
+        #expect(restored.map(\.queuePosition) == [0, 1, 2, 0, 3])
+        #expect(restored[2].sites.isEmpty && restored[2].startedAt == nil)  // offered again from scratch
+        var now = restored[3]
+        #expect(now.lastMetrics.removeValue(forKey: "train/loss")?.isNaN == true)
+        var expected = Self.experiment("now", .running)
+        expected.lastMetrics.removeValue(forKey: "train/loss")
+        #expect(now == expected)
+        // The registry is remembered, but nobody is online until they register again.
+        #expect(director.envoys.map(\.name) == ["hospital_a"])
+        #expect(director.envoys.map(\.online) == [false])
+        #expect(director.envoys[0].lastHeartbeatAge == nil)
+    }
+}
