@@ -268,7 +268,7 @@ extension Director {
         let copies = [(paths.bestModel, store.modelPath(of: name, .best)), (paths.lastModel, store.modelPath(of: name, .last)),
                       (paths.metricsLog, store.metricsPath(of: name))]
         for (source, destination) in copies where FileManager.default.fileExists(atPath: source) {
-            do { try DirectorStore.copyAtomically(from: source, to: destination) } catch {
+            do { try AtomicFile.link(source, to: destination) } catch {
                 logger.error("experiment '\(name)': cannot keep \(source): \(error)")
             }
         }

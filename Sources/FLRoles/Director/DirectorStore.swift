@@ -122,16 +122,4 @@ public final class DirectorStore: Sendable {
             logger.error("cannot write \(path): \(error)")
         }
     }
-
-    /// Copies `source` to `destination` through a temporary file and a rename.
-    static func copyAtomically(from source: String, to destination: String) throws {
-        let tmp = "\(destination).tmp.\(getpid())"
-        try? FileManager.default.removeItem(atPath: tmp)
-        try FileManager.default.copyItem(atPath: source, toPath: tmp)
-        guard rename(tmp, destination) == 0 else {
-            let e = errno
-            try? FileManager.default.removeItem(atPath: tmp)
-            throw FileError(path: destination, operation: "rename into place", errno: e)
-        }
-    }
 }
