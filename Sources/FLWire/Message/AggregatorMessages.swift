@@ -128,9 +128,7 @@ public struct TaskReply: WireMessage {
     }
 
     public init(from r: inout WireReader) throws {
-        let raw = try r.u8("status")
-        guard let s = Status(rawValue: raw) else { throw WireDecodingError(context: r.context, field: "status", reason: "unknown value \(raw)") }
-        status = s
+        status = try r.enumeration("status", as: Status.self)
         round = try r.count("round", limit: 1_000_000)
         tasks = try r.strings("tasks")
         reason = try r.string("reason")

@@ -500,9 +500,7 @@ public struct WorkRequest: WireMessage {
     public init(from r: inout WireReader) throws {
         experiment = try r.string("experiment")
         launch = try r.count("launch", limit: Int.max)
-        let raw = try r.u8("state")
-        guard let s = SiteWorkState(rawValue: raw) else { throw WireDecodingError(context: r.context, field: "state", reason: "unknown value \(raw)") }
-        state = s
+        state = try r.enumeration("state", as: SiteWorkState.self)
         maximumWaitSeconds = try r.f64("maximumWaitSeconds")
         guard maximumWaitSeconds.isFinite, maximumWaitSeconds >= 0 else {
             throw WireDecodingError(context: r.context, field: "maximumWaitSeconds", reason: "is \(maximumWaitSeconds)")
@@ -568,9 +566,7 @@ public struct WorkAssignment: WireMessage {
     }
 
     public init(from r: inout WireReader) throws {
-        let raw = try r.u8("action")
-        guard let a = Action(rawValue: raw) else { throw WireDecodingError(context: r.context, field: "action", reason: "unknown value \(raw)") }
-        action = a
+        action = try r.enumeration("action", as: Action.self)
         experiment = try r.string("experiment")
         launch = try r.count("launch", limit: Int.max)
         archiveSHA256 = try r.string("archiveSHA256")
@@ -654,9 +650,7 @@ public struct SiteReport: WireMessage {
     public init(from r: inout WireReader) throws {
         experiment = try r.string("experiment")
         launch = try r.count("launch", limit: Int.max)
-        let raw = try r.u8("event")
-        guard let e = Event(rawValue: raw) else { throw WireDecodingError(context: r.context, field: "event", reason: "unknown value \(raw)") }
-        event = e
+        event = try r.enumeration("event", as: Event.self)
         reason = try r.string("reason")
         exitStatus = try r.string("exitStatus")
         succeeded = try r.bool("succeeded")
@@ -764,9 +758,7 @@ public struct ExperimentModelRequest: WireMessage {
     }
     public init(from r: inout WireReader) throws {
         name = try r.string("name")
-        let raw = try r.u8("which")
-        guard let c = ModelChoice(rawValue: raw) else { throw WireDecodingError(context: r.context, field: "which", reason: "unknown value \(raw)") }
-        which = c
+        which = try r.enumeration("which", as: ModelChoice.self)
     }
 }
 
@@ -785,9 +777,7 @@ public struct ExperimentModelReply: WireMessage {
     }
     public init(from r: inout WireReader) throws {
         name = try r.string("name")
-        let raw = try r.u8("which")
-        guard let c = ModelChoice(rawValue: raw) else { throw WireDecodingError(context: r.context, field: "which", reason: "unknown value \(raw)") }
-        which = c
+        which = try r.enumeration("which", as: ModelChoice.self)
     }
 }
 

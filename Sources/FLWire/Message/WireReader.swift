@@ -54,6 +54,13 @@ public struct WireReader {
     public mutating func int(_ field: String) throws -> Int { Int(try i64(field)) }
     public mutating func f64(_ field: String) throws -> Double { Double(bitPattern: try u64(field)) }
 
+    /// A one-byte enumeration value; a byte that names no case is an error naming the field.
+    public mutating func enumeration<E: RawRepresentable>(_ field: String, as type: E.Type = E.self) throws -> E where E.RawValue == UInt8 {
+        let raw = try u8(field)
+        guard let value = E(rawValue: raw) else { throw WireDecodingError(context: context, field: field, reason: "unknown value \(raw)") }
+        return value
+    }
+
     /// A non-negative integer no larger than `limit`.
     public mutating func count(_ field: String, limit: Int) throws -> Int {
         let v = try i64(field)
