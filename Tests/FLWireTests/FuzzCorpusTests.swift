@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+import FLCore
+import FLWire
+
+/// Replays the committed fuzz corpora (seeds, and in `regressions/` every input a fuzzer once
+/// crashed on) through the same entry points `fx-fuzz` drives, so `make test` catches a decoder
+/// that traps again. A trap ends the test process, which fails the run as surely as an issue does.
+@Suite struct FuzzCorpusTests {
+    static let targets: [String: @Sendable ([UInt8]) throws(FuzzFinding) -> Void] = [
+        "frame": { (bytes: [UInt8]) throws(FuzzFinding) in try WireFuzzTargets.frames(bytes) },
+        "message": { (bytes: [UInt8]) throws(FuzzFinding) in try WireFuzzTargets.message(bytes) },
+        "archive": { (bytes: [UInt8]) throws(FuzzFinding) in try WireFuzzTargets.archive(bytes) },
+    ]
+
+    @Test(arguments: ["frame", "message", "archive"])
+    func replay(target: String) throws {
+        let run = try #require(FuzzCorpusTests.targets[target])
+        let files = try FuzzCorpus.files(of: target)
+        try #require(!files.isEmpty, "Tests/FuzzCorpus/\(target) holds no inputs")
+        for file in files {
+            let bytes = try FuzzCorpus.contents(file)
+            do {
+                try run(bytes)
+            } catch {
+                Issue.record("\(file): \(error)")
+            }
+        }
+    }
+}
+
+/// The committed corpus folders, found from this file's path.
+enum FuzzCorpus {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("FuzzCorpus").path
+
+    /// Every regular file under `Tests/FuzzCorpus/<target>`, subfolders included, sorted.
+    static func files(of target: String) throws -> [String] {
+        let folder = "\(root)/\(target)"
+        var files: [String] = []
+        for relative in try FileManager.default.subpathsOfDirectory(atPath: folder) {
+            let path = "\(folder)/\(relative)"
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                files.append(path)
+            }
+        }
+        return files.sorted()
+    }
+
+    static func contents(_ path: String) throws -> [UInt8] {
+        [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+}
