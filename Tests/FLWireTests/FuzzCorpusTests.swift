@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import FLCore
-import FLWire
+@testable import FLWire
 
 /// Replays the committed fuzz corpora (seeds, and in `regressions/` every input a fuzzer once
 /// crashed on) through the same entry points `fx-fuzz` drives, so `make test` catches a decoder
@@ -27,6 +27,28 @@ import FLWire
             }
         }
     }
+
+    /// Seeds not named `edge-…` (nor in `regressions/`) are well-formed inputs: they must still decode
+    /// completely, so a change to the wire or archive format cannot leave the fuzzer starting from
+    /// inputs that no longer get past the first check.
+    @Test(arguments: ["frame", "message", "archive"])
+    func wellFormedSeedsDecode(target: String) throws {
+        let seeds = try FuzzCorpus.files(of: target).filter { path in
+            !(path as NSString).lastPathComponent.hasPrefix("edge-") && !path.contains("/regressions/")
+        }
+        try #require(!seeds.isEmpty, "Tests/FuzzCorpus/\(target) holds no well-formed seed")
+        for seed in seeds {
+            let bytes = try FuzzCorpus.contents(seed)
+            #expect(throws: Never.self, "\(seed)") {
+                switch target {
+                case "frame": try FuzzCorpus.readAllFrames(bytes)
+                case "message": _ = try MessageRegistry.decode(type: MessageRegistry.all[Int(bytes[0]) % MessageRegistry.all.count].type.rawValue,
+                                                              payload: Array(bytes.dropFirst()))
+                default: _ = try ArchiveExtractor.check(bytes: bytes)
+                }
+            }
+        }
+    }
 }
 
 /// The committed corpus folders, found from this file's path.
@@ -46,6 +68,16 @@ enum FuzzCorpus {
             }
         }
         return files.sorted()
+    }
+
+    /// Reads every frame to a clean end of stream, each announced stream as float32 data.
+    static func readAllFrames(_ bytes: [UInt8]) throws {
+        let channel = FrameChannel(stream: MemoryByteStream(incoming: bytes), limits: WireFuzzTargets.frameLimits)
+        while let frame = try channel.readMessage(deadline: .never) {
+            guard frame.header.flags.contains(.stream) else { continue }
+            let floats = try InboundStream(channel: channel, id: frame.header.id, byteCount: frame.streamLength, idleTimeout: 1).readFloats()
+            #expect(floats.count * 4 == frame.streamLength)
+        }
     }
 
     static func contents(_ path: String) throws -> [UInt8] {
