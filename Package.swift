@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "fx-aggregator", targets: ["fx-aggregator"]),
         .executable(name: "fx-collaborator", targets: ["fx-collaborator"]),
         .executable(name: "fx-bench", targets: ["fx-bench"]),
+        .executable(name: "fx-fuzz", targets: ["fx-fuzz"]),
         .library(name: "FLCore", targets: ["FLCore"]),
         .library(name: "FLTraining", targets: ["FLTraining"]),
         .library(name: "FLWire", targets: ["FLWire"]),
@@ -40,6 +41,8 @@ let package = Package(
         .executableTarget(name: "fx-aggregator", dependencies: ["FLCLI"]),
         .executableTarget(name: "fx-collaborator", dependencies: ["FLCLI"]),
         .executableTarget(name: "fx-bench", dependencies: ["FLCore", "FLTraining", "FLWire", "FLRoles", "FLTesting"]),
+        // libFuzzer driver for the decoders (`make fuzz`); a plain build makes a replay-only tool.
+        .executableTarget(name: "fx-fuzz", dependencies: ["FLCore", "FLWire"]),
         .testTarget(name: "FLCoreTests", dependencies: ["FLCore", "FLTesting"]),
         .testTarget(name: "FLTrainingTests", dependencies: ["FLTraining", "FLTesting"]),
         .testTarget(name: "FLWireTests", dependencies: ["FLWire", "FLTesting"]),

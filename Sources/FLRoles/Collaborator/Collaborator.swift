@@ -162,6 +162,10 @@ public final class Collaborator: Sendable {
         let global = try client.call(ModelRequest(round: round), timeout: settings.idleTimeout) { reply, stream -> ModelState in
             guard let reply = reply as? ModelReply, let stream else { throw CollaboratorError("aggregator sent no model for round \(round)") }
             if let difference = runner.layout.difference(from: reply.layout) { throw CollaboratorError("round \(round) model: \(difference)") }
+            // Checked before reading: ModelState traps on a count mismatch, and the stream's size is the peer's claim.
+            guard stream.byteCount == reply.layout.byteCount else {
+                throw CollaboratorError("round \(round) model: the aggregator streamed \(stream.byteCount) bytes for a layout of \(reply.layout.byteCount) bytes")
+            }
             return ModelState(layout: reply.layout, values: try stream.readFloats())
         }
         var local: ModelState?

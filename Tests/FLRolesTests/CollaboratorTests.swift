@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+import FLCore
+import FLTesting
+import FLTraining
+import FLWire
+@testable import FLRoles
+
+/// An aggregator that welcomes a site, gives it one training task, and then answers the model
+/// request with a stream of `streamedFloats` values under a layout of `layoutFloats`.
+private final class MismatchedModelAggregator: FrameHandler {
+    let layout: ModelLayout
+    let streamedFloats: Int
+
+    init(layoutFloats: Int, streamedFloats: Int) throws {
+        layout = try ModelLayout([TensorSpec(name: "parameters", shape: [layoutFloats])])
+        self.streamedFloats = streamedFloats
+    }
+
+    func handle(_ request: Request) {
+        switch request.message {
+        case is CollaboratorHello:
+            request.responder.reply(AggregatorWelcome(experiment: "x", roundsToTrain: 1, currentRound: 0, layout: layout))
+        case is TaskRequest:
+            request.responder.reply(TaskReply(status: .run, round: 0, tasks: ["train"]))
+        case is ModelRequest:
+            request.responder.reply(ModelReply(round: 0, layout: layout),
+                                    stream: FloatBufferSource([Float](repeating: 1, count: streamedFloats)))
+        default:
+            request.responder.fail(.badRequest, "unexpected \(type(of: request.message))")
+        }
+    }
+}
+
+@Suite struct CollaboratorTests {
+    /// A model whose stream does not match its layout used to reach `ModelState(layout:values:)`'s
+    /// precondition and kill the collaborator; it must end the run with an error naming both sizes.
+    @Test(arguments: [3, 5])
+    func modelStreamOfTheWrongLengthIsAnError(streamedFloats: Int) throws {
+        let pki = try TestPKI()
+        let log = LogRecorder()
+        let handler = try MismatchedModelAggregator(layoutFloats: 4, streamedFloats: streamedFloats)
+        let server = try FrameServer(configuration: ServerConfiguration(tls: try pki.issue(name: "aggregator", role: .server)),
+                                     handler: handler, logger: log.logger(label: "aggregator"))
+        defer { server.stop() }
+        let settings = CollaboratorSettings(name: "site-1", experiment: "x", aggregator: Endpoint(host: "127.0.0.1", port: server.port),
+                                            tls: try pki.issue(name: "site-1"),
+                                            tasks: ["train": TaskDefinition(name: "train", function: .train)],
+                                            connectTimeout: 5, longPollSeconds: 1, idleTimeout: 5, reconnectWindow: 1)
+        let collaborator = try Collaborator(settings: settings, runner: NoopTaskRunner(parameterCount: 4), logger: log.logger(label: "site-1"))
+        let error = #expect(throws: CollaboratorError.self) { try collaborator.run() }
+        #expect(error?.description.contains("streamed \(streamedFloats * 4) bytes for a layout of 16 bytes") == true, "\(String(describing: error))")
+    }
+}
