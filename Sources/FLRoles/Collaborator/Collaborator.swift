@@ -87,10 +87,14 @@ public final class Collaborator: Sendable {
                 client = try connect()
                 unreachableSince = nil
                 backoff.reset()
-            } catch let error as ErrorReply {
+            } catch let error as CollaboratorError {
+                throw error
+            } catch let error as ErrorReply where Collaborator.isRefusal(error) {
                 throw CollaboratorError("aggregator at \(settings.aggregator) refused '\(settings.name)': \(error.message)")
-            } catch let error as TLSError {
-                if case .handshake = error { throw CollaboratorError("\(error)") }
+            } catch let error as TLSError where Collaborator.isCertificateProblem(error) {
+                throw CollaboratorError("\(error)")
+            } catch {
+                // Not there yet, restarting, or too busy to answer: try again, for a while.
                 let since = unreachableSince ?? .now
                 unreachableSince = since
                 let waited = Double(Deadline.now.uptimeNanoseconds - since.uptimeNanoseconds) / 1e9
@@ -105,15 +109,26 @@ public final class Collaborator: Sendable {
             defer { client.close() }
             do {
                 return try work(client, tasksRun: &tasksRun)
-            } catch let error as ErrorReply {
-                throw CollaboratorError("aggregator refused '\(settings.name)': \(error.message)")
             } catch let error as CollaboratorError {
                 throw error
+            } catch let error as ErrorReply where Collaborator.isRefusal(error) {
+                throw CollaboratorError("aggregator refused '\(settings.name)': \(error.message)")
             } catch {
                 logger.warning("lost the aggregator (\(error)); reconnecting")
                 unreachableSince = .now
             }
         }
+    }
+
+    /// Answers that will not change by asking again: this site is not welcome, or speaks another protocol.
+    static func isRefusal(_ error: ErrorReply) -> Bool {
+        [.notAllowed, .notFound, .badRequest, .unknownPeer].contains(error.code)
+    }
+
+    /// Handshake failures that retrying cannot mend: a certificate the other side refuses, or one this side refuses.
+    static func isCertificateProblem(_ error: TLSError) -> Bool {
+        guard case let .handshake(_, reason) = error else { return false }
+        return reason.contains("certificate") || reason.contains("alert")
     }
 
     private func connect() throws -> FrameClient {
@@ -159,15 +174,23 @@ public final class Collaborator: Sendable {
     }
 
     private func runRound(_ round: Int, tasks: [String], client: FrameClient, tasksRun: inout Int) throws {
-        let global = try client.call(ModelRequest(round: round), timeout: settings.idleTimeout) { reply, stream -> ModelState in
-            guard let reply = reply as? ModelReply, let stream else { throw CollaboratorError("aggregator sent no model for round \(round)") }
-            if let difference = runner.layout.difference(from: reply.layout) { throw CollaboratorError("round \(round) model: \(difference)") }
-            // Checked before reading: ModelState traps on a count mismatch, and the stream's size is the peer's claim.
-            guard stream.byteCount == reply.layout.byteCount else {
-                throw CollaboratorError("round \(round) model: the aggregator streamed \(stream.byteCount) bytes for a layout of \(reply.layout.byteCount) bytes")
+        let fetched: ModelState?
+        do {
+            fetched = try client.call(ModelRequest(round: round), timeout: settings.idleTimeout) { reply, stream -> ModelState in
+                guard let reply = reply as? ModelReply, let stream else { throw CollaboratorError("aggregator sent no model for round \(round)") }
+                if let difference = runner.layout.difference(from: reply.layout) { throw CollaboratorError("round \(round) model: \(difference)") }
+                // Checked before reading: ModelState traps on a count mismatch, and the stream's size is the peer's claim.
+                guard stream.byteCount == reply.layout.byteCount else {
+                    throw CollaboratorError("round \(round) model: the aggregator streamed \(stream.byteCount) bytes for a layout of \(reply.layout.byteCount) bytes")
+                }
+                return ModelState(layout: reply.layout, values: try stream.readFloats())
             }
-            return ModelState(layout: reply.layout, values: try stream.readFloats())
+        } catch let error as ErrorReply where error.code == .conflict {
+            // The round closed (a straggler deadline) between the task reply and this request.
+            logger.info("round \(round) ended before its model was fetched (\(error.message)); asking for the next")
+            fetched = nil
         }
+        guard let global = fetched else { return }
         var local: ModelState?
         for name in tasks {
             guard let definition = settings.tasks[name] else {
