@@ -1,5 +1,6 @@
 import FLTraining
 import Foundation
+import FLCore
 import Testing
 
 @Suite struct SeededGeneratorTests {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import FLCore
 import Testing
 @testable import FLWire
 
@@ -258,7 +259,7 @@ struct TarReaderTests {
         let valid = out + RawTar.gnuLong("L", "gnu/long") + RawTar.end
         #expect(try TarReader.entries(in: out).count == 4)
 
-        var rng = SplitMix64(seed: 0x5eed)
+        var rng = SplitMix64(state: 0x5eed)
         var outcomes = (read: 0, refused: 0)
         func attempt(_ bytes: [UInt8]) {
             do {
@@ -284,18 +285,5 @@ struct TarReaderTests {
             attempt(bytes)
         }
         #expect(outcomes.read > 0 && outcomes.refused > 0)
-    }
-}
-
-/// A small deterministic generator so corruption tests repeat exactly.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
     }
 }

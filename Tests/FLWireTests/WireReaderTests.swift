@@ -106,7 +106,7 @@ import FLCore
             ModelRequest(round: 1), ModelReply(round: 1, layout: layout),
             TaskResultMessage(round: 1, task: "train", sampleCount: 60, metrics: ["loss": 0.1], layout: layout),
         ]
-        var random = SplitMix(seed: 0x5EED)
+        var random = SplitMix64(state: 0x5EED)
         var decodedDamaged = 0
         for message in messages {
             let type = Swift.type(of: message).type.rawValue
@@ -130,18 +130,5 @@ import FLCore
         }
         // Some damage (inside a float or a name) still decodes; the point is that nothing else happens.
         #expect(decodedDamaged > 0)
-    }
-}
-
-/// A small deterministic random generator, so a failure reproduces.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,3 +1,5 @@
+import FLCore
+
 /// Decides which collaborator runs which tasks in each round (OpenFL's grouped assigner).
 ///
 /// With one group every collaborator runs its tasks. With several, the collaborators are put in a
@@ -34,13 +36,10 @@ public struct TaskAssigner: Sendable {
         return result
     }
 
-    /// A well-mixed 64-bit value from the seed, the round and a name (SplitMix64's finaliser over FNV-1a).
+    /// A well-mixed 64-bit value from the seed, the round and a name (FNV-1a of the name, mixed with SplitMix64).
     static func mix(_ seed: UInt64, _ round: UInt64, _ name: String) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in name.utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        var z = h ^ seed &+ round &* 0x9e37_79b9_7f4a_7c15
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
+        return SplitMix64.mix(SplitMix64.mix(h ^ seed) &+ round)
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import FLCore
 
 /// A small seeded random number generator (xoshiro256**, seeded through SplitMix64) with the samplers
 /// training needs.
@@ -146,25 +147,5 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         var p = Array(0..<count)
         shuffle(&p)
         return p
-    }
-}
-
-/// SplitMix64 (Steele, Lea and Flood, 2014): used to expand seeds, never to sample.
-public struct SplitMix64: Sendable {
-    public var state: UInt64
-    public init(state: UInt64) { self.state = state }
-
-    public mutating func next() -> UInt64 {
-        let value = SplitMix64.mix(state)
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return value
-    }
-
-    /// The output SplitMix64 gives for `state`: a strong 64-bit mixing function (a bijection).
-    public static func mix(_ state: UInt64) -> UInt64 {
-        var z = state &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
