@@ -21,7 +21,7 @@ import Testing
     static func le<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] { values.flatMap { v in withUnsafeBytes(of: v.littleEndian, Array.init) } }
 
     /// A file as PyTorch or numpy might write it: mixed dtypes, sorted by dtype then name.
-    static let mixed: [UInt8] = SafetensorsFile.bytes([
+    static let mixed: [UInt8] = SafetensorsFixture.bytes([
         ("weight", "F64", [2, 2], le([1.5, -0.1, 1e-50, 3.0e38].map(\.bitPattern))),
         ("bias", "F16", [3], le([UInt16(0x3C00), 0xC000, 0x3555])),  // 1, -2, 0.33325195
         ("scale", "BF16", [2], le([UInt16(0x3F80), 0x4049])),  // 1, 3.140625
@@ -58,7 +58,7 @@ import Testing
         let directory = try TemporaryDirectory(prefix: "fx-model")
         let file = directory.appending("short.safetensors")
         // Shape [3] of F32 needs 12 bytes; the entry claims 8.
-        try Data(SafetensorsFile.bytes([("w", "F32", [3], [UInt8](repeating: 0, count: 8))])).write(to: URL(fileURLWithPath: file))
+        try Data(SafetensorsFixture.bytes([("w", "F32", [3], [UInt8](repeating: 0, count: 8))])).write(to: URL(fileURLWithPath: file))
         let run = Self.fx(["model", "inspect", file])
         #expect(run.status == 1)
         #expect(run.errors.contains("\(file): not a usable safetensors model: tensor 'w' spans 8 bytes but F32 shape [3] needs 12"), "\(run.errors)")
@@ -90,7 +90,7 @@ import Testing
     @Test func convertRefusesValuesFloat32CannotHold() throws {
         let directory = try TemporaryDirectory(prefix: "fx-model")
         let input = directory.appending("big.safetensors"), output = directory.appending("out.safetensors")
-        try Data(SafetensorsFile.bytes([("w", "F64", [2], Self.le([1.0, 1e300].map(\.bitPattern)))])).write(to: URL(fileURLWithPath: input))
+        try Data(SafetensorsFixture.bytes([("w", "F64", [2], Self.le([1.0, 1e300].map(\.bitPattern)))])).write(to: URL(fileURLWithPath: input))
         let run = Self.fx(["model", "convert", "--input", input, "--output", output])
         #expect(run.status == 1)
         #expect(run.errors.contains("tensor 'w' has inf at element 1 after conversion from F64; models must be finite, nothing written"), "\(run.errors)")
@@ -105,7 +105,7 @@ import Testing
         // A numpy/PyTorch checkpoint: float64, bias before weight.
         let weights = (0..<640).map { Double($0) / 640 }, bias = (0..<10).map { -Double($0) }
         let input = directory.appending("numpy.safetensors"), output = "\(workspace)/save/init.safetensors"
-        try Data(SafetensorsFile.bytes([("dense_0.bias", "F64", [10], Self.le(bias.map(\.bitPattern))),
+        try Data(SafetensorsFixture.bytes([("dense_0.bias", "F64", [10], Self.le(bias.map(\.bitPattern))),
                                         ("dense_0.weight", "F64", [10, 64], Self.le(weights.map(\.bitPattern)))]))
             .write(to: URL(fileURLWithPath: input))
         let run = Self.fx(["model", "convert", "--input", input, "--output", output, "--workspace", workspace])
@@ -117,7 +117,7 @@ import Testing
         #expect(model.tensor("dense_0.bias") == bias.map(Float.init))
 
         let wrong = directory.appending("wrong.safetensors")
-        try Data(SafetensorsFile.bytes([("dense_0.weight", "F32", [64, 10], [UInt8](repeating: 0, count: 2560)),
+        try Data(SafetensorsFixture.bytes([("dense_0.weight", "F32", [64, 10], [UInt8](repeating: 0, count: 2560)),
                                         ("dense_0.bias", "F32", [10], [UInt8](repeating: 0, count: 40))])).write(to: URL(fileURLWithPath: wrong))
         let refused = Self.fx(["model", "convert", "--input", wrong, "--output", directory.appending("x.safetensors"), "--workspace", workspace])
         #expect(refused.status == 1)
@@ -129,24 +129,5 @@ import Testing
         #expect(run.status == 0)
         #expect(run.output.contains("exactly a safetensors file whose tensors are all F32"))
         #expect(run.output.contains("inspect") && run.output.contains("convert"))
-    }
-}
-
-/// Builds safetensors files byte by byte, so tests can make files with any dtype or defect.
-enum SafetensorsFile {
-    static func bytes(_ tensors: [(name: String, dtype: String, shape: [Int], bytes: [UInt8])], metadata: [String: String] = [:]) -> [UInt8] {
-        var entries: [String] = []
-        if !metadata.isEmpty {
-            entries.append("\"__metadata__\":{" + metadata.keys.sorted().map { "\"\($0)\":\"\(metadata[$0]!)\"" }.joined(separator: ",") + "}")
-        }
-        var offset = 0
-        var data: [UInt8] = []
-        for t in tensors {
-            entries.append("\"\(t.name)\":{\"dtype\":\"\(t.dtype)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + t.bytes.count)]}")
-            offset += t.bytes.count
-            data += t.bytes
-        }
-        let header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
-        return withUnsafeBytes(of: UInt64(header.count).littleEndian, Array.init) + header + data
     }
 }

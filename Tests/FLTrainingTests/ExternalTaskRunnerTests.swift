@@ -316,7 +316,7 @@ import Testing
     @Test func float64ModelsAreRefusedWithAHintToWriteFloat32() throws {
         let f = try Fixture()
         let file = "\(f.capture)/f64.safetensors"
-        try Data(SafetensorsBytes.file([("dense_0.weight", "F64", [3, 4], [UInt8](repeating: 0, count: 96)),
+        try Data(SafetensorsFixture.bytes([("dense_0.weight", "F64", [3, 4], [UInt8](repeating: 0, count: 96)),
                                         ("dense_0.bias", "F32", [3], [UInt8](repeating: 0, count: 12))])).write(to: URL(fileURLWithPath: file))
         let error = try failure(try f.runner("cp '\(file)' \"$SWIFTFL_MODEL_OUTPUT\"; echo '\(Self.okResult)' > \"$SWIFTFL_RESULT\""))
         guard case let .invalidOutput(_, found) = error.kind else { Issue.record("\(error.kind)"); return }
@@ -374,24 +374,5 @@ import Testing
             usleep(10_000)
         }
         return false
-    }
-}
-
-/// Builds safetensors files byte by byte, so tests can make files with any dtype or defect.
-enum SafetensorsBytes {
-    static func file(_ tensors: [(name: String, dtype: String, shape: [Int], bytes: [UInt8])], metadata: [String: String] = [:]) -> [UInt8] {
-        var entries: [String] = []
-        if !metadata.isEmpty {
-            entries.append("\"__metadata__\":{" + metadata.keys.sorted().map { "\"\($0)\":\"\(metadata[$0]!)\"" }.joined(separator: ",") + "}")
-        }
-        var offset = 0
-        var data: [UInt8] = []
-        for t in tensors {
-            entries.append("\"\(t.name)\":{\"dtype\":\"\(t.dtype)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + t.bytes.count)]}")
-            offset += t.bytes.count
-            data += t.bytes
-        }
-        let header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
-        return withUnsafeBytes(of: UInt64(header.count).littleEndian, Array.init) + header + data
     }
 }
