@@ -742,6 +742,20 @@ public enum ModelChoice: UInt8, Sendable, Hashable, CustomStringConvertible {
     public var description: String { self == .best ? "best" : "last" }
 }
 
+// An experiment's name and a model choice: the payload of both model messages.
+extension WireWriter {
+    mutating func modelChoice(_ name: String, _ which: ModelChoice) {
+        string(name)
+        u8(which.rawValue)
+    }
+}
+
+extension WireReader {
+    mutating func modelChoice() throws -> (String, ModelChoice) {
+        (try string("name"), try enumeration("which", as: ModelChoice.self))
+    }
+}
+
 /// Asks for an experiment's best or last model; answered by `ExperimentModelReply` with the
 /// safetensors file streamed.
 public struct ExperimentModelRequest: WireMessage {
@@ -752,14 +766,8 @@ public struct ExperimentModelRequest: WireMessage {
         self.name = name
         self.which = which
     }
-    public func encode(to w: inout WireWriter) {
-        w.string(name)
-        w.u8(which.rawValue)
-    }
-    public init(from r: inout WireReader) throws {
-        name = try r.string("name")
-        which = try r.enumeration("which", as: ModelChoice.self)
-    }
+    public func encode(to w: inout WireWriter) { w.modelChoice(name, which) }
+    public init(from r: inout WireReader) throws { (name, which) = try r.modelChoice() }
 }
 
 /// Announces a model file (safetensors) streamed in the chunks that follow.
@@ -771,14 +779,8 @@ public struct ExperimentModelReply: WireMessage {
         self.name = name
         self.which = which
     }
-    public func encode(to w: inout WireWriter) {
-        w.string(name)
-        w.u8(which.rawValue)
-    }
-    public init(from r: inout WireReader) throws {
-        name = try r.string("name")
-        which = try r.enumeration("which", as: ModelChoice.self)
-    }
+    public func encode(to w: inout WireWriter) { w.modelChoice(name, which) }
+    public init(from r: inout WireReader) throws { (name, which) = try r.modelChoice() }
 }
 
 /// Cancels a queued or running experiment; answered with its `ExperimentStatusReply`.
