@@ -39,7 +39,7 @@ enum DirectorBenchmark {
         }
         let child = try BenchChild.start(["director", certs, directory.appending("state")])
         defer { child.process.kill() }
-        let setup = seconds(since: started)
+        let setup = started.elapsedSeconds
 
         // Connect and register every Envoy (4 threads), then keep a long-poll for work outstanding on each.
         let shard = ShardDescriptor(path: "bench.csv", labelColumn: "label", sampleShape: [30], targetShape: [1], sampleCount: 100)
@@ -59,7 +59,7 @@ enum DirectorBenchmark {
             }
         }
         let connected = clients.withLock { $0 }
-        let connectSeconds = seconds(since: connectStart)
+        let connectSeconds = connectStart.elapsedSeconds
         guard connected.count == names.count else { throw BenchError("only \(connected.count) of \(names.count) Envoys registered") }
         let stop = Atomic<Bool>(false)
         let pollers = connected.map { _, client in
@@ -86,7 +86,7 @@ enum DirectorBenchmark {
             while Double(second) < duration {
                 for i in mine {
                     let due = Double(second) + Double(i) / Double(names.count)
-                    let wait = due - seconds(since: start)
+                    let wait = due - start.elapsedSeconds
                     if wait > 0 { _ = pace.wait(timeout: .now() + wait) }  // pacing, not synchronisation: nothing signals it
                     do {
                         try connected[i]!.call(beat, timeout: 10)
@@ -105,7 +105,7 @@ enum DirectorBenchmark {
         let measureStart = Deadline.now
         beats.store(0, ordering: .relaxed)
         DispatchQueue.concurrentPerform(iterations: 8) { heartbeatLoop($0, 8, from: measureStart, for: window) }
-        let elapsed = seconds(since: measureStart)
+        let elapsed = measureStart.elapsedSeconds
         guard let after = ResourceUsage.of(pid: child.process.pid) else { throw BenchError("the Director child is gone") }
         let cpu = (after.cpuSeconds - before.cpuSeconds) / elapsed * 100
 
@@ -221,8 +221,6 @@ enum DirectorBenchmark {
                                        + "3 fx-collaborator processes started and trained one round. Aggregator listening after "
                                        + "\(Int((startMedian * 1000).rounded())) ms (median). All: \(toRound.map { Int(($0 * 1000).rounded()) }) ms"))
     }
-
-    private static func seconds(since start: Deadline) -> Double { Double(Deadline.now.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 }
 }
 
 extension DirectorClient {

@@ -26,7 +26,7 @@ enum StreamBenchmark {
             let senderCPU = ResourceUsage.cpuSeconds()
             let reply = try connection.call(TaskResultMessage(round: 0, task: "stream", sampleCount: 1, metrics: [:], layout: layout),
                                             stream: source, timeout: 120)
-            let seconds = Double(Deadline.now.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+            let seconds = start.elapsedSeconds
             guard let m = (reply as? TaskResultMessage)?.metrics, m["bytes"] == Double(size) else {
                 throw BenchError("stream sink answered \(reply)")
             }
@@ -96,7 +96,6 @@ final class StreamSink: FrameHandler, @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var received = 0
         let cpu0 = ResourceUsage.cpuSeconds()
-        let t0 = Deadline.now
         do {
             while stream.remaining > 0 {
                 let n = min(stream.remaining, buffer.count)
@@ -107,7 +106,7 @@ final class StreamSink: FrameHandler, @unchecked Sendable {
             return request.responder.fail(.badRequest, "\(error)")
         }
         request.responder.reply(TaskResultMessage(round: 0, task: "stream", sampleCount: 1,
-                                                  metrics: ["bytes": Double(received), "cpu": ResourceUsage.cpuSeconds() - cpu0, "wall": Double(Deadline.now.uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9, "peak_rss": Double(ResourceUsage.peakResidentBytes())], layout: nil))
+                                                  metrics: ["bytes": Double(received), "cpu": ResourceUsage.cpuSeconds() - cpu0, "peak_rss": Double(ResourceUsage.peakResidentBytes())], layout: nil))
     }
 }
 

@@ -113,7 +113,7 @@ struct StreamCeiling {
         }
         let senderCPU = ThreadCPUTime.now() - cpuStart
         guard done.wait(timeout: .now() + 60) == .success else { throw BenchError("plain TCP receiver did not finish") }
-        let seconds = Double(Deadline.now.uptimeNanoseconds - wallStart.uptimeNanoseconds) / 1e9
+        let seconds = wallStart.elapsedSeconds
         return (senderCPU, try receiverCPU.withLock { try $0.get() }, Double(bytes) / seconds)
     }
 }

@@ -461,7 +461,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
     }
 
     private func closeRound(_ s: inout RoundState) {
-        let duration = Double(Deadline.now.uptimeNanoseconds - s.roundStart.uptimeNanoseconds) / 1e9
+        let duration = s.roundStart.elapsedSeconds
         var metrics: [String: Double] = [:]
         for (id, v) in s.metricSums where v.weight > 0 { metrics[id] = v.sum / v.weight }
         let isFinal = s.phase == .finalValidation

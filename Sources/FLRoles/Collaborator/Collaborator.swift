@@ -97,7 +97,7 @@ public final class Collaborator: Sendable {
                 // Not there yet, restarting, or too busy to answer: try again, for a while.
                 let since = unreachableSince ?? .now
                 unreachableSince = since
-                let waited = Double(Deadline.now.uptimeNanoseconds - since.uptimeNanoseconds) / 1e9
+                let waited = since.elapsedSeconds
                 if waited > settings.reconnectWindow {
                     throw CollaboratorError("aggregator at \(settings.aggregator) unreachable for \(Int(waited)) s: \(error)")
                 }
@@ -219,7 +219,7 @@ public final class Collaborator: Sendable {
             }
             tasksRun += 1
             if definition.function == .train { local = outcome.model }
-            let ms = Double(Deadline.now.uptimeNanoseconds - started.uptimeNanoseconds) / 1e6
+            let ms = started.elapsedSeconds * 1000
             let shown = outcome.metrics.keys.sorted().map { "\($0)=\(String(format: "%.4f", outcome.metrics[$0]!))" }.joined(separator: " ")
             logger.info("round \(round) \(name): \(shown) (\(outcome.sampleCount) samples, \(Int(ms)) ms)")
             try send(outcome, round: round, task: name, client: client)

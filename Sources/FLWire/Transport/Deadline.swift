@@ -30,6 +30,12 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
         return uptimeNanoseconds <= now ? 0 : Double(uptimeNanoseconds - now) / 1e9
     }
 
+    /// Seconds since this instant, 0 while it is still ahead: how long something that started here took.
+    public var elapsedSeconds: Double {
+        let now = Deadline.monotonicNanoseconds()
+        return now <= uptimeNanoseconds ? 0 : Double(now - uptimeNanoseconds) / 1e9
+    }
+
     /// Milliseconds left for `poll(2)`: -1 for never, 0 when passed, rounded up otherwise.
     public var pollTimeout: Int32 {
         if self == .never { return -1 }
