@@ -21,9 +21,9 @@ echo "== 1. workspace from the breast_cancer template"
 
 echo "== 2. PKI: a CA, the aggregator's certificate, one per hospital"
 "$FX" pki init --dir "$WS/cert/ca" >/dev/null
-"$FX" pki certify --name aggregator --role server --host 127.0.0.1 --host localhost --ca-dir "$WS/cert/ca" --dir "$WS/cert" | sed -n 1p
+"$FX" pki certify --name aggregator --role aggregator --host 127.0.0.1 --host localhost --ca-dir "$WS/cert/ca" --dir "$WS/cert" | sed -n 1p
 for site in "${SITES[@]}"; do
-  "$FX" pki certify --name "$site" --ca-dir "$WS/cert/ca" --dir "$WS/cert" | sed -n 1p
+  "$FX" pki certify --name "$site" --role envoy --ca-dir "$WS/cert/ca" --dir "$WS/cert" | sed -n 1p
 done
 
 echo "== 3. plan initialize"

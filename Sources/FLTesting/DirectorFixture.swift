@@ -31,8 +31,8 @@ public final class DirectorFixture: @unchecked Sendable {
         self.heartbeatPeriod = heartbeatPeriod
         authority = try CertificateAuthority.create(directory: directory.appending("ca"))
         let cert = "\(directorDirectory)/cert"
-        _ = try authority.certify(name: "director", hosts: ["127.0.0.1", "localhost"], role: .server, directory: cert)
-        _ = try authority.certify(name: "aggregator", hosts: ["127.0.0.1", "localhost"], role: .server, directory: cert)
+        _ = try authority.certify(name: "director", hosts: ["127.0.0.1", "localhost"], role: .director, directory: cert)
+        _ = try authority.certify(name: "aggregator", hosts: ["127.0.0.1", "localhost"], role: .aggregator, directory: cert)
         try writeDirectorConfiguration("""
             # Written by DirectorFixture.
             listen:
@@ -55,7 +55,7 @@ public final class DirectorFixture: @unchecked Sendable {
 
             """)
         for (i, name) in envoys.enumerated() { try addEnvoy(name, dataFrom: i % 3) }
-        for user in users { _ = try authority.certify(name: user, role: .client, directory: userCertificateDirectory(user)) }
+        for user in users { _ = try authority.certify(name: user, role: .user, directory: userCertificateDirectory(user)) }
     }
 
     deinit {
@@ -83,7 +83,7 @@ public final class DirectorFixture: @unchecked Sendable {
     public func addEnvoy(_ name: String, dataFrom index: Int = 0, extraFeatures: Int = 0, policy: String = "any") throws {
         let root = envoyDirectory(name)
         try FileManager.default.createDirectory(atPath: "\(root)/data", withIntermediateDirectories: true)
-        _ = try authority.certify(name: name, role: .client, directory: "\(root)/cert")
+        _ = try authority.certify(name: name, role: .envoy, directory: "\(root)/cert")
         let hospital = ["hospital_a", "hospital_b", "hospital_c"][index % 3]
         var text = try String(contentsOfFile: "\(repository)/workspaces/federation/\(hospital)/data/breast_cancer_part.csv", encoding: .utf8)
         if extraFeatures > 0 {

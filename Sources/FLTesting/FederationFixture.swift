@@ -20,9 +20,9 @@ public final class FederationFixture: @unchecked Sendable {
         workspace = directory.appending("ws")
         _ = try FederationFixture.run("fx", ["workspace", "create", "--prefix", workspace, "--template", template], in: directory)
         authority = try CertificateAuthority.create(directory: "\(workspace)/cert/ca")
-        _ = try authority.certify(name: aggregator, hosts: ["127.0.0.1", "localhost"], role: .server, directory: "\(workspace)/cert")
+        _ = try authority.certify(name: aggregator, hosts: ["127.0.0.1", "localhost"], role: .aggregator, directory: "\(workspace)/cert")
         for name in collaborators {
-            _ = try authority.certify(name: name, role: .client, directory: "\(workspace)/cert")
+            _ = try authority.certify(name: name, role: .envoy, directory: "\(workspace)/cert")
         }
     }
 

@@ -37,13 +37,13 @@ public final class TestPKI: Sendable {
     /// - Parameters:
     ///   - hosts: names the certificate is valid for, checked by clients dialling a server.
     ///   - notBefore, notAfter: the validity period; by default from an hour ago to a day from now.
-    public func issue(name: String, role: CertificateRole = .client, hosts: [String] = ["127.0.0.1", "localhost"],
+    public func issue(name: String, role: CertificateRole = .envoy, hosts: [String] = ["127.0.0.1", "localhost"],
                       notBefore: Date? = nil, notAfter: Date? = nil) throws -> TLSConfiguration {
         try issueIdentity(name: name, role: role, hosts: hosts, notBefore: notBefore, notAfter: notAfter).configuration
     }
 
     /// Like `issue`, also returning the certificate and file paths.
-    public func issueIdentity(name: String, role: CertificateRole = .client, hosts: [String] = ["127.0.0.1", "localhost"],
+    public func issueIdentity(name: String, role: CertificateRole = .envoy, hosts: [String] = ["127.0.0.1", "localhost"],
                               notBefore: Date? = nil, notAfter: Date? = nil) throws -> TestIdentity {
         let now = Date()
         let validity = Validity(notBefore: notBefore ?? now.addingTimeInterval(-3600), notAfter: notAfter ?? now.addingTimeInterval(86_400))

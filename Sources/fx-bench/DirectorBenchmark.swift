@@ -28,13 +28,13 @@ enum DirectorBenchmark {
         let started = Deadline.now
         let authority = try CertificateAuthority.create(directory: directory.appending("ca"))
         let certs = directory.appending("cert")
-        _ = try authority.certify(name: "director", hosts: ["127.0.0.1"], role: .server, directory: certs)
-        _ = try authority.certify(name: "operator", role: .client, directory: certs)
+        _ = try authority.certify(name: "director", hosts: ["127.0.0.1"], role: .director, directory: certs)
+        _ = try authority.certify(name: "operator", role: .admin, directory: certs)
         let names = (0..<envoyCount).map { String(format: "site-%04d", $0) }
         // Issuing a thousand certificates is the slow part of the set-up; spread it over the cores.
         DispatchQueue.concurrentPerform(iterations: 4) { part in
             for name in names.enumerated().filter({ $0.offset % 4 == part }).map(\.element) {
-                _ = try? authority.certify(name: name, role: .client, directory: certs)
+                _ = try? authority.certify(name: name, role: .envoy, directory: certs)
             }
         }
         let child = try BenchChild.start(["director", certs, directory.appending("state")])

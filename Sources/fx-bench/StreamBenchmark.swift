@@ -11,7 +11,7 @@ enum StreamBenchmark {
     static func run(_ report: BenchmarkReport) throws {
         let reference = try opensslSpeed(cipher: "aes-256-gcm")
         let pki = try TestPKI(commonName: "fx-bench CA")
-        let server = try pki.issueIdentity(name: "sink", role: .server)
+        let server = try pki.issueIdentity(name: "sink", role: .aggregator)
         let client = try pki.issue(name: "source")
         let child = try BenchChild.start(["stream-sink", server.configuration.caCertificatePath, server.configuration.certificatePath,
                                           server.configuration.privateKeyPath])

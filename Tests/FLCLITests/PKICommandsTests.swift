@@ -21,18 +21,25 @@ import FLWire
         #expect(keyMode == 0o600)
 
         // At the operator's: sign, and compare the printed fingerprint with the certificate's.
-        let signed = fx(["pki", "sign", "--csr", "\(site)/hospital_a.csr", "--role", "server", "--ca-dir", ca])
+        let signed = fx(["pki", "sign", "--csr", "\(site)/hospital_a.csr", "--role", "envoy", "--ca-dir", ca])
         #expect(signed.status == 0, "\(signed.err)")
         let certificate = try Certificate.load(path: "\(site)/hospital_a.crt")
         #expect(signed.out.contains("SHA-256 fingerprint: \(certificate.fingerprint)"))
         #expect(certificate.commonName == "hospital_a")
         #expect(certificate.subjectAlternativeNames == [.ipAddress("10.0.0.5")])
+        #expect(certificate.role == .envoy)
+        #expect(certificate.extendedKeyUsage == [.clientAuth])
         let verify = try tool("/usr/bin/openssl", ["verify", "-CAfile", "\(ca)/ca.crt", "\(site)/hospital_a.crt"])
         #expect(verify.contains("OK"))
+        // The role shows where an operator looks.
+        let text = try tool("/usr/bin/openssl", ["x509", "-noout", "-text", "-in", "\(site)/hospital_a.crt"])
+        #expect(text.contains("URI:urn:swiftfl:role:envoy"), "\(text)")
 
         // One step, for a federation on one machine.
-        let certify = fx(["pki", "certify", "--name", "aggregator", "--role", "server", "--ca-dir", ca, "--dir", dir.appending("agg")])
+        let certify = fx(["pki", "certify", "--name", "aggregator", "--role", "aggregator", "--ca-dir", ca, "--dir", dir.appending("agg")])
         #expect(certify.status == 0, "\(certify.err)")
+        let aggregator = try Certificate.load(path: dir.appending("agg/aggregator.crt"))
+        #expect(aggregator.role == .aggregator && aggregator.extendedKeyUsage == [.serverAuth, .clientAuth])
         for file in ["aggregator.key", "aggregator.crt", "ca.crt"] {
             #expect(FileManager.default.fileExists(atPath: dir.appending("agg/\(file)")))
         }
@@ -42,7 +49,11 @@ import FLWire
         let dir = try TemporaryDirectory()
         let bad = fx(["pki", "request", "--name", "../evil", "--dir", dir.path])
         #expect(bad.status == 1 && bad.err.contains("'/'"), "\(bad.err)")
-        let role = fx(["pki", "sign", "--csr", "x.csr", "--role", "admin"])
-        #expect(role.status == 64 && role.err.contains("--role expects server or client"), "\(role.err)")
+        let old = fx(["pki", "sign", "--csr", "x.csr", "--role", "server"])
+        #expect(old.status == 64 && old.err.contains("'server' is now director or aggregator"), "\(old.err)")
+        let unknown = fx(["pki", "certify", "--name", "x", "--role", "root"])
+        #expect(unknown.status == 64 && unknown.err.contains("expected one of director, aggregator, envoy, user, admin"), "\(unknown.err)")
+        let missing = fx(["pki", "certify", "--name", "x"])
+        #expect(missing.status == 64 && missing.err.contains("--role"), "\(missing.err)")
     }
 }

@@ -71,7 +71,7 @@ final class AggregatorHarness {
         pki = try reuse?.0 ?? TestPKI()
         directory = try reuse?.1 ?? TemporaryDirectory()
         layout = try ModelLayout([TensorSpec(name: "w", shape: [parameters])])
-        let server = try pki.issue(name: "aggregator", role: .server)
+        let server = try pki.issue(name: "aggregator", role: .aggregator)
         let dir = directory.path
         settings = AggregatorSettings(
             experiment: "test", roundsToTrain: rounds, collaborators: collaborators,

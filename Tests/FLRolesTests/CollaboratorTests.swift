@@ -40,7 +40,7 @@ private final class MismatchedModelAggregator: FrameHandler {
         let pki = try TestPKI()
         let log = LogRecorder()
         let handler = try MismatchedModelAggregator(layoutFloats: 4, streamedFloats: streamedFloats)
-        let server = try FrameServer(configuration: ServerConfiguration(tls: try pki.issue(name: "aggregator", role: .server)),
+        let server = try FrameServer(configuration: ServerConfiguration(tls: try pki.issue(name: "aggregator", role: .aggregator)),
                                      handler: handler, logger: log.logger(label: "aggregator"))
         defer { server.stop() }
         let settings = CollaboratorSettings(name: "site-1", experiment: "x", aggregator: Endpoint(host: "127.0.0.1", port: server.port),

@@ -25,7 +25,7 @@ import FLTesting
     /// A TLS configuration for `name` signed by the federation's CA, valid from `from` to `to`.
     func identity(_ name: String, from: Date = Date().addingTimeInterval(-3600), to: Date = Date().addingTimeInterval(86_400)) throws -> TLSConfiguration {
         let key = try PrivateKey.generate()
-        let certificate = try fixture.authority.sign(CertificateRequest(name: name, key: key), role: .client,
+        let certificate = try fixture.authority.sign(CertificateRequest(name: name, key: key), role: .envoy,
                                                      validity: Validity(notBefore: from, notAfter: to))
         let base = fixture.directory.appending("\(name)-\(UUID().uuidString.prefix(6))")
         try key.write(to: "\(base).key")

@@ -58,7 +58,7 @@ import FLWire
         let ca = try CertificateAuthority.create(directory: caDirectory)
         let key = try PrivateKey.generate()
         let request = try CertificateRequest(name: "site", key: key)
-        let serials = try (0..<4).map { _ in try ca.sign(request, role: .client).serialNumber }
+        let serials = try (0..<4).map { _ in try ca.sign(request, role: .envoy).serialNumber }
         #expect(Set(serials).count == 4)
         for serial in serials + [ca.certificate.serialNumber] {
             #expect(!serial.hasPrefix("-"))
@@ -74,7 +74,7 @@ import FLWire
         #expect(files.requestPath == "\(siteDirectory)/aggregator.csr")
         #expect(try mode(files.keyPath) == 0o600)
 
-        let issued = try ca.sign(requestPath: files.requestPath, role: .server)
+        let issued = try ca.sign(requestPath: files.requestPath, role: .aggregator)
         #expect(issued.path == "\(siteDirectory)/aggregator.crt")
         #expect(issued.commonName == "aggregator")
         let certificate = try Certificate.load(path: issued.path)
@@ -107,24 +107,47 @@ import FLWire
 
     @Test func clientCertificatesAreOnlyForClientAuthentication() throws {
         let ca = try CertificateAuthority.create(directory: caDirectory)
-        let identity = try ca.certify(name: "site-1", role: .client, directory: temporary.appending("site-1"))
+        let identity = try ca.certify(name: "site-1", role: .envoy, directory: temporary.appending("site-1"))
         #expect(identity.certificate.extendedKeyUsage == [.clientAuth])
         #expect(identity.certificate.subjectAlternativeNames.isEmpty)
+        #expect(identity.certificate.role == .envoy)
         let asClient = try OpenSSLCommand.run(["verify", "-CAfile", ca.certificatePath, "-purpose", "sslclient", identity.certificatePath])
         #expect(asClient.succeeded, "\(asClient.output) \(asClient.errors)")
         let asServer = try OpenSSLCommand.run(["verify", "-CAfile", ca.certificatePath, "-purpose", "sslserver", identity.certificatePath])
         #expect(!asServer.succeeded, "a client certificate must not serve TLS: \(asServer.output)")
     }
 
+    @Test(arguments: CertificateRole.allCases)
+    func everyRoleTravelsInItsCertificate(_ role: CertificateRole) throws {
+        let ca = try CertificateAuthority.create(directory: caDirectory)
+        let identity = try ca.certify(name: "holder", role: role, directory: temporary.appending("holder"))
+        let reloaded = try Certificate.load(path: identity.certificatePath)
+        #expect(reloaded.role == role)
+        #expect(reloaded.extendedKeyUsage == (role.acceptsConnections ? [.serverAuth, .clientAuth] : [.clientAuth]))
+        let text = try OpenSSLCommand.run(["x509", "-noout", "-text", "-in", identity.certificatePath])
+        #expect(text.output.contains("URI:urn:swiftfl:role:\(role.rawValue)"), "\(text.output)")
+        #expect(CertificateRole(uri: role.uri) == role)
+    }
+
+    @Test func rolesAreNamedAndUnknownOnesExplained() throws {
+        #expect(try CertificateRole.named("envoy") == .envoy)
+        #expect(CertificateRole(uri: "urn:swiftfl:role:root") == nil)
+        #expect(CertificateRole(uri: "https://example.org/envoy") == nil)
+        let old = #expect(throws: PKIError.self) { try CertificateRole.named("client") }
+        #expect(old?.description.contains("'client' is now envoy, user or admin") == true)
+        #expect(CertificateRole.list([.admin, .envoy, .user]) == "envoy, user or admin")
+        #expect(CertificateRole.list([.envoy]) == "envoy")
+    }
+
     @Test func serverWithoutHostsIsNamedByItsCommonName() throws {
         let ca = try CertificateAuthority.create(directory: caDirectory)
-        let certificate = try ca.sign(CertificateRequest(name: "director", key: PrivateKey.generate()), role: .server)
+        let certificate = try ca.sign(CertificateRequest(name: "director", key: PrivateKey.generate()), role: .aggregator)
         #expect(certificate.subjectAlternativeNames == [.dnsName("director")])
     }
 
     @Test func fingerprintMatchesOpenSSL() throws {
         let ca = try CertificateAuthority.create(directory: caDirectory)
-        let identity = try ca.certify(name: "collaborator.one", hosts: ["localhost"], role: .client, directory: temporary.appending("c1"))
+        let identity = try ca.certify(name: "collaborator.one", hosts: ["localhost"], role: .envoy, directory: temporary.appending("c1"))
         for (path, fingerprint) in [(identity.certificatePath, identity.fingerprint), (ca.certificatePath, ca.certificate.fingerprint)] {
             let result = try OpenSSLCommand.run(["x509", "-noout", "-fingerprint", "-sha256", "-in", path])
             #expect(result.succeeded, "\(result.errors)")
@@ -138,7 +161,7 @@ import FLWire
     @Test func certifyWritesTheParticipantLayout() throws {
         let ca = try CertificateAuthority.create(directory: caDirectory)
         let directory = temporary.appending("participants/site-2")
-        let identity = try ca.certify(name: "site-2", hosts: ["127.0.0.1"], role: .server, directory: directory)
+        let identity = try ca.certify(name: "site-2", hosts: ["127.0.0.1"], role: .aggregator, directory: directory)
         let tls = TLSConfiguration(certificateDirectory: directory, name: "site-2")
         #expect(tls.certificatePath == identity.certificatePath)
         #expect(tls.privateKeyPath == identity.keyPath)
@@ -150,15 +173,15 @@ import FLWire
         let verify = try OpenSSLCommand.run(["verify", "-CAfile", tls.caCertificatePath, tls.certificatePath])
         #expect(verify.succeeded, "\(verify.output) \(verify.errors)")
         // A second certify for the same name would orphan the first key: refused unless asked for.
-        let again = #expect(throws: PKIError.self) { try ca.certify(name: "site-2", role: .server, directory: directory) }
+        let again = #expect(throws: PKIError.self) { try ca.certify(name: "site-2", role: .aggregator, directory: directory) }
         #expect(again?.kind == .alreadyExists)
-        let renewed = try ca.certify(name: "site-2", role: .server, directory: directory, replaceExisting: true)
+        let renewed = try ca.certify(name: "site-2", role: .aggregator, directory: directory, replaceExisting: true)
         #expect(renewed.fingerprint != identity.fingerprint)
     }
 
     @Test func certifyIntoTheCADirectoryKeepsTheCACertificate() throws {
         let ca = try CertificateAuthority.create(directory: caDirectory)
-        let identity = try ca.certify(name: "local", role: .client, directory: caDirectory)
+        let identity = try ca.certify(name: "local", role: .envoy, directory: caDirectory)
         #expect(identity.authorityCertificatePath == ca.certificatePath)
         #expect(try CertificateAuthority.load(directory: caDirectory).certificate.fingerprint == ca.certificate.fingerprint)
     }
@@ -167,7 +190,7 @@ import FLWire
         let start = Date(timeIntervalSince1970: 1_700_000_000)
         let ca = try CertificateAuthority.create(directory: caDirectory, validity: Validity(notBefore: start, notAfter: Date().addingTimeInterval(86_400 * 3650)))
         let end = Date(timeIntervalSince1970: 1_700_086_400)
-        let certificate = try ca.sign(CertificateRequest(name: "old", key: PrivateKey.generate()), role: .client,
+        let certificate = try ca.sign(CertificateRequest(name: "old", key: PrivateKey.generate()), role: .envoy,
                                       validity: Validity(notBefore: start, notAfter: end))
         #expect(certificate.notBefore == start)
         #expect(certificate.notAfter == end)
@@ -181,11 +204,11 @@ import FLWire
         #expect(verifyThen.succeeded, "valid on the day it was issued for: \(verifyThen.output) \(verifyThen.errors)")
 
         let backwards = #expect(throws: PKIError.self) {
-            try ca.sign(CertificateRequest(name: "x", key: PrivateKey.generate()), role: .client, validity: Validity(notBefore: end, notAfter: start))
+            try ca.sign(CertificateRequest(name: "x", key: PrivateKey.generate()), role: .envoy, validity: Validity(notBefore: end, notAfter: start))
         }
         #expect(backwards?.kind == .invalidValidity)
         let outlivesCA = #expect(throws: PKIError.self) {
-            try ca.sign(CertificateRequest(name: "x", key: PrivateKey.generate()), role: .client, validity: .days(365 * 20))
+            try ca.sign(CertificateRequest(name: "x", key: PrivateKey.generate()), role: .envoy, validity: .days(365 * 20))
         }
         #expect(outlivesCA?.kind == .invalidValidity)
     }
@@ -198,9 +221,10 @@ import FLWire
                                            "-subj", "/O=Elsewhere/CN=external-site", "-addext", "subjectAltName=DNS:site.example,IP:192.168.0.7",
                                            "-keyout", key, "-out", csr])
         try #require(made.succeeded, "\(made.errors)")
-        let issued = try ca.sign(requestPath: csr, role: .server)
+        let issued = try ca.sign(requestPath: csr, role: .aggregator)
         #expect(issued.path == temporary.appending("external-site.crt"))
         #expect(issued.certificate.subjectAlternativeNames == [.dnsName("site.example"), .ipAddress("192.168.0.7")])
+        #expect(issued.certificate.role == .aggregator)
         // Only the common name is carried over from the request's subject.
         let subject = try OpenSSLCommand.run(["x509", "-noout", "-subject", "-in", issued.path])
         #expect(subject.output.trimmingCharacters(in: .whitespacesAndNewlines) == "subject=CN = external-site")
@@ -220,17 +244,23 @@ import FLWire
         }
         let ca = try CertificateAuthority.load(directory: caDirectory)
         let spaced = try opensslRequest("spaced.csr", ["-subj", "/CN=bad name"])
-        let badName = #expect(throws: PKIError.self) { try ca.sign(requestPath: spaced, role: .client) }
+        let badName = #expect(throws: PKIError.self) { try ca.sign(requestPath: spaced, role: .envoy) }
         #expect(badName?.kind == .invalidName)
         #expect(badName?.path == spaced)
         #expect(badName?.description.contains("'bad name'") == true)
 
         let email = try opensslRequest("email.csr", ["-subj", "/CN=site", "-addext", "subjectAltName=email:a@b.example"])
-        let unsupported = #expect(throws: PKIError.self) { try ca.sign(requestPath: email, role: .client) }
+        let unsupported = #expect(throws: PKIError.self) { try ca.sign(requestPath: email, role: .envoy) }
         #expect(unsupported?.kind == .unsupported)
 
+        // A request cannot choose its own role: the operator does, when signing.
+        let asking = try opensslRequest("role.csr", ["-subj", "/CN=site", "-addext", "subjectAltName=URI:urn:swiftfl:role:admin"])
+        let role = #expect(throws: PKIError.self) { try ca.sign(requestPath: asking, role: .envoy) }
+        #expect(role?.kind == .unsupported)
+        #expect(role?.description.contains("URI urn:swiftfl:role:admin") == true)
+
         let noName = try opensslRequest("nocn.csr", ["-subj", "/O=Nobody"])
-        let missing = #expect(throws: PKIError.self) { try ca.sign(requestPath: noName, role: .client) }
+        let missing = #expect(throws: PKIError.self) { try ca.sign(requestPath: noName, role: .envoy) }
         #expect(missing?.kind == .malformed)
         #expect(!FileManager.default.fileExists(atPath: temporary.appending("site.crt")))
     }
@@ -241,7 +271,7 @@ import FLWire
         let made = try OpenSSLCommand.run(["req", "-new", "-newkey", "rsa:1024", "-nodes", "-subj", "/CN=weak",
                                            "-keyout", temporary.appending("weak.key"), "-out", path])
         try #require(made.succeeded, "\(made.errors)")
-        let error = #expect(throws: PKIError.self) { try ca.sign(requestPath: path, role: .client) }
+        let error = #expect(throws: PKIError.self) { try ca.sign(requestPath: path, role: .envoy) }
         #expect(error?.kind == .weakKey)
     }
 
@@ -263,7 +293,7 @@ import FLWire
     @Test func aLeafCertificateIsNotACA() throws {
         let ca = try CertificateAuthority.create(directory: caDirectory)
         let leafDirectory = temporary.appending("leaf")
-        _ = try ca.certify(name: "leaf", role: .server, directory: leafDirectory)
+        _ = try ca.certify(name: "leaf", role: .aggregator, directory: leafDirectory)
         try FileManager.default.moveItem(atPath: "\(leafDirectory)/leaf.crt", toPath: "\(leafDirectory)/ca.crt.new")
         try FileManager.default.removeItem(atPath: "\(leafDirectory)/ca.crt")
         try FileManager.default.moveItem(atPath: "\(leafDirectory)/ca.crt.new", toPath: "\(leafDirectory)/ca.crt")
@@ -284,7 +314,7 @@ import FLWire
     @Test func isFast() throws {
         let start = Deadline.now
         let ca = try CertificateAuthority.create(directory: caDirectory)
-        for name in ["a", "b"] { _ = try ca.certify(name: name, role: .server, directory: temporary.appending(name)) }
+        for name in ["a", "b"] { _ = try ca.certify(name: name, role: .aggregator, directory: temporary.appending(name)) }
         let seconds = start.elapsedSeconds
         // ~3 ms in release on these machines; a generous bound for a debug build on a loaded machine.
         #expect(seconds < 1, "CA and two certificates took \(seconds) s")

@@ -53,7 +53,7 @@ import FLWire
         #expect(error?.kind == .badSignature)
         #expect(error?.path == tampered)
         let ca = try CertificateAuthority.create(directory: temporary.appending("ca"))
-        #expect(throws: PKIError.self) { try ca.sign(requestPath: tampered, role: .client) }
+        #expect(throws: PKIError.self) { try ca.sign(requestPath: tampered, role: .envoy) }
         #expect(!FileManager.default.fileExists(atPath: temporary.appending("hacker.crt")))
         // OpenSSL agrees (`req -verify` reports it but exits 0 in OpenSSL 3.0, so read what it says).
         let openssl = try OpenSSLCommand.run(["req", "-noout", "-verify", "-in", tampered])

@@ -47,12 +47,12 @@ final class ServerFixture {
     let handler = EchoHandler()
     let server: FrameServer
 
-    init(allowedPeers: Set<String>? = nil, serverHosts: [String] = ["127.0.0.1", "localhost"],
+    init(allowedPeers: Set<String>? = nil, allowedRoles: Set<CertificateRole>? = nil, serverHosts: [String] = ["127.0.0.1", "localhost"],
          handshakeTimeout: Double = 5, idleTimeout: Double = 30) throws {
         pki = try TestPKI()
-        let tls = try pki.issue(name: "aggregator", role: .server, hosts: serverHosts)
+        let tls = try pki.issue(name: "aggregator", role: .aggregator, hosts: serverHosts)
         server = try FrameServer(configuration: ServerConfiguration(tls: tls, handshakeTimeout: handshakeTimeout, idleTimeout: idleTimeout,
-                                                                    allowedPeers: allowedPeers),
+                                                                    allowedPeers: allowedPeers, allowedRoles: allowedRoles),
                                  handler: handler, logger: log.logger(label: "server"))
     }
 
@@ -127,7 +127,7 @@ final class ServerFixture {
 
     @Test func streamsTensMegabytesBothWays() throws {
         let fixture = try ServerFixture()
-        let server = try FrameServer(configuration: ServerConfiguration(tls: fixture.pki.issue(name: "aggregator", role: .server)),
+        let server = try FrameServer(configuration: ServerConfiguration(tls: fixture.pki.issue(name: "aggregator", role: .aggregator)),
                                      handler: PatternHandler(), logger: fixture.log.logger())
         defer { server.stop() }
         let client = try FrameClient.connect(host: "127.0.0.1", port: server.port,
@@ -147,12 +147,23 @@ final class ServerFixture {
     // MARK: Refused peers: a clear error, a log line, and the server keeps serving
 
     enum Refusal: String, CaseIterable, Sendable {
-        case noCertificate, otherCA, expired, notYetValid, notAllowed
+        case noCertificate, otherCA, expired, notYetValid, notAllowed, noRole, wrongRole
+    }
+
+    /// A certificate for `name` from `pki` without a role, as issued before roles existed.
+    static func roleless(_ pki: TestPKI, name: String) throws -> TLSConfiguration {
+        let key = try PrivateKey.generate()
+        let certificate = try pki.authority.sign(CertificateRequest(name: name, key: key), optionalRole: nil, validity: .days(1))
+        let base = pki.directory.appending("roleless-\(name)-\(UUID().uuidString.prefix(6))")
+        try key.write(to: "\(base).key")
+        try certificate.write(to: "\(base).crt")
+        return TLSConfiguration(caCertificatePath: pki.caCertificatePath, certificatePath: "\(base).crt", privateKeyPath: "\(base).key")
     }
 
     @Test(arguments: Refusal.allCases)
     func refusesClient(_ refusal: Refusal) throws {
-        let fixture = try ServerFixture(allowedPeers: refusal == .notAllowed ? ["site-1"] : nil)
+        let fixture = try ServerFixture(allowedPeers: refusal == .notAllowed ? ["site-1"] : nil,
+                                        allowedRoles: refusal == .noRole || refusal == .wrongRole ? [.envoy] : nil)
         let pki = fixture.pki
         let now = Date()
         let client: FrameClient
@@ -168,7 +179,11 @@ final class ServerFixture {
         case .notYetValid:
             client = try fixture.connect(pki.issue(name: "site-1", notBefore: now.addingTimeInterval(3600), notAfter: now.addingTimeInterval(86_400)))
         case .notAllowed:
-            client = try fixture.connect(pki.issue(name: "site-9"))
+            client = try fixture.connect(pki.issue(name: "site-1-impostor"))
+        case .noRole:
+            client = try fixture.connect(Self.roleless(pki, name: "site-1"))
+        case .wrongRole:
+            client = try fixture.connect(pki.issue(name: "site-1", role: .user))
         }
         defer { client.close() }
         // TLS 1.3 lets the client finish its handshake before the server has judged its
@@ -180,11 +195,14 @@ final class ServerFixture {
         case .otherCA: ("alert unknown ca", "unable to get local issuer certificate")
         case .expired: ("alert certificate expired", "certificate has expired")
         case .notYetValid: ("alert bad certificate", "certificate is not yet valid")
-        case .notAllowed: ("certificate name 'site-9' is not allowed on this server", "certificate name 'site-9' is not allowed here")
+        case .notAllowed: ("certificate name 'site-1-impostor' is not allowed on this server", "refused site-1-impostor (envoy, 127.0.0.1")
+        case .noRole: ("carries no SwiftFL role; reissue it with a role: `fx pki certify --name site-1 --role ROLE`", "refused site-1 (no role,")
+        case .wrongRole: ("'site-1' holds a certificate of role user; this server takes envoy", "refused site-1 (user,")
         }
+        let refusedAfterHandshake: Set<Refusal> = [.notAllowed, .noRole, .wrongRole]
         #expect(text.contains(clientSays), "client error: \(text)")
-        if refusal != .notAllowed { #expect(text.contains("the peer refused this end's certificate"), "client error: \(text)") }
-        if refusal == .notAllowed { #expect((error as? ErrorReply)?.code == .notAllowed) }
+        if !refusedAfterHandshake.contains(refusal) { #expect(text.contains("the peer refused this end's certificate"), "client error: \(text)") }
+        if refusedAfterHandshake.contains(refusal) { #expect((error as? ErrorReply)?.code == .notAllowed) }
         let line = fixture.expectLogged(serverSays)
         #expect(line?.level == .warning)
         #expect(fixture.handler.connectedPeers.withLock { $0 }.isEmpty, "a refused peer never reaches the handler")

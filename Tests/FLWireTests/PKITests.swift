@@ -27,7 +27,7 @@ import FLWire
         let ca = try CertificateAuthority.create(directory: temporary.appending("ca"))
         for name in ["", "a/b", "x\u{0}y"] {
             #expect(throws: PKIError.self) { try CertificateRequest.create(name: name, directory: temporary.appending("out")) }
-            #expect(throws: PKIError.self) { try ca.certify(name: name, role: .client, directory: temporary.appending("out")) }
+            #expect(throws: PKIError.self) { try ca.certify(name: name, role: .envoy, directory: temporary.appending("out")) }
             #expect(throws: PKIError.self) { try CertificateRequest(name: name, key: PrivateKey.generate()) }
         }
         #expect(!FileManager.default.fileExists(atPath: temporary.appending("out")))

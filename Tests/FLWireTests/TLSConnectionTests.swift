@@ -10,11 +10,13 @@ import FLTesting
     private func describe(_ error: (any Error)?) -> String { error.map { "\($0)" } ?? "no error" }
 
     @Test func mutualHandshakeNamesEachSideAndSpeaksTLS13() throws {
-        let outcome = try LoopbackTLS.handshake(server: pki.issue(name: "aggregator", role: .server), client: pki.issue(name: "site-1"))
+        let outcome = try LoopbackTLS.handshake(server: pki.issue(name: "aggregator", role: .aggregator), client: pki.issue(name: "site-1"))
         let server = try outcome.server.get()
         let client = try outcome.client.get()
         #expect(server.peerName == "site-1")
         #expect(client.peerName == "aggregator")
+        #expect(server.peerRole == .envoy)
+        #expect(client.peerRole == .aggregator)
         #expect(server.protocolVersion == "TLSv1.3")
         #expect(client.protocolVersion == "TLSv1.3")
         #expect(client.cipherSuite == "TLS_AES_128_GCM_SHA256")
@@ -28,7 +30,7 @@ import FLTesting
     }
 
     @Test func clientDiallingByDNSName() throws {
-        let outcome = try LoopbackTLS.handshake(server: pki.issue(name: "aggregator", role: .server, hosts: ["localhost"]),
+        let outcome = try LoopbackTLS.handshake(server: pki.issue(name: "aggregator", role: .aggregator, hosts: ["localhost"]),
                                                 client: pki.issue(name: "site-1"), host: "localhost")
         #expect(try outcome.client.get().peerName == "aggregator")
     }
@@ -36,7 +38,7 @@ import FLTesting
     // MARK: The client refuses servers
 
     @Test func serverWhoseNameDoesNotMatchTheDialledIPIsRefused() throws {
-        let outcome = try LoopbackTLS.handshake(server: pki.issue(name: "impostor", role: .server, hosts: ["other.example"]),
+        let outcome = try LoopbackTLS.handshake(server: pki.issue(name: "impostor", role: .aggregator, hosts: ["other.example"]),
                                                 client: pki.issue(name: "site-1"))
         let error = #expect(throws: TLSError.self) { try outcome.client.get() }
         #expect(describe(error).contains("IP address mismatch"), "\(describe(error))")
@@ -44,7 +46,7 @@ import FLTesting
     }
 
     @Test func serverWhoseNameDoesNotMatchTheDialledHostIsRefused() throws {
-        let outcome = try LoopbackTLS.handshake(server: pki.issue(name: "impostor", role: .server, hosts: ["other.example"]),
+        let outcome = try LoopbackTLS.handshake(server: pki.issue(name: "impostor", role: .aggregator, hosts: ["other.example"]),
                                                 client: pki.issue(name: "site-1"), host: "localhost")
         let error = #expect(throws: TLSError.self) { try outcome.client.get() }
         #expect(describe(error).contains("hostname mismatch"), "\(describe(error))")
@@ -52,7 +54,7 @@ import FLTesting
 
     @Test func serverFromAnotherCAIsRefused() throws {
         let other = try pki.unrelatedAuthority()
-        var server = try other.issue(name: "aggregator", role: .server)
+        var server = try other.issue(name: "aggregator", role: .aggregator)
         server.caCertificatePath = pki.caCertificatePath
         let outcome = try LoopbackTLS.handshake(server: server, client: pki.issue(name: "site-1"))
         let error = #expect(throws: TLSError.self) { try outcome.client.get() }
@@ -61,14 +63,14 @@ import FLTesting
 
     @Test func expiredServerIsRefused() throws {
         let outcome = try LoopbackTLS.handshake(
-            server: pki.issue(name: "aggregator", role: .server, notBefore: Date().addingTimeInterval(-7200), notAfter: Date().addingTimeInterval(-3600)),
+            server: pki.issue(name: "aggregator", role: .aggregator, notBefore: Date().addingTimeInterval(-7200), notAfter: Date().addingTimeInterval(-3600)),
             client: pki.issue(name: "site-1"))
         let error = #expect(throws: TLSError.self) { try outcome.client.get() }
         #expect(describe(error).contains("certificate has expired"), "\(describe(error))")
     }
 
     @Test func serverWithAClientOnlyCertificateIsRefused() throws {
-        let outcome = try LoopbackTLS.handshake(server: pki.issue(name: "aggregator", role: .client), client: pki.issue(name: "site-1"))
+        let outcome = try LoopbackTLS.handshake(server: pki.issue(name: "aggregator", role: .envoy), client: pki.issue(name: "site-1"))
         let error = #expect(throws: TLSError.self) { try outcome.client.get() }
         #expect(describe(error).contains("unsuitable certificate purpose"), "\(describe(error))")
     }
@@ -97,7 +99,7 @@ import FLTesting
         case .notYetValid:
             client = try pki.issue(name: "site-1", notBefore: now.addingTimeInterval(3600), notAfter: now.addingTimeInterval(86_400))
         }
-        let outcome = try LoopbackTLS.handshake(server: pki.issue(name: "aggregator", role: .server), client: client,
+        let outcome = try LoopbackTLS.handshake(server: pki.issue(name: "aggregator", role: .aggregator), client: client,
                                                 clientPresentsCertificate: presents)
         let serverError = #expect(throws: TLSError.self) { try outcome.server.get() }
         let expectedOnServer = switch kind {

@@ -6,9 +6,11 @@ enum PKICommands {
         Command("pki", abstract: "Create the federation's certificate authority and issue certificates.",
                 discussion: """
                 Every connection in SwiftFL is mutual TLS 1.3; the common name of a certificate is the identity of its
-                holder (the aggregator, a collaborator, an envoy). Keys are made where they are used and never move:
-                a site runs `request`, sends the .csr to the operator, who runs `sign` and sends back the .crt and
-                the CA certificate. `certify` does both at once for a federation on one machine.
+                holder and its role says what it may do: director, aggregator, envoy (a data site; its collaborators
+                use the same certificate), user (submits and follows their own experiments) or admin (every
+                experiment). The operator chooses the role when signing. Keys are made where they are used and
+                never move: a site runs `request`, sends the .csr to the operator, who runs `sign --role envoy` and
+                sends back the .crt and the CA certificate. `certify` does both at once for a federation on one machine.
                 """,
                 subcommands: [initCommand, requestCommand, signCommand, certifyCommand])
     }
@@ -29,7 +31,7 @@ enum PKICommands {
 
     static let requestCommand = Command(
         "request", abstract: "Make a private key and a certificate signing request at a site.",
-        arguments: [.option("--name", value: "NAME", help: "The identity: collaborator, envoy or aggregator name.", required: true),
+        arguments: [.option("--name", value: "NAME", help: "The identity: an envoy's, user's, director's or aggregator's name.", required: true),
                     .repeated("--host", value: "HOST", help: "A DNS name or IP address the certificate is for (servers)."),
                     .option("--dir", value: "DIR", help: "Where NAME.key and NAME.csr go (default: current folder).")]
     ) { args, context in
@@ -43,7 +45,7 @@ enum PKICommands {
     static let signCommand = Command(
         "sign", abstract: "Sign a certificate request with the CA; prints the certificate's fingerprint.",
         arguments: [.option("--csr", value: "FILE", help: "The request to sign.", required: true),
-                    .option("--role", value: "ROLE", help: "server (may also dial out) or client (default: client)."),
+                    roleOption,
                     .option("--ca-dir", value: "DIR", help: "The CA's folder (default: ./ca)."),
                     .option("--days", value: "N", help: "Validity in days (default: 365)."),
                     .option("--out", value: "FILE", help: "Where the certificate goes (default: NAME.crt beside the request).")]
@@ -52,7 +54,7 @@ enum PKICommands {
         let ca = try CertificateAuthority.load(directory: context.absolute(args.option("--ca-dir") ?? "ca"))
         let issued = try ca.sign(requestPath: context.absolute(try args.required("--csr")), role: role, validity: .days(days),
                                  outputPath: args.option("--out").map(context.absolute))
-        context.console.print("issued certificate for '\(issued.commonName)': \(issued.path)")
+        context.console.print("issued certificate for '\(issued.commonName)' (role \(role)): \(issued.path)")
         context.console.print("SHA-256 fingerprint: \(issued.fingerprint)")
         context.console.print("Compare it with the requester out of band before they use it.")
         return 0
@@ -62,7 +64,7 @@ enum PKICommands {
         "certify", abstract: "Make a key and a signed certificate in one step (a federation on one machine).",
         arguments: [.option("--name", value: "NAME", help: "The identity.", required: true),
                     .repeated("--host", value: "HOST", help: "A DNS name or IP address the certificate is for (servers)."),
-                    .option("--role", value: "ROLE", help: "server or client (default: client)."),
+                    roleOption,
                     .option("--ca-dir", value: "DIR", help: "The CA's folder (default: ./ca)."),
                     .option("--dir", value: "DIR", help: "Where NAME.key, NAME.crt and ca.crt go (default: current folder)."),
                     .option("--days", value: "N", help: "Validity in days (default: 365).")]
@@ -70,19 +72,20 @@ enum PKICommands {
         let (role, days) = (try role(args), try args.int("--days", default: 365, in: 1...36500)!)
         let ca = try CertificateAuthority.load(directory: context.absolute(args.option("--ca-dir") ?? "ca"))
         var hosts = args.options("--host")
-        if role == .server && hosts.isEmpty { hosts = ["127.0.0.1", "localhost"] }
+        if role.acceptsConnections && hosts.isEmpty { hosts = ["127.0.0.1", "localhost"] }
         let identity = try ca.certify(name: try args.required("--name"), hosts: hosts, role: role,
                                       directory: context.absolute(args.option("--dir") ?? "."), validity: .days(days))
-        context.console.print("\(identity.name): \(identity.certificatePath) (key \(identity.keyPath))")
+        context.console.print("\(identity.name) (role \(role)): \(identity.certificatePath) (key \(identity.keyPath))")
         context.console.print("SHA-256 fingerprint: \(identity.fingerprint)")
         return 0
     }
 
+    static let roleOption = ArgumentSpec.option(
+        "--role", value: "ROLE", help: "director, aggregator, envoy, user or admin: what the holder may do (see above).", required: true)
+
     private static func role(_ args: ParsedArguments) throws -> CertificateRole {
-        switch args.option("--role") ?? "client" {
-        case "server": return .server
-        case "client": return .client
-        case let other: throw CommandLineError(commandPath: args.commandPath, message: "--role expects server or client, got '\(other)'")
+        do { return try CertificateRole.named(try args.required("--role")) } catch let error as PKIError {
+            throw CommandLineError(commandPath: args.commandPath, message: "--role: \(error.reason)")
         }
     }
 }

@@ -111,6 +111,8 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
     public func start() throws -> Int {
         var configuration = settings.server
         configuration.allowedPeers = Set(settings.collaborators)
+        // Collaborators present their site's Envoy certificate; nobody else trains.
+        configuration.allowedRoles = [.envoy]
         let server = try FrameServer(configuration: configuration, handler: self, logger: logger)
         serverBox.withLock { $0 = server }
         onEvent(.listening(port: server.port))

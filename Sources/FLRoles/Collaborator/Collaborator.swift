@@ -127,17 +127,17 @@ public final class Collaborator: Sendable {
 
     /// Handshake failures that retrying cannot mend: a certificate the other side refuses, or one this side refuses.
     static func isCertificateProblem(_ error: TLSError) -> Bool {
-        guard case let .handshake(_, reason) = error else { return false }
-        return reason.contains("certificate") || reason.contains("alert")
+        switch error {
+        case let .handshake(_, reason): reason.contains("certificate") || reason.contains("alert")
+        case .unexpectedPeer: true
+        default: false
+        }
     }
 
     private func connect() throws -> FrameClient {
         let client = try FrameClient.connect(host: settings.aggregator.host, port: settings.aggregator.port, context: context,
-                                             limits: settings.limits, timeout: settings.connectTimeout, idleTimeout: settings.idleTimeout)
-        guard client.peerName == settings.aggregatorName else {
-            client.close()
-            throw CollaboratorError("the server at \(settings.aggregator) is '\(client.peerName)' by its certificate, not the aggregator '\(settings.aggregatorName)'")
-        }
+                                             limits: settings.limits, timeout: settings.connectTimeout, idleTimeout: settings.idleTimeout,
+                                             expecting: ExpectedPeer(name: settings.aggregatorName, role: .aggregator))
         client.startKeepAlive(interval: max(1, settings.idleTimeout / 3))
         let reply = try client.call(CollaboratorHello(collaborator: settings.name, experiment: settings.experiment), timeout: settings.idleTimeout)
         guard let welcome = reply as? AggregatorWelcome else {

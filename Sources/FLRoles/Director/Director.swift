@@ -59,7 +59,8 @@ public final class Director: FrameHandler, @unchecked Sendable {
         if let envoys = settings.allowedEnvoys, let users = settings.allowedUsers { allowed = envoys.union(users) }
         let configuration = ServerConfiguration(host: settings.host, port: settings.port, tls: settings.tls,
                                                 limits: FrameLimits(maximumStreamSize: settings.maximumArchiveSize),
-                                                idleTimeout: max(60, settings.offlineAfter * 4), allowedPeers: allowed)
+                                                idleTimeout: max(60, settings.offlineAfter * 4), allowedPeers: allowed,
+                                                allowedRoles: [.envoy, .user, .admin])
         let server = try FrameServer(configuration: configuration, handler: self, logger: logger)
         serverBox.withLock { $0 = server }
         emit([.listening(port: server.port)])

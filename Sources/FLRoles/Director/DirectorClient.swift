@@ -20,11 +20,8 @@ public final class DirectorClient: Sendable {
         self.timeout = timeout
         let context = try TLSContext(tls, side: .client)
         client = try FrameClient.connect(host: director.host, port: director.port, context: context,
-                                         limits: FrameLimits(maximumStreamSize: 1 << 40), timeout: connectTimeout, idleTimeout: timeout)
-        guard client.peerName == directorName else {
-            client.close()
-            throw DirectorError("the server at \(director) is '\(client.peerName)' by its certificate, not the Director '\(directorName)'")
-        }
+                                         limits: FrameLimits(maximumStreamSize: 1 << 40), timeout: connectTimeout, idleTimeout: timeout,
+                                         expecting: ExpectedPeer(name: directorName, role: .director))
     }
 
     deinit { client.close() }

@@ -91,7 +91,10 @@ public final class Envoy: Sendable {
             } catch let error as ErrorReply where [.rejected, .notAllowed, .badRequest].contains(error.code) {
                 throw EnvoyError("the Director refused '\(settings.name)': \(error.message)")
             } catch let error as TLSError {
-                if case .handshake = error { throw EnvoyError("cannot connect to the Director at \(settings.director): \(error)") }
+                switch error {
+                case .handshake, .unexpectedPeer: throw EnvoyError("cannot connect to the Director at \(settings.director): \(error)")
+                default: break
+                }
                 if waitBeforeRetry(&backoff, "Director at \(settings.director) not reachable (\(error))") { break }
                 continue
             } catch let error as EnvoyError {
@@ -131,11 +134,8 @@ public final class Envoy: Sendable {
 
     private func connect() throws -> (FrameClient, EnvoyWelcome) {
         let client = try FrameClient.connect(host: settings.director.host, port: settings.director.port, context: context,
-                                             timeout: settings.connectTimeout, idleTimeout: settings.idleTimeout)
-        guard client.peerName == settings.directorName else {
-            client.close()
-            throw EnvoyError("the server at \(settings.director) is '\(client.peerName)' by its certificate, not the Director '\(settings.directorName)'")
-        }
+                                             timeout: settings.connectTimeout, idleTimeout: settings.idleTimeout,
+                                             expecting: ExpectedPeer(name: settings.directorName, role: .director))
         do {
             return (client, try register(client))
         } catch {

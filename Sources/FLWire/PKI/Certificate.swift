@@ -13,6 +13,9 @@ public struct Certificate: Sendable, CustomStringConvertible {
     public let issuerCommonName: String
     /// DNS names and IP addresses the certificate is valid for, in certificate order.
     public let subjectAlternativeNames: [SubjectAlternativeName]
+    /// The holder's role in the federation; nil for a certificate without one (issued before roles
+    /// existed, or by another tool), which SwiftFL's servers refuse.
+    public let role: CertificateRole?
     /// Start of the validity period.
     public let notBefore: Date
     /// End of the validity period.
@@ -51,12 +54,7 @@ public struct Certificate: Sendable, CustomStringConvertible {
         }
         commonName = cn
         issuerCommonName = ASN1.commonName(X509_get_issuer_name(x)) ?? ""
-        if let names = X509_get_ext_d2i(x, NID_subject_alt_name, nil, nil) {
-            subjectAlternativeNames = ASN1.alternativeNames(OpaquePointer(names)).names
-            fl_GENERAL_NAMES_free(OpaquePointer(names))
-        } else {
-            subjectAlternativeNames = []
-        }
+        (subjectAlternativeNames, role) = ASN1.subjectNames(of: x)
         guard let start = ASN1.seconds(X509_get0_notBefore(x)), let end = ASN1.seconds(X509_get0_notAfter(x)) else {
             throw PKIError(.malformed, path: path, "the certificate's validity dates do not parse")
         }
@@ -94,7 +92,7 @@ public struct Certificate: Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        var text = "CN=\(commonName), issued by CN=\(issuerCommonName), valid \(notBefore) to \(notAfter)"
+        var text = "CN=\(commonName), role \(role.map(\.rawValue) ?? "none"), issued by CN=\(issuerCommonName), valid \(notBefore) to \(notAfter)"
         if !subjectAlternativeNames.isEmpty { text += ", names \(subjectAlternativeNames.map(\.description).joined(separator: ","))" }
         if isCertificateAuthority { text += ", CA" }
         return text + ", SHA-256 \(fingerprint)"

@@ -7,9 +7,11 @@ internal import COpenSSL
 /// certificates whose common name is the participant's identity.
 ///
 /// Issued certificates carry basicConstraints CA:FALSE, keyUsage digitalSignature (critical), an
-/// extended key usage by role (server: serverAuth+clientAuth, client: clientAuth), the requested
-/// subjectAltNames, subject and authority key identifiers, and a random 128-bit serial.
-/// Nothing else from a request is copied: only its name, hosts and public key.
+/// extended key usage by role (director and aggregator: serverAuth+clientAuth; envoy, user and
+/// admin: clientAuth), the requested subjectAltNames plus the role's URI (`urn:swiftfl:role:…`),
+/// subject and authority key identifiers, and a random 128-bit serial.
+/// Nothing else from a request is copied: only its name, hosts and public key; the role is the
+/// operator's choice, never the request's.
 public final class CertificateAuthority: Sendable {
     /// The directory holding `ca.key` and `ca.crt`.
     public let directory: String
@@ -80,8 +82,14 @@ public final class CertificateAuthority: Sendable {
     /// Issues a certificate for `request`. The request's signature and name were checked when it
     /// was made or loaded; here its key strength and the validity period are.
     ///
-    /// A server with no requested names gets `DNS:<name>`, so it can be dialled by its name.
+    /// A director or aggregator with no requested names gets `DNS:<name>`, so it can be dialled by its name.
     public func sign(_ request: CertificateRequest, role: CertificateRole, validity: Validity = .defaultCertificate) throws -> Certificate {
+        try sign(request, optionalRole: role, validity: validity)
+    }
+
+    /// `optionalRole` nil issues a certificate without a role, as CAs did before roles existed:
+    /// tests use it to check that such certificates are refused.
+    func sign(_ request: CertificateRequest, optionalRole role: CertificateRole?, validity: Validity) throws -> Certificate {
         guard request.keySecurityBits >= 112 else {
             throw PKIError(.weakKey, "the key in the request for '\(request.commonName)' gives \(request.keySecurityBits) bits of security; at least 112 (EC P-256, RSA-2048) are required")
         }
@@ -105,11 +113,13 @@ public final class CertificateAuthority: Sendable {
         var context = X509Extensions.context(issuer: certificate.handle.pointer, subject: x)
         try X509Extensions.add(NID_basic_constraints, "critical,CA:FALSE", to: x, context: &context)
         try X509Extensions.add(NID_key_usage, "critical,digitalSignature", to: x, context: &context)
-        try X509Extensions.add(NID_ext_key_usage, role == .server ? "serverAuth,clientAuth" : "clientAuth", to: x, context: &context)
+        let acceptsConnections = role?.acceptsConnections ?? false
+        try X509Extensions.add(NID_ext_key_usage, acceptsConnections ? "serverAuth,clientAuth" : "clientAuth", to: x, context: &context)
         var names = request.subjectAlternativeNames
-        if names.isEmpty && role == .server { names = [.dnsName(request.commonName)] }
-        if !names.isEmpty {
-            let san = try X509Extensions.subjectAlternativeName(names)
+        if names.isEmpty && acceptsConnections { names = [.dnsName(request.commonName)] }
+        let uris = role.map { [$0.uri] } ?? []
+        if !names.isEmpty || !uris.isEmpty {
+            let san = try X509Extensions.subjectAlternativeName(names, uris: uris)
             defer { X509_EXTENSION_free(san) }
             guard X509_add_ext(x, san, -1) == 1 else { throw OpenSSLError("add subjectAltName") }
         }

@@ -83,9 +83,11 @@ public struct CertificateRequest: Sendable, CustomStringConvertible {
             if let raw = X509V3_get_d2i(extensions, NID_subject_alt_name, &critical, nil) {
                 let parsed = ASN1.alternativeNames(OpaquePointer(raw))
                 fl_GENERAL_NAMES_free(OpaquePointer(raw))
-                if !parsed.others.isEmpty {
+                // A role is the CA's to give, never the requester's to ask for.
+                let others = parsed.others + parsed.uris.map { "URI \($0)" }
+                if !others.isEmpty {
                     throw PKIError(.unsupported, path: path,
-                                   "the certificate request asks for names SwiftFL does not issue (\(parsed.others.joined(separator: ", "))); only DNS names and IP addresses")
+                                   "the certificate request asks for names SwiftFL does not issue (\(others.joined(separator: ", "))); only DNS names and IP addresses (the CA's operator chooses the role)")
                 }
                 for name in parsed.names {
                     if case let .dnsName(host) = name {

@@ -87,10 +87,12 @@ enum ASN1 {
         return utf8(data)
     }
 
-    /// The subject alternative names in an OpenSSL `GENERAL_NAMES` stack; other kinds of name
-    /// (email, URI, directory name) are returned in `others`, described, so callers can refuse them.
-    static func alternativeNames(_ names: OpaquePointer) -> (names: [SubjectAlternativeName], others: [String]) {
+    /// The subject alternative names in an OpenSSL `GENERAL_NAMES` stack: hosts in `names`, URIs
+    /// (which carry roles) in `uris`; other kinds of name (email, directory name) are returned in
+    /// `others`, described, so callers can refuse them.
+    static func alternativeNames(_ names: OpaquePointer) -> (names: [SubjectAlternativeName], uris: [String], others: [String]) {
         var out: [SubjectAlternativeName] = []
+        var uris: [String] = []
         var others: [String] = []
         for i in 0..<fl_sk_GENERAL_NAME_num(names) {
             guard let name = fl_sk_GENERAL_NAME_value(names, i) else { continue }
@@ -103,12 +105,23 @@ enum ASN1 {
                 let raw = bytes(value.assumingMemoryBound(to: ASN1_STRING.self))
                 if let text = IPAddress.text(raw) { out.append(.ipAddress(text)) } else { others.append("IP address of \(raw.count) bytes") }
             case (GEN_EMAIL, _): others.append("email address")
-            case (GEN_URI, _): others.append("URI")
+            case (GEN_URI, let value?):
+                uris.append(String(decoding: bytes(value.assumingMemoryBound(to: ASN1_STRING.self)), as: UTF8.self))
             case (GEN_DIRNAME, _): others.append("directory name")
             default: others.append("name of type \(type)")
             }
         }
-        return (out, others)
+        return (out, uris, others)
+    }
+
+    /// The hosts and the SwiftFL role in certificate `x`'s subjectAltName. The role is nil when the
+    /// certificate names none, or more than one (the CA never issues that, so trust neither).
+    static func subjectNames(of x: OpaquePointer) -> (hosts: [SubjectAlternativeName], role: CertificateRole?) {
+        guard let raw = X509_get_ext_d2i(x, NID_subject_alt_name, nil, nil) else { return ([], nil) }
+        defer { fl_GENERAL_NAMES_free(OpaquePointer(raw)) }
+        let parsed = alternativeNames(OpaquePointer(raw))
+        let roles = parsed.uris.filter { $0.hasPrefix(CertificateRole.uriPrefix) }
+        return (parsed.names, roles.count == 1 ? CertificateRole(uri: roles[0]) : nil)
     }
 }
 

@@ -102,13 +102,58 @@ public enum PKI {
     }
 }
 
-/// What a participant's certificate lets it do in TLS.
+/// Who a certificate's holder is in the federation, and so what it may ask of whom. The CA writes
+/// the role into the certificate as a subjectAltName URI (`urn:swiftfl:role:envoy`, shown by
+/// `openssl x509 -text`); servers read it from the verified peer certificate and check it on every
+/// message. A certificate request never chooses its role: the CA's operator does, when signing.
+///
+/// | role | accepts connections | may |
+/// |---|---|---|
+/// | `director` | yes | be dialled by Envoys and users |
+/// | `aggregator` | yes | be dialled by the collaborators of one experiment |
+/// | `envoy` | no | register a site with the Director; its collaborators train with the aggregator |
+/// | `user` | no | submit experiments to the Director, and follow and download their own |
+/// | `admin` | no | what a user may, for every experiment |
 public enum CertificateRole: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
-    /// Accepts connections (aggregator, director) and may also dial out: extended key usage
-    /// serverAuth and clientAuth.
-    case server
-    /// Only dials out (collaborator, envoy): extended key usage clientAuth.
-    case client
+    case director
+    case aggregator
+    case envoy
+    case user
+    case admin
+
+    /// Whether holders listen for connections (extended key usage serverAuth and clientAuth) rather
+    /// than only dial out (clientAuth).
+    public var acceptsConnections: Bool { self == .director || self == .aggregator }
+
+    /// The subjectAltName URI that carries the role in a certificate.
+    public var uri: String { "\(CertificateRole.uriPrefix)\(rawValue)" }
+
+    /// What every role URI starts with.
+    public static let uriPrefix = "urn:swiftfl:role:"
+
+    /// The role a certificate's URI names; nil for any other URI.
+    public init?(uri: String) {
+        guard uri.hasPrefix(CertificateRole.uriPrefix) else { return nil }
+        self.init(rawValue: String(uri.dropFirst(CertificateRole.uriPrefix.count)))
+    }
+
+    /// The role called `name` (as `--role` and configuration files give it), or an error listing the roles.
+    public static func named(_ name: String) throws -> CertificateRole {
+        if let role = CertificateRole(rawValue: name) { return role }
+        let hint = switch name {
+        case "server": " ('server' is now director or aggregator)"
+        case "client": " ('client' is now envoy, user or admin)"
+        default: ""
+        }
+        throw PKIError(.unsupported, "unknown role '\(name)'\(hint); expected one of \(allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+
+    /// `envoy, user or admin`: a set of roles as a person reads it.
+    public static func list(_ roles: some Collection<CertificateRole>) -> String {
+        let names = allCases.filter(roles.contains).map(\.rawValue)
+        guard names.count > 1 else { return names.first ?? "none" }
+        return names.dropLast().joined(separator: ", ") + " or " + names.last!
+    }
 
     public var description: String { rawValue }
 }

@@ -21,10 +21,29 @@ enum X509Extensions {
         guard X509_add_ext(x, ext, -1) == 1 else { throw OpenSSLError("add extension \(String(cString: OBJ_nid2sn(nid)))") }
     }
 
-    /// A non-critical subjectAltName extension listing `names`; the caller frees it.
-    static func subjectAlternativeName(_ names: [SubjectAlternativeName]) throws -> OpaquePointer {
+    /// A non-critical subjectAltName extension listing `names` and then `uris` (constant role URIs,
+    /// never user input); the caller frees it.
+    static func subjectAlternativeName(_ names: [SubjectAlternativeName], uris: [String] = []) throws -> OpaquePointer {
         guard let stack = fl_sk_GENERAL_NAME_new_null() else { throw OpenSSLError("sk_GENERAL_NAME_new_null") }
         defer { fl_GENERAL_NAMES_free(stack) }
+        for uri in uris {
+            guard let general = GENERAL_NAME_new() else { throw OpenSSLError("GENERAL_NAME_new") }
+            guard let ia5 = ASN1_IA5STRING_new() else {
+                GENERAL_NAME_free(general)
+                throw OpenSSLError("ASN1_IA5STRING_new")
+            }
+            let bytes = Array(uri.utf8)
+            guard ASN1_STRING_set(ia5, bytes, Int32(bytes.count)) == 1 else {
+                ASN1_IA5STRING_free(ia5)
+                GENERAL_NAME_free(general)
+                throw OpenSSLError("set URI \(uri)")
+            }
+            GENERAL_NAME_set0_value(general, GEN_URI, UnsafeMutableRawPointer(ia5))
+            guard fl_sk_GENERAL_NAME_push(stack, general) > 0 else {
+                GENERAL_NAME_free(general)
+                throw OpenSSLError("add a subject alternative name")
+            }
+        }
         for name in names {
             guard let general = GENERAL_NAME_new() else { throw OpenSSLError("GENERAL_NAME_new") }
             switch name {

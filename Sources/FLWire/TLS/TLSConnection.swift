@@ -22,6 +22,8 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
     public let peerAddress: String
     /// The common name in the peer's verified certificate: its identity in the federation.
     public private(set) var peerName: String = ""
+    /// The SwiftFL role in the peer's verified certificate; nil when it carries none.
+    public private(set) var peerRole: CertificateRole?
     /// The negotiated cipher suite, e.g. `TLS_AES_128_GCM_SHA256`.
     public private(set) var cipherSuite: String = ""
     /// The negotiated protocol version, e.g. `TLSv1.3`.
@@ -99,7 +101,8 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
             }
         }
         if let cert = fl_SSL_get_peer_certificate(ssl) {
-            peerName = TLSConnection.commonName(of: cert) ?? ""
+            peerName = ASN1.commonName(X509_get_subject_name(cert)) ?? ""
+            peerRole = ASN1.subjectNames(of: cert).role
             X509_free(cert)
         }
         if let cipher = SSL_get_current_cipher(ssl), let name = SSL_CIPHER_get_name(cipher) {
@@ -107,17 +110,6 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
         }
         if let version = SSL_get_version(ssl) { protocolVersion = String(cString: version) }
         guard !peerName.isEmpty else { throw TLSError.handshake(peer: peer, reason: "peer certificate has no common name") }
-    }
-
-    static func commonName(of cert: OpaquePointer) -> String? {
-        guard let subject = X509_get_subject_name(cert) else { return nil }
-        let index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1)
-        guard index >= 0, let entry = X509_NAME_get_entry(subject, index), let data = X509_NAME_ENTRY_get_data(entry) else { return nil }
-        var out: UnsafeMutablePointer<UInt8>?
-        let n = ASN1_STRING_to_UTF8(&out, data)
-        guard n >= 0, let out else { return nil }
-        defer { fl_OPENSSL_free(out) }
-        return String(decoding: UnsafeBufferPointer(start: out, count: Int(n)), as: UTF8.self)
     }
 
     /// OpenSSL's reasons, led by a plain sentence when they report an alert from the peer. Under

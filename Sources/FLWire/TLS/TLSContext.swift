@@ -105,6 +105,8 @@ public enum TLSError: Error, Sendable, CustomStringConvertible {
     case connection(peer: String, reason: String)
     /// Connecting to the peer failed.
     case connect(address: String, reason: String)
+    /// The server's certificate is valid but names someone other than the one dialled.
+    case unexpectedPeer(address: String, reason: String)
 
     public var description: String {
         switch self {
@@ -112,6 +114,7 @@ public enum TLSError: Error, Sendable, CustomStringConvertible {
         case let .handshake(peer, r): "TLS handshake with \(peer) failed: \(r)"
         case let .connection(peer, r): "connection to \(peer): \(r)"
         case let .connect(address, r): "cannot connect to \(address): \(r)"
+        case let .unexpectedPeer(address, r): "the server at \(address) is not the one expected: \(r)"
         }
     }
 }

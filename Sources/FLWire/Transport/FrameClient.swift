@@ -5,6 +5,17 @@ import Foundation
 import Synchronization
 import FLCore
 
+/// Who a client means to reach: the name and role the server's certificate must carry.
+public struct ExpectedPeer: Sendable, Hashable {
+    public var name: String
+    public var role: CertificateRole
+
+    public init(name: String, role: CertificateRole) {
+        self.name = name
+        self.role = role
+    }
+}
+
 /// The client end of a SwiftFL connection: it dials out over mutual TLS and multiplexes calls on the
 /// one connection — each request carries an id, a reader thread hands each reply to its caller — so
 /// a long-poll and a heartbeat can be outstanding together.
@@ -20,15 +31,23 @@ public final class FrameClient: @unchecked Sendable {
 
     /// The server's certificate name.
     public var peerName: String { connection.peerName }
+    /// The server's certificate role; nil when it carries none.
+    public var peerRole: CertificateRole? { connection.peerRole }
     /// The negotiated cipher suite.
     public var cipherSuite: String { connection.cipherSuite }
     /// The negotiated TLS version (always `TLSv1.3`).
     public var protocolVersion: String { connection.protocolVersion }
 
-    /// Connects to `host:port` and completes the TLS handshake within `timeout` seconds.
+    /// Connects to `host:port` and completes the TLS handshake within `timeout` seconds. With
+    /// `expecting`, a server whose certificate has another name or role is left at once.
     public static func connect(host: String, port: Int, context: TLSContext, limits: FrameLimits = FrameLimits(),
-                               timeout: Double = 10, idleTimeout: Double = 60) throws -> FrameClient {
+                               timeout: Double = 10, idleTimeout: Double = 60, expecting peer: ExpectedPeer? = nil) throws -> FrameClient {
         let connection = try TLSConnection.connect(host: host, port: port, context: context, timeout: timeout)
+        if let peer, connection.peerName != peer.name || connection.peerRole != peer.role {
+            connection.close()
+            let found = "'\(connection.peerName)' (role \(connection.peerRole.map(\.rawValue) ?? "none"))"
+            throw TLSError.unexpectedPeer(address: "\(host):\(port)", reason: "its certificate names \(found), not the \(peer.role) '\(peer.name)'")
+        }
         return FrameClient(connection: connection, limits: limits, idleTimeout: idleTimeout)
     }
 

@@ -18,11 +18,14 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout: Double
     /// Certificate names allowed to connect; nil lets in anyone the CA vouches for.
     public var allowedPeers: Set<String>?
+    /// Certificate roles allowed to connect; nil lets in any certificate, even one without a role.
+    public var allowedRoles: Set<CertificateRole>?
     /// Connections above this number are refused at once.
     public var maximumConnections: Int
 
     public init(host: String = "127.0.0.1", port: Int = 0, tls: TLSConfiguration, limits: FrameLimits = FrameLimits(),
-                handshakeTimeout: Double = 10, idleTimeout: Double = 60, allowedPeers: Set<String>? = nil, maximumConnections: Int = 10_000) {
+                handshakeTimeout: Double = 10, idleTimeout: Double = 60, allowedPeers: Set<String>? = nil,
+                allowedRoles: Set<CertificateRole>? = nil, maximumConnections: Int = 10_000) {
         self.host = host
         self.port = port
         self.tls = tls
@@ -30,6 +33,7 @@ public struct ServerConfiguration: Sendable {
         self.handshakeTimeout = handshakeTimeout
         self.idleTimeout = idleTimeout
         self.allowedPeers = allowedPeers
+        self.allowedRoles = allowedRoles
         self.maximumConnections = maximumConnections
     }
 }
@@ -54,14 +58,17 @@ extension FrameHandler {
 public final class PeerConnection: Sendable, CustomStringConvertible {
     /// The common name of the peer's verified certificate.
     public let name: String
+    /// The role in the peer's verified certificate; nil when it carries none.
+    public let role: CertificateRole?
     public let address: String
     /// Distinguishes two connections of the same peer (e.g. before and after a reconnect).
     public let serial: UInt64
     let channel: FrameChannel
     let writeTimeout: Double
 
-    init(name: String, address: String, serial: UInt64, channel: FrameChannel, writeTimeout: Double) {
+    init(name: String, role: CertificateRole?, address: String, serial: UInt64, channel: FrameChannel, writeTimeout: Double) {
         self.name = name
+        self.role = role
         self.address = address
         self.serial = serial
         self.channel = channel
@@ -71,7 +78,7 @@ public final class PeerConnection: Sendable, CustomStringConvertible {
     /// Closes the connection; the peer sees it end.
     public func close() { channel.close() }
 
-    public var description: String { "\(name) (\(address))" }
+    public var description: String { "\(name) (\(role.map(\.rawValue) ?? "no role"), \(address))" }
 }
 
 /// One request from a peer.
@@ -213,13 +220,12 @@ public final class FrameServer: @unchecked Sendable {
         }
         let channel = FrameChannel(stream: connection, limits: configuration.limits)
         let serial = nextSerial.add(1, ordering: .relaxed).oldValue
-        let peer = PeerConnection(name: connection.peerName, address: address, serial: serial, channel: channel,
+        let peer = PeerConnection(name: connection.peerName, role: connection.peerRole, address: address, serial: serial, channel: channel,
                                   writeTimeout: configuration.idleTimeout)
         defer { connection.close() }
-        if let allowed = configuration.allowedPeers, !allowed.contains(peer.name) {
-            logger.warning("refused \(peer): certificate name '\(peer.name)' is not allowed here", ["peer": peer.name])
-            try? channel.send(ErrorReply(.notAllowed, "certificate name '\(peer.name)' is not allowed on this server"), id: 0,
-                              deadline: .after(seconds: 2))
+        if let refusal = refusal(of: peer) {
+            logger.warning("refused \(peer): \(refusal)", ["peer": peer.name])
+            try? channel.send(ErrorReply(.notAllowed, refusal), id: 0, deadline: .after(seconds: 2))
             return
         }
         do {
@@ -256,6 +262,26 @@ public final class FrameServer: @unchecked Sendable {
                 logger.warning("closing connection of \(peer): \(error)", ["peer": peer.name])
             }
         }
+    }
+}
+
+extension FrameServer {
+    /// Why `peer` may not stay connected (its role or name), or nil when it may.
+    func refusal(of peer: PeerConnection) -> String? {
+        if let roles = configuration.allowedRoles {
+            guard let role = peer.role else {
+                return "the certificate of '\(peer.name)' carries no SwiftFL role; reissue it with a role: "
+                    + "`fx pki certify --name \(peer.name) --role ROLE` or `fx pki sign --csr \(peer.name).csr --role ROLE` "
+                    + "(this server takes \(CertificateRole.list(roles)))"
+            }
+            guard roles.contains(role) else {
+                return "'\(peer.name)' holds a certificate of role \(role); this server takes \(CertificateRole.list(roles))"
+            }
+        }
+        if let allowed = configuration.allowedPeers, !allowed.contains(peer.name) {
+            return "certificate name '\(peer.name)' is not allowed on this server"
+        }
+        return nil
     }
 }
 
