@@ -79,8 +79,8 @@ public final class DirectorFixture: @unchecked Sendable {
 
     /// Adds an Envoy with a certificate and the data of hospital `dataFrom` (0, 1 or 2);
     /// `extraFeatures` appends that many constant columns (a shard of another shape), and
-    /// `policy` is `any` or `allowlist`.
-    public func addEnvoy(_ name: String, dataFrom index: Int = 0, extraFeatures: Int = 0, policy: String = "any") throws {
+    /// `policy` is `builtin`, `allowlist` or `any`.
+    public func addEnvoy(_ name: String, dataFrom index: Int = 0, extraFeatures: Int = 0, policy: String = "builtin") throws {
         let root = envoyDirectory(name)
         try FileManager.default.createDirectory(atPath: "\(root)/data", withIntermediateDirectories: true)
         _ = try authority.certify(name: name, role: .envoy, directory: "\(root)/cert")

@@ -154,16 +154,16 @@ final class InProcessFederation: @unchecked Sendable {
     @Test func anAggregatorThatFailsFailsItsExperimentAndTheNextOneRuns() throws {
         let federation = try InProcessFederation(envoys: ["hospital_a", "hospital_b"])
         defer { federation.shutdown() }
-        // The Director holds no certificate for an aggregator named 'nobody': the aggregator exits with an error.
+        // The plan's metrics log is a folder: the aggregator cannot open it and exits with an error.
         let broken = try federation.fixture.makeWorkspace("broken", rounds: 2)
-        try appendPlan(broken, "network:\n  defaults: defaults/network.yaml", "\n  settings:\n    agg_name: nobody")
+        try appendPlan(broken, "aggregator:\n  defaults: defaults/aggregator.yaml\n  settings:", "\n    metrics_log: plan")
         let fine = try federation.fixture.makeWorkspace("fine", rounds: 2)
         _ = try federation.submit(broken, as: "broken")
         _ = try federation.submit(fine, as: "fine")
         let (status, reason) = try federation.events.waitForFinish("broken")
         #expect(status == .failed)
         #expect(reason.contains("the aggregator exited with status 1"), "\(reason)")
-        #expect(reason.contains("nobody"), "\(reason)")
+        #expect(reason.contains("plan"), "\(reason)")
         #expect(try federation.events.waitForFinish("fine").0 == .succeeded)
         let fineInfo = try federation.client().status("fine")
         #expect(fineInfo.lastMetrics["aggregated_model_validation/accuracy"] ?? 0 > 0.9)

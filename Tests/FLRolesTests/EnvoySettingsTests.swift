@@ -22,7 +22,7 @@ import FLWire
 
     @Test func readsTheConfigurationAndResolvesTheShardInsideTheDataFolder() throws {
         let fixture = try DirectorFixture(envoys: ["hospital_a"])
-        try write(fixture, "hospital_a", "mode: any", "mode: allowlist")
+        try write(fixture, "hospital_a", "mode: builtin", "mode: allowlist")
         try write(fixture, "hospital_a", "  name: director\n", "  name: director\n  address: centre.example.org:50050\n")
         let root = fixture.envoyDirectory("hospital_a")
         let s = try EnvoySettings.load(path: fixture.envoyConfigurationPath("hospital_a"), name: "hospital_a")
@@ -66,9 +66,9 @@ import FLWire
         let endpoint = Endpoint(host: "127.0.0.1", port: 1)
         #expect(error { _ = try EnvoySettings.load(path: config, name: "hospital_a") }.contains("no Director address"))
         #expect(error { _ = try EnvoySettings.load(path: config, name: "a/b", director: endpoint) }.contains("--name: invalid name"))
-        try write(fixture, "hospital_a", "mode: any", "mode: sometimes")
+        try write(fixture, "hospital_a", "mode: builtin", "mode: sometimes")
         #expect(error { _ = try EnvoySettings.load(path: config, name: "hospital_a", director: endpoint) }
-                    .hasSuffix("envoy.yaml:15:9: policy.mode: expected any or allowlist, found 'sometimes'"))
+                    .hasSuffix("envoy.yaml:15:9: policy.mode: expected builtin, allowlist or any, found 'sometimes'"))
         try write(fixture, "hospital_a", "mode: sometimes", "mode: any\n  colour: blue")
         #expect(error { _ = try EnvoySettings.load(path: config, name: "hospital_a", director: endpoint) }
                     .contains("envoy.yaml:16:3: policy.colour: unknown setting"))

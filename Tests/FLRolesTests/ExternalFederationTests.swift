@@ -139,7 +139,7 @@ import FLTraining
             .contains("task_runner.settings.tensors.dense_0.bias.x: expected a shape"))
         #expect(try refused("    command: [python3, src/train.py]\n", "").contains("task_runner.settings.command is missing"))
         #expect(try refused("    command: [python3, src/train.py]\n", "    command: []\n").contains("expected the program and its arguments"))
-        #expect(try refused("    initialize: command\n", "    initialize: random\n").contains("expected command, seeded or zeros, found 'random'"))
+        #expect(try refused("    initialize: command\n", "    initialize: random\n").contains("expected command, seeded, zeros or file, found 'random'"))
         #expect(try refused("    timeout: 300\n", "    timeout: 0\n").contains("task_runner.settings.timeout: expected a positive number"))
         #expect(try refused("  template: external\n", "  template: pytorch\n").contains("expected builtin, external or noop"))
 

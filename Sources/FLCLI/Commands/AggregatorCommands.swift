@@ -80,6 +80,7 @@ public enum CollaboratorProcess {
         WorkspaceCommands.workspaceOption,
         .option("--experiment", value: "NAME", help: "The experiment's name, as the aggregator has it."),
         .option("--aggregator", value: "HOST:PORT", help: "Where the aggregator listens (default: network.settings agg_addr:agg_port)."),
+        .option("--aggregator-name", value: "NAME", help: "The name the aggregator's certificate must carry (default: network.settings.agg_name)."),
         .option("--cert-dir", value: "DIR", help: "Folder with ca.crt, NAME.crt and NAME.key (default: <workspace>/cert)."),
         .option("--data", value: "FILE", help: "This site's data file, used whole (default: its entry in plan/data.yaml)."),
         .option("--log-level", value: "LEVEL", help: "debug, info, warning or error (default: info)."),
@@ -100,8 +101,9 @@ public enum CollaboratorProcess {
         let plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate(environment: context.environment))
         let tls = TLSConfiguration(certificateDirectory: context.absolute(args.option("--cert-dir") ?? workspace.certificateDirectory), name: name)
         let endpoint = try args.endpoint("--aggregator").map { Endpoint(host: $0.host, port: $0.port) }
-        let settings = plan.collaboratorSettings(name: name, experiment: args.option("--experiment") ?? plan.experimentName,
+        var settings = plan.collaboratorSettings(name: name, experiment: args.option("--experiment") ?? plan.experimentName,
                                                  aggregator: endpoint, tls: tls)
+        if let aggregatorName = args.option("--aggregator-name") { settings.aggregatorName = aggregatorName }
         let runner = try plan.makeRunner(for: name, dataPath: args.option("--data").map(context.absolute))
         let outcome = try Collaborator(settings: settings, runner: runner, logger: logger).run()
         return outcome.succeeded ? 0 : 1

@@ -52,7 +52,7 @@ enum EnvoyCommands {
     ) { args, context in
         let policy = try EnvoySettings.policy(configuration: context.absolute(args.option("--config") ?? "envoy.yaml"))
         guard case let .allowList(path) = policy else {
-            throw CommandLineError(commandPath: args.commandPath, message: "the site's policy is 'any': every archive runs; set policy.mode: allowlist first")
+            throw CommandLineError(commandPath: args.commandPath, message: "the site's policy is '\(policy)', which keeps no allow-list; set policy.mode: allowlist first")
         }
         let digest = try args.required("sha256")
         if try ArchiveAllowList.approve(digest, in: path, comment: args.option("--comment") ?? "") {

@@ -39,7 +39,9 @@ enum ExperimentCommands {
         "list", abstract: "List every experiment: queued, running and finished.",
         arguments: DirectorConnection.options + [.flag("--json", help: "Print JSON.")]
     ) { args, context in
-        let experiments = try DirectorConnection.client(args, context).experiments()
+        let list = try DirectorConnection.client(args, context).experimentList()
+        let experiments = list.experiments
+        if !list.stateWarning.isEmpty { context.console.error("warning: the Director cannot save its state: \(list.stateWarning)") }
         if args.flag("--json") {
             context.console.print(try DirectorConnection.json(experiments))
             return 0
@@ -51,6 +53,11 @@ enum ExperimentCommands {
         var rows = [["NAME", "STATUS", "ROUNDS", "BEST", "SUBMITTED BY", "SUBMITTED"]]
         for x in experiments {
             let status = x.status == .queued ? "queued (#\(x.queuePosition))" : x.status.rawValue
+            // Others' experiments come by name and state only.
+            guard !x.submittedBy.isEmpty else {
+                rows.append([x.name, status, "-", "-", "(another user)", "-"])
+                continue
+            }
             rows.append([x.name, status, "\(x.roundsCompleted)/\(x.roundsToTrain)", x.bestValue.map { String(format: "%.4f", $0) } ?? "-",
                          x.submittedBy, DirectorConnection.date(x.submittedAt)])
         }
@@ -62,8 +69,9 @@ enum ExperimentCommands {
         "status", abstract: "Show one experiment: status, rounds, metrics, what each site did.",
         arguments: [.positional("name", help: "The experiment.")] + DirectorConnection.options + [.flag("--json", help: "Print JSON.")]
     ) { args, context in
-        let info = try DirectorConnection.client(args, context).status(try args.required("name"))
-        context.console.print(args.flag("--json") ? try DirectorConnection.json(info) : describe(info))
+        let report = try DirectorConnection.client(args, context).statusReport(try args.required("name"))
+        if !report.stateWarning.isEmpty { context.console.error("warning: the Director cannot save its state: \(report.stateWarning)") }
+        context.console.print(args.flag("--json") ? try DirectorConnection.json(report.experiment) : describe(report.experiment))
         return 0
     }
 

@@ -85,11 +85,16 @@ enum PlanCommands {
         let plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate(environment: context.environment))
         for line in try plan.checkData() { context.console.print(line) }
         try workspace.createOutputDirectories()
-        let model = try plan.initialModel()
+        // Your own machine: the one place a plan's `initialize: command` may run.
+        let model = try plan.initialModel(runningCommands: true)
         try Safetensors.write(model, to: plan.initialModelPath, metadata: ["created_by": "fx plan initialize"])
         context.console.print("plan: \(plan.roundsToTrain) rounds, \(plan.collaborators.count) collaborators (\(plan.collaborators.joined(separator: ", ")))")
         context.console.print("model: \(model.layout.count) parameters in \(model.layout.tensors.count) tensors (\(model.layout))")
         context.console.print("wrote the initial model to \(plan.initialModelPath)")
+        if case let .external(e) = plan.runner, e.initialization == .command {
+            context.console.print("note: a Director never runs the workspace's code; to submit this plan, copy \(plan.initialModelPath) to "
+                + "\(e.initialModelFile) and set task_runner.settings.initialize: file (the file travels in the archive)")
+        }
         return 0
     }
 }

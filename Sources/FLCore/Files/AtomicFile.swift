@@ -74,6 +74,20 @@ public enum AtomicFile {
         }
     }
 
+    /// Writes a copy of everything readable from `input` (from its current offset to its end) to
+    /// `path` atomically; `sourcePath` names the source in errors. The caller keeps `input` open.
+    public static func copy(from input: Int32, sourcePath: String, to path: String, permissions: mode_t = 0o644) throws {
+        try write(to: path, permissions: permissions) { output in
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+                if n < 0 { if errno == EINTR { continue }; throw FileError(path: sourcePath, operation: "read", errno: errno) }
+                if n == 0 { break }
+                try buffer.withUnsafeBytes { try FileDescriptorIO.writeAll(output, UnsafeRawBufferPointer(rebasing: $0[0..<n]), path: path) }
+            }
+        }
+    }
+
     private static func syncDirectory(of path: String) {
         let dir = (path as NSString).deletingLastPathComponent
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

@@ -58,6 +58,12 @@ public enum Safetensors {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw SafetensorsError(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
+        return try read(descriptor: fd, path: path)
+    }
+
+    /// Reads a model from an open descriptor positioned at the file's start (the caller keeps it
+    /// open: it may have been opened without following links); `path` names it in errors.
+    public static func read(descriptor fd: Int32, path: String) throws -> (model: ModelState, metadata: [String: String]) {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SafetensorsError(path: path, reason: String(cString: strerror(errno))) }
         let fileSize = Int(st.st_size)

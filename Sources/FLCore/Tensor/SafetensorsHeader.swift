@@ -46,7 +46,12 @@ public struct SafetensorsHeader: Sendable, Equatable {
         return try read(fd: fd, path: path)
     }
 
-    /// Reads and checks the header from an open descriptor positioned anywhere (it uses `pread`).
+    /// Reads and checks the header from an open descriptor positioned anywhere (it uses `pread`);
+    /// `path` names the file in errors.
+    public static func read(descriptor fd: Int32, path: String) throws -> SafetensorsHeader {
+        try read(fd: fd, path: path)
+    }
+
     static func read(fd: Int32, path: String) throws -> SafetensorsHeader {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SafetensorsError(path: path, reason: String(cString: strerror(errno))) }

@@ -61,18 +61,18 @@ extension Director {
             return finish(name, .failed, "cannot prepare the experiment's workspace: \(error)")
         }
         let plan = prepared.plan
-        let paths = plan.aggregatorSettings(experiment: name, tls: settings.tls).paths
         mutate { s in
-            s.active?.aggregatorName = plan.network.aggregatorName
-            s.active?.bestModelPath = paths.bestModel
-            s.active?.lastModelPath = paths.lastModel
+            s.active?.workspaceRoot = prepared.workspace.root
+            s.active?.bestModel = plan.aggregator.bestModelPath
+            s.active?.lastModel = plan.aggregator.lastModelPath
+            s.active?.layout = plan.layout
             s.update(name) { x in
                 x.roundsToTrain = plan.roundsToTrain
                 x.bestMetric = plan.aggregator.bestMetric
                 x.collaborators = participants
             }
         }
-        runAggregator(name, workspace: prepared.workspace, paths: paths)
+        runAggregator(name, workspace: prepared.workspace, plan: plan)
     }
 
     // MARK: Offering
@@ -139,7 +139,8 @@ extension Director {
     // MARK: Workspace
 
     /// Unpacks the archive into the experiment's workspace (kept as it is when resuming), lists the
-    /// participants in `plan/cols.yaml`, and writes the initial model as `fx plan initialize` does.
+    /// participants in `plan/cols.yaml`, and writes the initial model as `fx plan initialize` does,
+    /// except that nothing the workspace holds is ever run here.
     private func prepareWorkspace(_ name: String, participants: [String], resume: Bool) throws -> (ExperimentPlan, Workspace) {
         let workspace = store.workspace(of: name)
         if !resume || !FileManager.default.fileExists(atPath: workspace.planPath) {
@@ -153,14 +154,14 @@ extension Director {
         let plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate())
         try workspace.createOutputDirectories()
         if !resume || !FileManager.default.fileExists(atPath: plan.initialModelPath) {
-            try Safetensors.write(plan.initialModel(), to: plan.initialModelPath, metadata: ["created_by": "fx director"])
+            try Safetensors.write(plan.initialModel(runningCommands: false), to: plan.initialModelPath, metadata: ["created_by": "fx director"])
         }
         return (plan, workspace)
     }
 
     // MARK: The aggregator
 
-    private func runAggregator(_ name: String, workspace: Workspace, paths: AggregatorPaths) {
+    private func runAggregator(_ name: String, workspace: Workspace, plan: ExperimentPlan) {
         let launch: Int = mutate { s in
             s.update(name) { x in
                 x.launches += 1
@@ -172,8 +173,9 @@ extension Director {
             s.active?.phase = .starting
             return launch
         }
+        // The Director chooses the aggregator's identity itself; the plan's agg_name never picks a key.
         var arguments = ["--workspace", workspace.root, "--experiment", name, "--host", settings.aggregatorHost, "--port", "\(settings.aggregatorPort)",
-                         "--events", "--cert-dir", settings.certificateDirectory]
+                         "--events", "--cert-dir", settings.certificateDirectory, "--name", settings.aggregatorName]
         if launch > 1 { arguments.append("--resume") }
         let errorLog = "\(store.directory(of: name))/aggregator-\(launch).stderr"
         let child: ChildProcess
@@ -214,7 +216,7 @@ extension Director {
             mutate { s in s.active = nil }
             return
         }
-        keepResults(of: name, paths: paths)
+        keepResults(of: name, workspace: workspace, plan: plan)
         let cancelled = state.withLock { $0.active?.cancelRequested ?? false }
         if cancelled {
             finish(name, .cancelled, "cancelled while running", outcome: outcome)
@@ -263,12 +265,25 @@ extension Director {
         }
     }
 
-    /// Copies the aggregator's best and last models and its metrics into the experiment's folder.
-    private func keepResults(of name: String, paths: AggregatorPaths) {
-        let copies = [(paths.bestModel, store.modelPath(of: name, .best)), (paths.lastModel, store.modelPath(of: name, .last)),
-                      (paths.metricsLog, store.metricsPath(of: name))]
-        for (source, destination) in copies where FileManager.default.fileExists(atPath: source) {
-            do { try AtomicFile.link(source, to: destination) } catch {
+    /// Copies the aggregator's best and last models and its metrics into the experiment's folder,
+    /// each reached inside the workspace without links, and the models only once they read back as
+    /// the experiment's model.
+    private func keepResults(of name: String, workspace: Workspace, plan: ExperimentPlan) {
+        let copies: [(relative: String, destination: String, layout: ModelLayout?)] = [
+            (plan.aggregator.bestModelPath, store.modelPath(of: name, .best), plan.layout),
+            (plan.aggregator.lastModelPath, store.modelPath(of: name, .last), plan.layout),
+            (plan.aggregator.metricsLogPath, store.metricsPath(of: name), nil),
+        ]
+        for copy in copies {
+            let source = workspace.resolve(copy.relative)
+            guard FileManager.default.fileExists(atPath: source) else { continue }
+            do {
+                let fd = copy.layout == nil
+                    ? try ContainedPath.openForReading(copy.relative, inside: workspace.root)
+                    : try VerifiedModel.open(copy.relative, inside: workspace.root, layout: copy.layout)
+                defer { close(fd) }
+                try AtomicFile.copy(from: fd, sourcePath: source, to: copy.destination)
+            } catch {
                 logger.error("experiment '\(name)': cannot keep \(source): \(error)")
             }
         }

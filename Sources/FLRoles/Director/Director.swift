@@ -42,9 +42,10 @@ public final class Director: FrameHandler, @unchecked Sendable {
         }
         aggregatorExecutable = executable
         store = try DirectorStore(root: settings.stateDirectory, logger: logger)
-        var initial = DirectorState(settings: settings)
+        var initial = DirectorState(settings: settings, stateWarning: { [store] in store.problem ?? "" })
         initial.restore(envoys: try store.loadEnvoys(), experiments: try store.loadExperiments())
         state = Mutex(initial)
+        store.onProblemChange { [weak self] problem in self?.emit([.stateUnsaved(problem: problem ?? "")]) }
         let resumed = initial.experiments.filter { $0.status == .running }.map(\.name)
         let queued = initial.experiments.filter { $0.status == .queued }.count
         if !initial.experiments.isEmpty {
@@ -55,12 +56,12 @@ public final class Director: FrameHandler, @unchecked Sendable {
     /// Starts listening, checking Envoys' liveness and running the queue; returns the port.
     @discardableResult
     public func start() throws -> Int {
-        var allowed: Set<String>?
-        if let envoys = settings.allowedEnvoys, let users = settings.allowedUsers { allowed = envoys.union(users) }
+        // Who may connect at all is decided by role here and by the allow-lists in `connected`;
+        // what each may ask is decided message by message in `handle`.
         let configuration = ServerConfiguration(host: settings.host, port: settings.port, tls: settings.tls,
                                                 limits: FrameLimits(maximumStreamSize: settings.maximumArchiveSize),
-                                                idleTimeout: max(60, settings.offlineAfter * 4), allowedPeers: allowed,
-                                                allowedRoles: [.envoy, .user, .admin])
+                                                idleTimeout: max(60, settings.offlineAfter * 4),
+                                                allowedRoles: Director.envoyRoles.union(Director.userRoles))
         let server = try FrameServer(configuration: configuration, handler: self, logger: logger)
         serverBox.withLock { $0 = server }
         emit([.listening(port: server.port)])
@@ -135,7 +136,8 @@ public final class Director: FrameHandler, @unchecked Sendable {
     func emit(_ events: [DirectorEvent]) {
         for event in events {
             switch event {
-            case .envoyRefused, .experimentFinished: logger.warning(event.logLine)
+            case .envoyRefused, .experimentFinished, .requestRefused: logger.warning(event.logLine)
+            case let .stateUnsaved(problem) where !problem.isEmpty: logger.error(event.logLine)
             case .roundStarted: logger.debug(event.logLine)
             default: logger.info(event.logLine)
             }
@@ -150,6 +152,20 @@ public final class Director: FrameHandler, @unchecked Sendable {
     public var envoys: [EnvoyInfo] { state.withLock { $0.envoyInfo() } }
 
     // MARK: FrameHandler
+
+    /// The roles that run sites, and the roles that submit and follow experiments.
+    static let envoyRoles: Set<CertificateRole> = [.envoy]
+    static let userRoles: Set<CertificateRole> = [.user, .admin]
+
+    public func connected(_ peer: PeerConnection) throws {
+        // The allow-lists narrow each role further; a name on one list never admits the other role.
+        if peer.role == .envoy, let allowed = settings.allowedEnvoys, !allowed.contains(peer.name) {
+            throw ErrorReply(.notAllowed, "'\(peer.name)' is not among this federation's envoys (envoys.allowed)")
+        }
+        if let role = peer.role, Director.userRoles.contains(role), let allowed = settings.allowedUsers, !allowed.contains(peer.name) {
+            throw ErrorReply(.notAllowed, "'\(peer.name)' is not among this federation's users (users.allowed)")
+        }
+    }
 
     public func disconnected(_ peer: PeerConnection) {
         mutate { s in
@@ -167,27 +183,60 @@ public final class Director: FrameHandler, @unchecked Sendable {
             return request.responder.fail(.shuttingDown, "the Director is shutting down")
         }
         switch request.message {
-        case let m as EnvoyRegistration: register(m, request)
-        case let m as EnvoyHeartbeat: heartbeat(m, request)
-        case let m as WorkRequest: work(m, request)
-        case let m as ArchiveRequest: archive(m, request)
-        case let m as SiteReport: report(m, request)
-        case let m as SubmitExperiment: submit(m, request)
-        case is ExperimentListRequest: whenUser(request) { listExperiments(request) }
-        case let m as ExperimentStatusRequest: whenUser(request) { status(m, request) }
-        case let m as ExperimentModelRequest: whenUser(request) { model(m, request) }
-        case let m as CancelExperiment: whenUser(request) { cancel(m, request) }
-        case is EnvoyListRequest: whenUser(request) { listEnvoys(request) }
+        case let m as EnvoyRegistration: asEnvoy(request) { register(m, request) }
+        case let m as EnvoyHeartbeat: asEnvoy(request) { heartbeat(m, request) }
+        case let m as WorkRequest: asEnvoy(request) { work(m, request) }
+        case let m as ArchiveRequest: asEnvoy(request) { archive(m, request) }
+        case let m as SiteReport: asEnvoy(request) { report(m, request) }
+        case let m as SubmitExperiment: asUser(request) { submit(m, request) }
+        case is ExperimentListRequest: asUser(request) { listExperiments(request) }
+        case let m as ExperimentStatusRequest: asUser(request) { status(m, request) }
+        case let m as ExperimentModelRequest: asUser(request) { model(m, request) }
+        case let m as CancelExperiment: asUser(request) { cancel(m, request) }
+        case is EnvoyListRequest: asUser(request) { listEnvoys(request) }
         default:
-            request.responder.fail(.badRequest, "\(type(of: request.message)) is not something a Director answers")
+            refuse(request, .badRequest, "\(type(of: request.message)) is not something a Director answers")
         }
     }
 
-    private func whenUser(_ request: Request, _ body: () -> Void) {
-        if let users = settings.allowedUsers, !users.contains(request.peer.name) {
-            return request.responder.fail(.notAllowed, "'\(request.peer.name)' is not among this federation's users (users.allowed)")
+    /// Runs `body` when the sender's certificate is an Envoy's; refuses it otherwise.
+    private func asEnvoy(_ request: Request, _ body: () -> Void) {
+        guard let role = request.peer.role, Director.envoyRoles.contains(role) else {
+            return refuse(request, .notAllowed, "only an envoy certificate may send \(type(of: request.message)); '\(request.peer.name)' holds a \(request.peer.role.map(\.rawValue) ?? "role-less") one")
         }
         body()
+    }
+
+    /// Runs `body` when the sender's certificate is a user's or an admin's; refuses it otherwise.
+    private func asUser(_ request: Request, _ body: () -> Void) {
+        guard let role = request.peer.role, Director.userRoles.contains(role) else {
+            return refuse(request, .notAllowed, "only a user or admin certificate may send \(type(of: request.message)); '\(request.peer.name)' holds a \(request.peer.role.map(\.rawValue) ?? "role-less") one")
+        }
+        body()
+    }
+
+    /// Answers `request` with an error and logs the refusal with the sender's name and role, so an
+    /// operator can see who tried what.
+    func refuse(_ request: Request, _ code: ErrorReply.Code, _ reason: String) {
+        emit([.requestRefused(peer: request.peer.name, role: request.peer.role?.rawValue ?? "none",
+                              request: "\(type(of: request.message))", reason: reason)])
+        request.responder.fail(code, reason)
+    }
+
+    /// The refusal, queued while the state is locked (sent and logged after it is released).
+    private static func refusal(_ s: inout DirectorState, _ request: Request, _ code: ErrorReply.Code, _ reason: String) {
+        s.events.append(.requestRefused(peer: request.peer.name, role: request.peer.role?.rawValue ?? "none",
+                                        request: "\(type(of: request.message))", reason: reason))
+        s.outbox.append((request.responder, ErrorReply(code, reason)))
+    }
+
+    /// Whether `peer` may see, follow, download or cancel experiment `x`: its submitter, or an admin.
+    static func owns(_ peer: PeerConnection, _ x: ExperimentInfo) -> Bool {
+        peer.role == .admin || (peer.role == .user && x.submittedBy == peer.name)
+    }
+
+    private static func notOwned(_ x: ExperimentInfo, _ what: String) -> String {
+        "experiment '\(x.name)' belongs to '\(x.submittedBy)'; only its submitter or an admin may \(what) it"
     }
 
     // MARK: Envoys
@@ -199,11 +248,11 @@ public final class Director: FrameHandler, @unchecked Sendable {
             emit([.envoyRefused(envoy: name, reason: reason)])
             request.responder.fail(code, reason)
         }
+        guard m.shard.sampleCount >= 1 else {
+            return refuse(.rejected, "the shard of '\(name)' has no rows")
+        }
         guard m.envoy == name else {
             return refuse(.notAllowed, "you are '\(name)' by your certificate, not '\(m.envoy)'")
-        }
-        if let allowed = settings.allowedEnvoys, !allowed.contains(name) {
-            return refuse(.notAllowed, "'\(name)' is not among this federation's envoys (envoys.allowed)")
         }
         guard m.version == EnvoyRegistration.protocolVersion else {
             return refuse(.badRequest, "protocol version \(m.version) is not supported (this Director speaks \(EnvoyRegistration.protocolVersion))")
@@ -317,20 +366,31 @@ public final class Director: FrameHandler, @unchecked Sendable {
         let peer = request.peer
         let name = peer.name
         mutate { s in
-            guard s.envoys[name] != nil else {
+            // Only the Envoy's own registered connection speaks for its site.
+            guard registered(s, peer) else {
                 s.outbox.append((request.responder, ErrorReply(.unknownPeer, Director.unknown)))
                 return
             }
-            guard let x = s.experiment(m.experiment) else {
-                s.outbox.append((request.responder, ErrorReply(.notFound, "no experiment '\(m.experiment)'")))
-                return
+            // A site reports only on experiments offered to it: its entry exists from the offer on.
+            guard let x = s.experiment(m.experiment), let current = x.site(name)?.state else {
+                return Director.refusal(&s, request, .notFound, "no experiment '\(m.experiment)' was offered to '\(name)'")
             }
-            let current = x.site(name)?.state
             switch m.event {
             case .accepted:
-                if current == nil || current == .offered || current == .absent { s.setSite(x.name, name, .accepted) }
+                // A decision counts while the site is deciding; after that it changes nothing.
+                if current == .offered || current == .absent { s.setSite(x.name, name, .accepted) }
             case .refused:
-                s.setSite(x.name, name, .refused, reason: m.reason)
+                if current == .offered || current == .absent || current == .accepted || x.collaborators.contains(name) {
+                    s.setSite(x.name, name, .refused, reason: m.reason)
+                }
+            case .collaboratorStarted, .collaboratorExited:
+                guard x.collaborators.contains(name) else {
+                    return Director.refusal(&s, request, .rejected, "'\(name)' does not take part in experiment '\(x.name)'")
+                }
+            }
+            switch m.event {
+            case .accepted, .refused:
+                break
             case .collaboratorStarted:
                 s.setSite(x.name, name, .running)
             case .collaboratorExited:
@@ -346,15 +406,12 @@ public final class Director: FrameHandler, @unchecked Sendable {
 
     private func submit(_ m: SubmitExperiment, _ request: Request) {
         let user = request.peer.name
-        if let users = settings.allowedUsers, !users.contains(user) {
-            return request.responder.fail(.notAllowed, "'\(user)' is not among this federation's users (users.allowed)")
-        }
         do { try PKI.validate(name: m.name) } catch {
-            return request.responder.fail(.badRequest, "experiment name: \(error)")
+            return refuse(request, .badRequest, "experiment name: \(error)")
         }
-        guard let stream = request.stream else { return request.responder.fail(.badRequest, "no archive came with the submission") }
+        guard let stream = request.stream else { return refuse(request, .badRequest, "no archive came with the submission") }
         guard stream.byteCount <= settings.maximumArchiveSize else {
-            return request.responder.fail(.rejected, "the archive is \(stream.byteCount) bytes; this Director takes at most \(settings.maximumArchiveSize)")
+            return refuse(request, .rejected, "the archive is \(stream.byteCount) bytes; this Director takes at most \(settings.maximumArchiveSize)")
         }
         let reserved: String? = state.withLock { s in
             if let x = s.experiment(m.name) { return "an experiment named '\(m.name)' already exists (\(x.status.rawValue))" }
@@ -371,7 +428,7 @@ public final class Director: FrameHandler, @unchecked Sendable {
         do {
             sha256 = try DirectorArchives.receive(stream, to: upload)
             guard sha256 == m.sha256.lowercased() else {
-                return request.responder.fail(.rejected, "the archive arrived with SHA-256 \(sha256), not the \(m.sha256) announced")
+                return refuse(request, .rejected, "the archive arrived with SHA-256 \(sha256), not the \(m.sha256) announced")
             }
             plan = try DirectorArchives.check(upload, scratch: "\(upload).check", sampleShape: settings.sampleShape)
             let directory = store.directory(of: m.name)
@@ -381,9 +438,9 @@ public final class Director: FrameHandler, @unchecked Sendable {
                 throw FileError(path: store.archivePath(of: m.name), operation: "rename into place", errno: errno)
             }
         } catch let error as ErrorReply {
-            return request.responder.reply(error)
+            return refuse(request, error.code, error.message)
         } catch {
-            return request.responder.fail(.rejected, "\(error)")
+            return refuse(request, .rejected, "\(error)")
         }
         let size = stream.byteCount
         mutate { s in
@@ -392,17 +449,23 @@ public final class Director: FrameHandler, @unchecked Sendable {
                                     bestMetric: plan.aggregator.bestMetric))
             let x = s.experiment(m.name)!
             s.events.append(.experimentQueued(experiment: m.name, submittedBy: user, position: x.queuePosition))
-            s.outbox.append((request.responder, ExperimentStatusReply(experiment: x)))
+            s.outbox.append((request.responder, s.statusReply(x)))
         }
     }
 
     private func listExperiments(_ request: Request) {
+        let peer = request.peer
         let all = state.withLock { $0.experiments }.map { x -> ExperimentInfo in
+            // Others' experiments: their name and where they are, nothing of what they are.
+            guard Director.owns(peer, x) else {
+                return ExperimentInfo(name: x.name, status: x.status, archiveSHA256: "", archiveSize: 0, submittedBy: "", submittedAt: 0,
+                                      queuePosition: x.queuePosition)
+            }
             var summary = x
             summary.rounds = []
             return summary
         }
-        request.responder.reply(ExperimentListReply(experiments: all))
+        request.responder.reply(ExperimentListReply(experiments: all, stateWarning: store.problem ?? ""))
     }
 
     private func status(_ m: ExperimentStatusRequest, _ request: Request) {
@@ -412,8 +475,12 @@ public final class Director: FrameHandler, @unchecked Sendable {
                 s.outbox.append((request.responder, ErrorReply(.notFound, "no experiment '\(m.name)'")))
                 return nil
             }
+            guard Director.owns(request.peer, x) else {
+                Director.refusal(&s, request, .notAllowed, Director.notOwned(x, "follow"))
+                return nil
+            }
             if wait <= 0 || x.version > m.afterVersion || x.status.isFinal {
-                s.outbox.append((request.responder, ExperimentStatusReply(experiment: x)))
+                s.outbox.append((request.responder, s.statusReply(x)))
                 return nil
             }
             let token = s.token()
@@ -424,26 +491,37 @@ public final class Director: FrameHandler, @unchecked Sendable {
         timers.asyncAfter(deadline: .now() + wait) { [weak self] in
             self?.mutate { s in
                 if let w = s.watchers.removeValue(forKey: token), let x = s.experiment(w.experiment) {
-                    s.outbox.append((w.responder, ExperimentStatusReply(experiment: x)))
+                    s.outbox.append((w.responder, s.statusReply(x)))
                 }
             }
         }
     }
 
     private func model(_ m: ExperimentModelRequest, _ request: Request) {
-        let (known, live): (Bool, String?) = state.withLock { s in
-            guard s.experiment(m.name) != nil else { return (false, nil) }
-            guard let active = s.active, active.name == m.name else { return (true, nil) }
-            return (true, m.which == .best ? active.bestModelPath : active.lastModelPath)
+        // While the experiment runs, its model is the aggregator's file in the workspace; once it
+        // has ended, the copy kept in the experiment's folder.
+        let found: Result<(live: (root: String, relative: String, layout: ModelLayout?)?, x: ExperimentInfo), ErrorReply> = state.withLock { s in
+            guard let x = s.experiment(m.name) else { return .failure(ErrorReply(.notFound, "no experiment '\(m.name)'")) }
+            guard Director.owns(request.peer, x) else { return .failure(ErrorReply(.notAllowed, Director.notOwned(x, "download"))) }
+            guard let active = s.active, active.name == m.name, let root = active.workspaceRoot,
+                  let relative = m.which == .best ? active.bestModel : active.lastModel else { return .success((nil, x)) }
+            return .success(((root, relative, active.layout), x))
         }
-        guard known else { return request.responder.fail(.notFound, "no experiment '\(m.name)'") }
-        let kept = store.modelPath(of: m.name, m.which)
-        let path = [kept, live].compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0) }
-        guard let path else { return request.responder.fail(.notFound, "experiment '\(m.name)' has no \(m.which) model yet") }
+        let target: (live: (root: String, relative: String, layout: ModelLayout?)?, x: ExperimentInfo)
+        switch found {
+        case let .failure(error): return error.code == .notAllowed ? refuse(request, error.code, error.message) : request.responder.reply(error)
+        case let .success(t): target = t
+        }
+        let (root, relative, layout) = target.live ?? (store.directory(of: m.name), "\(m.which).safetensors", nil)
+        guard ContainedPath.isFile(relative, inside: root) || FileManager.default.fileExists(atPath: "\(root)/\(relative)") else {
+            return request.responder.fail(.notFound, "experiment '\(m.name)' has no \(m.which) model yet")
+        }
         do {
-            request.responder.reply(ExperimentModelReply(name: m.name, which: m.which), stream: try FileRegionSource(path: path))
+            let fd = try VerifiedModel.open(relative, inside: root, layout: layout)
+            request.responder.reply(ExperimentModelReply(name: m.name, which: m.which), stream: FileRegionSource(descriptor: fd, path: "\(root)/\(relative)"))
         } catch {
-            request.responder.fail(.internalError, "cannot read \(path): \(error)")
+            logger.error("experiment '\(m.name)': refusing to serve its \(m.which) model: \(error)")
+            request.responder.fail(.internalError, "the \(m.which) model of '\(m.name)' cannot be served: \(error)")
         }
     }
 
@@ -452,6 +530,10 @@ public final class Director: FrameHandler, @unchecked Sendable {
         let terminate: Bool = mutate { s in
             guard let x = s.experiment(m.name) else {
                 s.outbox.append((request.responder, ErrorReply(.notFound, "no experiment '\(m.name)'")))
+                return false
+            }
+            guard Director.owns(request.peer, x) else {
+                Director.refusal(&s, request, .notAllowed, Director.notOwned(x, "cancel"))
                 return false
             }
             var terminate = false
@@ -480,7 +562,7 @@ public final class Director: FrameHandler, @unchecked Sendable {
                 s.outbox.append((request.responder, ErrorReply(.conflict, "experiment '\(m.name)' is already \(x.status.rawValue)")))
                 return false
             }
-            s.outbox.append((request.responder, ExperimentStatusReply(experiment: s.experiment(m.name)!)))
+            s.outbox.append((request.responder, s.statusReply(s.experiment(m.name)!)))
             return terminate
         }
         if terminate {

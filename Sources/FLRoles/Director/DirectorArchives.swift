@@ -30,13 +30,21 @@ enum DirectorArchives {
 
     /// Unpacks the archive into `scratch` (removed afterwards) and reads its plan, so a broken
     /// submission is refused at once, with the plan's own error, rather than when its turn comes.
+    /// Refused too: a plan that would run the workspace's code at the Director, paths that leave the
+    /// workspace (the plan's own checks), and anything in the folders the aggregator writes or keys live in.
     static func check(_ archive: String, scratch: String, sampleShape: [Int]) throws -> ExperimentPlan {
         try? FileManager.default.removeItem(atPath: scratch)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let plan: ExperimentPlan
         do {
             let workspace = try Workspace.importArchive(archive, into: scratch)
+            for folder in Workspace.outputDirectories {
+                if let entry = FileManager.default.enumerator(atPath: "\(scratch)/\(folder)")?.nextObject() as? String {
+                    throw WorkspaceError("the archive holds \(folder)/\(entry); an exported workspace never holds \(Workspace.outputDirectories.map { "\($0)/" }.joined(separator: ", ")) (the aggregator's outputs and keys)")
+                }
+            }
             plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate())
+            try plan.checkRunsNoCodeOutsideSites()
         } catch {
             // Name files as the data scientist knows them (plan/plan.yaml), not by the scratch folder.
             throw ErrorReply(.rejected, "\(error)".replacingOccurrences(of: scratch + "/", with: ""))

@@ -46,16 +46,25 @@ public final class DirectorClient: Sendable {
         return try experiment(from: reply)
     }
 
-    /// Every experiment, in submission order (without per-round records).
-    public func experiments() throws -> [ExperimentInfo] {
+    /// Every experiment, in submission order (without per-round records): your own in full,
+    /// others' by name and state.
+    public func experiments() throws -> [ExperimentInfo] { try experimentList().experiments }
+
+    /// The list with the Director's warning about itself, if any.
+    public func experimentList() throws -> ExperimentListReply {
         let reply = try client.call(ExperimentListRequest(), timeout: timeout)
         guard let list = reply as? ExperimentListReply else { throw DirectorError("unexpected answer \(type(of: reply))") }
-        return list.experiments
+        return list
     }
 
     /// One experiment in full.
-    public func status(_ name: String) throws -> ExperimentInfo {
-        try experiment(from: try client.call(ExperimentStatusRequest(name: name), timeout: timeout))
+    public func status(_ name: String) throws -> ExperimentInfo { try statusReport(name).experiment }
+
+    /// One experiment in full, with the Director's warning about itself, if any (its state cannot be saved).
+    public func statusReport(_ name: String) throws -> ExperimentStatusReply {
+        let reply = try client.call(ExperimentStatusRequest(name: name), timeout: timeout)
+        guard let status = reply as? ExperimentStatusReply else { throw DirectorError("unexpected answer \(type(of: reply))") }
+        return status
     }
 
     /// The experiment once its version passes `version`, or as it is after `wait` seconds.

@@ -16,6 +16,10 @@ public enum DirectorEvent: Sendable, Equatable {
     case roundStarted(experiment: String, round: Int)
     case roundClosed(experiment: String, round: RoundInfo)
     case experimentFinished(experiment: String, status: ExperimentStatus, reason: String)
+    /// A request the sender's certificate does not entitle it to, or about something not its own.
+    case requestRefused(peer: String, role: String, request: String, reason: String)
+    /// The Director could not write its state (it retries); `problem` is empty once a write succeeds again.
+    case stateUnsaved(problem: String)
 
     private struct Record: Codable {
         var event: String
@@ -35,6 +39,9 @@ public enum DirectorEvent: Sendable, Equatable {
         var final_validation: Bool?
         var metrics: [String: Double]?
         var status: String?
+        var peer: String?
+        var role: String?
+        var request: String?
     }
 
     /// The event as one line of JSON (no newline).
@@ -59,6 +66,10 @@ public enum DirectorEvent: Sendable, Equatable {
             r = Record(event: "round_closed", experiment: experiment, round: info.round, final_validation: info.finalValidation, metrics: info.metrics)
         case let .experimentFinished(experiment, status, reason):
             r = Record(event: "experiment_finished", experiment: experiment, reason: reason, status: status.rawValue)
+        case let .requestRefused(peer, role, request, reason):
+            r = Record(event: "request_refused", reason: reason, peer: peer, role: role, request: request)
+        case let .stateUnsaved(problem):
+            r = Record(event: problem.isEmpty ? "state_saved" : "state_unsaved", reason: problem)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -86,6 +97,9 @@ public enum DirectorEvent: Sendable, Equatable {
             "experiment '\(experiment)': \(info.finalValidation ? "final validation" : "round \(info.round + 1)") closed: "
                 + info.metrics.keys.sorted().map { "\($0)=\(String(format: "%.4f", info.metrics[$0]!))" }.joined(separator: " ")
         case let .experimentFinished(experiment, status, reason): "experiment '\(experiment)' \(status.rawValue): \(reason)"
+        case let .requestRefused(peer, role, request, reason): "refused \(request) from '\(peer)' (\(role)): \(reason)"
+        case let .stateUnsaved(problem):
+            problem.isEmpty ? "the Director's state is saved again" : "cannot save the Director's state (retrying): \(problem)"
         }
     }
 }

@@ -16,13 +16,16 @@ import FLWire
 ///   minimum: 1          # Envoys online before an experiment starts
 ///   startup_grace: 30   # after a start, seconds to wait for known Envoys to come back
 ///   decision_timeout: 60 # seconds an offered Envoy has to accept or refuse
-///   allowed: [hospital_a, hospital_b, hospital_c]   # optional
+///   allowed: [hospital_a, hospital_b, hospital_c]   # optional: which envoy certificates may register
 /// users:
-///   allowed: [alice]    # optional: who may submit and follow experiments
+///   allowed: [alice]    # optional: which user and admin certificates may submit and follow experiments
 /// state_dir: state
 /// certificates:
 ///   dir: cert           # ca.crt, director.crt/.key, and the aggregators' aggregator.crt/.key
-///   name: director
+///   name: director      # the Director's certificate (role director)
+///   aggregator: aggregator   # the certificate every aggregator it starts presents (role aggregator)
+/// limits:
+///   max_archive_bytes: 1073741824   # largest workspace archive accepted
 /// aggregators:
 ///   host: 127.0.0.1     # where spawned aggregators listen
 ///   address: 127.0.0.1  # the address Envoys dial to reach them
@@ -47,6 +50,9 @@ public struct DirectorSettings: Sendable {
     public var certificateDirectory: String
     /// The common name of the Director's certificate.
     public var name: String
+    /// The common name of the certificate the aggregators it starts present (in `certificateDirectory`).
+    /// The Director chooses it; a plan's `network.settings.agg_name` never picks a key here.
+    public var aggregatorName: String
     /// Where spawned aggregators listen.
     public var aggregatorHost: String
     /// The address Envoys dial to reach a spawned aggregator (its certificate must name it).
@@ -64,6 +70,7 @@ public struct DirectorSettings: Sendable {
     public init(host: String = "127.0.0.1", port: Int = 50050, sampleShape: [Int], targetShape: [Int], heartbeatPeriod: Double = 5,
                 minimumEnvoys: Int = 1, startupGrace: Double = 30, decisionTimeout: Double = 60, allowedEnvoys: Set<String>? = nil,
                 allowedUsers: Set<String>? = nil, stateDirectory: String, certificateDirectory: String, name: String = "director",
+                aggregatorName: String = "aggregator",
                 aggregatorHost: String = "127.0.0.1", aggregatorAddress: String? = nil, aggregatorPort: Int = 0, longPollSeconds: Double = 30,
                 maximumArchiveSize: Int = 1 << 30, aggregatorExecutable: String? = nil) {
         self.host = host
@@ -79,6 +86,7 @@ public struct DirectorSettings: Sendable {
         self.stateDirectory = stateDirectory
         self.certificateDirectory = certificateDirectory
         self.name = name
+        self.aggregatorName = aggregatorName
         self.aggregatorHost = aggregatorHost
         self.aggregatorAddress = aggregatorAddress ?? aggregatorHost
         self.aggregatorPort = aggregatorPort
@@ -98,7 +106,7 @@ public struct DirectorSettings: Sendable {
     /// Seconds without a heartbeat after which an Envoy counts as offline.
     public var offlineAfter: Double { heartbeatPeriod * 3 }
 
-    static let keys = ["listen", "federation", "envoys", "users", "state_dir", "certificates", "aggregators"]
+    static let keys = ["listen", "federation", "envoys", "users", "state_dir", "certificates", "aggregators", "limits"]
 
     /// Reads a Director configuration file. Errors name the file, line and column.
     public static func load(path: String) throws -> DirectorSettings {
@@ -108,7 +116,8 @@ public struct DirectorSettings: Sendable {
         try file.checkKeys("federation", ["sample_shape", "target_shape"])
         try file.checkKeys("envoys", ["heartbeat_period", "minimum", "startup_grace", "decision_timeout", "allowed"])
         try file.checkKeys("users", ["allowed"])
-        try file.checkKeys("certificates", ["dir", "name"])
+        try file.checkKeys("certificates", ["dir", "name", "aggregator"])
+        try file.checkKeys("limits", ["max_archive_bytes"])
         try file.checkKeys("aggregators", ["host", "address", "port"])
         let plan = file.plan
         let host = try plan.string("listen.host", default: "127.0.0.1")
@@ -123,9 +132,14 @@ public struct DirectorSettings: Sendable {
             stateDirectory: try file.path("state_dir", default: "state"),
             certificateDirectory: try file.path("certificates.dir", default: "cert"),
             name: try plan.string("certificates.name", default: "director"),
+            aggregatorName: try plan.string("certificates.aggregator", default: "aggregator"),
             aggregatorHost: try plan.string("aggregators.host", default: host))
         settings.aggregatorAddress = try plan.string("aggregators.address", default: settings.aggregatorHost)
         settings.aggregatorPort = try file.port("aggregators.port", default: 0)
+        settings.maximumArchiveSize = try plan.int("limits.max_archive_bytes", default: settings.maximumArchiveSize)
+        guard settings.maximumArchiveSize >= 1024 else {
+            throw file.error("limits.max_archive_bytes", "expected at least 1024 bytes, found \(settings.maximumArchiveSize)")
+        }
         guard settings.minimumEnvoys >= 1 else { throw file.error("envoys.minimum", "expected at least 1 Envoy, found \(settings.minimumEnvoys)") }
         guard settings.startupGrace >= 0, settings.startupGrace.isFinite else {
             throw file.error("envoys.startup_grace", "expected a number of seconds, 0 or more, found \(settings.startupGrace)")
@@ -135,6 +149,7 @@ public struct DirectorSettings: Sendable {
                              "Envoys cannot dial '\(settings.aggregatorAddress)': set aggregators.address to this machine's name or address")
         }
         do { try PKI.validate(name: settings.name) } catch { throw file.error("certificates.name", "\(error)") }
+        do { try PKI.validate(name: settings.aggregatorName) } catch { throw file.error("certificates.aggregator", "\(error)") }
         return settings
     }
 }

@@ -36,11 +36,13 @@ struct DirectorState {
         var candidates: [String]
         var participants: [String] = []
         var launch = 0
-        var aggregatorName = "aggregator"
         var cancelRequested = false
-        /// Where the aggregator writes its models, while it runs.
-        var bestModelPath: String?
-        var lastModelPath: String?
+        /// Where the aggregator writes its models while it runs: paths inside `workspaceRoot`, as
+        /// the plan names them, and the model they must hold.
+        var workspaceRoot: String?
+        var bestModel: String?
+        var lastModel: String?
+        var layout: ModelLayout?
     }
 
     /// A held request for work.
@@ -77,7 +79,18 @@ struct DirectorState {
     var experimentsChanged = false
     var envoysChanged = false
 
-    init(settings: DirectorSettings) { self.settings = settings }
+    /// What users should know about the Director itself (its state cannot be saved), or "".
+    let stateWarning: @Sendable () -> String
+
+    init(settings: DirectorSettings, stateWarning: @escaping @Sendable () -> String = { "" }) {
+        self.settings = settings
+        self.stateWarning = stateWarning
+    }
+
+    /// An experiment's status reply, with the Director's warning if it has one.
+    func statusReply(_ x: ExperimentInfo) -> ExperimentStatusReply {
+        ExperimentStatusReply(experiment: x, stateWarning: stateWarning())
+    }
 
     // MARK: Recovery
 
@@ -237,7 +250,7 @@ struct DirectorState {
             if request.experiment == active.name && request.launch == active.launch { return nil }
             return WorkAssignment(action: .run, experiment: x.name, launch: active.launch, archiveSHA256: x.archiveSHA256,
                                   archiveSize: x.archiveSize, aggregatorHost: settings.aggregatorAddress, aggregatorPort: port,
-                                  aggregatorName: active.aggregatorName, collaborators: active.participants)
+                                  aggregatorName: settings.aggregatorName, collaborators: active.participants)
         }
     }
 
@@ -261,7 +274,7 @@ struct DirectorState {
         guard let x = experiment(name) else { return }
         for (token, w) in watchers where w.experiment == name && x.version > w.afterVersion {
             watchers.removeValue(forKey: token)
-            outbox.append((w.responder, ExperimentStatusReply(experiment: x)))
+            outbox.append((w.responder, statusReply(x)))
         }
     }
 }

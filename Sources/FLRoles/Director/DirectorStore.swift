@@ -37,11 +37,23 @@ public struct EnvoyRecord: Sendable, Hashable, Codable {
 ///
 /// Writes are coalesced on one serial queue: callers hand over a snapshot (cheap: value types) and
 /// return at once; the queue writes the newest snapshot, so a burst of changes costs one write.
+/// A write that fails (disk full, permissions) keeps its snapshot and is retried with backoff until
+/// one succeeds; meanwhile `problem` says what is wrong, so users are told (`fx experiment status`).
 public final class DirectorStore: Sendable {
     public let root: String
     private let logger: Logger
     private let queue = DispatchQueue(label: "swiftfl.director.store")
-    private let pending = Mutex<(envoys: [EnvoyRecord]?, experiments: [ExperimentInfo]?)>((nil, nil))
+    private struct Pending {
+        var envoys: [EnvoyRecord]?
+        var experiments: [ExperimentInfo]?
+        var problem: String?
+        var retryDelay = DirectorStore.firstRetryDelay
+        var retryScheduled = false
+        var onProblemChange: (@Sendable (String?) -> Void)?
+    }
+    private let pending = Mutex(Pending())
+    static let firstRetryDelay = 0.25
+    static let longestRetryDelay = 30.0
 
     public init(root: String, logger: Logger) throws {
         self.root = root
@@ -66,6 +78,16 @@ public final class DirectorStore: Sendable {
     public func workspace(of experiment: String) -> Workspace { Workspace(root: "\(directory(of: experiment))/workspace") }
     public func modelPath(of experiment: String, _ which: ModelChoice) -> String { "\(directory(of: experiment))/\(which).safetensors" }
     public func metricsPath(of experiment: String) -> String { "\(directory(of: experiment))/metrics.jsonl" }
+    /// The participants and their registered sample counts, handed to the experiment's aggregator.
+    public func participantsPath(of experiment: String) -> String { "\(directory(of: experiment))/participants.json" }
+
+    /// Why the latest state could not be written (and since when), or nil when everything is on disk.
+    public var problem: String? { pending.withLock { $0.problem } }
+
+    /// Calls `body` whenever `problem` changes (with nil once writes succeed again).
+    public func onProblemChange(_ body: @escaping @Sendable (String?) -> Void) {
+        pending.withLock { $0.onProblemChange = body }
+    }
 
     // MARK: Reading
 
@@ -100,26 +122,60 @@ public final class DirectorStore: Sendable {
         queue.async { [self] in flush() }
     }
 
-    /// Waits until every scheduled write is on disk.
+    /// Waits until every scheduled write has been tried once.
     public func synchronize() { queue.sync {} }
 
     private func flush() {
         let (envoys, experiments) = pending.withLock { p in
-            defer { p = (nil, nil) }
-            return p
+            defer { (p.envoys, p.experiments) = (nil, nil) }
+            return (p.envoys, p.experiments)
         }
-        if let envoys { write(envoys, to: envoysPath) }
-        if let experiments { write(experiments, to: experimentsPath) }
+        var failure: String?
+        if let envoys, let problem = write(envoys, to: envoysPath) {
+            failure = problem
+            pending.withLock { p in if p.envoys == nil { p.envoys = envoys } }
+        }
+        if let experiments, let problem = write(experiments, to: experimentsPath) {
+            failure = failure ?? problem
+            pending.withLock { p in if p.experiments == nil { p.experiments = experiments } }
+        }
+        guard envoys != nil || experiments != nil else { return }
+        let (changed, notify, retry): (Bool, (@Sendable (String?) -> Void)?, Double?) = pending.withLock { p in
+            let before = p.problem
+            if let failure {
+                p.problem = before ?? "\(failure) (since \(ISO8601DateFormatter().string(from: Date())))"
+                let delay = p.retryDelay
+                p.retryDelay = min(DirectorStore.longestRetryDelay, delay * 2)
+                let schedule = !p.retryScheduled
+                p.retryScheduled = true
+                return (before == nil, p.onProblemChange, schedule ? delay : nil)
+            }
+            p.problem = nil
+            p.retryDelay = DirectorStore.firstRetryDelay
+            return (before != nil, p.onProblemChange, nil)
+        }
+        if let retry {
+            queue.asyncAfter(deadline: .now() + retry) { [self] in
+                pending.withLock { $0.retryScheduled = false }
+                flush()
+            }
+        }
+        if changed {
+            if let failure { logger.error("cannot write the Director's state (retrying with backoff): \(failure)") } else { logger.info("the Director's state is written again") }
+            notify?(failure.map { _ in problem ?? "" })
+        }
     }
 
-    private func write<T: Encodable>(_ value: T, to path: String) {
+    /// Writes `value` as JSON to `path` atomically; returns what went wrong, or nil.
+    private func write<T: Encodable>(_ value: T, to path: String) -> String? {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         do {
             try AtomicFile.write(try encoder.encode(value), to: path)
+            return nil
         } catch {
-            logger.error("cannot write \(path): \(error)")
+            return "\(error)"
         }
     }
 }

@@ -134,6 +134,7 @@ public final class Envoy: Sendable {
 
     private func connect() throws -> (FrameClient, EnvoyWelcome) {
         let client = try FrameClient.connect(host: settings.director.host, port: settings.director.port, context: context,
+                                             limits: FrameLimits(maximumStreamSize: settings.maximumArchiveSize),
                                              timeout: settings.connectTimeout, idleTimeout: settings.idleTimeout,
                                              expecting: ExpectedPeer(name: settings.directorName, role: .director))
         do {
@@ -250,16 +251,12 @@ public final class Envoy: Sendable {
         }
     }
 
-    /// Makes sure the experiment's archive is here, allowed and unpacked; reports the decision.
+    /// Makes sure the experiment's archive is here, unpacked and allowed by the site's policy, and
+    /// reports the decision. The policy is checked every time (at the offer, at every launch and
+    /// relaunch, after a restart), so an approval withdrawn meanwhile stops the next launch.
     /// Returns whether the site takes part. Connection failures are thrown (the caller reconnects).
     private func prepare(_ assignment: WorkAssignment, _ client: FrameClient) throws -> Bool {
         let name = assignment.experiment
-        if state.withLock({ $0.prepared[name] }) == assignment.archiveSHA256,
-           FileManager.default.fileExists(atPath: workspace(of: name).planPath) {
-            // Decided already (for a Director that may have restarted since): say so again.
-            if assignment.action == .offer { send(SiteReport(experiment: name, launch: assignment.launch, event: .accepted)) }
-            return true
-        }
         func refuse(_ reason: String) -> Bool {
             logger.warning("refused experiment '\(name)': \(reason)")
             record(AuditRecord(experiment: name, sha256: assignment.archiveSHA256, decision: .refused, reason: reason, launch: assignment.launch))
@@ -267,39 +264,84 @@ public final class Envoy: Sendable {
             return false
         }
         do { try PKI.validate(name: name) } catch { return refuse("the experiment's name cannot be a folder name: \(error)") }
-        let directory = "\(settings.workDirectory)/\(name)"
-        try? FileManager.default.removeItem(atPath: directory)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let archive = "\(directory)/archive.tar"
-        let sha256: String = try client.call(ArchiveRequest(experiment: name), timeout: settings.idleTimeout) { reply, stream in
-            guard reply is ArchiveReply, let stream else { throw EnvoyError("the Director sent no archive for '\(name)'") }
-            return try DirectorArchives.receive(stream, to: archive)
-        }
-        guard sha256 == assignment.archiveSHA256 else {
-            return refuse("the archive arrived with SHA-256 \(sha256), not the \(assignment.archiveSHA256) announced")
-        }
-        switch settings.policy {
-        case .any:
-            break
-        case let .allowList(path):
-            do {
-                guard try ArchiveAllowList.load(path).contains(sha256) else {
-                    return refuse("archive \(sha256) is not in this site's allow-list \(path) (approve it with `fx envoy approve \(sha256)`)")
+        let sha256 = assignment.archiveSHA256
+        let unpacked = state.withLock({ $0.prepared[name] }) == sha256 && FileManager.default.fileExists(atPath: workspace(of: name).planPath)
+        if !unpacked {
+            guard assignment.archiveSize <= settings.maximumArchiveSize else {
+                return refuse("the archive is \(assignment.archiveSize) bytes; this site takes at most \(settings.maximumArchiveSize) (limits.max_archive_bytes)")
+            }
+            let directory = "\(settings.workDirectory)/\(name)"
+            try? FileManager.default.removeItem(atPath: directory)
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let archive = "\(directory)/archive.tar"
+            // Held to the size announced with the offer (and, by the connection's limits, to the site's limit).
+            let received: Result<String, EnvoyError> = try client.call(ArchiveRequest(experiment: name), timeout: settings.idleTimeout) { reply, stream in
+                guard reply is ArchiveReply, let stream else { throw EnvoyError("the Director sent no archive for '\(name)'") }
+                guard stream.byteCount == assignment.archiveSize else {
+                    return .failure(EnvoyError("the archive stream has \(stream.byteCount) bytes, not the \(assignment.archiveSize) announced"))
                 }
+                return .success(try DirectorArchives.receive(stream, to: archive))
+            }
+            let digest: String
+            switch received {
+            case let .failure(error): return refuse(error.description)
+            case let .success(d): digest = d
+            }
+            guard digest == sha256 else {
+                return refuse("the archive arrived with SHA-256 \(digest), not the \(sha256) announced")
+            }
+            if case .allowList = settings.policy, let reason = policyRefusal(sha256: sha256, workspace: nil) { return refuse(reason) }
+            do {
+                _ = try Workspace.importArchive(archive, into: workspace(of: name).root)
             } catch {
-                return refuse("cannot read the allow-list: \(error)")
+                return refuse("the archive does not unpack: \(error)")
             }
         }
-        do {
-            _ = try Workspace.importArchive(archive, into: workspace(of: name).root)
-        } catch {
-            return refuse("the archive does not unpack: \(error)")
+        if let reason = policyRefusal(sha256: sha256, workspace: workspace(of: name)) {
+            state.withLock { _ = $0.prepared.removeValue(forKey: name) }
+            return refuse(reason)
         }
         state.withLock { $0.prepared[name] = sha256 }
+        if unpacked {
+            // Decided already (for a Director that may have restarted since): say so again.
+            if assignment.action == .offer { send(SiteReport(experiment: name, launch: assignment.launch, event: .accepted)) }
+            return true
+        }
         logger.info("accepted experiment '\(name)' (archive \(sha256), policy \(settings.policy))")
         record(AuditRecord(experiment: name, sha256: sha256, decision: .accepted, reason: "policy \(settings.policy)", launch: assignment.launch))
         send(SiteReport(experiment: name, launch: assignment.launch, event: .accepted))
         return true
+    }
+
+    /// Why the site's policy refuses the archive `sha256` (unpacked in `workspace`, when it is), or nil.
+    private func policyRefusal(sha256: String, workspace: Workspace?) -> String? {
+        switch settings.policy {
+        case .any:
+            return nil
+        case let .allowList(path):
+            do {
+                guard try ArchiveAllowList.load(path).contains(sha256) else {
+                    return "archive \(sha256) is not in this site's allow-list \(path) (approve it with `fx envoy approve \(sha256)`)"
+                }
+                return nil
+            } catch {
+                return "cannot read the allow-list: \(error)"
+            }
+        case .builtin:
+            guard let workspace else { return nil }
+            let plan: ExperimentPlan
+            do {
+                plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate())
+            } catch {
+                return "the plan does not load: " + "\(error)".replacingOccurrences(of: workspace.root + "/", with: "")
+            }
+            switch plan.runner {
+            case .builtin, .noop:
+                return nil
+            case .external:
+                return "the workspace's task runner is 'external', which runs the workspace's own code; this site's policy (builtin) runs only SwiftFL's built-in training (to run it, set policy.mode: allowlist and approve archive \(sha256) with `fx envoy approve`)"
+            }
+        }
     }
 
     private func workspace(of experiment: String) -> Workspace { Workspace(root: "\(settings.workDirectory)/\(experiment)/workspace") }
@@ -324,7 +366,8 @@ public final class Envoy: Sendable {
         let errorLog = "\(settings.workDirectory)/\(name)/collaborator-\(assignment.launch).stderr"
         let aggregator = Endpoint(host: assignment.aggregatorHost, port: assignment.aggregatorPort)
         let arguments = ["--name", settings.name, "--workspace", workspace(of: name).root, "--experiment", name,
-                         "--aggregator", aggregator.description, "--data", settings.shardPath, "--cert-dir", settings.certificateDirectory]
+                         "--aggregator", aggregator.description, "--aggregator-name", assignment.aggregatorName,
+                         "--data", settings.shardPath, "--cert-dir", settings.certificateDirectory]
         let process: ChildProcess
         do {
             process = try ChildProcess(executable: collaboratorExecutable, arguments: arguments,

@@ -5,15 +5,22 @@ import Foundation
 import FLCore
 import FLWire
 
-/// Which archives a site runs: every one, or only those whose SHA-256 the site's administrator
-/// approved (`fx envoy approve`), as Fed-BioMed's training-plan approval works.
+/// Which archives a site runs.
 public enum ArchivePolicy: Sendable, Hashable, CustomStringConvertible {
-    case any
-    /// Only archives listed in this file (see `ArchiveAllowList`).
+    /// The default: only workspaces whose task runner is SwiftFL's own (`builtin`, or `noop`), so no
+    /// code from a workspace ever runs at the site; the plan's settings are all that travels.
+    case builtin
+    /// Only archives whose SHA-256 the site's administrator approved (`fx envoy approve`), listed in
+    /// this file (see `ArchiveAllowList`), as Fed-BioMed's training-plan approval works. An approved
+    /// archive may run its own code (an external task runner).
     case allowList(path: String)
+    /// Every archive, whatever it runs: this trusts every user of the federation with code execution
+    /// at this site, as this site's user, next to its data. For test federations only.
+    case any
 
     public var description: String {
         switch self {
+        case .builtin: "builtin"
         case .any: "any"
         case let .allowList(path): "allow-list \(path)"
         }
@@ -37,8 +44,12 @@ public enum ArchivePolicy: Sendable, Hashable, CustomStringConvertible {
 ///   target_shape: [1]
 ///   description: ""         # optional, shown by `fx envoy list`
 /// policy:
-///   mode: allowlist         # any | allowlist
+///   mode: builtin           # builtin (default: SwiftFL's own training only, no workspace code runs)
+///                           # | allowlist (approved archives, which may run their code)
+///                           # | any (trusts every submitter with code execution at this site)
 ///   allowlist: approved.sha256
+/// limits:
+///   max_archive_bytes: 268435456   # largest workspace archive this site downloads
 /// audit_log: audit.jsonl    # one JSON line per experiment the site ran or refused
 /// ```
 public struct EnvoySettings: Sendable {
@@ -53,6 +64,8 @@ public struct EnvoySettings: Sendable {
     /// The shard file, absolute, inside `dataDirectory`.
     public var shardPath: String
     public var policy: ArchivePolicy
+    /// Largest workspace archive the site downloads (`limits.max_archive_bytes`).
+    public var maximumArchiveSize: Int
     public var auditLogPath: String
     /// The `fx-collaborator` executable; nil finds it beside the running one.
     public var collaboratorExecutable: String?
@@ -66,7 +79,8 @@ public struct EnvoySettings: Sendable {
     public var stopGrace: Double
 
     public init(name: String, director: Endpoint, directorName: String = "director", certificateDirectory: String, workDirectory: String,
-                dataDirectory: String, shard: ShardDescriptor, shardPath: String, policy: ArchivePolicy = .any, auditLogPath: String,
+                dataDirectory: String, shard: ShardDescriptor, shardPath: String, policy: ArchivePolicy = .builtin,
+                maximumArchiveSize: Int = EnvoySettings.defaultMaximumArchiveSize, auditLogPath: String,
                 collaboratorExecutable: String? = nil, longPollSeconds: Double = 30, connectTimeout: Double = 10, idleTimeout: Double = 60,
                 initialBackoff: Double = 0.1, maximumBackoff: Double = 5, stopGrace: Double = 5) {
         self.name = name
@@ -78,6 +92,7 @@ public struct EnvoySettings: Sendable {
         self.shard = shard
         self.shardPath = shardPath
         self.policy = policy
+        self.maximumArchiveSize = maximumArchiveSize
         self.auditLogPath = auditLogPath
         self.collaboratorExecutable = collaboratorExecutable
         self.longPollSeconds = longPollSeconds
@@ -88,6 +103,9 @@ public struct EnvoySettings: Sendable {
         self.stopGrace = stopGrace
     }
 
+    /// 256 MiB: a workspace is a plan and some code; data never travels in one.
+    public static let defaultMaximumArchiveSize = 256 << 20
+
     /// The Envoy's TLS identity (its collaborators present the same certificate).
     public var tls: TLSConfiguration { TLSConfiguration(certificateDirectory: certificateDirectory, name: name) }
 
@@ -96,7 +114,8 @@ public struct EnvoySettings: Sendable {
     public static func load(path: String, name: String, director: Endpoint? = nil) throws -> EnvoySettings {
         do { try PKI.validate(name: name) } catch { throw EnvoyError("--name: \(error)") }
         let file = try ConfigurationFile(path: path)
-        try file.checkKeys("", ["director", "cert_dir", "work_dir", "data_dir", "shard", "policy", "audit_log"])
+        try file.checkKeys("", ["director", "cert_dir", "work_dir", "data_dir", "shard", "policy", "limits", "audit_log"])
+        try file.checkKeys("limits", ["max_archive_bytes"])
         try file.checkKeys("director", ["name", "address"])
         try file.checkKeys("shard", ["format", "path", "label_column", "sample_shape", "target_shape", "description"])
         let plan = file.plan
@@ -123,10 +142,15 @@ public struct EnvoySettings: Sendable {
                                     sampleShape: try file.shape("shard.sample_shape"), targetShape: try file.shape("shard.target_shape"),
                                     description: try plan.string("shard.description", default: ""))
         let policy = try policy(file)
+        let maximumArchiveSize = try plan.int("limits.max_archive_bytes", default: defaultMaximumArchiveSize)
+        guard maximumArchiveSize >= 1024 else {
+            throw file.error("limits.max_archive_bytes", "expected at least 1024 bytes, found \(maximumArchiveSize)")
+        }
         let settings = EnvoySettings(name: name, director: endpoint, directorName: try plan.string("director.name", default: "director"),
                                      certificateDirectory: try file.path("cert_dir", default: "cert"),
                                      workDirectory: try file.path("work_dir", default: "work"), dataDirectory: dataDirectory, shard: shard,
-                                     shardPath: inside, policy: policy, auditLogPath: try file.path("audit_log", default: "audit.jsonl"))
+                                     shardPath: inside, policy: policy, maximumArchiveSize: maximumArchiveSize,
+                                     auditLogPath: try file.path("audit_log", default: "audit.jsonl"))
         return settings
     }
 
@@ -137,14 +161,16 @@ public struct EnvoySettings: Sendable {
 
     private static func policy(_ file: ConfigurationFile) throws -> ArchivePolicy {
         try file.checkKeys("policy", ["mode", "allowlist"])
-        let mode = try file.plan.string("policy.mode", default: "any")
+        let mode = try file.plan.string("policy.mode", default: "builtin")
         switch mode {
-        case "any":
-            return .any
+        case "builtin":
+            return .builtin
         case "allowlist":
             return .allowList(path: try file.path("policy.allowlist", default: "approved.sha256"))
+        case "any":
+            return .any
         default:
-            throw file.error("policy.mode", "expected any or allowlist, found '\(mode)'")
+            throw file.error("policy.mode", "expected builtin, allowlist or any, found '\(mode)'")
         }
     }
 

@@ -133,11 +133,13 @@ public struct ExperimentPlan: Sendable {
     /// The model every collaborator trains (names and shapes).
     public var layout: ModelLayout { runner.layout }
 
-    /// The starting model of the experiment: deterministic for the plan's seed, or, for an external
-    /// runner with `initialize: command`, what the site command's `initialize` function writes
-    /// (checked against the declared tensors).
-    /// - Throws: `WorkspaceError` quoting the external command's failure.
-    public func initialModel() throws -> ModelState {
+    /// The starting model of the experiment: deterministic for the plan's seed; for an external
+    /// runner, zeros, seeded, the safetensors file the plan ships (`initialize: file`), or what the
+    /// site command's `initialize` function writes (`initialize: command`, checked against the
+    /// declared tensors). The command runs only when `runningCommands` is true: on the data
+    /// scientist's own machine (`fx plan initialize`), never at a Director.
+    /// - Throws: `WorkspaceError` quoting the external command's failure or the file's problem.
+    public func initialModel(runningCommands: Bool) throws -> ModelState {
         switch runner {
         case let .builtin(b):
             return b.architecture.initialModel(seed: b.seed)
@@ -147,7 +149,11 @@ public struct ExperimentPlan: Sendable {
             switch e.initialization {
             case .zeros: return ModelState(zeros: e.layout)
             case .seeded: return ExternalTaskRunner.seededModel(e.layout, seed: e.seed)
+            case .file: return try shippedInitialModel(e)
             case .command:
+                guard runningCommands else {
+                    throw WorkspaceError("task_runner.settings.initialize is 'command', which runs the workspace's code; it runs only on your own machine (fx plan initialize)")
+                }
                 do {
                     return try ExternalTaskRunner(settings: externalSettings(e, collaborator: nil, index: 0, data: nil)).initialize()
                 } catch {
@@ -155,6 +161,32 @@ public struct ExperimentPlan: Sendable {
                 }
             }
         }
+    }
+
+    /// The model file an `initialize: file` plan ships, read without following links and checked
+    /// against the declared tensors.
+    private func shippedInitialModel(_ e: RunnerPlan.External) throws -> ModelState {
+        let fd: Int32
+        do { fd = try ContainedPath.openForReading(e.initialModelFile, inside: workspace.root) } catch {
+            throw WorkspaceError("\(error) (task_runner.settings.initial_model; `fx plan initialize` with initialize: command writes it)")
+        }
+        defer { close(fd) }
+        let model = try Safetensors.read(descriptor: fd, path: workspace.resolve(e.initialModelFile)).model
+        if let difference = e.layout.difference(from: model.layout) {
+            throw WorkspaceError("\(workspace.resolve(e.initialModelFile)) does not match task_runner.settings.tensors: \(difference)")
+        }
+        return model
+    }
+
+    /// Refuses a plan that would run the workspace's own code wherever it is read, rather than only
+    /// at the sites that approved it: today that is `initialize: command` (the Director makes the
+    /// initial model). Errors name the file, line and column of the setting.
+    public func checkRunsNoCodeOutsideSites() throws {
+        guard case let .external(e) = runner, e.initialization == .command else { return }
+        throw PlanCheck.error(plan, "task_runner.settings.initialize",
+                              "'command' would run the workspace's code at the Director, which never runs submitted code; "
+                              + "use seeded or zeros, or run `fx plan initialize` on your machine, copy save/init.safetensors to "
+                              + "\(e.initialModelFile) and set initialize: file (the file travels in the archive)")
     }
 
     /// Where the initial model is kept in the workspace.
@@ -300,6 +332,9 @@ public enum RunnerPlan: Sendable {
             case seeded
             /// Every parameter zero.
             case zeros
+            /// The safetensors file `initial_model` names, shipped in the workspace (made beforehand,
+            /// e.g. by `fx plan initialize` with `command` on the data scientist's machine).
+            case file
         }
 
         /// The program and its arguments (a string in the plan runs through `/bin/sh -c`).
@@ -313,6 +348,8 @@ public enum RunnerPlan: Sendable {
         public var scratchDirectory: String?
         public var keepTaskDirectories: Bool
         public var initialization: Initialization
+        /// `task_runner.settings.initial_model`: the file `initialize: file` reads, relative to the workspace.
+        public var initialModelFile: String
         public var seed: UInt64
         /// `task_runner.settings` as written, passed to the command.
         public var settings: PlanNode
@@ -455,11 +492,13 @@ public enum RunnerPlan: Sendable {
         guard grace >= 0, grace.isFinite else { throw PlanCheck.error(plan, "\(s).termination_grace", "expected a non-negative number of seconds, found \(grace)") }
         let initializationName = try plan.string("\(s).initialize", default: External.Initialization.command.rawValue)
         guard let initialization = External.Initialization(rawValue: initializationName) else {
-            throw PlanCheck.error(plan, "\(s).initialize", "expected command, seeded or zeros, found '\(initializationName)'")
+            throw PlanCheck.error(plan, "\(s).initialize", "expected command, seeded, zeros or file, found '\(initializationName)'")
         }
         return External(command: command, layout: layout, timeout: timeout, terminationGrace: grace, environment: environment,
-                        scratchDirectory: try plan.stringIfPresent("\(s).work_dir"), keepTaskDirectories: try plan.bool("\(s).keep_task_dirs", default: false),
-                        initialization: initialization, seed: UInt64(truncatingIfNeeded: try plan.int("\(s).seed", default: 0)),
+                        scratchDirectory: try PlanCheck.containedPathIfPresent(plan, "\(s).work_dir"),
+                        keepTaskDirectories: try plan.bool("\(s).keep_task_dirs", default: false),
+                        initialization: initialization, initialModelFile: try PlanCheck.containedPath(plan, "\(s).initial_model", default: "plan/init.safetensors"),
+                        seed: UInt64(truncatingIfNeeded: try plan.int("\(s).seed", default: 0)),
                         settings: plan.node(at: s) ?? PlanNode(.mapping(PlanMapping())))
     }
 
@@ -513,14 +552,14 @@ public struct DataPlan: Sendable, Hashable {
 
 /// One collaborator's entry in `plan/data.yaml`.
 public struct ShardPlan: Sendable, Hashable {
-    /// The data file, relative to the workspace unless absolute.
+    /// The data file, relative to the workspace (a site with its data elsewhere names it with `--data`).
     public var path: String
     /// Which part of a file shared by simulated sites is this site's (with the plan's split).
     public var shardIndex: Int?
     public var shardCount: Int?
 
     init(_ section: PlanSection) throws {
-        path = try section.string("path")
+        path = try PlanCheck.containedPath(section, "path", default: nil)
         shardIndex = try section.intIfPresent("shard_index")
         shardCount = try section.intIfPresent("shard_count")
         if let i = shardIndex, i < 0 { throw PlanCheck.error(section, "shard_index", "expected a non-negative index, found \(i)") }
@@ -564,11 +603,11 @@ public struct AggregatorPlan: Sendable {
 
     init(_ plan: Plan, collaboratorCount: Int, tasks: [String: TaskDefinition], groups: [TaskGroup]) throws {
         let s = "aggregator.settings"
-        initialModelPath = try plan.string("\(s).init_state_path", default: "save/init.safetensors")
-        bestModelPath = try plan.string("\(s).best_state_path", default: "save/best.safetensors")
-        lastModelPath = try plan.string("\(s).last_state_path", default: "save/last.safetensors")
-        checkpointDirectory = try plan.string("\(s).checkpoint_dir", default: "save/checkpoint")
-        metricsLogPath = try plan.string("\(s).metrics_log", default: "logs/metrics.jsonl")
+        initialModelPath = try PlanCheck.containedPath(plan, "\(s).init_state_path", default: "save/init.safetensors")
+        bestModelPath = try PlanCheck.containedPath(plan, "\(s).best_state_path", default: "save/best.safetensors")
+        lastModelPath = try PlanCheck.containedPath(plan, "\(s).last_state_path", default: "save/last.safetensors")
+        checkpointDirectory = try PlanCheck.containedPath(plan, "\(s).checkpoint_dir", default: "save/checkpoint")
+        metricsLogPath = try PlanCheck.containedPath(plan, "\(s).metrics_log", default: "logs/metrics.jsonl")
         bestMetric = try plan.string("\(s).best_metric", default: "aggregated_model_validation/accuracy")
         let parts = bestMetric.split(separator: "/", maxSplits: 1).map(String.init)
         guard parts.count == 2, let task = tasks[parts[0]], task.function == .validate, task.subject == .global,
@@ -640,6 +679,21 @@ enum PlanCheck {
         let node = path.isEmpty ? section.accessNode : section.node(at: path)
         let full = [section.accessPath, path].filter { !$0.isEmpty }.joined(separator: ".")
         return PlanError(.type, file: node?.location?.file ?? section.accessFile, location: node?.location, keyPath: full, message: message)
+    }
+
+    /// A path setting that must name something inside the workspace (`ContainedPath.problem`);
+    /// `default` nil makes it required.
+    static func containedPath(_ section: some PlanAccessible, _ path: String, default value: String?) throws -> String {
+        let text = try value.map { try section.string(path, default: $0) } ?? section.string(path)
+        if let problem = ContainedPath.problem(text) { throw error(section, path, problem) }
+        return text
+    }
+
+    /// Like `containedPath`, for a setting that may be absent or null.
+    static func containedPathIfPresent(_ section: some PlanAccessible, _ path: String) throws -> String? {
+        guard let text = try section.stringIfPresent(path) else { return nil }
+        if let problem = ContainedPath.problem(text) { throw error(section, path, problem) }
+        return text
     }
 
     static func positive(_ plan: Plan, _ path: String, default value: Double) throws -> Double {

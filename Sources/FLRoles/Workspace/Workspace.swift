@@ -34,14 +34,17 @@ public struct Workspace: Sendable, Hashable {
     public static let excludedDirectories: Set<String> = ["data", "save", "logs", "cert"]
     public static let excludedExtensions: Set<String> = ["key", "pem", "crt", "csr", "p12", "safetensors", "csv", "npy", "npz", "pt", "pth", "ckpt", "pyc"]
 
-    /// Whether `export` keeps the entry at `relativePath`.
+    /// Whether `export` keeps the entry at `relativePath`. A model under `plan/` is kept: it is the
+    /// initial model a plan with `initialize: file` ships (made on the data scientist's machine).
     public static func isExported(_ relativePath: String, isDirectory: Bool) -> Bool {
         let components = relativePath.split(separator: "/")
         guard let first = components.first else { return true }
         if components.contains(where: { $0.hasPrefix(".") || $0 == "__pycache__" }) { return false }
         if excludedDirectories.contains(String(first)) { return false }
         if !isDirectory, let dot = relativePath.lastIndex(of: "."), !relativePath[dot...].contains("/") {
-            if excludedExtensions.contains(relativePath[relativePath.index(after: dot)...].lowercased()) { return false }
+            let ext = relativePath[relativePath.index(after: dot)...].lowercased()
+            if ext == "safetensors" && first == "plan" { return true }
+            if excludedExtensions.contains(ext) { return false }
         }
         return true
     }
@@ -71,6 +74,9 @@ public struct Workspace: Sendable, Hashable {
         try workspace.createOutputDirectories()
         return workspace
     }
+
+    /// The folders a workspace's processes write (models, logs) or keep keys in, relative to the root.
+    public static let outputDirectories = ["save", "logs", "cert"]
 
     /// Creates `save/`, `logs/` and `cert/` when missing.
     public func createOutputDirectories() throws {

@@ -45,6 +45,17 @@ public final class FileRegionSource: ChunkSource, @unchecked Sendable {
         self.path = path
     }
 
+    /// Streams the whole file open on `descriptor`, which the source now owns (closes when done):
+    /// for files opened with care (without following links) by the caller. `path` names it in errors.
+    public init(descriptor: Int32, path: String) {
+        var st = stat()
+        fstat(descriptor, &st)
+        self.fd = descriptor
+        self.start = 0
+        self.byteCount = max(0, Int(st.st_size))
+        self.path = path
+    }
+
     deinit { close(fd) }
 
     public func withBytes(offset: Int, count: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {

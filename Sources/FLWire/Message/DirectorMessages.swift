@@ -688,14 +688,24 @@ public struct ExperimentListRequest: WireMessage {
     public init(from r: inout WireReader) throws {}
 }
 
-/// Every experiment (without their per-round records).
+/// Every experiment (without their per-round records): the asker's own in full, others' by name
+/// and state only.
 public struct ExperimentListReply: WireMessage {
     public static let type = MessageType(rawValue: 0x0212)
     public var experiments: [ExperimentInfo]
-    public init(experiments: [ExperimentInfo]) { self.experiments = experiments }
-    public func encode(to w: inout WireWriter) { w.list(experiments) { $0.experimentInfo($1) } }
+    /// What the Director wants its users to know about itself (e.g. that it cannot save its state), or "".
+    public var stateWarning: String
+    public init(experiments: [ExperimentInfo], stateWarning: String = "") {
+        self.experiments = experiments
+        self.stateWarning = stateWarning
+    }
+    public func encode(to w: inout WireWriter) {
+        w.list(experiments) { $0.experimentInfo($1) }
+        w.string(stateWarning)
+    }
     public init(from r: inout WireReader) throws {
         experiments = try r.list("experiments", minimumElementSize: 64) { try $0.experimentInfo("experiment") }
+        stateWarning = try r.string("stateWarning")
     }
 }
 
@@ -730,9 +740,20 @@ public struct ExperimentStatusRequest: WireMessage {
 public struct ExperimentStatusReply: WireMessage {
     public static let type = MessageType(rawValue: 0x0214)
     public var experiment: ExperimentInfo
-    public init(experiment: ExperimentInfo) { self.experiment = experiment }
-    public func encode(to w: inout WireWriter) { w.experimentInfo(experiment) }
-    public init(from r: inout WireReader) throws { experiment = try r.experimentInfo("experiment") }
+    /// What the Director wants its users to know about itself (e.g. that it cannot save its state), or "".
+    public var stateWarning: String
+    public init(experiment: ExperimentInfo, stateWarning: String = "") {
+        self.experiment = experiment
+        self.stateWarning = stateWarning
+    }
+    public func encode(to w: inout WireWriter) {
+        w.experimentInfo(experiment)
+        w.string(stateWarning)
+    }
+    public init(from r: inout WireReader) throws {
+        experiment = try r.experimentInfo("experiment")
+        stateWarning = try r.string("stateWarning")
+    }
 }
 
 /// Which of an experiment's models.
