@@ -12,7 +12,7 @@ import FLWire
 /// ```
 /// <tmp>/director/director.yaml, cert/, state/
 /// <tmp>/<envoy>/envoy.yaml, cert/, data/<envoy>.csv, work/, audit.jsonl, approved.sha256
-/// <tmp>/users/<user>/cert/
+/// <tmp>/users/<user>/cert/         (users and admins)
 /// ```
 public final class DirectorFixture: @unchecked Sendable {
     public let directory: TemporaryDirectory
@@ -24,8 +24,8 @@ public final class DirectorFixture: @unchecked Sendable {
     private let lock = NSLock()
 
     /// Lays out a Director with `envoys` (the three hospitals' data are reused in turn) and `users`.
-    public init(envoys: [String] = ["hospital_a", "hospital_b", "hospital_c"], users: [String] = ["alice"], heartbeatPeriod: Double = 0.2,
-                startupGrace: Double = 20, decisionTimeout: Double = 20) throws {
+    public init(envoys: [String] = ["hospital_a", "hospital_b", "hospital_c"], users: [String] = ["alice"], admins: [String] = [],
+                heartbeatPeriod: Double = 0.2, startupGrace: Double = 20, decisionTimeout: Double = 20) throws {
         directory = try TemporaryDirectory(prefix: "swiftfl-director")
         repository = try DirectorFixture.findRepository()
         self.heartbeatPeriod = heartbeatPeriod
@@ -56,6 +56,7 @@ public final class DirectorFixture: @unchecked Sendable {
             """)
         for (i, name) in envoys.enumerated() { try addEnvoy(name, dataFrom: i % 3) }
         for user in users { _ = try authority.certify(name: user, role: .user, directory: userCertificateDirectory(user)) }
+        for admin in admins { _ = try authority.certify(name: admin, role: .admin, directory: userCertificateDirectory(admin)) }
     }
 
     deinit {
@@ -186,7 +187,7 @@ public final class DirectorFixture: @unchecked Sendable {
     }
 
     /// The folder above the test bundle (or executable) that holds `workspaces/federation`.
-    static func findRepository() throws -> String {
+    public static func findRepository() throws -> String {
         if let home = ProcessInfo.processInfo.environment["SWIFTFL_HOME"], FileManager.default.fileExists(atPath: "\(home)/workspaces/federation") {
             return home
         }

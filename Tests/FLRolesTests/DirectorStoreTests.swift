@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import FLCore
 import FLRoles
@@ -41,6 +42,32 @@ import FLWire
         #expect(try reopened.loadEnvoys() == envoys)
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.appending("state")).sorted()
         #expect(files == ["envoys.json", "experiments", "experiments.json", "incoming"])
+    }
+
+    @Test func aFailedWriteIsKeptRetriedAndReported() throws {
+        let dir = try TemporaryDirectory(prefix: "swiftfl-store")
+        let logs = LogRecorder()
+        let store = try DirectorStore(root: dir.appending("state"), logger: logs.logger(label: "store"))
+        let changes = Mutex<[String?]>([])
+        let changed = DispatchSemaphore(value: 0)
+        store.onProblemChange { problem in
+            changes.withLock { $0.append(problem) }
+            changed.signal()
+        }
+        // Something in the way of experiments.json (a full disk behaves alike): the write fails.
+        try FileManager.default.createDirectory(atPath: "\(store.experimentsPath)/in-the-way", withIntermediateDirectories: true)
+        store.save(experiments: [Self.experiment("first", .queued)])
+        store.save(experiments: [Self.experiment("first", .queued), Self.experiment("second", .queued)])
+        #expect(changed.wait(timeout: .now() + 10) == .success, "no problem reported")
+        let problem = try #require(store.problem)
+        #expect(problem.contains("experiments.json") && problem.contains("since"), "\(problem)")
+        #expect(logs.waitForLine(containing: "cannot write the Director's state", timeout: 10)?.level == .error)
+        // Nothing is lost: once the way is clear, a retry writes the newest snapshot.
+        try FileManager.default.removeItem(atPath: store.experimentsPath)
+        #expect(changed.wait(timeout: .now() + 30) == .success, "the write was not retried")
+        #expect(store.problem == nil)
+        #expect(changes.withLock { $0.count == 2 && $0[0] != nil && $0[1] == nil })
+        #expect(try store.loadExperiments().map(\.name) == ["first", "second"])
     }
 
     @Test func anEmptyStateDirectoryHasNothingAndLeftoverUploadsAreRemoved() throws {

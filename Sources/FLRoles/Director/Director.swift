@@ -346,7 +346,7 @@ public final class Director: FrameHandler, @unchecked Sendable {
             return offered ? x : nil
         }
         guard let x = found else {
-            return request.responder.fail(.notFound, "no experiment '\(m.experiment)' was offered to '\(peer.name)'")
+            return refuse(request, .notFound, "no experiment '\(m.experiment)' was offered to '\(peer.name)'")
         }
         let source: FileRegionSource
         do {
@@ -368,8 +368,7 @@ public final class Director: FrameHandler, @unchecked Sendable {
         mutate { s in
             // Only the Envoy's own registered connection speaks for its site.
             guard registered(s, peer) else {
-                s.outbox.append((request.responder, ErrorReply(.unknownPeer, Director.unknown)))
-                return
+                return Director.refusal(&s, request, .unknownPeer, Director.unknown)
             }
             // A site reports only on experiments offered to it: its entry exists from the offer on.
             guard let x = s.experiment(m.experiment), let current = x.site(name)?.state else {
