@@ -27,6 +27,9 @@ import FLTraining
         let last = try Safetensors.read("\(workspace.saveDirectory)/last.safetensors").model
         #expect(best.layout.tensors.map(\.name) == ["dense_0.weight", "dense_0.bias"])
         #expect(last.layout.tensors.map(\.shape) == [[2, 30], [2]])
+        // Every write and link is atomic through a temporary name; none may be left behind.
+        let saved = try FileManager.default.subpathsOfDirectory(atPath: workspace.saveDirectory)
+        #expect(!saved.isEmpty && saved.allSatisfy { !$0.contains(".tmp.") }, "\(saved.sorted())")
         let records = try MetricsLog.read("\(workspace.logsDirectory)/metrics.jsonl")
         let origins = Set(records.map(\.origin))
         #expect(origins == ["aggregator", "hospital_a", "hospital_b", "hospital_c"])
