@@ -55,11 +55,29 @@ struct ScriptedSite {
     }
 }
 
+/// The events an aggregator reported, in order.
+final class EventRecorder: Sendable {
+    private let recorded = Mutex<[AggregatorEvent]>([])
+    func record(_ event: AggregatorEvent) { recorded.withLock { $0.append(event) } }
+    var events: [AggregatorEvent] { recorded.withLock { $0 } }
+
+    /// The `updateRejected` events as (collaborator, reason).
+    var rejections: [(collaborator: String, reason: String)] {
+        events.compactMap { if case let .updateRejected(c, r) = $0 { (c, r) } else { nil } }
+    }
+
+    /// The outcome reported by the `finished` event, if it came.
+    var finished: AggregatorOutcome? {
+        events.lazy.compactMap { if case let .finished(o) = $0 { o } else { nil } }.first
+    }
+}
+
 /// An aggregator in this process with a one-tensor model, and the PKI its sites use.
 final class AggregatorHarness {
     let pki: TestPKI
     let directory: TemporaryDirectory
     let log = LogRecorder()
+    let recorder = EventRecorder()
     let aggregator: Aggregator
     let port: Int
     let layout: ModelLayout
@@ -67,7 +85,8 @@ final class AggregatorHarness {
 
     init(collaborators: [String] = ["site_a", "site_b"], rounds: Int = 2, parameters: Int = 4,
          straggler: StragglerPolicy = StragglerPolicy(), tasks: [String] = ["aggregated_model_validation", "train"],
-         finalValidation: Bool = false, resume: Bool = false, reuse: (TestPKI, TemporaryDirectory)? = nil) throws {
+         finalValidation: Bool = false, aggregation: AggregationSettings = AggregationSettings(),
+         resume: Bool = false, reuse: (TestPKI, TemporaryDirectory)? = nil) throws {
         pki = try reuse?.0 ?? TestPKI()
         directory = try reuse?.1 ?? TemporaryDirectory()
         layout = try ModelLayout([TensorSpec(name: "w", shape: [parameters])])
@@ -78,12 +97,14 @@ final class AggregatorHarness {
             tasks: ["aggregated_model_validation": TaskDefinition(name: "aggregated_model_validation", function: .validate),
                     "train": TaskDefinition(name: "train", function: .train)],
             taskGroups: [TaskGroup(name: "all", tasks: tasks)], bestMetric: "aggregated_model_validation/accuracy",
-            finalValidation: finalValidation, straggler: straggler, maximumSampleCount: 1_000_000, longPollSeconds: 10,
+            finalValidation: finalValidation, aggregation: aggregation, straggler: straggler, maximumSampleCount: 1_000_000, longPollSeconds: 10,
             paths: AggregatorPaths(initialModel: "\(dir)/init.safetensors", bestModel: "\(dir)/best.safetensors", lastModel: "\(dir)/last.safetensors",
                                    checkpointDirectory: "\(dir)/checkpoint", metricsLog: "\(dir)/metrics.jsonl"),
             server: ServerConfiguration(tls: server, handshakeTimeout: 5, idleTimeout: 10))
         let checkpoint = resume ? try AggregatorCheckpoint.read(from: "\(dir)/checkpoint") : nil
-        aggregator = try Aggregator(settings: settings, initialModel: ModelState(zeros: layout), resumeFrom: checkpoint, logger: log.logger(label: "aggregator"))
+        let recorder = self.recorder
+        aggregator = try Aggregator(settings: settings, initialModel: ModelState(zeros: layout), resumeFrom: checkpoint,
+                                    logger: log.logger(label: "aggregator"), onEvent: { recorder.record($0) })
         port = try aggregator.start()
     }
 
@@ -252,5 +273,48 @@ final class AggregatorHarness {
         let a2 = try second.site("site_a")
         #expect(try a2.hello().currentRound == 1)
         #expect(try a2.model(round: 1) == [1, 1, 1, 1])
+    }
+
+    /// 1e36 weighted by 1000 samples overflows float32: the update is left out like any other bad
+    /// update (the task counts as reported), and the round's model is the honest site's alone.
+    @Test func anUpdateWhoseWeightedSumOverflowsIsLeftOut() throws {
+        let h = try AggregatorHarness(rounds: 1, tasks: ["train"])
+        let a = try h.site("site_a"), b = try h.site("site_b")
+        _ = try a.hello()
+        _ = try b.hello()
+        #expect(try a.ask(round: 0).status == .run)
+        let refused = try #require(throws: ErrorReply.self) {
+            try a.send(round: 0, task: "train", samples: 1000, values: [1e36, 1e36, 1e36, 1e36], layout: h.layout)
+        }
+        #expect(refused.code == .rejected)
+        #expect(refused.message.contains("model tensor 'w' overflows the running sum at element 0"), "\(refused.message)")
+        try b.runRound(0, values: [2, 2, 2, 2], layout: h.layout)
+        #expect(h.aggregator.wait(grace: 0).succeeded)
+        #expect(try Safetensors.read(h.settings.paths.lastModel).model.values == [2, 2, 2, 2])
+        #expect(h.log.lines.contains { $0.level == .warning && $0.fields["peer"] == "site_a" && $0.message.contains("tensor 'w' overflows") })
+        let rejections = h.recorder.rejections
+        #expect(rejections.count == 1 && rejections[0].collaborator == "site_a" && rejections[0].reason.contains("overflows"), "\(rejections)")
+    }
+
+    /// Finite updates whose FedAvgM step is not finite: the experiment fails, and the broken model is
+    /// neither served nor saved.
+    @Test func aNonFiniteAggregatedModelEndsTheExperimentUnsaved() throws {
+        let h = try AggregatorHarness(rounds: 2, tasks: ["train"],
+                                      aggregation: AggregationSettings(function: FedAvgM.name, serverLearningRate: 1e38, serverMomentum: 0.9))
+        let a = try h.site("site_a"), b = try h.site("site_b")
+        _ = try a.hello()
+        _ = try b.hello()
+        try a.runRound(0, values: [10, 10, 10, 10], layout: h.layout)
+        try b.runRound(0, values: [10, 10, 10, 10], layout: h.layout)
+        // The round closed with site_b's update: the sites are told it is over, and get no model.
+        let reply = try a.ask(round: 1)
+        #expect(reply.status == .done && reply.reason.contains("not finite"), "\(reply)")
+        #expect(throws: ErrorReply.self) { _ = try a.model(round: 1) }
+        let outcome = h.aggregator.wait(grace: 0)
+        #expect(!outcome.succeeded)
+        #expect(outcome.reason.contains("is not finite (tensor 'w'") && outcome.reason.contains("neither saved nor served"), "\(outcome.reason)")
+        #expect(h.recorder.finished == outcome)
+        #expect(!FileManager.default.fileExists(atPath: h.settings.paths.lastModel))
+        #expect(!FileManager.default.fileExists(atPath: "\(h.settings.paths.checkpointDirectory)/state.json"))
     }
 }

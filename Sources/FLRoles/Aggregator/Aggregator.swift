@@ -312,16 +312,22 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                 do {
                     try staging.withBuffer(timeout: settings.server.idleTimeout) { buffer in
                         try buffer.withUnsafeMutableBytes { try request.stream!.read(into: $0) }
-                        let finite = buffer.withUnsafeBufferPointer { FloatKernels.firstNonFinite($0) }
-                        if let index = finite {
-                            let tensor = layout.tensors[layout.offsets.lastIndex { $0 <= index }!]
-                            throw ErrorReply(.rejected, "model tensor '\(tensor.name)' holds \(buffer[index]) (NaN or infinity)")
+                        // Checked here, outside the lock, to say precisely what is wrong; folding in
+                        // checks the weighted sum as well (an overflow of finite values).
+                        if let index = buffer.withUnsafeBufferPointer({ FloatKernels.firstNonFinite($0) }) {
+                            let (tensor, element) = position(of: index)
+                            throw ErrorReply(.rejected, "model tensor '\(tensor)' holds \(buffer[index]) at element \(element) (NaN or infinity)")
                         }
                         try mutate { s in
-                            guard s.round == result.round, s.pending[name]?.contains(result.task) == true else {
+                            guard s.phase != .done, s.round == result.round, s.pending[name]?.contains(result.task) == true else {
                                 throw ErrorReply(.conflict, "round \(result.round) closed while the update was arriving")
                             }
-                            buffer.withUnsafeBufferPointer { s.aggregation.add($0, weight: Double(result.sampleCount)) }
+                            let weight = result.sampleCount
+                            if case let .refused(index) = s.aggregation.add(&buffer, weight: Double(weight)) {
+                                let (tensor, element) = position(of: index)
+                                throw ErrorReply(.rejected, "weighted by its \(weight) samples, model tensor '\(tensor)' overflows the running sum "
+                                                 + "at element \(element) (beyond float32's range); the update is left out")
+                            }
                             record(&s, name: name, result: result)
                         }
                     }
@@ -342,6 +348,12 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
             }
             request.responder.reply(OkReply())
         }
+    }
+
+    /// The tensor holding the value at `index` of the model's flat values, and its index within that tensor.
+    private func position(of index: Int) -> (tensor: String, element: Int) {
+        let i = layout.offsets.lastIndex { $0 <= index } ?? 0
+        return (layout.tensors[i].name, index - layout.offsets[i])
     }
 
     private func reject(_ name: String, _ result: TaskResultMessage, reason: String) {
@@ -366,7 +378,8 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
     }
 
     private func markReported(_ s: inout RoundState, name: String, task: String) {
-        guard var tasks = s.pending[name], let i = tasks.firstIndex(of: task) else { return }
+        // A result still arriving when the experiment ended (failed) must not close a round again.
+        guard s.phase != .done, var tasks = s.pending[name], let i = tasks.firstIndex(of: task) else { return }
         tasks.remove(at: i)
         s.pending[name] = tasks
         if tasks.isEmpty {
@@ -505,6 +518,15 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                 // be computed in place instead of in a model-sized copy.
                 saver.sync {}
                 s.aggregation.finish(into: &s.global)
+                if let bad = s.global.firstNonFinite {
+                    // Every update was finite and so was their sum, yet the function's step was not
+                    // (e.g. FedAvgM with an absurd server learning rate). The model is broken: never
+                    // save or serve it; the last checkpoint stays the last good model.
+                    finish(&s, succeeded: false, reason: "the model aggregated from the updates of round \(s.round) is not finite (tensor '\(bad.tensor)' "
+                           + "holds \(bad.value) at element \(bad.element)); it was neither saved nor served (check the aggregation "
+                           + "settings, e.g. server_learning_rate)")
+                    return
+                }
             } else {
                 logger.warning("round \(s.round): no update was accepted; the model stays as it was")
             }
