@@ -86,7 +86,7 @@ final class AggregatorHarness {
     init(collaborators: [String] = ["site_a", "site_b"], rounds: Int = 2, parameters: Int = 4,
          straggler: StragglerPolicy = StragglerPolicy(), tasks: [String] = ["aggregated_model_validation", "train"],
          finalValidation: Bool = false, aggregation: AggregationSettings = AggregationSettings(),
-         resume: Bool = false, reuse: (TestPKI, TemporaryDirectory)? = nil) throws {
+         sampleCaps: [String: Int] = [:], resume: Bool = false, reuse: (TestPKI, TemporaryDirectory)? = nil) throws {
         pki = try reuse?.0 ?? TestPKI()
         directory = try reuse?.1 ?? TemporaryDirectory()
         layout = try ModelLayout([TensorSpec(name: "w", shape: [parameters])])
@@ -97,7 +97,8 @@ final class AggregatorHarness {
             tasks: ["aggregated_model_validation": TaskDefinition(name: "aggregated_model_validation", function: .validate),
                     "train": TaskDefinition(name: "train", function: .train)],
             taskGroups: [TaskGroup(name: "all", tasks: tasks)], bestMetric: "aggregated_model_validation/accuracy",
-            finalValidation: finalValidation, aggregation: aggregation, straggler: straggler, maximumSampleCount: 1_000_000, longPollSeconds: 10,
+            finalValidation: finalValidation, aggregation: aggregation, straggler: straggler, maximumSampleCount: 1_000_000,
+            sampleCaps: sampleCaps, longPollSeconds: 10,
             paths: AggregatorPaths(initialModel: "\(dir)/init.safetensors", bestModel: "\(dir)/best.safetensors", lastModel: "\(dir)/last.safetensors",
                                    checkpointDirectory: "\(dir)/checkpoint", metricsLog: "\(dir)/metrics.jsonl"),
             server: ServerConfiguration(tls: server, handshakeTimeout: 5, idleTimeout: 10))
@@ -316,5 +317,29 @@ final class AggregatorHarness {
         #expect(h.recorder.finished == outcome)
         #expect(!FileManager.default.fileExists(atPath: h.settings.paths.lastModel))
         #expect(!FileManager.default.fileExists(atPath: "\(h.settings.paths.checkpointDirectory)/state.json"))
+    }
+
+    /// A site claiming a million samples for a zero model would drag the average to zero; capped at
+    /// the ten rows its site registered, it weighs what the honest site does (models and metrics).
+    @Test func aClaimAboveItsSitesRegisteredRowsIsCapped() throws {
+        let h = try AggregatorHarness(rounds: 1, sampleCaps: ["site_a": 10, "site_b": 50])
+        let a = try h.site("site_a"), b = try h.site("site_b")
+        _ = try a.hello()
+        _ = try b.hello()
+        try a.runRound(0, values: [0, 0, 0, 0], layout: h.layout, samples: 1_000_000, accuracy: 0)
+        try b.runRound(0, values: [4, 4, 4, 4], layout: h.layout, samples: 10, accuracy: 1)
+        #expect(h.aggregator.wait(grace: 0).succeeded)
+        #expect(try Safetensors.read(h.settings.paths.lastModel).model.values == [2, 2, 2, 2])  // (0·10 + 4·10) / 20
+        let aggregated = try MetricsLog.read(h.settings.paths.metricsLog).filter { $0.origin == "aggregator" && $0.metric == "accuracy" }
+        #expect(aggregated.map(\.value) == [0.5])
+        let capped = h.log.lines.filter { $0.level == .warning && $0.message.hasPrefix("capped") }
+        #expect(capped.count == 2)  // site_a's validation and training results; site_b claimed less than its cap
+        #expect(capped.allSatisfy { $0.fields["peer"] == "site_a" && $0.message.contains("claims 1000000 samples, its site registered 10") },
+                "\(capped.map(\.message))")
+    }
+
+    @Test func capsMustNameCollaboratorsAndBePositive() throws {
+        #expect(throws: AggregationError.self) { _ = try AggregatorHarness(sampleCaps: ["site_a": 0]) }
+        #expect(throws: AggregationError.self) { _ = try AggregatorHarness(sampleCaps: ["mallory": 10]) }
     }
 }

@@ -77,6 +77,12 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
     /// Prepares an experiment from its initial model, or from a checkpoint to resume after a crash.
     public init(settings: AggregatorSettings, initialModel: ModelState, resumeFrom checkpoint: AggregatorCheckpoint? = nil,
                 logger: Logger, onEvent: @escaping @Sendable (AggregatorEvent) -> Void = { _ in }) throws {
+        for (name, cap) in settings.sampleCaps.sorted(by: { $0.key < $1.key }) {
+            guard settings.collaborators.contains(name) else {
+                throw AggregationError("sample cap for '\(name)', who is not a collaborator of experiment '\(settings.experiment)'")
+            }
+            guard cap >= 1 else { throw AggregationError("sample cap of '\(name)' is \(cap); expected at least 1 row") }
+        }
         self.settings = settings
         self.layout = initialModel.layout
         self.logger = logger
@@ -257,7 +263,8 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
     }
 
     private enum Verdict {
-        case accept(TaskDefinition)
+        /// Accepted, with the weight it carries: the claimed sample count, capped by the site's registration.
+        case accept(TaskDefinition, weight: Int)
         /// Refused, but it was the collaborator's task: the task counts as reported, its content is left out.
         case exclude(String)
         /// Refused outright: not this collaborator's task now.
@@ -291,7 +298,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                     return .exclude("model stream has \(stream?.byteCount ?? 0) bytes, expected \(layout.byteCount)")
                 }
             }
-            return .accept(definition)
+            return .accept(definition, weight: min(result.sampleCount, settings.sampleCaps[name] ?? .max))
         }
     }
 
@@ -307,7 +314,11 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                 if s.round == result.round { markReported(&s, name: name, task: result.task) }
             }
             request.responder.fail(.rejected, reason)
-        case let .accept(definition):
+        case let .accept(definition, weight):
+            if weight < result.sampleCount {
+                logger.warning("capped the weight of \(name)'s \(result.task) result of round \(result.round): it claims \(result.sampleCount) samples, "
+                               + "its site registered \(weight)", ["peer": name, "task": result.task])
+            }
             if definition.function == .train {
                 do {
                     try staging.withBuffer(timeout: settings.server.idleTimeout) { buffer in
@@ -322,13 +333,12 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                             guard s.phase != .done, s.round == result.round, s.pending[name]?.contains(result.task) == true else {
                                 throw ErrorReply(.conflict, "round \(result.round) closed while the update was arriving")
                             }
-                            let weight = result.sampleCount
                             if case let .refused(index) = s.aggregation.add(&buffer, weight: Double(weight)) {
                                 let (tensor, element) = position(of: index)
                                 throw ErrorReply(.rejected, "weighted by its \(weight) samples, model tensor '\(tensor)' overflows the running sum "
                                                  + "at element \(element) (beyond float32's range); the update is left out")
                             }
-                            record(&s, name: name, result: result)
+                            record(&s, name: name, result: result, weight: weight)
                         }
                     }
                 } catch let error as ErrorReply {
@@ -344,7 +354,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                     return
                 }
             } else {
-                mutate { s in record(&s, name: name, result: result) }
+                mutate { s in record(&s, name: name, result: result, weight: weight) }
             }
             request.responder.reply(OkReply())
         }
@@ -363,15 +373,15 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
 
     // MARK: - Rounds (all called with `state` locked)
 
-    /// Adds an accepted result's metrics and marks the task reported.
-    private func record(_ s: inout RoundState, name: String, result: TaskResultMessage) {
+    /// Adds an accepted result's metrics, weighted by `weight` (its capped sample count), and marks the task reported.
+    private func record(_ s: inout RoundState, name: String, result: TaskResultMessage, weight: Int) {
         var records: [MetricRecord] = []
         for key in result.metrics.keys.sorted() {
             let value = result.metrics[key]!
             records.append(MetricRecord(round: s.round, origin: name, task: result.task, metric: key, value: value))
             let id = "\(result.task)/\(key)"
             let old = s.metricSums[id] ?? (0, 0)
-            s.metricSums[id] = (old.sum + value * Double(result.sampleCount), old.weight + Double(result.sampleCount))
+            s.metricSums[id] = (old.sum + value * Double(weight), old.weight + Double(weight))
         }
         metricsLog.append(records)
         markReported(&s, name: name, task: result.task)
