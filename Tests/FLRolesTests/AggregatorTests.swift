@@ -86,12 +86,15 @@ final class AggregatorHarness {
     init(collaborators: [String] = ["site_a", "site_b"], rounds: Int = 2, parameters: Int = 4,
          straggler: StragglerPolicy = StragglerPolicy(), tasks: [String] = ["aggregated_model_validation", "train"],
          finalValidation: Bool = false, aggregation: AggregationSettings = AggregationSettings(),
-         sampleCaps: [String: Int] = [:], resume: Bool = false, reuse: (TestPKI, TemporaryDirectory)? = nil) throws {
+         sampleCaps: [String: Int] = [:], adjustPaths: (inout AggregatorPaths) -> Void = { _ in }, resume: Bool = false, reuse: (TestPKI, TemporaryDirectory)? = nil) throws {
         pki = try reuse?.0 ?? TestPKI()
         directory = try reuse?.1 ?? TemporaryDirectory()
         layout = try ModelLayout([TensorSpec(name: "w", shape: [parameters])])
         let server = try pki.issue(name: "aggregator", role: .aggregator)
         let dir = directory.path
+        var paths = AggregatorPaths(initialModel: "\(dir)/init.safetensors", bestModel: "\(dir)/best.safetensors", lastModel: "\(dir)/last.safetensors",
+                                    checkpointDirectory: "\(dir)/checkpoint", metricsLog: "\(dir)/metrics.jsonl")
+        adjustPaths(&paths)
         settings = AggregatorSettings(
             experiment: "test", roundsToTrain: rounds, collaborators: collaborators,
             tasks: ["aggregated_model_validation": TaskDefinition(name: "aggregated_model_validation", function: .validate),
@@ -99,9 +102,12 @@ final class AggregatorHarness {
             taskGroups: [TaskGroup(name: "all", tasks: tasks)], bestMetric: "aggregated_model_validation/accuracy",
             finalValidation: finalValidation, aggregation: aggregation, straggler: straggler, maximumSampleCount: 1_000_000,
             sampleCaps: sampleCaps, longPollSeconds: 10,
-            paths: AggregatorPaths(initialModel: "\(dir)/init.safetensors", bestModel: "\(dir)/best.safetensors", lastModel: "\(dir)/last.safetensors",
-                                   checkpointDirectory: "\(dir)/checkpoint", metricsLog: "\(dir)/metrics.jsonl"),
+            paths: paths,
             server: ServerConfiguration(tls: server, handshakeTimeout: 5, idleTimeout: 10))
+        // On disk as `fx plan initialize` leaves it: the best model of round 0 is a link to it.
+        if !FileManager.default.fileExists(atPath: paths.initialModel) {
+            try Safetensors.write(ModelState(zeros: layout), to: paths.initialModel)
+        }
         let checkpoint = resume ? try AggregatorCheckpoint.read(from: "\(dir)/checkpoint") : nil
         let recorder = self.recorder
         aggregator = try Aggregator(settings: settings, initialModel: ModelState(zeros: layout), resumeFrom: checkpoint,
@@ -341,5 +347,50 @@ final class AggregatorHarness {
     @Test func capsMustNameCollaboratorsAndBePositive() throws {
         #expect(throws: AggregationError.self) { _ = try AggregatorHarness(sampleCaps: ["site_a": 0]) }
         #expect(throws: AggregationError.self) { _ = try AggregatorHarness(sampleCaps: ["mallory": 10]) }
+    }
+
+    /// The checkpoint folder cannot be created (a file is in the way; as root, permissions would not
+    /// stop it): the experiment ends as failed naming the file and the system's error, never as done.
+    @Test func aCheckpointThatCannotBeSavedFailsTheExperiment() throws {
+        let h = try AggregatorHarness(rounds: 2, tasks: ["train"], adjustPaths: { paths in
+            _ = FileManager.default.createFile(atPath: (paths.checkpointDirectory as NSString).deletingLastPathComponent + "/blocker", contents: Data())
+            paths.checkpointDirectory = (paths.checkpointDirectory as NSString).deletingLastPathComponent + "/blocker/checkpoint"
+        })
+        let a = try h.site("site_a"), b = try h.site("site_b")
+        _ = try a.hello()
+        _ = try b.hello()
+        try a.runRound(0, values: [1, 1, 1, 1], layout: h.layout)
+        try b.runRound(0, values: [1, 1, 1, 1], layout: h.layout)
+        // Once the save has failed, the sites are told the experiment is over, and why.
+        #expect(h.log.waitForLine(timeout: 10) { $0.message.contains("failed: cannot save the checkpoint after round 1") } != nil)
+        let reply = try a.ask(round: 1)
+        #expect(reply.status == .done && reply.reason.contains("cannot save the checkpoint after round 1"), "\(reply)")
+        let outcome = h.aggregator.wait(grace: 0)
+        #expect(!outcome.succeeded)
+        #expect(outcome.reason.hasPrefix("cannot save the checkpoint after round 1: ") && outcome.reason.contains("blocker/checkpoint"), "\(outcome.reason)")
+        #expect(h.recorder.finished == outcome)
+        #expect(!h.log.lines.contains { $0.message.contains("' completed") })
+        #expect(!FileManager.default.fileExists(atPath: h.settings.paths.lastModel))
+    }
+
+    /// A failed save in the last round, after the experiment was already decided as complete, still
+    /// turns the reported outcome into a failure.
+    @Test func aBestModelThatCannotBeSavedFailsEvenAFinishedExperiment() throws {
+        let h = try AggregatorHarness(rounds: 1, adjustPaths: { paths in
+            paths.bestModel = (paths.bestModel as NSString).deletingLastPathComponent + "/absent/best.safetensors"
+        })
+        let a = try h.site("site_a"), b = try h.site("site_b")
+        _ = try a.hello()
+        _ = try b.hello()
+        try a.runRound(0, values: [1, 1, 1, 1], layout: h.layout)
+        try b.runRound(0, values: [1, 1, 1, 1], layout: h.layout)
+        let outcome = h.aggregator.wait(grace: 0)
+        #expect(!outcome.succeeded)
+        #expect(outcome.reason.hasPrefix("cannot save the best model (the model round 0 started from") && outcome.reason.contains("absent/best"),
+                "\(outcome.reason)")
+        #expect(h.recorder.finished == outcome)
+        #expect(!h.log.lines.contains { $0.message.contains("' completed") })
+        // The checkpoint itself was saved: the last model is there.
+        #expect(try Safetensors.read(h.settings.paths.lastModel).model.values == [1, 1, 1, 1])
     }
 }

@@ -18,8 +18,13 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
     private let onEvent: @Sendable (AggregatorEvent) -> Void
     private let state: Mutex<RoundState>
     private let staging: UpdateStaging
-    /// Writes models and checkpoints off the request threads, in order.
+    /// Writes models and checkpoints off the request threads, in order. It never takes `state`'s lock:
+    /// closing a round waits for this queue with the lock held.
     private let saver = DispatchQueue(label: "swiftfl.aggregator.save")
+    /// The first save that failed (a checkpoint, `last` or `best`): the experiment cannot succeed.
+    private let saveFailure = Mutex<String?>(nil)
+    /// How the experiment ended, as reported: decided on `saver` once every save queued before the end has run.
+    private let reportedOutcome = Mutex<AggregatorOutcome?>(nil)
     private let timers = DispatchQueue(label: "swiftfl.aggregator.timers")
     private let finished = DispatchSemaphore(value: 0)
     /// Signalled when a collaborator disconnects or is told the experiment is over.
@@ -145,7 +150,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
             _ = peersChanged.wait(timeout: .now() + max(0.001, deadline.remainingSeconds))
         }
         stop()
-        return state.withLock { $0.outcome! }
+        return reportedOutcome.withLock { $0! }
     }
 
     /// Stops serving at once. An experiment still running ends as failed.
@@ -508,12 +513,12 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                 // round's checkpoint (or the initial model): link it rather than write it again.
                 let (source, path, round) = (s.servedModelFile, settings.paths.bestModel, s.round)
                 let note = BestModelNote(round: round, metric: settings.bestMetric, value: value, higherIsBetter: settings.higherIsBetter)
-                saver.async { [logger] in
+                saver.async { [self] in
                     do {
                         try AtomicFile.link(source, to: path)
                         try note.write(besideModel: path)
                     } catch {
-                        logger.error("cannot save the best model: \(error)")
+                        saveFailed("cannot save the best model (the model round \(round) started from, \(note.metric)=\(value)): \(error)")
                     }
                 }
             }
@@ -567,14 +572,38 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                                               bestValue: s.bestValue, aggregationState: s.aggregation.state)
         let paths = settings.paths
         s.servedModelFile = "\(paths.checkpointDirectory)/\(AggregatorCheckpoint.modelFileName(roundsCompleted: s.roundsCompleted))"
-        saver.async { [logger, onEvent] in
+        let after = finalValidationDone ? "the final validation" : "round \(checkpoint.roundsCompleted)"
+        saver.async { [self] in
+            let modelPath: String
             do {
-                let modelPath = try checkpoint.write(to: paths.checkpointDirectory)
-                try AtomicFile.link(modelPath, to: paths.lastModel)
-                onEvent(.checkpointSaved(roundsCompleted: checkpoint.roundsCompleted))
+                modelPath = try checkpoint.write(to: paths.checkpointDirectory)
             } catch {
-                logger.error("cannot save the model after round \(checkpoint.roundsCompleted): \(error)")
+                return saveFailed("cannot save the checkpoint after \(after): \(error)")
             }
+            do {
+                try AtomicFile.link(modelPath, to: paths.lastModel)
+            } catch {
+                return saveFailed("cannot save the last model after \(after): \(error)")
+            }
+            onEvent(.checkpointSaved(roundsCompleted: checkpoint.roundsCompleted))
+        }
+    }
+
+    /// Called on `saver` when a checkpoint, `last` or `best` could not be written (a full disk, a
+    /// quota, a file-size limit): the models are not where the experiment promises them, so it ends
+    /// as failed with this reason. Not retried: a full disk rarely clears within seconds, and closing
+    /// a round waits for this queue, so a retry would hold up every collaborator.
+    private func saveFailed(_ reason: String) {
+        logger.error(reason)
+        let isFirst = saveFailure.withLock { failure in
+            guard failure == nil else { return false }
+            failure = reason
+            return true
+        }
+        guard isFirst else { return }
+        // Through another queue: the state's owner may be waiting for this one (closing a round).
+        timers.async { [self] in
+            mutate { s in finish(&s, succeeded: false, reason: reason) }
         }
     }
 
@@ -589,12 +618,20 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
             s.toldDone.insert(name)
         }
         s.waiters = [:]
-        if succeeded {
-            logger.info("experiment '\(settings.experiment)' \(reason)")
-        } else {
-            logger.error("experiment '\(settings.experiment)' failed: \(reason)")
-        }
         saver.async { [self] in
+            // Every save queued before the end has run: only now is it known whether the models are on
+            // disk, so only now is the outcome final (and a success only if they are).
+            var outcome = outcome
+            if let failure = saveFailure.withLock({ $0 }), outcome.reason != failure {
+                outcome.reason = outcome.succeeded ? failure : "\(outcome.reason); also \(failure)"
+                outcome.succeeded = false
+            }
+            if outcome.succeeded {
+                logger.info("experiment '\(settings.experiment)' \(outcome.reason)")
+            } else {
+                logger.error("experiment '\(settings.experiment)' failed: \(outcome.reason)")
+            }
+            reportedOutcome.withLock { $0 = outcome }
             onEvent(.finished(outcome))
             finished.signal()
         }
