@@ -21,8 +21,10 @@ import FLCore
     @Test func scaleAndAddRefusesASumThatOverflowsFloat32() {
         // 1e36 · 1e3 = 1e39, beyond float32's 3.4e38: finite inputs, infinite result.
         let y: [Float] = [5, -7, 0]
+        let before = y.map(\.bitPattern)
         let positive = scaleAndAdd(1e3, [1e36, 1e36, 1e36], y)
         #expect(!positive.finite)
+        #expect(y.map(\.bitPattern) == before)  // the sum is read, never written
         #expect(positive.result.allSatisfy { $0 == .infinity })
         let negative = scaleAndAdd(1e3, [0, 0, -1e36], y)
         #expect(!negative.finite)
