@@ -17,15 +17,25 @@ public final class ProcessUnderTest: @unchecked Sendable {
     private let errors = CollectedLines()
 
     /// Starts `executable` (a product name such as `fx-aggregator`, found beside the test bundle).
+    ///
+    /// With `fileSizeLimit` (bytes, rounded down to 512-byte blocks) the child runs under that limit on
+    /// the size of any file it writes (`ulimit -f`, through `/bin/sh`, which then execs it, so the
+    /// process is still the executable itself): writes beyond it fail with EFBIG, as on a full disk,
+    /// since the executables ignore SIGXFSZ. No root or mounts needed.
     public init(_ executable: String, _ arguments: [String], name: String? = nil, errorLog: String,
-                environment: [String: String]? = nil) throws {
+                environment: [String: String]? = nil, fileSizeLimit: Int? = nil) throws {
         guard let path = ChildProcess.siblingExecutable(executable) else {
             throw ProcessUnderTestError("cannot find the \(executable) executable; build the package with `swift build --build-tests`")
         }
         self.name = name ?? executable
         self.errorLog = errorLog
         _ = FileManager.default.createFile(atPath: errorLog, contents: nil)
-        process = try ChildProcess(executable: path, arguments: arguments, environment: environment,
+        var (program, words) = (path, arguments)
+        if let limit = fileSizeLimit {
+            // POSIX `ulimit -f` counts 512-byte blocks (dash, and bash as sh).
+            (program, words) = ("/bin/sh", ["-c", "ulimit -f \(max(0, limit / 512)) && exec \"$0\" \"$@\"", path] + arguments)
+        }
+        process = try ChildProcess(executable: program, arguments: words, environment: environment,
                                    standardOutput: .pipe, standardError: .pipe)
         output.start(reading: process.standardOutput!, label: "stdout:\(self.name)", copyTo: nil)
         errors.start(reading: process.standardError!, label: "stderr:\(self.name)", copyTo: errorLog)

@@ -55,11 +55,29 @@ struct ScriptedSite {
     }
 }
 
+/// The events an aggregator reported, in order.
+final class EventRecorder: Sendable {
+    private let recorded = Mutex<[AggregatorEvent]>([])
+    func record(_ event: AggregatorEvent) { recorded.withLock { $0.append(event) } }
+    var events: [AggregatorEvent] { recorded.withLock { $0 } }
+
+    /// The `updateRejected` events as (collaborator, reason).
+    var rejections: [(collaborator: String, reason: String)] {
+        events.compactMap { if case let .updateRejected(c, r) = $0 { (c, r) } else { nil } }
+    }
+
+    /// The outcome reported by the `finished` event, if it came.
+    var finished: AggregatorOutcome? {
+        events.lazy.compactMap { if case let .finished(o) = $0 { o } else { nil } }.first
+    }
+}
+
 /// An aggregator in this process with a one-tensor model, and the PKI its sites use.
 final class AggregatorHarness {
     let pki: TestPKI
     let directory: TemporaryDirectory
     let log = LogRecorder()
+    let recorder = EventRecorder()
     let aggregator: Aggregator
     let port: Int
     let layout: ModelLayout
@@ -67,23 +85,33 @@ final class AggregatorHarness {
 
     init(collaborators: [String] = ["site_a", "site_b"], rounds: Int = 2, parameters: Int = 4,
          straggler: StragglerPolicy = StragglerPolicy(), tasks: [String] = ["aggregated_model_validation", "train"],
-         finalValidation: Bool = false, resume: Bool = false, reuse: (TestPKI, TemporaryDirectory)? = nil) throws {
+         finalValidation: Bool = false, aggregation: AggregationSettings = AggregationSettings(),
+         sampleCaps: [String: Int] = [:], adjustPaths: (inout AggregatorPaths) -> Void = { _ in }, resume: Bool = false, reuse: (TestPKI, TemporaryDirectory)? = nil) throws {
         pki = try reuse?.0 ?? TestPKI()
         directory = try reuse?.1 ?? TemporaryDirectory()
         layout = try ModelLayout([TensorSpec(name: "w", shape: [parameters])])
         let server = try pki.issue(name: "aggregator", role: .aggregator)
         let dir = directory.path
+        var paths = AggregatorPaths(initialModel: "\(dir)/init.safetensors", bestModel: "\(dir)/best.safetensors", lastModel: "\(dir)/last.safetensors",
+                                    checkpointDirectory: "\(dir)/checkpoint", metricsLog: "\(dir)/metrics.jsonl")
+        adjustPaths(&paths)
         settings = AggregatorSettings(
             experiment: "test", roundsToTrain: rounds, collaborators: collaborators,
             tasks: ["aggregated_model_validation": TaskDefinition(name: "aggregated_model_validation", function: .validate),
                     "train": TaskDefinition(name: "train", function: .train)],
             taskGroups: [TaskGroup(name: "all", tasks: tasks)], bestMetric: "aggregated_model_validation/accuracy",
-            finalValidation: finalValidation, straggler: straggler, maximumSampleCount: 1_000_000, longPollSeconds: 10,
-            paths: AggregatorPaths(initialModel: "\(dir)/init.safetensors", bestModel: "\(dir)/best.safetensors", lastModel: "\(dir)/last.safetensors",
-                                   checkpointDirectory: "\(dir)/checkpoint", metricsLog: "\(dir)/metrics.jsonl"),
+            finalValidation: finalValidation, aggregation: aggregation, straggler: straggler, maximumSampleCount: 1_000_000,
+            sampleCaps: sampleCaps, longPollSeconds: 10,
+            paths: paths,
             server: ServerConfiguration(tls: server, handshakeTimeout: 5, idleTimeout: 10))
+        // On disk as `fx plan initialize` leaves it: the best model of round 0 is a link to it.
+        if !FileManager.default.fileExists(atPath: paths.initialModel) {
+            try Safetensors.write(ModelState(zeros: layout), to: paths.initialModel)
+        }
         let checkpoint = resume ? try AggregatorCheckpoint.read(from: "\(dir)/checkpoint") : nil
-        aggregator = try Aggregator(settings: settings, initialModel: ModelState(zeros: layout), resumeFrom: checkpoint, logger: log.logger(label: "aggregator"))
+        let recorder = self.recorder
+        aggregator = try Aggregator(settings: settings, initialModel: ModelState(zeros: layout), resumeFrom: checkpoint,
+                                    logger: log.logger(label: "aggregator"), onEvent: { recorder.record($0) })
         port = try aggregator.start()
     }
 
@@ -252,5 +280,117 @@ final class AggregatorHarness {
         let a2 = try second.site("site_a")
         #expect(try a2.hello().currentRound == 1)
         #expect(try a2.model(round: 1) == [1, 1, 1, 1])
+    }
+
+    /// 1e36 weighted by 1000 samples overflows float32: the update is left out like any other bad
+    /// update (the task counts as reported), and the round's model is the honest site's alone.
+    @Test func anUpdateWhoseWeightedSumOverflowsIsLeftOut() throws {
+        let h = try AggregatorHarness(rounds: 1, tasks: ["train"])
+        let a = try h.site("site_a"), b = try h.site("site_b")
+        _ = try a.hello()
+        _ = try b.hello()
+        #expect(try a.ask(round: 0).status == .run)
+        let refused = try #require(throws: ErrorReply.self) {
+            try a.send(round: 0, task: "train", samples: 1000, values: [1e36, 1e36, 1e36, 1e36], layout: h.layout)
+        }
+        #expect(refused.code == .rejected)
+        #expect(refused.message.contains("model tensor 'w' overflows the running sum at element 0"), "\(refused.message)")
+        try b.runRound(0, values: [2, 2, 2, 2], layout: h.layout)
+        #expect(h.aggregator.wait(grace: 0).succeeded)
+        #expect(try Safetensors.read(h.settings.paths.lastModel).model.values == [2, 2, 2, 2])
+        #expect(h.log.lines.contains { $0.level == .warning && $0.fields["peer"] == "site_a" && $0.message.contains("tensor 'w' overflows") })
+        let rejections = h.recorder.rejections
+        #expect(rejections.count == 1 && rejections[0].collaborator == "site_a" && rejections[0].reason.contains("overflows"), "\(rejections)")
+    }
+
+    /// Finite updates whose FedAvgM step is not finite: the experiment fails, and the broken model is
+    /// neither served nor saved.
+    @Test func aNonFiniteAggregatedModelEndsTheExperimentUnsaved() throws {
+        let h = try AggregatorHarness(rounds: 2, tasks: ["train"],
+                                      aggregation: AggregationSettings(function: FedAvgM.name, serverLearningRate: 1e38, serverMomentum: 0.9))
+        let a = try h.site("site_a"), b = try h.site("site_b")
+        _ = try a.hello()
+        _ = try b.hello()
+        try a.runRound(0, values: [10, 10, 10, 10], layout: h.layout)
+        try b.runRound(0, values: [10, 10, 10, 10], layout: h.layout)
+        // The round closed with site_b's update: the sites are told it is over, and get no model.
+        let reply = try a.ask(round: 1)
+        #expect(reply.status == .done && reply.reason.contains("not finite"), "\(reply)")
+        #expect(throws: ErrorReply.self) { _ = try a.model(round: 1) }
+        let outcome = h.aggregator.wait(grace: 0)
+        #expect(!outcome.succeeded)
+        #expect(outcome.reason.contains("is not finite (tensor 'w'") && outcome.reason.contains("neither saved nor served"), "\(outcome.reason)")
+        #expect(h.recorder.finished == outcome)
+        #expect(!FileManager.default.fileExists(atPath: h.settings.paths.lastModel))
+        #expect(!FileManager.default.fileExists(atPath: "\(h.settings.paths.checkpointDirectory)/state.json"))
+    }
+
+    /// A site claiming a million samples for a zero model would drag the average to zero; capped at
+    /// the ten rows its site registered, it weighs what the honest site does (models and metrics).
+    @Test func aClaimAboveItsSitesRegisteredRowsIsCapped() throws {
+        let h = try AggregatorHarness(rounds: 1, sampleCaps: ["site_a": 10, "site_b": 50])
+        let a = try h.site("site_a"), b = try h.site("site_b")
+        _ = try a.hello()
+        _ = try b.hello()
+        try a.runRound(0, values: [0, 0, 0, 0], layout: h.layout, samples: 1_000_000, accuracy: 0)
+        try b.runRound(0, values: [4, 4, 4, 4], layout: h.layout, samples: 10, accuracy: 1)
+        #expect(h.aggregator.wait(grace: 0).succeeded)
+        #expect(try Safetensors.read(h.settings.paths.lastModel).model.values == [2, 2, 2, 2])  // (0·10 + 4·10) / 20
+        let aggregated = try MetricsLog.read(h.settings.paths.metricsLog).filter { $0.origin == "aggregator" && $0.metric == "accuracy" }
+        #expect(aggregated.map(\.value) == [0.5])
+        let capped = h.log.lines.filter { $0.level == .warning && $0.message.hasPrefix("capped") }
+        #expect(capped.count == 2)  // site_a's validation and training results; site_b claimed less than its cap
+        #expect(capped.allSatisfy { $0.fields["peer"] == "site_a" && $0.message.contains("claims 1000000 samples, its site registered 10") },
+                "\(capped.map(\.message))")
+    }
+
+    @Test func capsMustNameCollaboratorsAndBePositive() throws {
+        #expect(throws: AggregationError.self) { _ = try AggregatorHarness(sampleCaps: ["site_a": 0]) }
+        #expect(throws: AggregationError.self) { _ = try AggregatorHarness(sampleCaps: ["mallory": 10]) }
+    }
+
+    /// The checkpoint folder cannot be created (a file is in the way; as root, permissions would not
+    /// stop it): the experiment ends as failed naming the file and the system's error, never as done.
+    @Test func aCheckpointThatCannotBeSavedFailsTheExperiment() throws {
+        let h = try AggregatorHarness(rounds: 2, tasks: ["train"], adjustPaths: { paths in
+            _ = FileManager.default.createFile(atPath: (paths.checkpointDirectory as NSString).deletingLastPathComponent + "/blocker", contents: Data())
+            paths.checkpointDirectory = (paths.checkpointDirectory as NSString).deletingLastPathComponent + "/blocker/checkpoint"
+        })
+        let a = try h.site("site_a"), b = try h.site("site_b")
+        _ = try a.hello()
+        _ = try b.hello()
+        try a.runRound(0, values: [1, 1, 1, 1], layout: h.layout)
+        try b.runRound(0, values: [1, 1, 1, 1], layout: h.layout)
+        // Once the save has failed, the sites are told the experiment is over, and why.
+        #expect(h.log.waitForLine(timeout: 10) { $0.message.contains("failed: cannot save the checkpoint after round 1") } != nil)
+        let reply = try a.ask(round: 1)
+        #expect(reply.status == .done && reply.reason.contains("cannot save the checkpoint after round 1"), "\(reply)")
+        let outcome = h.aggregator.wait(grace: 0)
+        #expect(!outcome.succeeded)
+        #expect(outcome.reason.hasPrefix("cannot save the checkpoint after round 1: ") && outcome.reason.contains("blocker/checkpoint"), "\(outcome.reason)")
+        #expect(h.recorder.finished == outcome)
+        #expect(!h.log.lines.contains { $0.message.contains("' completed") })
+        #expect(!FileManager.default.fileExists(atPath: h.settings.paths.lastModel))
+    }
+
+    /// A failed save in the last round, after the experiment was already decided as complete, still
+    /// turns the reported outcome into a failure.
+    @Test func aBestModelThatCannotBeSavedFailsEvenAFinishedExperiment() throws {
+        let h = try AggregatorHarness(rounds: 1, adjustPaths: { paths in
+            paths.bestModel = (paths.bestModel as NSString).deletingLastPathComponent + "/absent/best.safetensors"
+        })
+        let a = try h.site("site_a"), b = try h.site("site_b")
+        _ = try a.hello()
+        _ = try b.hello()
+        try a.runRound(0, values: [1, 1, 1, 1], layout: h.layout)
+        try b.runRound(0, values: [1, 1, 1, 1], layout: h.layout)
+        let outcome = h.aggregator.wait(grace: 0)
+        #expect(!outcome.succeeded)
+        #expect(outcome.reason.hasPrefix("cannot save the best model (the model round 0 started from") && outcome.reason.contains("absent/best"),
+                "\(outcome.reason)")
+        #expect(h.recorder.finished == outcome)
+        #expect(!h.log.lines.contains { $0.message.contains("' completed") })
+        // The checkpoint itself was saved: the last model is there.
+        #expect(try Safetensors.read(h.settings.paths.lastModel).model.values == [1, 1, 1, 1])
     }
 }

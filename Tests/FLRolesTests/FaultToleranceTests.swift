@@ -79,4 +79,53 @@ import FLTesting
         let difference = zip(model.values, expected.values).map { abs($0 - $1) }.max() ?? .infinity
         #expect(difference < 1e-4, "largest difference \(difference)")
     }
+
+    /// A full disk, simulated by a file-size limit on the aggregator (no root or mounts needed): its
+    /// 400 KB checkpoints cannot be written, its small files still can. The experiment must end as
+    /// failed, saying which file and why, in its `finished` event and its exit status, and must never
+    /// claim success.
+    @Test func anAggregatorThatCannotSaveItsCheckpointFailsLoudly() throws {
+        let names = ["site_1", "site_2"]
+        let fixture = try FederationFixture(template: "breast_cancer", collaborators: names)
+        try fixture.write("plan/plan.yaml", """
+            aggregator:
+              defaults: defaults/aggregator.yaml
+              settings:
+                rounds_to_train: 3
+            collaborator:
+              defaults: defaults/collaborator.yaml
+            task_runner:
+              template: noop
+              settings:
+                parameters: 100000
+            network:
+              defaults: defaults/network.yaml
+            assigner:
+              defaults: defaults/assigner.yaml
+            tasks:
+              defaults: defaults/tasks.yaml
+
+            """)
+        try fixture.write("plan/cols.yaml", "collaborators:\n" + names.map { "  - \($0)\n" }.joined())
+        try fixture.initialize()
+        let (aggregator, port) = try fixture.startAggregator(fileSizeLimit: 128 << 10)
+        for name in names { _ = try fixture.startCollaborator(name, port: port) }
+
+        let status = try aggregator.waitForExit(timeout: 120)
+        #expect(status == .exited(1), "\(status): \(aggregator.errorTail())")
+        let finished = FederationFixture.events("finished", in: aggregator)
+        #expect(finished.count == 1)
+        #expect(finished.first?["succeeded"] as? Bool == false)
+        let reason = finished.first?["reason"] as? String ?? ""
+        #expect(reason.hasPrefix("cannot save the checkpoint after round 1: \(fixture.workspace)/save/checkpoint/round-0001.safetensors: ")
+                && reason.hasSuffix("File too large"), "\(reason)")
+        // Nothing said it went well: no "completed" and no "done: … models in save/".
+        let claims = aggregator.errorLines.filter { $0.contains("' completed") || $0.contains("models in") }
+        #expect(claims.isEmpty, "\(claims)")
+        #expect(aggregator.errorLines.contains { $0.contains("failed: cannot save the checkpoint after round 1") }, "\(aggregator.errorTail())")
+        // The small files were written; the failed one left nothing behind.
+        #expect(FileManager.default.fileExists(atPath: "\(fixture.workspace)/logs/metrics.jsonl"))
+        let saved = try FileManager.default.subpathsOfDirectory(atPath: "\(fixture.workspace)/save")
+        #expect(!saved.contains { $0.contains(".tmp.") || $0.hasPrefix("checkpoint/round-") }, "\(saved.sorted())")
+    }
 }

@@ -27,6 +27,9 @@ import FLTraining
         let last = try Safetensors.read("\(workspace.saveDirectory)/last.safetensors").model
         #expect(best.layout.tensors.map(\.name) == ["dense_0.weight", "dense_0.bias"])
         #expect(last.layout.tensors.map(\.shape) == [[2, 30], [2]])
+        // Every write and link is atomic through a temporary name; none may be left behind.
+        let saved = try FileManager.default.subpathsOfDirectory(atPath: workspace.saveDirectory)
+        #expect(!saved.isEmpty && saved.allSatisfy { !$0.contains(".tmp.") }, "\(saved.sorted())")
         let records = try MetricsLog.read("\(workspace.logsDirectory)/metrics.jsonl")
         let origins = Set(records.map(\.origin))
         #expect(origins == ["aggregator", "hospital_a", "hospital_b", "hospital_c"])
@@ -69,6 +72,40 @@ extension FederationTests {
         let central = try #require(try runner.run(TaskInvocation(name: "validate", function: .validate, round: 0), model: model).metrics["accuracy"])
         #expect(central > 0.9)
         #expect(abs(federated - central) <= 0.02, "federated \(federated) vs central \(central)")
+    }
+}
+
+extension FederationTests {
+    /// The Director's participant list replaces cols.yaml (hospital_c is left out) and caps the weight
+    /// of hospital_a's results at the 5 rows it registered, whatever it reports.
+    @Test func theParticipantListChoosesTheCollaboratorsAndCapsTheirWeights() throws {
+        let fixture = try FederationFixture(template: "breast_cancer", collaborators: ["hospital_a", "hospital_b", "hospital_c"])
+        try fixture.edit("plan/plan.yaml", replacing: "rounds_to_train: 10", with: "rounds_to_train: 2")
+        try fixture.initialize()
+        let participants = fixture.directory.appending("participants.json")
+        try ParticipantList(participants: [.init(name: "hospital_b", sampleCount: 1_000), .init(name: "hospital_a", sampleCount: 5)])
+            .write(to: participants)
+        let (aggregator, port) = try fixture.startAggregator(["--participants", participants])
+        let sites = try ["hospital_a", "hospital_b"].map { try fixture.startCollaborator($0, port: port) }
+        #expect(try aggregator.waitForExit(timeout: 120).isSuccess, "aggregator: \(aggregator.errorTail())")
+        for site in sites { #expect(try site.waitForExit(timeout: 30).isSuccess, "\(site.name): \(site.errorTail())") }
+        let started = FederationFixture.events("round_started", in: aggregator)
+        #expect(!started.isEmpty && started.allSatisfy { $0["collaborators"] as? [String] == ["hospital_a", "hospital_b"] })
+        let capped = aggregator.errorLines.filter { $0.contains("capped the weight of") }
+        #expect(!capped.isEmpty && capped.allSatisfy { $0.contains("hospital_a") && $0.contains("its site registered 5") }, "\(capped)")
+    }
+
+    @Test func aMalformedParticipantListStopsTheAggregatorNamingTheFileAndField() throws {
+        let fixture = try FederationFixture(template: "breast_cancer", collaborators: [])
+        try fixture.initialize()
+        let participants = fixture.directory.appending("participants.json")
+        try #"{"participants": [{"name": "hospital_a", "sample_count": "many"}]}"#.write(toFile: participants, atomically: true, encoding: .utf8)
+        let aggregator = try fixture.start("fx-aggregator", ["--workspace", fixture.workspace, "--port", "0", "--participants", participants],
+                                           name: "aggregator")
+        let status = try aggregator.waitForExit(timeout: 30)
+        #expect(!status.isSuccess)
+        #expect(aggregator.errorLines.contains { $0.contains("\(participants): participants[0].sample_count: expected a whole number") },
+                "\(aggregator.errorTail())")
     }
 }
 

@@ -13,15 +13,22 @@ public enum AggregatorProcess {
         .option("--port", value: "PORT", help: "Port to listen on; 0 picks a free one (default: network.settings.agg_port)."),
         .option("--cert-dir", value: "DIR", help: "Folder with ca.crt, NAME.crt and NAME.key (default: <workspace>/cert)."),
         .option("--name", value: "NAME", help: "The aggregator's certificate name (default: network.settings.agg_name)."),
+        .option("--participants", value: "FILE",
+                help: "JSON list of the collaborators and the rows each site registered (written by the Director): replaces plan/cols.yaml, and caps each one's weight."),
         .flag("--resume", help: "Continue from the last completed round's checkpoint instead of starting over."),
         .flag("--events", help: "Write one JSON object per event to standard output (for the Director)."),
         .option("--log-level", value: "LEVEL", help: "debug, info, warning or error (default: info)."),
     ]
 
     static let discussion = """
-    Serves the plan's rounds to the collaborators listed in plan/cols.yaml and aggregates their updates. Writes
-    save/best.safetensors, save/last.safetensors, a checkpoint after every round (save/checkpoint) and
-    logs/metrics.jsonl. Exits 0 when the experiment completes, 1 when it fails.
+    Serves the plan's rounds to the collaborators listed in plan/cols.yaml (or in --participants) and aggregates
+    their updates. Writes save/best.safetensors, save/last.safetensors, a checkpoint after every round
+    (save/checkpoint) and logs/metrics.jsonl. Exits 0 when the experiment completes, 1 when it fails, including
+    when a model or checkpoint cannot be saved.
+
+    --participants FILE: {"participants": [{"name": "hospital_a", "sample_count": 190}, ...]}. The experiment's
+    collaborators are exactly these names, in this order; each one's results weigh at most its sample_count
+    (a larger claim is capped and logged).
     """
 
     /// `fx-aggregator`.
@@ -37,8 +44,13 @@ public enum AggregatorProcess {
         let name = args.option("--name") ?? plan.network.aggregatorName
         let tls = TLSConfiguration(certificateDirectory: context.absolute(args.option("--cert-dir") ?? workspace.certificateDirectory), name: name)
         let experiment = args.option("--experiment") ?? plan.experimentName
-        let settings = plan.aggregatorSettings(experiment: experiment, tls: tls, host: args.option("--host"),
+        var settings = plan.aggregatorSettings(experiment: experiment, tls: tls, host: args.option("--host"),
                                                port: try args.int("--port", in: 0...65535))
+        if let path = args.option("--participants").map(context.absolute) {
+            let list = try ParticipantList.read(from: path)
+            settings.admit(list)
+            logger.info("participants from \(path): " + list.participants.map { "\($0.name) (\($0.sampleCount) rows)" }.joined(separator: ", "))
+        }
         guard FileManager.default.fileExists(atPath: settings.paths.initialModel) else {
             throw WorkspaceError("no initial model at \(settings.paths.initialModel); run `fx plan initialize --workspace \(workspace.root)` first")
         }

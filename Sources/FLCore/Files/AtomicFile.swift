@@ -47,8 +47,13 @@ public enum AtomicFile {
     }
 
     /// Makes `path` name the same file as `source` (a hard link, placed atomically), or, where a link
-    /// is impossible (another file system), an atomic copy of it. Either way `path` is never half written.
+    /// is impossible (another file system), an atomic copy of it. Either way `path` is never half written,
+    /// and no temporary name is left behind.
     public static func link(_ source: String, to path: String) throws {
+        // Already the same file (e.g. `last` linked again to the checkpoint it names): nothing to do.
+        // This must be checked, not left to rename: rename(2) between two links to one inode succeeds
+        // without doing anything and would leave the temporary link in place.
+        if sameFile(source, path) { return }
         let tmp = "\(path).tmp.\(getpid())"
         unlink(tmp)
         if Glibc.link(source, tmp) == 0 {
@@ -57,21 +62,15 @@ public enum AtomicFile {
                 unlink(tmp)
                 throw FileError(path: path, operation: "rename into place", errno: e)
             }
+            // Normally gone with the rename; still there if `path` became a link to `source` meanwhile.
+            unlink(tmp)
             syncDirectory(of: path)
             return
         }
         let input = open(source, O_RDONLY | O_CLOEXEC)
         if input < 0 { throw FileError(path: source, operation: "open", errno: errno) }
         defer { close(input) }
-        try write(to: path) { output in
-            var buffer = [UInt8](repeating: 0, count: 1 << 20)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
-                if n < 0 { if errno == EINTR { continue }; throw FileError(path: source, operation: "read", errno: errno) }
-                if n == 0 { break }
-                try buffer.withUnsafeBytes { try FileDescriptorIO.writeAll(output, UnsafeRawBufferPointer(rebasing: $0[0..<n]), path: path) }
-            }
-        }
+        try copy(from: input, sourcePath: source, to: path)
     }
 
     /// Writes a copy of everything readable from `input` (from its current offset to its end) to
@@ -86,6 +85,13 @@ public enum AtomicFile {
                 try buffer.withUnsafeBytes { try FileDescriptorIO.writeAll(output, UnsafeRawBufferPointer(rebasing: $0[0..<n]), path: path) }
             }
         }
+    }
+
+    /// Whether both paths exist and name the same inode.
+    private static func sameFile(_ a: String, _ b: String) -> Bool {
+        var sa = stat(), sb = stat()
+        guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
     }
 
     private static func syncDirectory(of path: String) {

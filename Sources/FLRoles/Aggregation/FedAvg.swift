@@ -3,7 +3,8 @@ import FLCore
 /// Federated averaging (McMahan et al., 2017): the next global model is the mean of the updates,
 /// each weighted by the number of samples it was trained on.
 ///
-/// Memory: one running-sum buffer the size of the model, reused every round.
+/// Memory: one running-sum buffer the size of the model, exchanged with the buffer of each update it
+/// takes in (so the aggregator's pool of buffers keeps its size).
 public final class FedAvg: AggregationFunction {
     public static let name = "fedavg"
 
@@ -20,9 +21,19 @@ public final class FedAvg: AggregationFunction {
         totalWeight = 0
     }
 
-    public func add(_ update: UnsafeBufferPointer<Float>, weight: Double) {
-        sum.withUnsafeMutableBufferPointer { FloatKernels.axpy(Float(weight), update, $0) }
+    public func add(_ update: inout [Float], weight: Double) -> FoldResult {
+        precondition(update.count == sum.count, "FedAvg: an update of \(update.count) values for a model of \(sum.count)")
+        let finite = update.withUnsafeMutableBufferPointer { u in
+            sum.withUnsafeBufferPointer { FloatKernels.scaleAndAdd(Float(weight), u, $0) }
+        }
+        guard finite else {
+            // Rare: one more pass over the (already overwritten) scratch buffer to say where.
+            return .refused(firstNonFinite: update.withUnsafeBufferPointer { FloatKernels.firstNonFinite($0) } ?? 0)
+        }
+        // The new sum is in the update's buffer: take it, and hand back the old sum's for the next update.
+        swap(&sum, &update)
         totalWeight += weight
+        return .added
     }
 
     public func finish(into global: inout ModelState) {

@@ -21,7 +21,7 @@ public final class FedAvgM: AggregationFunction {
 
     public var totalWeight: Double { average.totalWeight }
     public func begin(global: ModelState) { average.begin(global: global) }
-    public func add(_ update: UnsafeBufferPointer<Float>, weight: Double) { average.add(update, weight: weight) }
+    public func add(_ update: inout [Float], weight: Double) -> FoldResult { average.add(&update, weight: weight) }
 
     public func finish(into global: inout ModelState) {
         let (beta, eta) = (momentum, learningRate)

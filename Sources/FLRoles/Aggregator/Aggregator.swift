@@ -18,8 +18,13 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
     private let onEvent: @Sendable (AggregatorEvent) -> Void
     private let state: Mutex<RoundState>
     private let staging: UpdateStaging
-    /// Writes models and checkpoints off the request threads, in order.
+    /// Writes models and checkpoints off the request threads, in order. It never takes `state`'s lock:
+    /// closing a round waits for this queue with the lock held.
     private let saver = DispatchQueue(label: "swiftfl.aggregator.save")
+    /// The first save that failed (a checkpoint, `last` or `best`): the experiment cannot succeed.
+    private let saveFailure = Mutex<String?>(nil)
+    /// How the experiment ended, as reported: decided on `saver` once every save queued before the end has run.
+    private let reportedOutcome = Mutex<AggregatorOutcome?>(nil)
     private let timers = DispatchQueue(label: "swiftfl.aggregator.timers")
     private let finished = DispatchSemaphore(value: 0)
     /// Signalled when a collaborator disconnects or is told the experiment is over.
@@ -77,6 +82,12 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
     /// Prepares an experiment from its initial model, or from a checkpoint to resume after a crash.
     public init(settings: AggregatorSettings, initialModel: ModelState, resumeFrom checkpoint: AggregatorCheckpoint? = nil,
                 logger: Logger, onEvent: @escaping @Sendable (AggregatorEvent) -> Void = { _ in }) throws {
+        for (name, cap) in settings.sampleCaps.sorted(by: { $0.key < $1.key }) {
+            guard settings.collaborators.contains(name) else {
+                throw AggregationError("sample cap for '\(name)', who is not a collaborator of experiment '\(settings.experiment)'")
+            }
+            guard cap >= 1 else { throw AggregationError("sample cap of '\(name)' is \(cap); expected at least 1 row") }
+        }
         self.settings = settings
         self.layout = initialModel.layout
         self.logger = logger
@@ -139,7 +150,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
             _ = peersChanged.wait(timeout: .now() + max(0.001, deadline.remainingSeconds))
         }
         stop()
-        return state.withLock { $0.outcome! }
+        return reportedOutcome.withLock { $0! }
     }
 
     /// Stops serving at once. An experiment still running ends as failed.
@@ -257,7 +268,8 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
     }
 
     private enum Verdict {
-        case accept(TaskDefinition)
+        /// Accepted, with the weight it carries: the claimed sample count, capped by the site's registration.
+        case accept(TaskDefinition, weight: Int)
         /// Refused, but it was the collaborator's task: the task counts as reported, its content is left out.
         case exclude(String)
         /// Refused outright: not this collaborator's task now.
@@ -291,7 +303,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                     return .exclude("model stream has \(stream?.byteCount ?? 0) bytes, expected \(layout.byteCount)")
                 }
             }
-            return .accept(definition)
+            return .accept(definition, weight: min(result.sampleCount, settings.sampleCaps[name] ?? .max))
         }
     }
 
@@ -307,22 +319,31 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                 if s.round == result.round { markReported(&s, name: name, task: result.task) }
             }
             request.responder.fail(.rejected, reason)
-        case let .accept(definition):
+        case let .accept(definition, weight):
+            if weight < result.sampleCount {
+                logger.warning("capped the weight of \(name)'s \(result.task) result of round \(result.round): it claims \(result.sampleCount) samples, "
+                               + "its site registered \(weight)", ["peer": name, "task": result.task])
+            }
             if definition.function == .train {
                 do {
                     try staging.withBuffer(timeout: settings.server.idleTimeout) { buffer in
                         try buffer.withUnsafeMutableBytes { try request.stream!.read(into: $0) }
-                        let finite = buffer.withUnsafeBufferPointer { FloatKernels.firstNonFinite($0) }
-                        if let index = finite {
-                            let tensor = layout.tensors[layout.offsets.lastIndex { $0 <= index }!]
-                            throw ErrorReply(.rejected, "model tensor '\(tensor.name)' holds \(buffer[index]) (NaN or infinity)")
+                        // Checked here, outside the lock, to say precisely what is wrong; folding in
+                        // checks the weighted sum as well (an overflow of finite values).
+                        if let index = buffer.withUnsafeBufferPointer({ FloatKernels.firstNonFinite($0) }) {
+                            let (tensor, element) = position(of: index)
+                            throw ErrorReply(.rejected, "model tensor '\(tensor)' holds \(buffer[index]) at element \(element) (NaN or infinity)")
                         }
                         try mutate { s in
-                            guard s.round == result.round, s.pending[name]?.contains(result.task) == true else {
+                            guard s.phase != .done, s.round == result.round, s.pending[name]?.contains(result.task) == true else {
                                 throw ErrorReply(.conflict, "round \(result.round) closed while the update was arriving")
                             }
-                            buffer.withUnsafeBufferPointer { s.aggregation.add($0, weight: Double(result.sampleCount)) }
-                            record(&s, name: name, result: result)
+                            if case let .refused(index) = s.aggregation.add(&buffer, weight: Double(weight)) {
+                                let (tensor, element) = position(of: index)
+                                throw ErrorReply(.rejected, "weighted by its \(weight) samples, model tensor '\(tensor)' overflows the running sum "
+                                                 + "at element \(element) (beyond float32's range); the update is left out")
+                            }
+                            record(&s, name: name, result: result, weight: weight)
                         }
                     }
                 } catch let error as ErrorReply {
@@ -338,10 +359,16 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                     return
                 }
             } else {
-                mutate { s in record(&s, name: name, result: result) }
+                mutate { s in record(&s, name: name, result: result, weight: weight) }
             }
             request.responder.reply(OkReply())
         }
+    }
+
+    /// The tensor holding the value at `index` of the model's flat values, and its index within that tensor.
+    private func position(of index: Int) -> (tensor: String, element: Int) {
+        let i = layout.offsets.lastIndex { $0 <= index } ?? 0
+        return (layout.tensors[i].name, index - layout.offsets[i])
     }
 
     private func reject(_ name: String, _ result: TaskResultMessage, reason: String) {
@@ -351,22 +378,23 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
 
     // MARK: - Rounds (all called with `state` locked)
 
-    /// Adds an accepted result's metrics and marks the task reported.
-    private func record(_ s: inout RoundState, name: String, result: TaskResultMessage) {
+    /// Adds an accepted result's metrics, weighted by `weight` (its capped sample count), and marks the task reported.
+    private func record(_ s: inout RoundState, name: String, result: TaskResultMessage, weight: Int) {
         var records: [MetricRecord] = []
         for key in result.metrics.keys.sorted() {
             let value = result.metrics[key]!
             records.append(MetricRecord(round: s.round, origin: name, task: result.task, metric: key, value: value))
             let id = "\(result.task)/\(key)"
             let old = s.metricSums[id] ?? (0, 0)
-            s.metricSums[id] = (old.sum + value * Double(result.sampleCount), old.weight + Double(result.sampleCount))
+            s.metricSums[id] = (old.sum + value * Double(weight), old.weight + Double(weight))
         }
         metricsLog.append(records)
         markReported(&s, name: name, task: result.task)
     }
 
     private func markReported(_ s: inout RoundState, name: String, task: String) {
-        guard var tasks = s.pending[name], let i = tasks.firstIndex(of: task) else { return }
+        // A result still arriving when the experiment ended (failed) must not close a round again.
+        guard s.phase != .done, var tasks = s.pending[name], let i = tasks.firstIndex(of: task) else { return }
         tasks.remove(at: i)
         s.pending[name] = tasks
         if tasks.isEmpty {
@@ -485,12 +513,12 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                 // round's checkpoint (or the initial model): link it rather than write it again.
                 let (source, path, round) = (s.servedModelFile, settings.paths.bestModel, s.round)
                 let note = BestModelNote(round: round, metric: settings.bestMetric, value: value, higherIsBetter: settings.higherIsBetter)
-                saver.async { [logger] in
+                saver.async { [self] in
                     do {
                         try AtomicFile.link(source, to: path)
                         try note.write(besideModel: path)
                     } catch {
-                        logger.error("cannot save the best model: \(error)")
+                        saveFailed("cannot save the best model (the model round \(round) started from, \(note.metric)=\(value)): \(error)")
                     }
                 }
             }
@@ -505,6 +533,15 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                 // be computed in place instead of in a model-sized copy.
                 saver.sync {}
                 s.aggregation.finish(into: &s.global)
+                if let bad = s.global.firstNonFinite {
+                    // Every update was finite and so was their sum, yet the function's step was not
+                    // (e.g. FedAvgM with an absurd server learning rate). The model is broken: never
+                    // save or serve it; the last checkpoint stays the last good model.
+                    finish(&s, succeeded: false, reason: "the model aggregated from the updates of round \(s.round) is not finite (tensor '\(bad.tensor)' "
+                           + "holds \(bad.value) at element \(bad.element)); it was neither saved nor served (check the aggregation "
+                           + "settings, e.g. server_learning_rate)")
+                    return
+                }
             } else {
                 logger.warning("round \(s.round): no update was accepted; the model stays as it was")
             }
@@ -535,14 +572,38 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                                               bestValue: s.bestValue, aggregationState: s.aggregation.state)
         let paths = settings.paths
         s.servedModelFile = "\(paths.checkpointDirectory)/\(AggregatorCheckpoint.modelFileName(roundsCompleted: s.roundsCompleted))"
-        saver.async { [logger, onEvent] in
+        let after = finalValidationDone ? "the final validation" : "round \(checkpoint.roundsCompleted)"
+        saver.async { [self] in
+            let modelPath: String
             do {
-                let modelPath = try checkpoint.write(to: paths.checkpointDirectory)
-                try AtomicFile.link(modelPath, to: paths.lastModel)
-                onEvent(.checkpointSaved(roundsCompleted: checkpoint.roundsCompleted))
+                modelPath = try checkpoint.write(to: paths.checkpointDirectory)
             } catch {
-                logger.error("cannot save the model after round \(checkpoint.roundsCompleted): \(error)")
+                return saveFailed("cannot save the checkpoint after \(after): \(error)")
             }
+            do {
+                try AtomicFile.link(modelPath, to: paths.lastModel)
+            } catch {
+                return saveFailed("cannot save the last model after \(after): \(error)")
+            }
+            onEvent(.checkpointSaved(roundsCompleted: checkpoint.roundsCompleted))
+        }
+    }
+
+    /// Called on `saver` when a checkpoint, `last` or `best` could not be written (a full disk, a
+    /// quota, a file-size limit): the models are not where the experiment promises them, so it ends
+    /// as failed with this reason. Not retried: a full disk rarely clears within seconds, and closing
+    /// a round waits for this queue, so a retry would hold up every collaborator.
+    private func saveFailed(_ reason: String) {
+        logger.error(reason)
+        let isFirst = saveFailure.withLock { failure in
+            guard failure == nil else { return false }
+            failure = reason
+            return true
+        }
+        guard isFirst else { return }
+        // Through another queue: the state's owner may be waiting for this one (closing a round).
+        timers.async { [self] in
+            mutate { s in finish(&s, succeeded: false, reason: reason) }
         }
     }
 
@@ -557,12 +618,20 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
             s.toldDone.insert(name)
         }
         s.waiters = [:]
-        if succeeded {
-            logger.info("experiment '\(settings.experiment)' \(reason)")
-        } else {
-            logger.error("experiment '\(settings.experiment)' failed: \(reason)")
-        }
         saver.async { [self] in
+            // Every save queued before the end has run: only now is it known whether the models are on
+            // disk, so only now is the outcome final (and a success only if they are).
+            var outcome = outcome
+            if let failure = saveFailure.withLock({ $0 }), outcome.reason != failure {
+                outcome.reason = outcome.succeeded ? failure : "\(outcome.reason); also \(failure)"
+                outcome.succeeded = false
+            }
+            if outcome.succeeded {
+                logger.info("experiment '\(settings.experiment)' \(outcome.reason)")
+            } else {
+                logger.error("experiment '\(settings.experiment)' failed: \(outcome.reason)")
+            }
+            reportedOutcome.withLock { $0 = outcome }
             onEvent(.finished(outcome))
             finished.signal()
         }

@@ -126,8 +126,15 @@ public struct AggregatorSettings: Sendable {
     public var finalValidation: Bool
     public var aggregation: AggregationSettings
     public var straggler: StragglerPolicy
-    /// Updates claiming more samples than this are refused as implausible.
+    /// Results claiming more samples than this are refused as implausible (the task counts as
+    /// reported, its content is left out), with or without a cap.
     public var maximumSampleCount: Int
+    /// Collaborator → the number of rows its site registered (with the Director), which bounds the
+    /// weight of its results. A collaborator's sample count is its own claim; the weight of each
+    /// accepted result (the FedAvg weight of an update, the weight of its metrics in the aggregated
+    /// metrics) is `min(claimed, cap)`, and a claim above the cap is logged. Collaborators without an
+    /// entry are weighted by their claim (empty: no caps). Every cap must be at least 1.
+    public var sampleCaps: [String: Int]
     /// How many updates may be received at once; each needs a model-sized buffer.
     public var concurrentUpdates: Int
     /// Longest a collaborator's request for work is held before it is told to ask again.
@@ -139,7 +146,7 @@ public struct AggregatorSettings: Sendable {
                 taskGroups: [TaskGroup], assignerSeed: UInt64 = 0, bestMetric: String, higherIsBetter: Bool = true,
                 finalValidation: Bool = true, aggregation: AggregationSettings = AggregationSettings(),
                 straggler: StragglerPolicy = StragglerPolicy(), maximumSampleCount: Int = 1_000_000_000,
-                concurrentUpdates: Int = 1, longPollSeconds: Double = 30, paths: AggregatorPaths, server: ServerConfiguration) {
+                sampleCaps: [String: Int] = [:], concurrentUpdates: Int = 1, longPollSeconds: Double = 30, paths: AggregatorPaths, server: ServerConfiguration) {
         self.experiment = experiment
         self.roundsToTrain = roundsToTrain
         self.collaborators = collaborators
@@ -152,6 +159,7 @@ public struct AggregatorSettings: Sendable {
         self.aggregation = aggregation
         self.straggler = straggler
         self.maximumSampleCount = maximumSampleCount
+        self.sampleCaps = sampleCaps
         self.concurrentUpdates = concurrentUpdates
         self.longPollSeconds = longPollSeconds
         self.paths = paths

@@ -57,6 +57,7 @@ extension Director {
         let prepared: (plan: ExperimentPlan, workspace: Workspace)
         do {
             prepared = try prepareWorkspace(name, participants: participants, resume: resume)
+            try writeParticipants(name, participants, resume: resume)
         } catch {
             return finish(name, .failed, "cannot prepare the experiment's workspace: \(error)")
         }
@@ -159,6 +160,17 @@ extension Director {
         return (plan, workspace)
     }
 
+    /// Writes the participants and the rows each registered, which the aggregator caps their
+    /// weights at. A resumed experiment keeps the list it started with.
+    private func writeParticipants(_ name: String, _ participants: [String], resume: Bool) throws {
+        let path = store.participantsPath(of: name)
+        if resume, let kept = try? ParticipantList.read(from: path), kept.names == participants { return }
+        let list = ParticipantList(participants: state.withLock { s in
+            participants.map { ParticipantList.Participant(name: $0, sampleCount: max(1, s.envoys[$0]?.record.shard.sampleCount ?? 1)) }
+        })
+        try list.write(to: path)
+    }
+
     // MARK: The aggregator
 
     private func runAggregator(_ name: String, workspace: Workspace, plan: ExperimentPlan) {
@@ -175,7 +187,8 @@ extension Director {
         }
         // The Director chooses the aggregator's identity itself; the plan's agg_name never picks a key.
         var arguments = ["--workspace", workspace.root, "--experiment", name, "--host", settings.aggregatorHost, "--port", "\(settings.aggregatorPort)",
-                         "--events", "--cert-dir", settings.certificateDirectory, "--name", settings.aggregatorName]
+                         "--events", "--cert-dir", settings.certificateDirectory, "--name", settings.aggregatorName,
+                         "--participants", store.participantsPath(of: name)]
         if launch > 1 { arguments.append("--resume") }
         let errorLog = "\(store.directory(of: name))/aggregator-\(launch).stderr"
         let child: ChildProcess
