@@ -22,8 +22,13 @@ public final class ProcessUnderTest: @unchecked Sendable {
     /// the size of any file it writes (`ulimit -f`, through `/bin/sh`, which then execs it, so the
     /// process is still the executable itself): writes beyond it fail with EFBIG, as on a full disk,
     /// since the executables ignore SIGXFSZ. No root or mounts needed.
+    ///
+    /// With `smallDisk` the child runs with a file system of only that many bytes mounted on that
+    /// folder (tmpfs in a mount namespace of its own, through `unshare`), so its writes there fail
+    /// with ENOSPC when it is full, as on a real full disk, while nothing outside changes. Needs
+    /// `unshare` with user namespaces (`canMountSmallDisks`); files it writes there vanish with it.
     public init(_ executable: String, _ arguments: [String], name: String? = nil, errorLog: String,
-                environment: [String: String]? = nil, fileSizeLimit: Int? = nil) throws {
+                environment: [String: String]? = nil, fileSizeLimit: Int? = nil, smallDisk: (folder: String, bytes: Int)? = nil) throws {
         guard let path = ChildProcess.siblingExecutable(executable) else {
             throw ProcessUnderTestError("cannot find the \(executable) executable; build the package with `swift build --build-tests`")
         }
@@ -33,7 +38,13 @@ public final class ProcessUnderTest: @unchecked Sendable {
         var (program, words) = (path, arguments)
         if let limit = fileSizeLimit {
             // POSIX `ulimit -f` counts 512-byte blocks (dash, and bash as sh).
-            (program, words) = ("/bin/sh", ["-c", "ulimit -f \(max(0, limit / 512)) && exec \"$0\" \"$@\"", path] + arguments)
+            (program, words) = ("/bin/sh", ["-c", "ulimit -f \(max(0, limit / 512)) && exec \"$0\" \"$@\"", program] + words)
+        }
+        if let disk = smallDisk {
+            // The folder's path travels as an argument, never inside the script text.
+            (program, words) = ("/usr/bin/unshare", ["--user", "--map-root-user", "--mount", "/bin/sh", "-c",
+                                                     "mount -t tmpfs -o size=\(disk.bytes) smalldisk \"$0\" && exec \"$@\"",
+                                                     disk.folder, program] + words)
         }
         process = try ChildProcess(executable: program, arguments: words, environment: environment,
                                    standardOutput: .pipe, standardError: .pipe)
@@ -42,6 +53,16 @@ public final class ProcessUnderTest: @unchecked Sendable {
     }
 
     deinit { process.kill() }
+
+    /// Whether this machine lets a test mount a small file system for a child (`smallDisk`).
+    public static let canMountSmallDisks: Bool = {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare"),
+              let probe = try? ChildProcess(executable: "/usr/bin/unshare",
+                                            arguments: ["--user", "--map-root-user", "--mount", "/bin/sh", "-c", "mount -t tmpfs -o size=4096 probe /tmp"],
+                                            standardOutput: .null, standardError: .null)
+        else { return false }
+        return probe.wait(timeout: 10)?.isSuccess ?? false
+    }()
 
     /// Every line of standard output so far.
     public var outputLines: [String] { output.lines.map(\.line) }

@@ -102,6 +102,128 @@ final class LiveFederation: @unchecked Sendable {
     }
 }
 
+/// A site with a valid `envoy` certificate whose collaborator lies: it registers `registeredRows`,
+/// accepts whatever it is offered, and when told to run, joins the aggregator under its own name and
+/// answers every task with `update(round, layout)` claiming `claimedSamples` samples. It speaks the
+/// protocol itself, on threads of its own, until the experiment ends or `stop()`.
+final class RogueEnvoy: @unchecked Sendable {
+    let name: String
+    private let tls: TLSConfiguration
+    private let director: FrameClient
+    private let claimedSamples: Int
+    private let update: @Sendable (Int, ModelLayout) -> [Float]
+    private let lock = NSLock()
+    private var stopped = false
+    private var answers: [String] = []
+    private let done = DispatchSemaphore(value: 0)
+
+    init(name: String, certificateDirectory: String, directorPort port: Int, registeredRows: Int, claimedSamples: Int,
+         update: @escaping @Sendable (Int, ModelLayout) -> [Float]) throws {
+        self.name = name
+        self.tls = TLSConfiguration(certificateDirectory: certificateDirectory, name: name)
+        self.claimedSamples = claimedSamples
+        self.update = update
+        director = try FrameClient.connect(host: "127.0.0.1", port: port, context: TLSContext(tls, side: .client), timeout: 10, idleTimeout: 60,
+                                           expecting: ExpectedPeer(name: "director", role: .director))
+        let shard = ShardDescriptor(path: "rogue.csv", labelColumn: "label", sampleShape: [30], targetShape: [1], sampleCount: registeredRows)
+        guard let welcome = try director.call(EnvoyRegistration(envoy: name, shard: shard), timeout: 10) as? EnvoyWelcome else {
+            throw ProcessUnderTestError("the Director did not welcome \(name)")
+        }
+        let heartbeats = Thread { [self] in
+            while !isStopped {
+                _ = try? director.call(EnvoyHeartbeat(cpuPercent: 1, residentBytes: 1, availableBytes: 1, collaboratorRunning: false, experiment: ""),
+                                       timeout: 10)
+                Thread.sleep(forTimeInterval: welcome.heartbeatPeriod)  // a heartbeat's period, not a wait for an event
+            }
+        }
+        heartbeats.start()
+        let work = Thread { [self] in
+            defer { done.signal() }
+            try? serve()
+        }
+        work.start()
+    }
+
+    deinit { stop() }
+
+    private var isStopped: Bool { lock.withLock { stopped } }
+
+    /// What the aggregator answered each result (`ok`, or the error's message).
+    var aggregatorAnswers: [String] { lock.withLock { answers } }
+
+    func stop() {
+        lock.withLock { stopped = true }
+        director.close()
+    }
+
+    /// Waits until it has stopped taking part (the experiment ended, or `stop()`).
+    func waitUntilDone(timeout: Double) -> Bool { done.wait(timeout: .now() + timeout) == .success }
+
+    private func serve() throws {
+        var (experiment, launch, state) = ("", 0, SiteWorkState.idle)
+        while !isStopped {
+            let reply = try director.call(WorkRequest(experiment: experiment, launch: launch, state: state, maximumWaitSeconds: 1), timeout: 20)
+            guard let assignment = reply as? WorkAssignment else { continue }
+            switch assignment.action {
+            case .wait:
+                continue
+            case .offer:
+                // Fetch the archive (as a real Envoy does), then accept it whatever it holds.
+                try director.call(ArchiveRequest(experiment: assignment.experiment), timeout: 20) { _, stream in try stream?.skipRest() }
+                try director.call(SiteReport(experiment: assignment.experiment, launch: 0, event: .accepted), timeout: 10)
+                (experiment, launch, state) = (assignment.experiment, 0, .decided)
+            case .run:
+                (experiment, launch, state) = (assignment.experiment, assignment.launch, .running)
+                try director.call(SiteReport(experiment: experiment, launch: launch, event: .collaboratorStarted), timeout: 10)
+                try collaborate(assignment)
+                try director.call(SiteReport(experiment: experiment, launch: launch, event: .collaboratorExited, exitStatus: "exited with status 0",
+                                             succeeded: true), timeout: 10)
+                state = .exited
+                return
+            case .stop:
+                return
+            }
+        }
+    }
+
+    private func collaborate(_ assignment: WorkAssignment) throws {
+        let aggregator = try FrameClient.connect(host: assignment.aggregatorHost, port: assignment.aggregatorPort, context: TLSContext(tls, side: .client),
+                                                 timeout: 10, idleTimeout: 60,
+                                                 expecting: ExpectedPeer(name: assignment.aggregatorName, role: .aggregator))
+        defer { aggregator.close() }
+        guard let welcome = try aggregator.call(CollaboratorHello(collaborator: name, experiment: assignment.experiment), timeout: 10) as? AggregatorWelcome else {
+            throw ProcessUnderTestError("the aggregator did not welcome \(name)")
+        }
+        var round = 0
+        while !isStopped {
+            guard let tasks = try aggregator.call(TaskRequest(round: round, maximumWaitSeconds: 2), timeout: 30) as? TaskReply else { continue }
+            switch tasks.status {
+            case .wait: continue
+            case .done: return
+            case .run: break
+            }
+            for task in tasks.tasks {
+                let training = task == "train"
+                let result = TaskResultMessage(round: tasks.round, task: task, sampleCount: claimedSamples,
+                                               metrics: training ? ["loss": 0] : ["accuracy": 1, "loss": 0], layout: training ? welcome.layout : nil)
+                let answer: String
+                do {
+                    if training {
+                        try aggregator.call(result, stream: FloatBufferSource(update(tasks.round, welcome.layout)), timeout: 30)
+                    } else {
+                        try aggregator.call(result, timeout: 30)
+                    }
+                    answer = "ok"
+                } catch let error as ErrorReply {
+                    answer = error.message
+                }
+                lock.withLock { answers.append("round \(tasks.round) \(task): \(answer)") }
+            }
+            round = tasks.round + 1
+        }
+    }
+}
+
 /// Each way issue 11 found to get past the federation's trust boundaries, tried against real
 /// processes while an honest experiment runs: each is refused, the Director's log names the
 /// sender, and the honest experiment still completes. Positive controls check that every role can
@@ -380,5 +502,78 @@ final class LiveFederation: @unchecked Sendable {
         #expect(try federation.director.waitForExit(timeout: 30).isSuccess)
         let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(state)/experiments.json"))) as? [[String: Any]]
         #expect(saved?.first?["status"] as? String == "succeeded")
+    }
+    /// 7. A site whose collaborator claims a billion samples, alternately with a zero model and with
+    /// values that would overflow the running sum: its weight is what its Envoy registered, the
+    /// overflowing updates are refused, and the honest sites' model stays good.
+    @Test func aSitesWeightIsWhatItRegisteredAndNoUpdateMakesTheModelNonFinite() throws {
+        let federation = try LiveFederation()
+        try federation.fixture.addEnvoy("mallory_site", dataFrom: 0)
+        let rogue = try RogueEnvoy(name: "mallory_site", certificateDirectory: "\(federation.fixture.envoyDirectory("mallory_site"))/cert",
+                                   directorPort: federation.port, registeredRows: 40, claimedSamples: 1_000_000_000) { round, layout in
+            [Float](repeating: round % 2 == 0 ? 1e37 : 0, count: layout.count)
+        }
+        defer { rogue.stop() }
+        try DirectorFixture.waitForEvent("envoy_online", ["envoy": "mallory_site"], in: federation.director, timeout: 30)
+        let honest = try federation.startHonest(rounds: 10)
+        let (status, reason) = try federation.finish(honest)
+        #expect(status == "succeeded", "\(reason)")
+        #expect(rogue.waitUntilDone(timeout: 30))
+        let answers = rogue.aggregatorAnswers
+        #expect(answers.contains { $0.hasPrefix("round 0 train: ") && $0.contains("overflows the running sum") }, "\(answers)")
+        #expect(answers.contains { $0.hasPrefix("round 1 train: ok") }, "\(answers)")
+
+        let info = try federation.client("alice").status(honest)
+        #expect(info.collaborators.contains("mallory_site"))
+        // Zeros at the weight of 1e9 samples would have made the model all but zero: ~0.63 accuracy.
+        let accuracy = try #require(info.lastMetrics["aggregated_model_validation/accuracy"])
+        #expect(accuracy > 0.9, "\(info.lastMetrics)")
+        // The aggregator says whose weight it capped and whose update it refused; the Director relays the refusals.
+        let aggregatorLog = try String(contentsOfFile: "\(federation.fixture.stateDirectory)/experiments/\(honest)/aggregator-1.stderr", encoding: .utf8)
+        #expect(aggregatorLog.contains("capped the weight of mallory_site") && aggregatorLog.contains("its site registered 40"), "\(aggregatorLog.suffix(2000))")
+        #expect(aggregatorLog.contains("from mallory_site"), "\(aggregatorLog.suffix(2000))")
+        #expect(federation.director.errorLines.contains { $0.contains("update from 'mallory_site' rejected") })
+        let participants = try ParticipantList.read(from: "\(federation.fixture.stateDirectory)/experiments/\(honest)/participants.json")
+        #expect(participants.sampleCaps["mallory_site"] == 40)
+    }
+
+    /// 9. The disk under the Director fills up mid-experiment: the experiment fails saying so, never
+    /// "succeeded", and the Director keeps retrying its own state.
+    @Test(.disabled(if: !ProcessUnderTest.canMountSmallDisks, "this machine cannot mount a small file system for a child (unshare)"))
+    func aFullDiskFailsTheExperimentLoudly() throws {
+        let fixture = try DirectorFixture(envoys: ["hospital_a", "hospital_b"])
+        // 4 MB models (the noop runner, 1M parameters) on a 6 MB state disk: the archive and the
+        // initial model fit, the first checkpoint does not.
+        let (director, port) = try fixture.startDirector(stateDiskBytes: 6 << 20)
+        let envoys = try ["hospital_a", "hospital_b"].map { try fixture.startEnvoy($0, port: port) }
+        _ = envoys
+        for name in ["hospital_a", "hospital_b"] { try DirectorFixture.waitForEvent("envoy_online", ["envoy": name], in: director, timeout: 30) }
+        let workspace = try fixture.makeWorkspace("full", rounds: 3)
+        let plan = "\(workspace)/plan/plan.yaml"
+        try (try String(contentsOfFile: plan, encoding: .utf8)).replacingOccurrences(of: "  template: builtin\n  settings:\n",
+                                                                              with: "  template: noop\n  settings:\n    parameters: 1000000\n")
+            .write(toFile: plan, atomically: true, encoding: .utf8)
+        try fixture.fx(["experiment", "submit", "--workspace", workspace, "--name", "full"] + fixture.clientOptions(port: port))
+        let line = try DirectorFixture.waitForEvent("experiment_finished", ["experiment": "full"], in: director, timeout: 120)
+        #expect(line.contains("\"status\":\"failed\""), "\(line)")
+        #expect(line.contains("No space left on device") && line.contains("cannot save the checkpoint after round 1"), "\(line)")
+        #expect(!director.outputLines.contains { $0.contains("\"status\":\"succeeded\"") })
+        let status = try fixture.fxStatus(["experiment", "status", "full"] + fixture.clientOptions(port: port))
+        #expect(status.output.contains("status:      failed"), "\(status.output)")
+    }
+
+    /// 11. After experiments, no temporary file is left anywhere: not the aggregator's, not the Director's.
+    @Test func noTemporaryFileIsLeftBehind() throws {
+        let federation = try LiveFederation(envoys: ["hospital_a", "hospital_b"])
+        let honest = try federation.startHonest(rounds: 5)
+        #expect(try federation.finish(honest).status == "succeeded")
+        let second = try federation.startHonest("second", rounds: 3)
+        #expect(try federation.finish(second).status == "succeeded")
+        federation.director.process.terminate()
+        _ = try federation.director.waitForExit(timeout: 30)
+        #expect(federation.strayTemporaryFiles().isEmpty, "\(federation.strayTemporaryFiles())")
+        let save = "\(federation.fixture.stateDirectory)/experiments/\(honest)/workspace/save"
+        let saved = try FileManager.default.contentsOfDirectory(atPath: save).sorted()
+        #expect(saved == ["best.json", "best.safetensors", "checkpoint", "init.safetensors", "last.safetensors"], "\(saved)")
     }
 }
