@@ -17,15 +17,19 @@ public final class ProcessUnderTest: @unchecked Sendable {
     private let errors = CollectedLines()
 
     /// Starts `executable` (a product name such as `fx-aggregator`, found beside the test bundle).
+    /// With a `launcher` (a command and its arguments, such as `LimitedDescriptors.launcher(64)`),
+    /// that command is run with the executable's path and `arguments` after its own; it must `exec`
+    /// the executable, so the process is still the one this object watches and kills.
     public init(_ executable: String, _ arguments: [String], name: String? = nil, errorLog: String,
-                environment: [String: String]? = nil) throws {
+                environment: [String: String]? = nil, launcher: [String] = []) throws {
         guard let path = ChildProcess.siblingExecutable(executable) else {
             throw ProcessUnderTestError("cannot find the \(executable) executable; build the package with `swift build --build-tests`")
         }
         self.name = name ?? executable
         self.errorLog = errorLog
         _ = FileManager.default.createFile(atPath: errorLog, contents: nil)
-        process = try ChildProcess(executable: path, arguments: arguments, environment: environment,
+        let command = launcher.isEmpty ? [path] + arguments : launcher + [path] + arguments
+        process = try ChildProcess(executable: command[0], arguments: Array(command.dropFirst()), environment: environment,
                                    standardOutput: .pipe, standardError: .pipe)
         output.start(reading: process.standardOutput!, label: "stdout:\(self.name)", copyTo: nil)
         errors.start(reading: process.standardError!, label: "stderr:\(self.name)", copyTo: errorLog)
@@ -150,6 +154,16 @@ private final class CollectedLines: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while !ended && condition.wait(until: deadline) {}
+    }
+}
+
+/// A launcher for `ProcessUnderTest` that runs an executable with a lower limit on open file
+/// descriptors (soft and hard, so the executable cannot raise it back), to test what it does when
+/// it runs out without touching the descriptors of the test process itself.
+public enum LimitedDescriptors {
+    /// `sh -c 'ulimit -n <count> && exec "$0" "$@"'`.
+    public static func launcher(_ count: Int) -> [String] {
+        ["/bin/sh", "-c", "ulimit -n \(count) && exec \"$0\" \"$@\""]
     }
 }
 
