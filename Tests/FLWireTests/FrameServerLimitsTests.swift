@@ -14,14 +14,16 @@ import FLTesting
     static let partialHello: [UInt8] = [0x16, 0x03, 0x01, 0x02, 0x00]
 
     @Test func anHonestClientIsServedThroughAFloodOfIdleConnections() throws {
-        // 650 idle sockets are 1,300 descriptors in this process: both ends live here.
-        #expect(ProcessSetup.raiseDescriptorLimit() >= 2_000)
+        // Each idle socket is two descriptors in this process (both ends live here), and other tests
+        // run alongside: 650 of them where the limit allows, and always well beyond the 128 kept.
+        let count = min(650, (ProcessSetup.raiseDescriptorLimit() - 400) / 2)
+        try #require(count >= 300, "the descriptor limit is too low for this test; raise `ulimit -n`")
         let fixture = try ServerFixture()
         let threadsBefore = try #require(ResourceUsage.threadCount())
-        let flood = try TCPFlood(port: fixture.server.port, count: 650)
+        let flood = try TCPFlood(port: fixture.server.port, count: count)
         // The server takes the whole flood in: it keeps the newest 128 from this address and closes the rest.
-        try eventually(timeout: 20, "the server closed \(flood.closedByServer()) of 650 idle connections") {
-            flood.closedByServer() >= 650 - 128
+        try eventually(timeout: 20, "the server closed \(flood.closedByServer()) of \(count) idle connections") {
+            flood.closedByServer() >= count - 128
         }
         let threadsDuring = try #require(ResourceUsage.threadCount())
         #expect(fixture.server.pendingHandshakeCount <= 128)
@@ -30,8 +32,8 @@ import FLTesting
         try fixture.expectServes()
         #expect(start.elapsedSeconds < 5, "the honest client waited \(start.elapsedSeconds) s")
         // No thread per idle socket: a few threads of other tests running alongside at most.
-        #expect(threadsDuring - threadsBefore < 50, "threads went from \(threadsBefore) to \(threadsDuring) with 650 idle connections open")
-        // 522 evictions, a few log lines.
+        #expect(threadsDuring - threadsBefore < 50, "threads went from \(threadsBefore) to \(threadsDuring) with \(count) idle connections open")
+        // Hundreds of evictions, a line or two.
         let evictions = fixture.log.lines.filter { $0.message.contains("idle connection") }
         #expect(!evictions.isEmpty && evictions.count <= 2, "\(evictions.map(\.message))")
         #expect(evictions.first?.message.contains("128 handshakes pending from 127.0.0.1 (the limit per address)") == true,
