@@ -135,11 +135,14 @@ import FLTesting
         try reloaded.revoke(certificateFile: b.certificatePath)
         let list = try CertificateRevocationList.load(path: ca.revocationListPath)
         #expect(list.revokedSerialNumbers == [a.certificate.serialNumber, b.certificate.serialNumber])
-        // A lost list is signed again from the records.
+        // A lost list is signed again from the records, by hand or when the CA is next loaded.
         try FileManager.default.removeItem(atPath: ca.revocationListPath)
         let again = try reloaded.updateRevocationList()
         #expect(again.revokedSerialNumbers == list.revokedSerialNumbers)
         #expect(try CertificateRevocationList.load(path: ca.revocationListPath).isSigned(by: ca.certificate))
+        try FileManager.default.removeItem(atPath: ca.revocationListPath)
+        _ = try CertificateAuthority.load(directory: caDirectory)
+        #expect(try CertificateRevocationList.load(path: ca.revocationListPath).revokedSerialNumbers == list.revokedSerialNumbers)
     }
 
     @Test func loadingRefusesWhatIsNotAList() throws {

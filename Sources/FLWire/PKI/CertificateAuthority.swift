@@ -76,6 +76,9 @@ public final class CertificateAuthority: Sendable {
     }
 
     /// Loads the CA in `directory`, checking that `ca.crt` is a CA certificate and `ca.key` its key.
+    /// A CA made before revocation lists existed gets its `crl.pem` here (from `revoked.jsonl`, so
+    /// usually empty), so that configurations can name it; a directory that cannot be written to is
+    /// left as it is.
     public static func load(directory: String) throws -> CertificateAuthority {
         let certificatePath = "\(directory)/\(PKI.authorityCertificateFile)"
         let keyPath = "\(directory)/\(PKI.authorityKeyFile)"
@@ -87,7 +90,9 @@ public final class CertificateAuthority: Sendable {
         guard certificate.matches(key) else {
             throw PKIError(.keyMismatch, path: keyPath, "this key does not belong to the CA certificate \(certificatePath)")
         }
-        return CertificateAuthority(directory: directory, certificate: certificate, key: key)
+        let authority = CertificateAuthority(directory: directory, certificate: certificate, key: key)
+        if !FileManager.default.fileExists(atPath: authority.revocationListPath) { _ = try? authority.updateRevocationList() }
+        return authority
     }
 
     /// Issues a certificate for `request`. The request's signature and name were checked when it
