@@ -234,9 +234,10 @@ public final class FrameServer: @unchecked Sendable {
             if !accepting, let resumes = backoff.resumes { wake = wake.min(resumes) }
             let rc = poll(&fds, nfds_t(fds.count), wake.pollTimeout)
             if rc < 0 {
-                if errno == EINTR { continue }
+                let e = errno
+                if e == EINTR { continue }
                 // Only a lack of kernel memory can get here; pause rather than spin.
-                throttle.note("poll", level: .error, source: "", message: "accept loop: poll failed: \(String(cString: strerror(errno)))",
+                throttle.note("poll", level: .error, source: "", message: "accept loop: poll failed: \(String(cString: strerror(e)))",
                               summary: { n, s, _ in "accept loop: poll failed \(n) more times in the last \(s) s" })
                 _ = poll(nil, 0, 10)
                 continue
