@@ -101,4 +101,15 @@ static inline EVP_PKEY *fl_PEM_read_bio_unencrypted_PrivateKey(BIO *bio) {
     return PEM_read_bio_PrivateKey(bio, NULL, fl_no_password, NULL);
 }
 
+// Revocation
+static inline long fl_SSL_set1_verify_cert_store(SSL *ssl, X509_STORE *store) {
+    return SSL_set1_verify_cert_store(ssl, store);
+}
+static inline int fl_sk_X509_REVOKED_num(const STACK_OF(X509_REVOKED) *stack) {
+    return sk_X509_REVOKED_num(stack);
+}
+static inline X509_REVOKED *fl_sk_X509_REVOKED_value(const STACK_OF(X509_REVOKED) *stack, int index) {
+    return sk_X509_REVOKED_value(stack, index);
+}
+
 #endif

@@ -129,12 +129,12 @@ public final class DirectorFixture: @unchecked Sendable {
 
     /// Starts `fx director start --events` and waits for it to listen; returns it and its port.
     /// `stateDiskBytes` gives the Director (and the aggregators it starts) a state folder on a file
-    /// system of only that size (see `ProcessUnderTest.smallDisk`).
+    /// system of only that size (see `Launcher.smallDisk`).
     public func startDirector(port: Int? = nil, timeout: Double = 30, stateDiskBytes: Int? = nil) throws -> (process: ProcessUnderTest, port: Int) {
         var arguments = ["director", "start", "--config", directorConfigurationPath, "--events"]
         if let port { arguments += ["--port", "\(port)"] }
         if stateDiskBytes != nil { try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true) }
-        let process = try start("fx", arguments, name: "director", smallDisk: stateDiskBytes.map { (stateDirectory, $0) })
+        let process = try start("fx", arguments, name: "director", launcher: stateDiskBytes.map { Launcher.smallDisk(stateDirectory, bytes: $0) } ?? [])
         let line = try process.waitForLine(timeout: timeout) { $0.contains("\"event\":\"listening\"") }
         guard let range = line.range(of: "\"port\":"), let port = Int(line[range.upperBound...].prefix { $0.isNumber }) else {
             throw ProcessUnderTestError("the Director announced no port: \(line)")
@@ -167,10 +167,9 @@ public final class DirectorFixture: @unchecked Sendable {
     }
 
     /// Starts any executable of the package, killed when the fixture goes away.
-    public func start(_ executable: String, _ arguments: [String], name: String,
-                      smallDisk: (folder: String, bytes: Int)? = nil) throws -> ProcessUnderTest {
+    public func start(_ executable: String, _ arguments: [String], name: String, launcher: [String] = []) throws -> ProcessUnderTest {
         let process = try ProcessUnderTest(executable, arguments, name: name, errorLog: directory.appending("\(name)-\(UUID().uuidString.prefix(6)).stderr"),
-                                           smallDisk: smallDisk)
+                                           launcher: launcher)
         lock.lock()
         started.append(process)
         lock.unlock()

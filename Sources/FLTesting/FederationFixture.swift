@@ -53,11 +53,10 @@ public final class FederationFixture: @unchecked Sendable {
     public func initialize() throws { try fx(["plan", "initialize", "--workspace", workspace]) }
 
     /// Starts the aggregator on a free port and waits for it to listen; returns it and the port.
-    /// `fileSizeLimit` (bytes) makes its writes of larger files fail as on a full disk (see `ProcessUnderTest`).
-    public func startAggregator(_ extra: [String] = [], timeout: Double = 30,
-                                fileSizeLimit: Int? = nil) throws -> (process: ProcessUnderTest, port: Int) {
+    /// `launcher` runs it through another command (see `ProcessUnderTest`).
+    public func startAggregator(_ extra: [String] = [], timeout: Double = 30, launcher: [String] = []) throws -> (process: ProcessUnderTest, port: Int) {
         let process = try start("fx-aggregator", ["--workspace", workspace, "--port", "0", "--events"] + extra, name: "aggregator",
-                                fileSizeLimit: fileSizeLimit)
+                                launcher: launcher)
         let line = try process.waitForLine(timeout: timeout) { $0.contains("\"event\":\"listening\"") }
         guard let range = line.range(of: "\"port\":"), let port = Int(line[range.upperBound...].prefix { $0.isNumber }) else {
             throw ProcessUnderTestError("aggregator announced no port: \(line)")
@@ -71,9 +70,8 @@ public final class FederationFixture: @unchecked Sendable {
     }
 
     /// Starts any executable of the package, kept until the fixture goes away.
-    public func start(_ executable: String, _ arguments: [String], name: String, fileSizeLimit: Int? = nil) throws -> ProcessUnderTest {
-        let process = try ProcessUnderTest(executable, arguments, name: name, errorLog: directory.appending("\(name).stderr"),
-                                           fileSizeLimit: fileSizeLimit)
+    public func start(_ executable: String, _ arguments: [String], name: String, launcher: [String] = []) throws -> ProcessUnderTest {
+        let process = try ProcessUnderTest(executable, arguments, name: name, errorLog: directory.appending("\(name).stderr"), launcher: launcher)
         lock.lock()
         started.append(process)
         lock.unlock()

@@ -17,36 +17,19 @@ public final class ProcessUnderTest: @unchecked Sendable {
     private let errors = CollectedLines()
 
     /// Starts `executable` (a product name such as `fx-aggregator`, found beside the test bundle).
-    ///
-    /// With `fileSizeLimit` (bytes, rounded down to 512-byte blocks) the child runs under that limit on
-    /// the size of any file it writes (`ulimit -f`, through `/bin/sh`, which then execs it, so the
-    /// process is still the executable itself): writes beyond it fail with EFBIG, as on a full disk,
-    /// since the executables ignore SIGXFSZ. No root or mounts needed.
-    ///
-    /// With `smallDisk` the child runs with a file system of only that many bytes mounted on that
-    /// folder (tmpfs in a mount namespace of its own, through `unshare`), so its writes there fail
-    /// with ENOSPC when it is full, as on a real full disk, while nothing outside changes. Needs
-    /// `unshare` with user namespaces (`canMountSmallDisks`); files it writes there vanish with it.
+    /// With a `launcher` (a command and its arguments, such as `Launcher.limitedDescriptors(64)`),
+    /// that command is run with the executable's path and `arguments` after its own; it must `exec`
+    /// the executable, so the process is still the one this object watches and kills.
     public init(_ executable: String, _ arguments: [String], name: String? = nil, errorLog: String,
-                environment: [String: String]? = nil, fileSizeLimit: Int? = nil, smallDisk: (folder: String, bytes: Int)? = nil) throws {
+                environment: [String: String]? = nil, launcher: [String] = []) throws {
         guard let path = ChildProcess.siblingExecutable(executable) else {
             throw ProcessUnderTestError("cannot find the \(executable) executable; build the package with `swift build --build-tests`")
         }
         self.name = name ?? executable
         self.errorLog = errorLog
         _ = FileManager.default.createFile(atPath: errorLog, contents: nil)
-        var (program, words) = (path, arguments)
-        if let limit = fileSizeLimit {
-            // POSIX `ulimit -f` counts 512-byte blocks (dash, and bash as sh).
-            (program, words) = ("/bin/sh", ["-c", "ulimit -f \(max(0, limit / 512)) && exec \"$0\" \"$@\"", program] + words)
-        }
-        if let disk = smallDisk {
-            // The folder's path travels as an argument, never inside the script text.
-            (program, words) = ("/usr/bin/unshare", ["--user", "--map-root-user", "--mount", "/bin/sh", "-c",
-                                                     "mount -t tmpfs -o size=\(disk.bytes) smalldisk \"$0\" && exec \"$@\"",
-                                                     disk.folder, program] + words)
-        }
-        process = try ChildProcess(executable: program, arguments: words, environment: environment,
+        let command = launcher.isEmpty ? [path] + arguments : launcher + [path] + arguments
+        process = try ChildProcess(executable: command[0], arguments: Array(command.dropFirst()), environment: environment,
                                    standardOutput: .pipe, standardError: .pipe)
         output.start(reading: process.standardOutput!, label: "stdout:\(self.name)", copyTo: nil)
         errors.start(reading: process.standardError!, label: "stderr:\(self.name)", copyTo: errorLog)
@@ -54,15 +37,6 @@ public final class ProcessUnderTest: @unchecked Sendable {
 
     deinit { process.kill() }
 
-    /// Whether this machine lets a test mount a small file system for a child (`smallDisk`).
-    public static let canMountSmallDisks: Bool = {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare"),
-              let probe = try? ChildProcess(executable: "/usr/bin/unshare",
-                                            arguments: ["--user", "--map-root-user", "--mount", "/bin/sh", "-c", "mount -t tmpfs -o size=4096 probe /tmp"],
-                                            standardOutput: .null, standardError: .null)
-        else { return false }
-        return probe.wait(timeout: 10)?.isSuccess ?? false
-    }()
 
     /// Every line of standard output so far.
     public var outputLines: [String] { output.lines.map(\.line) }
@@ -182,6 +156,44 @@ private final class CollectedLines: @unchecked Sendable {
         defer { condition.unlock() }
         while !ended && condition.wait(until: deadline) {}
     }
+}
+
+/// Commands that run a `ProcessUnderTest` under a constraint and then `exec` it, so the process is
+/// still the executable itself: for testing what it does when the machine runs short, without
+/// touching the test process.
+public enum Launcher {
+    /// A lower limit on open file descriptors (soft and hard, so the executable cannot raise it back):
+    /// `sh -c 'ulimit -n <count> && exec "$0" "$@"'`.
+    public static func limitedDescriptors(_ count: Int) -> [String] {
+        ["/bin/sh", "-c", "ulimit -n \(count) && exec \"$0\" \"$@\""]
+    }
+
+    /// A limit on the size of any file it writes (`ulimit -f`, rounded down to 512-byte blocks):
+    /// writes beyond it fail with EFBIG, as on a full disk, since the executables ignore SIGXFSZ.
+    /// No root or mounts needed.
+    public static func fileSizeLimit(_ bytes: Int) -> [String] {
+        // POSIX `ulimit -f` counts 512-byte blocks (dash, and bash as sh).
+        ["/bin/sh", "-c", "ulimit -f \(max(0, bytes / 512)) && exec \"$0\" \"$@\""]
+    }
+
+    /// A file system of only `bytes` mounted on `folder` (tmpfs in a user and mount namespace of
+    /// its own, through `unshare`): writes there fail with ENOSPC once it is full, as on a real full
+    /// disk, while nothing outside changes; what it holds vanishes with the process. Needs
+    /// `canMountSmallDisks`. The folder travels as an argument, never inside the script text.
+    public static func smallDisk(_ folder: String, bytes: Int) -> [String] {
+        ["/usr/bin/unshare", "--user", "--map-root-user", "--mount", "/bin/sh", "-c",
+         "mount -t tmpfs -o size=\(bytes) smalldisk \"$0\" && exec \"$@\"", folder]
+    }
+
+    /// Whether this machine lets a test mount a small file system for a child (`smallDisk`).
+    public static let canMountSmallDisks: Bool = {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare"),
+              let probe = try? ChildProcess(executable: "/usr/bin/unshare",
+                                            arguments: ["--user", "--map-root-user", "--mount", "/bin/sh", "-c", "mount -t tmpfs -o size=4096 probe /tmp"],
+                                            standardOutput: .null, standardError: .null)
+        else { return false }
+        return probe.wait(timeout: 10)?.isSuccess ?? false
+    }()
 }
 
 /// A child process that did not do what the test waited for.

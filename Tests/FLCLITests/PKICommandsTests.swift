@@ -56,4 +56,36 @@ import FLWire
         let missing = fx(["pki", "certify", "--name", "x"])
         #expect(missing.status == 64 && missing.err.contains("--role"), "\(missing.err)")
     }
+
+    @Test func revokeByNameAndByFile() throws {
+        let dir = try TemporaryDirectory()
+        let ca = dir.appending("ca")
+        let initialized = fx(["pki", "init", "--dir", ca])
+        #expect(initialized.status == 0 && initialized.out.contains("\(ca)/crl.pem"), "\(initialized.out)")
+        #expect(FileManager.default.fileExists(atPath: "\(ca)/crl.pem"), "init writes an empty list configurations can name at once")
+        for name in ["site-a", "site-b"] {
+            #expect(fx(["pki", "certify", "--name", name, "--role", "envoy", "--ca-dir", ca, "--dir", dir.appending(name)]).status == 0)
+        }
+        let siteA = try Certificate.load(path: dir.appending("site-a/site-a.crt"))
+        let siteB = try Certificate.load(path: dir.appending("site-b/site-b.crt"))
+
+        let byName = fx(["pki", "revoke", "site-a", "--ca-dir", ca])
+        #expect(byName.status == 0, "\(byName.err)")
+        #expect(byName.out.contains("revoked 'site-a' serial \(siteA.serialNumber)"), "\(byName.out)")
+        #expect(byName.out.contains("revocation list: \(ca)/crl.pem"), "\(byName.out)")
+        #expect(byName.out.contains("Copy it to every Director, Envoy and aggregator machine"), "\(byName.out)")
+        let byFile = fx(["pki", "revoke", "--cert", dir.appending("site-b/site-b.crt"), "--ca-dir", ca])
+        #expect(byFile.status == 0 && byFile.out.contains("revoked 'site-b' serial \(siteB.serialNumber)"), "\(byFile.out) \(byFile.err)")
+        let text = try tool("/usr/bin/openssl", ["crl", "-noout", "-text", "-in", "\(ca)/crl.pem"])
+        #expect(text.contains(siteA.serialNumber) && text.contains(siteB.serialNumber), "\(text)")
+
+        let again = fx(["pki", "revoke", "site-a", "--ca-dir", ca])
+        #expect(again.status == 0 && again.out.contains("was already revoked"), "\(again.out)")
+        let unknown = fx(["pki", "revoke", "site-z", "--ca-dir", ca])
+        #expect(unknown.status == 1 && unknown.err.contains(ca) && unknown.err.contains("no certificate issued for 'site-z'"), "\(unknown.err)")
+        let both = fx(["pki", "revoke", "site-a", "--cert", "x.crt", "--ca-dir", ca])
+        #expect(both.status == 64 && both.err.contains("either a NAME or --cert FILE"), "\(both.err)")
+        let neither = fx(["pki", "revoke", "--ca-dir", ca])
+        #expect(neither.status == 64, "\(neither.err)")
+    }
 }

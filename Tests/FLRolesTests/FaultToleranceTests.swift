@@ -108,7 +108,7 @@ import FLTesting
             """)
         try fixture.write("plan/cols.yaml", "collaborators:\n" + names.map { "  - \($0)\n" }.joined())
         try fixture.initialize()
-        let (aggregator, port) = try fixture.startAggregator(fileSizeLimit: 128 << 10)
+        let (aggregator, port) = try fixture.startAggregator(launcher: Launcher.fileSizeLimit(128 << 10))
         for name in names { _ = try fixture.startCollaborator(name, port: port) }
 
         let status = try aggregator.waitForExit(timeout: 120)

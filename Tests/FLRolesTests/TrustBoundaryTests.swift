@@ -539,7 +539,7 @@ final class RogueEnvoy: @unchecked Sendable {
 
     /// 9. The disk under the Director fills up mid-experiment: the experiment fails saying so, never
     /// "succeeded", and the Director keeps retrying its own state.
-    @Test(.disabled(if: !ProcessUnderTest.canMountSmallDisks, "this machine cannot mount a small file system for a child (unshare)"))
+    @Test(.disabled(if: !Launcher.canMountSmallDisks, "this machine cannot mount a small file system for a child (unshare)"))
     func aFullDiskFailsTheExperimentLoudly() throws {
         let fixture = try DirectorFixture(envoys: ["hospital_a", "hospital_b"])
         // 4 MB models (the noop runner, 1M parameters) on a 6 MB state disk: the archive and the

@@ -47,13 +47,16 @@ final class ServerFixture {
     let handler = EchoHandler()
     let server: FrameServer
 
+    /// `configure` adjusts the server's configuration (limits, a revocation list) before it starts.
     init(allowedPeers: Set<String>? = nil, allowedRoles: Set<CertificateRole>? = nil, serverHosts: [String] = ["127.0.0.1", "localhost"],
-         handshakeTimeout: Double = 5, idleTimeout: Double = 30) throws {
-        pki = try TestPKI()
-        let tls = try pki.issue(name: "aggregator", role: .aggregator, hosts: serverHosts)
-        server = try FrameServer(configuration: ServerConfiguration(tls: tls, handshakeTimeout: handshakeTimeout, idleTimeout: idleTimeout,
-                                                                    allowedPeers: allowedPeers, allowedRoles: allowedRoles),
-                                 handler: handler, logger: log.logger(label: "server"))
+         handshakeTimeout: Double = 5, idleTimeout: Double = 30, pki: TestPKI? = nil,
+         configure: (inout ServerConfiguration) -> Void = { _ in }) throws {
+        self.pki = try pki ?? TestPKI()
+        let tls = try self.pki.issue(name: "aggregator", role: .aggregator, hosts: serverHosts)
+        var configuration = ServerConfiguration(tls: tls, handshakeTimeout: handshakeTimeout, idleTimeout: idleTimeout,
+                                                allowedPeers: allowedPeers, allowedRoles: allowedRoles)
+        configure(&configuration)
+        server = try FrameServer(configuration: configuration, handler: handler, logger: log.logger(label: "server"))
     }
 
     deinit { server.stop() }

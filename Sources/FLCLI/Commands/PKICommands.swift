@@ -11,8 +11,10 @@ enum PKICommands {
                 experiment). The operator chooses the role when signing. Keys are made where they are used and
                 never move: a site runs `request`, sends the .csr to the operator, who runs `sign --role envoy` and
                 sends back the .crt and the CA certificate. `certify` does both at once for a federation on one machine.
+                `revoke` withdraws a certificate before it expires: it is listed in the CA's crl.pem, which every
+                Director, Envoy and aggregator machine is given a copy of.
                 """,
-                subcommands: [initCommand, requestCommand, signCommand, certifyCommand])
+                subcommands: [initCommand, requestCommand, signCommand, certifyCommand, revokeCommand])
     }
 
     static let initCommand = Command(
@@ -26,6 +28,7 @@ enum PKICommands {
         context.console.print("  certificate: \(ca.certificatePath)")
         context.console.print("  key:         \(ca.keyPath) (keep it secret)")
         context.console.print("  SHA-256:     \(ca.certificate.fingerprint)")
+        context.console.print("  revocations: \(ca.revocationListPath) (empty for now; give every Director, Envoy and aggregator a copy)")
         return 0
     }
 
@@ -77,6 +80,37 @@ enum PKICommands {
                                       directory: context.absolute(args.option("--dir") ?? "."), validity: .days(days))
         context.console.print("\(identity.name) (role \(role)): \(identity.certificatePath) (key \(identity.keyPath))")
         context.console.print("SHA-256 fingerprint: \(identity.fingerprint)")
+        return 0
+    }
+
+    static let revokeCommand = Command(
+        "revoke", abstract: "Revoke a participant's certificates (by name) or one certificate (by file).",
+        discussion: """
+        By NAME, every unexpired certificate the CA recorded issuing for that name is revoked; with --cert, the one
+        certificate in FILE (which this CA must have signed; certificates issued before the CA kept records too).
+        The CA's crl.pem is rewritten: copy it to every Director, Envoy and aggregator machine, where the file named
+        in their configuration is re-read when it changes; connections of a revoked certificate are then refused,
+        and ones already open are closed.
+        """,
+        arguments: [.positional("name", help: "The participant whose certificates to revoke.", required: false),
+                    .option("--cert", value: "FILE", help: "Revoke the certificate in this PEM file instead."),
+                    .option("--ca-dir", value: "DIR", help: "The CA's folder (default: ./ca).")]
+    ) { args, context in
+        let name = args.option("name"), file = args.option("--cert")
+        guard (name == nil) != (file == nil) else {
+            throw CommandLineError(commandPath: args.commandPath, message: "give either a NAME or --cert FILE (one of them)")
+        }
+        let ca = try CertificateAuthority.load(directory: context.absolute(args.option("--ca-dir") ?? "ca"))
+        let outcome = if let name { try ca.revoke(name: name) } else { try ca.revoke(certificateFile: context.absolute(file!)) }
+        for record in outcome.revoked {
+            context.console.print("revoked '\(record.commonName)' serial \(record.serialNumber)")
+        }
+        for record in outcome.alreadyRevoked {
+            context.console.print("'\(record.commonName)' serial \(record.serialNumber) was already revoked (\(record.revokedAt))")
+        }
+        context.console.print("revocation list: \(outcome.revocationListPath)")
+        context.console.print("Copy it to every Director, Envoy and aggregator machine (where their configuration names the revocation list);")
+        context.console.print("they reload it when it changes: new connections of a revoked certificate are refused, open ones closed.")
         return 0
     }
 

@@ -30,6 +30,16 @@ public enum ResourceUsage {
         return ((utime + stime) / ticks, field("VmRSS:", in: status), field("VmHWM:", in: status))
     }
 
+    /// Threads of process `pid` (this process when nil): the entries of `/proc/<pid>/task`; nil once it is gone.
+    public static func threadCount(pid: Int32? = nil) -> Int? {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid.map(String.init) ?? "self")/task"))?.count
+    }
+
+    /// Open file descriptors of process `pid` (this process when nil): the entries of `/proc/<pid>/fd`; nil once it is gone.
+    public static func openDescriptorCount(pid: Int32? = nil) -> Int? {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid.map(String.init) ?? "self")/fd"))?.count
+    }
+
     private static func statusField(_ name: String) -> Int {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
         return field(name, in: text)

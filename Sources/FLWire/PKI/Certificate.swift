@@ -98,13 +98,7 @@ public struct Certificate: Sendable, CustomStringConvertible {
         return text + ", SHA-256 \(fingerprint)"
     }
 
-    static func serialHex(_ x: OpaquePointer) -> String? {
-        guard let serial = X509_get0_serialNumber(x), let bn = ASN1_INTEGER_to_BN(serial, nil) else { return nil }
-        defer { BN_free(bn) }
-        guard let hex = BN_bn2hex(bn) else { return nil }
-        defer { fl_OPENSSL_free(hex) }
-        return String(cString: hex)
-    }
+    static func serialHex(_ x: OpaquePointer) -> String? { ASN1.hex(X509_get0_serialNumber(x)) }
 
     static func sha256Fingerprint(_ x: OpaquePointer) throws -> String {
         var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))

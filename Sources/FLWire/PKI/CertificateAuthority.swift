@@ -4,7 +4,9 @@ internal import COpenSSL
 
 /// The federation's certificate authority: a self-signed EC P-256 certificate and its key, kept in
 /// one directory (`ca.key` mode 0600, `ca.crt`). It signs participants' requests, issuing
-/// certificates whose common name is the participant's identity.
+/// certificates whose common name is the participant's identity, records each one it signs
+/// (`issued.jsonl`), and revokes them (`revoked.jsonl`, and the signed list `crl.pem`; see
+/// `CertificateAuthority+Revocation.swift`).
 ///
 /// Issued certificates carry basicConstraints CA:FALSE, keyUsage digitalSignature (critical), an
 /// extended key usage by role (director and aggregator: serverAuth+clientAuth; envoy, user and
@@ -23,6 +25,12 @@ public final class CertificateAuthority: Sendable {
     public var certificatePath: String { "\(directory)/\(PKI.authorityCertificateFile)" }
     /// Path of the CA key (mode 0600).
     public var keyPath: String { "\(directory)/\(PKI.authorityKeyFile)" }
+    /// Path of the CA's certificate revocation list, to hand to every server and client.
+    public var revocationListPath: String { "\(directory)/\(PKI.revocationListFile)" }
+    /// Path of the record of every certificate this CA signed.
+    public var issuedRecordPath: String { "\(directory)/\(PKI.issuedRecordFile)" }
+    /// Path of the record of every certificate this CA revoked.
+    public var revokedRecordPath: String { "\(directory)/\(PKI.revokedRecordFile)" }
 
     private init(directory: String, certificate: Certificate, key: PrivateKey) {
         self.directory = directory
@@ -32,7 +40,8 @@ public final class CertificateAuthority: Sendable {
 
     /// Creates a new CA in `directory` (made 0700 if missing): `ca.key` (0600) and a self-signed
     /// `ca.crt` with basicConstraints critical CA:TRUE, pathlen:0, keyUsage critical
-    /// keyCertSign+cRLSign and a subject key identifier. Refuses to replace an existing CA.
+    /// keyCertSign+cRLSign and a subject key identifier, and an empty revocation list `crl.pem`, so
+    /// configurations can name it from the first day. Refuses to replace an existing CA.
     public static func create(directory: String, commonName: String = "SwiftFL CA",
                               validity: Validity = .defaultAuthority) throws -> CertificateAuthority {
         try validate(authorityName: commonName)
@@ -61,10 +70,15 @@ public final class CertificateAuthority: Sendable {
 
         try key.write(to: keyPath)
         try certificate.write(to: certificatePath)
-        return CertificateAuthority(directory: directory, certificate: certificate, key: key)
+        let authority = CertificateAuthority(directory: directory, certificate: certificate, key: key)
+        try authority.writeRevocationList([])
+        return authority
     }
 
     /// Loads the CA in `directory`, checking that `ca.crt` is a CA certificate and `ca.key` its key.
+    /// A CA made before revocation lists existed gets its `crl.pem` here (from `revoked.jsonl`, so
+    /// usually empty), so that configurations can name it; a directory that cannot be written to is
+    /// left as it is.
     public static func load(directory: String) throws -> CertificateAuthority {
         let certificatePath = "\(directory)/\(PKI.authorityCertificateFile)"
         let keyPath = "\(directory)/\(PKI.authorityKeyFile)"
@@ -76,7 +90,9 @@ public final class CertificateAuthority: Sendable {
         guard certificate.matches(key) else {
             throw PKIError(.keyMismatch, path: keyPath, "this key does not belong to the CA certificate \(certificatePath)")
         }
-        return CertificateAuthority(directory: directory, certificate: certificate, key: key)
+        let authority = CertificateAuthority(directory: directory, certificate: certificate, key: key)
+        if !FileManager.default.fileExists(atPath: authority.revocationListPath) { _ = try? authority.updateRevocationList() }
+        return authority
     }
 
     /// Issues a certificate for `request`. The request's signature and name were checked when it
@@ -126,7 +142,12 @@ public final class CertificateAuthority: Sendable {
         try X509Extensions.add(NID_subject_key_identifier, "hash", to: x, context: &context)
         try X509Extensions.add(NID_authority_key_identifier, "keyid:always", to: x, context: &context)
         guard X509_sign(x, key.handle.pointer, EVP_sha256()) > 0 else { throw OpenSSLError("sign the certificate for '\(request.commonName)'") }
-        return try Certificate(handle: handle)
+        let issued = try Certificate(handle: handle)
+        // Recorded before anyone can hold it, so `revoke(name:)` always finds it.
+        let record = IssuedRecord(serialNumber: issued.serialNumber, commonName: issued.commonName, role: issued.role?.rawValue,
+                                  issuedAt: Date(), notAfter: issued.notAfter, fingerprint: issued.fingerprint)
+        try CertificateLedger.locked(directory) { try CertificateLedger.append([record], to: issuedRecordPath) }
+        return issued
     }
 
     /// Signs the request in the PEM file `requestPath` and writes the certificate to `outputPath`

@@ -29,6 +29,23 @@ final class KeyHandle: @unchecked Sendable {
     deinit { EVP_PKEY_free(pointer) }
 }
 
+/// Owns an `X509_CRL*` (a certificate revocation list).
+final class CRLHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+    deinit { X509_CRL_free(pointer) }
+}
+
+/// Owns one reference to an `X509_STORE*` (trusted certificates and CRLs for verification). A TLS
+/// connection given the store with `SSL_set1_verify_cert_store` takes a reference of its own, so the
+/// store outlives this handle for as long as a handshake still uses it; OpenSSL locks the store
+/// internally, so many handshakes on many threads may verify against it at once.
+final class X509StoreHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+    deinit { X509_STORE_free(pointer) }
+}
+
 /// PEM text in and out of OpenSSL through memory BIOs, which live only for the call.
 enum PEMCodec {
     /// Runs `write` on a fresh memory BIO and returns what it wrote.

@@ -8,7 +8,8 @@ import FLCore
 /// participant whose common name is that participant's identity.
 ///
 /// Files follow one layout everywhere:
-/// - a CA directory holds `ca.key` (mode 0600) and `ca.crt`;
+/// - a CA directory holds `ca.key` (mode 0600), `ca.crt`, its revocation list `crl.pem`, and its
+///   records `issued.jsonl` and `revoked.jsonl`;
 /// - a participant directory holds `<name>.key` (0600), `<name>.csr` while a request is pending,
 ///   `<name>.crt` once signed, and a copy of `ca.crt` — the layout
 ///   `TLSConfiguration(certificateDirectory:name:)` reads.
@@ -20,6 +21,13 @@ public enum PKI {
     public static let authorityKeyFile = "ca.key"
     /// File name of the CA's certificate inside its directory (and in every participant's directory).
     public static let authorityCertificateFile = "ca.crt"
+    /// File name of the CA's revocation list inside its directory: what every server and client is
+    /// given (`TLSConfiguration.revocationListPath`) to refuse revoked certificates.
+    public static let revocationListFile = "crl.pem"
+    /// File name of the CA's record of every certificate it signed (JSON lines).
+    public static let issuedRecordFile = "issued.jsonl"
+    /// File name of the CA's record of every certificate it revoked (JSON lines).
+    public static let revokedRecordFile = "revoked.jsonl"
     /// Longest participant name accepted.
     public static let maximumNameLength = 64
 
@@ -58,8 +66,9 @@ public enum PKI {
         return out + "'"
     }
 
-    /// Reads a small file whole (certificates, keys, requests), refusing anything over 1 MiB.
-    static func readFile(_ path: String, what: String) throws -> [UInt8] {
+    /// Reads a small file whole (certificates, keys, requests), refusing anything over `limit` bytes
+    /// (1 MiB unless told: revocation lists and the CA's records may be larger).
+    static func readFile(_ path: String, what: String, limit: Int = 1 << 20) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let e = errno
@@ -70,7 +79,7 @@ public enum PKI {
         guard fstat(fd, &st) == 0 else { throw PKIError(.unreadable, path: path, "cannot read the \(what): \(String(cString: strerror(errno)))") }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw PKIError(.unreadable, path: path, "expected the \(what) in a regular file") }
         let size = Int(st.st_size)
-        guard size <= 1 << 20 else { throw PKIError(.malformed, path: path, "expected a \(what) of a few kilobytes, the file has \(size) bytes") }
+        guard size <= limit else { throw PKIError(.malformed, path: path, "expected a \(what) of at most \(limit) bytes, the file has \(size) bytes") }
         var bytes = [UInt8](repeating: 0, count: size)
         do {
             try bytes.withUnsafeMutableBytes { try FileDescriptorIO.readExactly(fd, into: $0, path: path) }

@@ -24,24 +24,29 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
     public private(set) var peerName: String = ""
     /// The SwiftFL role in the peer's verified certificate; nil when it carries none.
     public private(set) var peerRole: CertificateRole?
+    /// The serial number of the peer's verified certificate in uppercase hexadecimal, as
+    /// `Certificate.serialNumber` and revocation lists have it.
+    public private(set) var peerSerial: String = ""
     /// The negotiated cipher suite, e.g. `TLS_AES_128_GCM_SHA256`.
     public private(set) var cipherSuite: String = ""
     /// The negotiated protocol version, e.g. `TLSv1.3`.
     public private(set) var protocolVersion: String = ""
 
-    private init(fd: Int32, context: TLSContext) throws {
+    private init(fd: Int32, context: TLSContext, peerAddress: String? = nil) throws {
         guard let ssl = SSL_new(context.ctx) else {
             Glibc.close(fd)
             throw OpenSSLError("SSL_new")
         }
         self.ssl = ssl
         self.fd = fd
-        self.peerAddress = Socket.peerAddress(fd)
+        self.peerAddress = peerAddress ?? Socket.peerAddress(fd)
         Socket.setNonBlocking(fd)
         SSL_set_fd(ssl, fd)
         // A peer that vanishes without close_notify (killed, network gone) reads as end-of-stream;
         // truncation is caught by the framing layer, which knows how many bytes it expects.
         SSL_set_options(ssl, fl_SSL_OP_IGNORE_UNEXPECTED_EOF())
+        // The revocation list as it is on disk now; this connection keeps it to the end of its handshake.
+        context.applyRevocationList(to: ssl)
     }
 
     deinit {
@@ -68,41 +73,85 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
         return connection
     }
 
-    /// Completes the server side of the handshake on an accepted socket.
+    /// Completes the server side of the handshake on an accepted socket, blocking until it is done
+    /// or `timeout` seconds pass. (`FrameServer` drives many handshakes at once on one thread with
+    /// `serverSide` and `advanceHandshake` instead.)
     public static func accept(fd: Int32, context: TLSContext, timeout: Double) throws -> TLSConnection {
-        precondition(context.side == .server, "accept needs a server context")
-        let connection = try TLSConnection(fd: fd, context: context)
-        SSL_set_accept_state(connection.ssl)
+        let connection = try serverSide(fd: fd, context: context)
         try connection.handshake(deadline: .after(seconds: timeout), peer: connection.peerAddress)
         return connection
     }
 
+    /// The server side of a connection on an accepted socket, its handshake not started: call
+    /// `advanceHandshake()` whenever the socket is ready for what the previous step asked for. Takes
+    /// ownership of `fd`, also when it throws.
+    static func serverSide(fd: Int32, context: TLSContext, peerAddress: String? = nil) throws -> TLSConnection {
+        precondition(context.side == .server, "accept needs a server context")
+        let connection = try TLSConnection(fd: fd, context: context, peerAddress: peerAddress)
+        SSL_set_accept_state(connection.ssl)
+        return connection
+    }
+
+    /// Where a non-blocking handshake stands after one step.
+    enum HandshakeProgress: Sendable, Equatable {
+        /// The handshake is complete and the peer's certificate verified; `peerName` and the rest are set.
+        case finished
+        /// It waits for bytes from the peer (poll for `POLLIN`).
+        case wantsRead
+        /// It waits for room to send (poll for `POLLOUT`).
+        case wantsWrite
+    }
+
+    /// The socket, for callers that poll it while driving the handshake.
+    var descriptor: Int32 { fd }
+
+    /// Takes the handshake as far as it can go without waiting; throws `TLSError.handshake` when it
+    /// fails (a certificate refused, a protocol error, the peer gone).
+    func advanceHandshake() throws -> HandshakeProgress {
+        try advanceHandshake(peer: peerAddress)
+    }
+
+    private func advanceHandshake(peer: String) throws -> HandshakeProgress {
+        let (rc, err, reasons, verify) = sslLock.withLock { _ -> (Int32, Int32, [String], Int) in
+            let rc = SSL_do_handshake(ssl)
+            if rc == 1 { return (rc, 0, [], 0) }
+            let err = SSL_get_error(ssl, rc)
+            return (rc, err, OpenSSLError.drainQueue(), SSL_get_verify_result(ssl))
+        }
+        if rc == 1 {
+            try finishHandshake(peer: peer)
+            return .finished
+        }
+        switch err {
+        case SSL_ERROR_WANT_READ:
+            return .wantsRead
+        case SSL_ERROR_WANT_WRITE:
+            return .wantsWrite
+        default:
+            var reason = reasons.joined(separator: "; ")
+            if verify != X509_V_OK {
+                reason = "certificate verification: \(String(cString: X509_verify_cert_error_string(verify)))" + (reason.isEmpty ? "" : " (\(reason))")
+            }
+            if reason.isEmpty { reason = err == SSL_ERROR_SYSCALL ? "connection closed during handshake" : "error \(err)" }
+            throw TLSError.handshake(peer: peer, reason: reason)
+        }
+    }
+
     private func handshake(deadline: Deadline, peer: String) throws {
         while true {
-            let (rc, err, reasons, verify) = sslLock.withLock { _ -> (Int32, Int32, [String], Int) in
-                let rc = SSL_do_handshake(ssl)
-                if rc == 1 { return (rc, 0, [], 0) }
-                let err = SSL_get_error(ssl, rc)
-                return (rc, err, OpenSSLError.drainQueue(), SSL_get_verify_result(ssl))
-            }
-            if rc == 1 { break }
-            switch err {
-            case SSL_ERROR_WANT_READ:
-                try waitReady(Int16(POLLIN), deadline: deadline, operation: "TLS handshake with \(peer)")
-            case SSL_ERROR_WANT_WRITE:
-                try waitReady(Int16(POLLOUT), deadline: deadline, operation: "TLS handshake with \(peer)")
-            default:
-                var reason = reasons.joined(separator: "; ")
-                if verify != X509_V_OK {
-                    reason = "certificate verification: \(String(cString: X509_verify_cert_error_string(verify)))" + (reason.isEmpty ? "" : " (\(reason))")
-                }
-                if reason.isEmpty { reason = err == SSL_ERROR_SYSCALL ? "connection closed during handshake" : "error \(err)" }
-                throw TLSError.handshake(peer: peer, reason: reason)
+            switch try advanceHandshake(peer: peer) {
+            case .finished: return
+            case .wantsRead: try waitReady(Int16(POLLIN), deadline: deadline, operation: "TLS handshake with \(peer)")
+            case .wantsWrite: try waitReady(Int16(POLLOUT), deadline: deadline, operation: "TLS handshake with \(peer)")
             }
         }
+    }
+
+    private func finishHandshake(peer: String) throws {
         if let cert = fl_SSL_get_peer_certificate(ssl) {
             peerName = ASN1.commonName(X509_get_subject_name(cert)) ?? ""
             peerRole = ASN1.subjectNames(of: cert).role
+            peerSerial = ASN1.hex(X509_get0_serialNumber(cert)) ?? ""
             X509_free(cert)
         }
         if let cipher = SSL_get_current_cipher(ssl), let name = SSL_CIPHER_get_name(cipher) {

@@ -1,10 +1,13 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import FLCore
 internal import COpenSSL
 
 /// An OpenSSL `SSL_CTX` configured for SwiftFL's mutual TLS: TLS 1.3 only, the federation CA as the
-/// only trust anchor, peer certificates required and checked for the right purpose.
+/// only trust anchor, peer certificates required and checked for the right purpose, and — when the
+/// configuration names a revocation list — checked against that list as it is on disk when each
+/// connection starts (`RevocationListWatcher`).
 ///
 /// Ownership: the context owns its `SSL_CTX*` and frees it in `deinit`. OpenSSL allows one context
 /// to be shared by many connections on many threads once it is configured, which is all we do.
@@ -14,18 +17,27 @@ public final class TLSContext: @unchecked Sendable {
     let ctx: OpaquePointer
     public let side: Side
     public let configuration: TLSConfiguration
+    /// The revocation list in force; nil when the configuration names none.
+    let revocation: RevocationListWatcher?
 
-    public convenience init(_ configuration: TLSConfiguration, side: Side) throws {
-        try self.init(configuration, side: side, presentsCertificate: true)
+    /// A context for `side`. `logger` reports revocation lists reloaded, or failing to reload.
+    public convenience init(_ configuration: TLSConfiguration, side: Side, logger: Logger = Logger(label: "tls")) throws {
+        try self.init(configuration, side: side, presentsCertificate: true, logger: logger)
     }
 
     /// `presentsCertificate: false` makes a client that offers no certificate: tests use it to
     /// check that servers refuse such clients. Production code never needs it.
-    init(_ configuration: TLSConfiguration, side: Side, presentsCertificate: Bool) throws {
+    init(_ configuration: TLSConfiguration, side: Side, presentsCertificate: Bool, logger: Logger = Logger(label: "tls")) throws {
         precondition(presentsCertificate || side == .client, "a server always presents a certificate")
         TLSContext.ignoreBrokenPipes()
         self.side = side
         self.configuration = configuration
+        if let path = configuration.revocationListPath {
+            try TLSContext.requireReadable(configuration.caCertificatePath, what: "CA certificate")
+            revocation = try RevocationListWatcher(path: path, authorityPath: configuration.caCertificatePath, logger: logger)
+        } else {
+            revocation = nil
+        }
         guard let ctx = SSL_CTX_new(side == .server ? TLS_server_method() : TLS_client_method()) else {
             throw OpenSSLError("SSL_CTX_new")
         }
@@ -34,10 +46,10 @@ public final class TLSContext: @unchecked Sendable {
         try check(fl_SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) == 1, "require TLS 1.3")
         try check(fl_SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) == 1, "require TLS 1.3")
         try check(SSL_CTX_set_ciphersuites(ctx, configuration.cipherSuites) == 1, "set cipher suites '\(configuration.cipherSuites)'")
-        try requireReadable(configuration.caCertificatePath, what: "CA certificate")
+        try TLSContext.requireReadable(configuration.caCertificatePath, what: "CA certificate")
         if presentsCertificate {
-            try requireReadable(configuration.certificatePath, what: "certificate")
-            try requireReadable(configuration.privateKeyPath, what: "private key")
+            try TLSContext.requireReadable(configuration.certificatePath, what: "certificate")
+            try TLSContext.requireReadable(configuration.privateKeyPath, what: "private key")
             try check(SSL_CTX_use_certificate_chain_file(ctx, configuration.certificatePath) == 1,
                       "load certificate \(configuration.certificatePath)")
             try check(SSL_CTX_use_PrivateKey_file(ctx, configuration.privateKeyPath, SSL_FILETYPE_PEM) == 1,
@@ -48,6 +60,11 @@ public final class TLSContext: @unchecked Sendable {
         try check(SSL_CTX_load_verify_locations(ctx, configuration.caCertificatePath, nil) == 1,
                   "load CA certificate \(configuration.caCertificatePath)")
         let param = SSL_CTX_get0_param(ctx)
+        if revocation != nil {
+            // Each connection gets the current list's store; a connection somehow left without one
+            // fails closed ("unable to get certificate CRL") rather than skipping the check.
+            X509_VERIFY_PARAM_set_flags(param, UInt(X509_V_FLAG_CRL_CHECK))
+        }
         switch side {
         case .server:
             SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
@@ -89,7 +106,14 @@ public final class TLSContext: @unchecked Sendable {
         if !ok { throw OpenSSLError(what) }
     }
 
-    private func requireReadable(_ path: String, what: String) throws {
+    /// Gives a new connection's `SSL*` the revocation list as it is on disk now (nothing when the
+    /// configuration names none).
+    func applyRevocationList(to ssl: OpaquePointer) {
+        guard let revocation else { return }
+        _ = fl_SSL_set1_verify_cert_store(ssl, revocation.current().store.pointer)
+    }
+
+    private static func requireReadable(_ path: String, what: String) throws {
         if access(path, R_OK) != 0 {
             throw TLSError.configuration("cannot read \(what) '\(path)': \(String(cString: strerror(errno)))")
         }

@@ -6,38 +6,6 @@ import Synchronization
 import FLCore
 import CShims
 
-/// How a `FrameServer` listens and what it accepts.
-public struct ServerConfiguration: Sendable {
-    public var host: String
-    /// 0 picks a free port; read the chosen one from `FrameServer.port`.
-    public var port: Int
-    public var tls: TLSConfiguration
-    public var limits: FrameLimits
-    public var handshakeTimeout: Double
-    /// A connection with no frame from the peer for this long is closed.
-    public var idleTimeout: Double
-    /// Certificate names allowed to connect; nil lets in anyone the CA vouches for.
-    public var allowedPeers: Set<String>?
-    /// Certificate roles allowed to connect; nil lets in any certificate, even one without a role.
-    public var allowedRoles: Set<CertificateRole>?
-    /// Connections above this number are refused at once.
-    public var maximumConnections: Int
-
-    public init(host: String = "127.0.0.1", port: Int = 0, tls: TLSConfiguration, limits: FrameLimits = FrameLimits(),
-                handshakeTimeout: Double = 10, idleTimeout: Double = 60, allowedPeers: Set<String>? = nil,
-                allowedRoles: Set<CertificateRole>? = nil, maximumConnections: Int = 10_000) {
-        self.host = host
-        self.port = port
-        self.tls = tls
-        self.limits = limits
-        self.handshakeTimeout = handshakeTimeout
-        self.idleTimeout = idleTimeout
-        self.allowedPeers = allowedPeers
-        self.allowedRoles = allowedRoles
-        self.maximumConnections = maximumConnections
-    }
-}
-
 /// What a server does with its peers' requests. Called on the peer's connection thread.
 public protocol FrameHandler: AnyObject, Sendable {
     /// A peer finished the handshake; throw `ErrorReply` to turn it away with that message.
@@ -63,14 +31,18 @@ public final class PeerConnection: Sendable, CustomStringConvertible {
     public let address: String
     /// Distinguishes two connections of the same peer (e.g. before and after a reconnect).
     public let serial: UInt64
+    /// The serial number of the peer's certificate (uppercase hexadecimal), as revocation lists name it.
+    public let certificateSerial: String
     let channel: FrameChannel
     let writeTimeout: Double
 
-    init(name: String, role: CertificateRole?, address: String, serial: UInt64, channel: FrameChannel, writeTimeout: Double) {
+    init(name: String, role: CertificateRole?, address: String, serial: UInt64, certificateSerial: String = "", channel: FrameChannel,
+         writeTimeout: Double) {
         self.name = name
         self.role = role
         self.address = address
         self.serial = serial
+        self.certificateSerial = certificateSerial
         self.channel = channel
         self.writeTimeout = writeTimeout
     }
@@ -118,9 +90,30 @@ public struct Responder: Sendable {
     public func fail(_ code: ErrorReply.Code, _ message: String) { reply(ErrorReply(code, message)) }
 }
 
-/// A mutual-TLS server speaking SwiftFL frames: accepts connections on one thread, serves each
-/// peer on a thread of its own (blocking I/O with deadlines, never on the Swift concurrency pool),
-/// and keeps serving everyone else when one peer misbehaves.
+/// A mutual-TLS server speaking SwiftFL frames.
+///
+/// One thread (`accept:<port>`) accepts connections and drives every TLS handshake at once,
+/// non-blocking, with `poll` — so a TCP connection costs a descriptor, not a thread, until its peer
+/// has authenticated; the pending handshakes are bounded in all and per address
+/// (`HandshakeQueue`). A peer that completes its handshake and passes the role, name and revocation
+/// checks, within `maximumConnections` and `maximumConnectionsPerName`, is then served on a thread
+/// of its own (blocking I/O with deadlines, never on the Swift concurrency pool), and everyone else
+/// keeps being served when one peer misbehaves.
+///
+/// Descriptors: connections and handshakes together never take more than the server's descriptor
+/// budget — the soft `RLIMIT_NOFILE` less what the process had open when the server started, less a
+/// reserve of a sixteenth of the limit (16 to 256) for everything else the process opens later.
+/// Running out is worse than refusing a connection: libdispatch, for one, makes its timer and
+/// event descriptors lazily and traps when it cannot (measured: an aggregator limited to 64
+/// descriptors died of SIGILL after `timerfd_create` failed with EMFILE). At the budget, or when `accept` fails for want of descriptors,
+/// the server closes its oldest idle handshake to make room; when none is idle it refuses the
+/// newcomer and stops polling the listening socket for a while (`AcceptBackoff`) instead of spinning.
+///
+/// Floods are logged condensed (`LogThrottle`): refusals of unauthenticated connections and
+/// evictions at most twice per reason every 10 s, with counts; a refused *authenticated* peer is
+/// logged by name every time (connections over the per-name limit excepted: those are condensed per
+/// name). With a revocation list configured, the accept thread also checks it about once a second and
+/// closes established connections whose certificates it newly revokes.
 public final class FrameServer: @unchecked Sendable {
     public let configuration: ServerConfiguration
     /// The port actually listened on.
@@ -130,17 +123,37 @@ public final class FrameServer: @unchecked Sendable {
     private let logger: Logger
     private let listenFD: Int32
     private let wakePipe: (read: Int32, write: Int32)
-    private let connections = Mutex<[UInt64: FrameChannel]>([:])
+    private let registry = Mutex(Registry())
     private let nextSerial = Atomic<UInt64>(1)
     private let stopped = Atomic<Bool>(false)
+    private let pendingCount = Atomic<Int>(0)
     private let acceptDone = DispatchSemaphore(value: 0)
+    /// Descriptors this server may hold for connections and handshakes together.
+    public let descriptorBudget: Int
+
+    /// How often the accept thread looks at the clock-driven work: log summaries, the revocation list.
+    static let housekeepingInterval = 1.0
+    /// Connections accepted per wake-up before the pending handshakes get their turn again.
+    static let acceptBatch = 64
+
+    /// The authenticated connections being served, and how many per certificate name.
+    private struct Registry {
+        var open: [UInt64: PeerConnection] = [:]
+        var perName: [String: Int] = [:]
+    }
 
     /// Starts listening and accepting. Returns once the socket is bound.
     public init(configuration: ServerConfiguration, handler: any FrameHandler, logger: Logger) throws {
         self.configuration = configuration
         self.handler = handler
         self.logger = logger
-        self.context = try TLSContext(configuration.tls, side: .server)
+        self.context = try TLSContext(configuration.tls, side: .server, logger: logger)
+        descriptorBudget = FrameServer.descriptorBudget()
+        let wanted = configuration.maximumConnections + configuration.maximumPendingHandshakes
+        if descriptorBudget < wanted {
+            logger.info("the descriptor limit (\(FrameServer.descriptorLimit)) leaves room for \(descriptorBudget) connections and handshakes "
+                        + "together, fewer than the \(wanted) configured; raise `ulimit -n` to serve more")
+        }
         let (fd, port) = try Socket.listen(host: configuration.host, port: configuration.port)
         self.listenFD = fd
         self.port = port
@@ -153,7 +166,7 @@ public final class FrameServer: @unchecked Sendable {
         wakePipe = (fds[0], fds[1])
         let thread = Thread { [self] in acceptLoop() }
         thread.name = "accept:\(port)"
-        thread.stackSize = 256 << 10
+        thread.stackSize = 512 << 10
         thread.start()
     }
 
@@ -163,8 +176,11 @@ public final class FrameServer: @unchecked Sendable {
         Glibc.close(wakePipe.write)
     }
 
-    /// Number of connections being served.
-    public var connectionCount: Int { connections.withLock { $0.count } }
+    /// Number of authenticated connections being served.
+    public var connectionCount: Int { registry.withLock { $0.open.count } }
+
+    /// Number of TCP connections whose TLS handshake is under way.
+    public var pendingHandshakeCount: Int { pendingCount.load(ordering: .relaxed) }
 
     /// Stops accepting and closes every connection. Idempotent.
     public func stop() {
@@ -172,61 +188,255 @@ public final class FrameServer: @unchecked Sendable {
         var one: UInt8 = 1
         _ = Glibc.write(wakePipe.write, &one, 1)
         acceptDone.wait()
-        let open = connections.withLock { $0.values }
-        for channel in open { channel.close() }
+        let open = registry.withLock { Array($0.open.values) }
+        for peer in open { peer.close() }
     }
+
+    // MARK: - The accept thread
 
     private func acceptLoop() {
-        defer { acceptDone.signal() }
-        var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakePipe.read, events: Int16(POLLIN), revents: 0)]
+        var queue = HandshakeQueue(limit: configuration.maximumPendingHandshakes, perAddressLimit: configuration.maximumPendingHandshakesPerAddress)
+        var throttle = LogThrottle(logger: logger)
+        var backoff = AcceptBackoff()
+        var revocationGeneration = context.revocation?.current().generation
+        var nextHousekeeping = Deadline.after(seconds: FrameServer.housekeepingInterval)
+        var fds: [pollfd] = []
+        fds.reserveCapacity(queue.limit + 2)
+        defer {
+            for entry in queue.removeAll() { entry.discard() }
+            pendingCount.store(0, ordering: .relaxed)
+            throttle.flush(all: true)
+            acceptDone.signal()
+        }
         while !stopped.load(ordering: .acquiring) {
-            let rc = poll(&fds, 2, -1)
-            if rc < 0 {
-                if errno == EINTR { continue }
-                logger.error("accept loop: poll failed: \(String(cString: strerror(errno)))")
-                return
+            for entry in queue.removeExpired() {
+                entry.discard()
+                throttle.note("timed out", source: entry.label, fields: ["peer": entry.label],
+                              message: "refused connection from \(entry.label): \(TimeoutError("TLS handshake with \(entry.label)"))",
+                              summary: { n, s, last in "refused \(n) more connections in the last \(s) s (the last from \(last)): TLS handshake timed out" })
             }
-            if fds[1].revents != 0 { return }
-            while true {
-                let fd = fl_accept_cloexec(listenFD)
-                if fd < 0 {
-                    if errno == EINTR || errno == ECONNABORTED { continue }
-                    if errno == EMFILE || errno == ENFILE {
-                        logger.error("cannot accept: out of file descriptors")
-                    }
-                    break
+            if nextHousekeeping.hasPassed {
+                throttle.flush()
+                closeRevokedConnections(seen: &revocationGeneration)
+                nextHousekeeping = .after(seconds: FrameServer.housekeepingInterval)
+            }
+            pendingCount.store(queue.count, ordering: .relaxed)
+
+            let accepting = backoff.allowsAccepting
+            fds.removeAll(keepingCapacity: true)
+            fds.append(pollfd(fd: wakePipe.read, events: Int16(POLLIN), revents: 0))
+            // A negative descriptor is skipped by poll: that is how accepting pauses.
+            fds.append(pollfd(fd: accepting ? listenFD : -1, events: Int16(POLLIN), revents: 0))
+            for entry in queue.entries { fds.append(pollfd(fd: entry.fd, events: entry.events, revents: 0)) }
+            var wake = nextHousekeeping
+            if let oldest = queue.oldest { wake = wake.min(oldest.deadline) }
+            // While paused, wake when accepting may resume; once resumed, the listening socket wakes us.
+            if !accepting, let resumes = backoff.resumes { wake = wake.min(resumes) }
+            let rc = poll(&fds, nfds_t(fds.count), wake.pollTimeout)
+            if rc < 0 {
+                let e = errno
+                if e == EINTR { continue }
+                // Only a lack of kernel memory can get here; pause rather than spin.
+                throttle.note("poll", level: .error, source: "", message: "accept loop: poll failed: \(String(cString: strerror(e)))",
+                              summary: { n, s, _ in "accept loop: poll failed \(n) more times in the last \(s) s" })
+                _ = poll(nil, 0, 10)
+                continue
+            }
+            if fds[0].revents != 0 { return }
+            if rc > 0 {
+                for (index, entry) in queue.entries.enumerated() where fds[index + 2].revents != 0 {
+                    advance(entry, throttle: &throttle)
                 }
-                if connectionCount >= configuration.maximumConnections {
-                    logger.warning("refusing connection from \(Socket.peerAddress(fd)): \(configuration.maximumConnections) connections already open")
-                    Glibc.close(fd)
-                    continue
-                }
-                Socket.setNoDelay(fd)
-                let thread = Thread { [self] in serve(fd: fd) }
-                thread.stackSize = 256 << 10
-                thread.start()
+                queue.removeDone()
+                pendingCount.store(queue.count, ordering: .relaxed)
+                if accepting && fds[1].revents != 0 { acceptWaiting(into: &queue, backoff: &backoff, throttle: &throttle) }
             }
         }
     }
 
-    private func serve(fd: Int32) {
-        let address = Socket.peerAddress(fd)
-        let connection: TLSConnection
-        do {
-            connection = try TLSConnection.accept(fd: fd, context: context, timeout: configuration.handshakeTimeout)
-        } catch {
-            logger.warning("refused connection from \(address): \(error)", ["peer": address])
-            return
+    /// Accepts the connections waiting on the listening socket (up to a batch) into the handshake queue.
+    private func acceptWaiting(into queue: inout HandshakeQueue, backoff: inout AcceptBackoff, throttle: inout LogThrottle) {
+        var taken = 0
+        while taken < FrameServer.acceptBatch {
+            taken += 1
+            let fd = fl_accept_cloexec(listenFD)
+            if fd < 0 {
+                let e = errno
+                switch e {
+                case EINTR, ECONNABORTED:
+                    continue
+                case EAGAIN, EWOULDBLOCK:
+                    return
+                case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                    // Make room by closing the oldest connection that has not said a word, if there is one;
+                    // otherwise stop polling the listening socket for a while instead of spinning on it.
+                    if let victim = queue.removeOldestIdle(from: nil) {
+                        victim.discard()
+                        noteEviction(of: victim, reason: "out of file descriptors (\(String(cString: strerror(e))))", throttle: &throttle)
+                        continue
+                    }
+                    backoff.failed()
+                    let limit = FrameServer.descriptorLimit
+                    throttle.note("accept: out of resources", level: .error, source: "",
+                                  message: "cannot accept connections: \(String(cString: strerror(e))) (descriptor limit \(limit)), "
+                                      + "no handshake is idle; pausing accepts for \(Int(backoff.delay * 1000)) ms, doubling up to \(Int(AcceptBackoff.longest)) s while it lasts",
+                                  summary: { n, s, _ in "cannot accept connections: \(n) more accepts failed in the last \(s) s (\(String(cString: strerror(e))), descriptor limit \(limit))" })
+                    return
+                default:
+                    throttle.note("accept: \(e)", level: .error, source: "", message: "accept failed: \(String(cString: strerror(e)))",
+                                  summary: { n, s, _ in "accept failed \(n) more times in the last \(s) s: \(String(cString: strerror(e)))" })
+                    return
+                }
+            }
+            backoff.succeeded()
+            guard let (host, peerPort) = Socket.peerEndpoint(fd) else {
+                Glibc.close(fd)  // gone already
+                continue
+            }
+            Socket.setNoDelay(fd)
+            let label = "\(host):\(peerPort)"
+            if queue.count + connectionCount >= descriptorBudget {
+                if let victim = queue.removeOldestIdle(from: nil) {
+                    victim.discard()
+                    noteEviction(of: victim, reason: "\(descriptorBudget) descriptors in use by connections and handshakes (the server's budget)",
+                                 throttle: &throttle)
+                } else {
+                    Glibc.close(fd)
+                    backoff.failed()
+                    let budget = descriptorBudget
+                    throttle.note("budget", level: .error, source: label, fields: ["peer": label],
+                                  message: "refused connection from \(label): \(budget) descriptors in use by connections and handshakes (the server's budget "
+                                      + "under the descriptor limit \(FrameServer.descriptorLimit)), none of them idle; pausing accepts for "
+                                      + "\(Int(backoff.delay * 1000)) ms, doubling up to \(Int(AcceptBackoff.longest)) s while it lasts",
+                                  summary: { n, s, last in "refused \(n) more connections in the last \(s) s (the last from \(last)): out of descriptors (budget \(budget))" })
+                    return
+                }
+            }
+            let entry = PendingHandshake(fd: fd, host: host, label: label, deadline: .after(seconds: configuration.handshakeTimeout))
+            let admission = queue.admit(entry)
+            pendingCount.store(queue.count, ordering: .relaxed)
+            switch admission {
+            case .admitted:
+                break
+            case let .admittedEvicting(victim, reason):
+                victim.discard()
+                noteEviction(of: victim, reason: reason, throttle: &throttle)
+            case let .refused(reason):
+                entry.discard()
+                throttle.note("refused: \(reason.prefix { $0 != " " }) pending", source: label, fields: ["peer": label],
+                              message: "refused connection from \(label): \(reason)",
+                              summary: { n, s, last in "refused \(n) more connections in the last \(s) s (the last from \(last)): too many handshakes pending, none of them idle" })
+            }
         }
+    }
+
+    private func noteEviction(of victim: PendingHandshake, reason: String, throttle: inout LogThrottle) {
+        throttle.note("evicted", source: victim.label, fields: ["peer": victim.label],
+                      message: "closed the idle connection of \(victim.label), which had sent nothing, to make room: \(reason)",
+                      summary: { n, s, last in "closed \(n) more idle connections in the last \(s) s to make room for newer ones (the last of \(last))" })
+    }
+
+    /// One step of a pending handshake whose socket is ready; a finished one is admitted or refused.
+    private func advance(_ entry: PendingHandshake, throttle: inout LogThrottle) {
+        do {
+            guard try entry.advance(context: context) == .finished, let connection = entry.takeConnection() else { return }
+            admit(connection, label: entry.label, throttle: &throttle)
+        } catch {
+            entry.discard()
+            var reason = (error as? TLSError).flatMap { if case let .handshake(_, reason) = $0 { reason } else { nil } } ?? "\(error)"
+            if reason.utf8.count > 200 { reason = String(reason.prefix(200)) }
+            throttle.note("handshake: \(reason)", source: entry.label, fields: ["peer": entry.label],
+                          message: "refused connection from \(entry.label): \(error)",
+                          summary: { n, s, last in "refused \(n) more connections in the last \(s) s (the last from \(last)): \(reason)" })
+        }
+    }
+
+    /// An authenticated peer: refused (with an error reply) when its role, name or certificate may
+    /// not connect or its limits are reached; otherwise given a thread.
+    private func admit(_ connection: TLSConnection, label: String, throttle: inout LogThrottle) {
         let channel = FrameChannel(stream: connection, limits: configuration.limits)
         let serial = nextSerial.add(1, ordering: .relaxed).oldValue
-        let peer = PeerConnection(name: connection.peerName, role: connection.peerRole, address: address, serial: serial, channel: channel,
-                                  writeTimeout: configuration.idleTimeout)
-        defer { connection.close() }
-        if let refusal = refusal(of: peer) {
+        let peer = PeerConnection(name: connection.peerName, role: connection.peerRole, address: label, serial: serial,
+                                  certificateSerial: connection.peerSerial, channel: channel, writeTimeout: configuration.idleTimeout)
+        // The handshake checked the list it started with; one revoked meanwhile is caught here.
+        let revoked = context.revocation?.current().revokedSerialNumbers.contains(peer.certificateSerial) == true
+        if let refusal = refusal(of: peer) ?? (revoked ? "the certificate of '\(peer.name)' (serial \(peer.certificateSerial)) has been revoked" : nil) {
             logger.warning("refused \(peer): \(refusal)", ["peer": peer.name])
-            try? channel.send(ErrorReply(.notAllowed, refusal), id: 0, deadline: .after(seconds: 2))
+            FrameServer.turnAway(channel, connection, refusal)
             return
+        }
+        let full: String? = registry.withLock { r in
+            if r.open.count >= configuration.maximumConnections {
+                return "\(r.open.count) connections are open already (the server's limit)"
+            }
+            let same = r.perName[peer.name, default: 0]
+            if same >= configuration.maximumConnectionsPerName {
+                return "\(same) connections of '\(peer.name)' are open already (the limit per certificate name)"
+            }
+            r.open[serial] = peer
+            r.perName[peer.name] = same + 1
+            return nil
+        }
+        if let full {
+            // One certificate can open connections as fast as handshakes go: condensed, per name.
+            throttle.note("limit: \(peer.name)", source: label, fields: ["peer": peer.name], message: "refused \(peer): \(full)",
+                          summary: { n, s, _ in "refused \(n) more connections of '\(peer.name)' in the last \(s) s: \(full)" })
+            FrameServer.turnAway(channel, connection, full)
+            return
+        }
+        let thread = Thread { [self] in serve(peer, connection) }
+        thread.stackSize = 256 << 10
+        thread.start()
+    }
+
+    /// Tells a refused peer why and closes the connection. The reply is a few hundred bytes on a fresh
+    /// connection, so it fits the socket buffer; the short deadline only bounds a peer that reads nothing.
+    private static func turnAway(_ channel: FrameChannel, _ connection: TLSConnection, _ reason: String) {
+        try? channel.send(ErrorReply(.notAllowed, reason), id: 0, deadline: .after(seconds: 0.05))
+        connection.close()
+    }
+
+    /// Closes the established connections whose certificates a changed revocation list revokes.
+    private func closeRevokedConnections(seen generation: inout Int?) {
+        guard let revocation = context.revocation else { return }
+        let snapshot = revocation.current()
+        guard snapshot.generation != generation else { return }
+        generation = snapshot.generation
+        let revoked = registry.withLock { $0.open.values.filter { snapshot.revokedSerialNumbers.contains($0.certificateSerial) } }
+        for peer in revoked {
+            logger.warning("closing connection of \(peer): its certificate (serial \(peer.certificateSerial)) has been revoked",
+                           ["peer": peer.name, "serial": peer.certificateSerial])
+            peer.close()
+        }
+    }
+
+    /// The soft descriptor limit less the descriptors open now, less a reserve for the rest of the process.
+    static func descriptorBudget() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(Int32.max) else { return Int(Int32.max) }
+        let soft = Int(limit.rlim_cur)
+        let reserve = max(16, min(256, soft / 16))
+        return max(1, soft - (ResourceUsage.openDescriptorCount() ?? 0) - reserve)
+    }
+
+    /// The soft limit on open descriptors, for log lines.
+    static var descriptorLimit: String {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return "unknown" }
+        return limit.rlim_cur == rlim_t.max ? "unlimited" : "\(limit.rlim_cur)"
+    }
+
+    // MARK: - Connection threads
+
+    private func serve(_ peer: PeerConnection, _ connection: TLSConnection) {
+        let channel = peer.channel
+        defer {
+            connection.close()
+            registry.withLock { r in
+                r.open.removeValue(forKey: peer.serial)
+                let left = r.perName[peer.name, default: 1] - 1
+                r.perName[peer.name] = left > 0 ? left : nil
+            }
         }
         do {
             try handler.connected(peer)
@@ -236,12 +446,8 @@ public final class FrameServer: @unchecked Sendable {
             try? channel.send(reply, id: 0, deadline: .after(seconds: 2))
             return
         }
-        connections.withLock { $0[serial] = channel }
+        defer { handler.disconnected(peer) }
         if stopped.load(ordering: .acquiring) { channel.close() }
-        defer {
-            connections.withLock { _ = $0.removeValue(forKey: serial) }
-            handler.disconnected(peer)
-        }
         do {
             while true {
                 guard let incoming = try channel.readMessage(deadline: .after(seconds: configuration.idleTimeout)) else { break }

@@ -90,12 +90,18 @@ public enum Socket {
 
     /// `address:port` of the peer, for log lines.
     public static func peerAddress(_ fd: Int32) -> String {
+        guard let (host, port) = peerEndpoint(fd) else { return "unknown peer" }
+        return "\(host):\(port)"
+    }
+
+    /// The peer's numeric IP address and port; nil when the socket is no longer connected.
+    public static func peerEndpoint(_ fd: Int32) -> (host: String, port: Int)? {
         var storage = sockaddr_storage()
         var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let rc = withUnsafeMutablePointer(to: &storage) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &len) }
         }
-        guard rc == 0 else { return "unknown peer" }
+        guard rc == 0 else { return nil }
         var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
         let ok = withUnsafePointer(to: &storage) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -103,7 +109,7 @@ public enum Socket {
             }
         }
         let name = ok == 0 ? String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
-        return "\(name):\(port(of: storage))"
+        return (name, port(of: storage))
     }
 
     private static func port(of storage: sockaddr_storage) -> Int {
