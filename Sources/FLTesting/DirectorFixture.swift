@@ -20,16 +20,21 @@ public final class DirectorFixture: @unchecked Sendable {
     /// The repository (or installation) holding `workspaces/`.
     public let repository: String
     public let heartbeatPeriod: Double
+    /// Whether the configurations name the CA's revocation list.
+    public let checksRevocation: Bool
     private var started: [ProcessUnderTest] = []
     private let lock = NSLock()
 
     /// Lays out a Director with `envoys` (the three hospitals' data are reused in turn) and `users`.
+    /// With `checksRevocation`, the Director's and every Envoy's configuration name the CA's
+    /// revocation list (`crl_file`), so `revoke` takes effect everywhere at once.
     public init(envoys: [String] = ["hospital_a", "hospital_b", "hospital_c"], users: [String] = ["alice"], admins: [String] = [],
-                heartbeatPeriod: Double = 0.2, startupGrace: Double = 20, decisionTimeout: Double = 20) throws {
+                heartbeatPeriod: Double = 0.2, startupGrace: Double = 20, decisionTimeout: Double = 20, checksRevocation: Bool = false) throws {
         directory = try TemporaryDirectory(prefix: "swiftfl-director")
         repository = try DirectorFixture.findRepository()
         self.heartbeatPeriod = heartbeatPeriod
         authority = try CertificateAuthority.create(directory: directory.appending("ca"))
+        self.checksRevocation = checksRevocation
         let cert = "\(directorDirectory)/cert"
         _ = try authority.certify(name: "director", hosts: ["127.0.0.1", "localhost"], role: .director, directory: cert)
         _ = try authority.certify(name: "aggregator", hosts: ["127.0.0.1", "localhost"], role: .aggregator, directory: cert)
@@ -48,7 +53,7 @@ public final class DirectorFixture: @unchecked Sendable {
             state_dir: state
             certificates:
               dir: cert
-              name: director
+              name: director\(checksRevocation ? "\n  crl_file: \(authority.revocationListPath)" : "")
             aggregators:
               host: 127.0.0.1
               address: 127.0.0.1
@@ -97,7 +102,7 @@ public final class DirectorFixture: @unchecked Sendable {
             # Written by DirectorFixture.
             director:
               name: director
-            cert_dir: cert
+            cert_dir: cert\(checksRevocation ? "\ncrl_file: \(authority.revocationListPath)" : "")
             work_dir: work
             data_dir: data
             shard:

@@ -19,8 +19,8 @@ final class LiveFederation: @unchecked Sendable {
 
     /// A Director with `envoys` online, users alice, bob and mallory, and admin carol.
     init(envoys: [String] = ["hospital_a", "hospital_b", "hospital_c"], users: [String] = ["alice", "bob", "mallory"],
-         admins: [String] = ["carol"], prepare: (DirectorFixture) throws -> Void = { _ in }) throws {
-        fixture = try DirectorFixture(envoys: envoys, users: users, admins: admins)
+         admins: [String] = ["carol"], checksRevocation: Bool = false, prepare: (DirectorFixture) throws -> Void = { _ in }) throws {
+        fixture = try DirectorFixture(envoys: envoys, users: users, admins: admins, checksRevocation: checksRevocation)
         try prepare(fixture)
         (director, port) = try fixture.startDirector()
         for name in envoys { try startEnvoy(name) }
@@ -575,5 +575,61 @@ final class RogueEnvoy: @unchecked Sendable {
         let save = "\(federation.fixture.stateDirectory)/experiments/\(honest)/workspace/save"
         let saved = try FileManager.default.contentsOfDirectory(atPath: save).sorted()
         #expect(saved == ["best.json", "best.safetensors", "checkpoint", "init.safetensors", "last.safetensors"], "\(saved)")
+    }
+    /// 8. Thousands of idle connections to the Director and to the running aggregator: they hold no
+    /// thread each, the honest experiment completes, and the flood is logged as counts, not line by line.
+    @Test func idleConnectionsCannotExhaustTheDirectorOrTheAggregator() throws {
+        let federation = try LiveFederation()
+        let before = try #require(ResourceUsage.threadCount(pid: federation.director.process.pid))
+        let honest = try federation.startHonest(rounds: 300)
+        let started = try DirectorFixture.waitForEvent("experiment_started", ["experiment": honest], in: federation.director, timeout: 30)
+        let object = try JSONSerialization.jsonObject(with: Data(started.utf8)) as? [String: Any] ?? [:]
+        let aggregatorPort = try #require(object["port"] as? Int)
+        var sockets: [Int32] = []
+        defer { for fd in sockets { close(fd) } }
+        for port in [federation.port, aggregatorPort] {
+            for _ in 0..<600 {
+                guard let fd = try? Socket.connect(host: "127.0.0.1", port: port, deadline: .after(seconds: 5)) else { break }
+                sockets.append(fd)
+            }
+        }
+        #expect(sockets.count >= 1000, "only \(sockets.count) connections could be opened")
+        // While they are open, the Director still answers and its thread count barely moves.
+        #expect(try federation.client("alice").status(honest).status == .running)
+        let during = try #require(ResourceUsage.threadCount(pid: federation.director.process.pid))
+        #expect(during < before + 40, "the Director went from \(before) to \(during) threads")
+        #expect(try federation.finish(honest).status == "succeeded")
+        let floodLines = federation.director.errorLines.filter { $0.contains("connection") && ($0.contains("refused") || $0.contains("closed")) }
+        #expect(floodLines.count < 20, "\(floodLines.count) log lines about the flood")
+    }
+
+    /// 10. A lost laptop and a compromised site: once the CA revokes their certificates, the
+    /// Director refuses the one and drops the other, and the rest of the federation goes on.
+    @Test func revokedCertificatesAreRefusedEverywhere() throws {
+        let federation = try LiveFederation(checksRevocation: true)
+        let honest = try federation.startHonest(rounds: 300) {
+            $0.replacingOccurrences(of: "    rounds_to_train: 300\n", with: "    rounds_to_train: 300\n    round_timeout: 5\n    minimum_reporting: 2\n")
+        }
+        #expect(try federation.client("bob").experiments().contains { $0.name == honest })
+
+        let revoked = try federation.fixture.fx(["pki", "revoke", "bob", "--ca-dir", federation.fixture.authority.directory])
+        #expect(revoked.contains("bob"), "\(revoked)")
+        let refused = try federation.fx(["experiment", "list"], as: "bob")
+        #expect(refused.status == .exited(1))
+        #expect(refused.error.contains("revoked"), "\(refused.error)")
+        try federation.director.waitForErrorLine(timeout: 20) { $0.contains("refused connection from") && $0.contains("revoked") }
+
+        // A site: its Envoy's connection is closed, and it cannot come back.
+        try federation.fixture.fx(["pki", "revoke", "hospital_c", "--ca-dir", federation.fixture.authority.directory])
+        try federation.director.waitForErrorLine(timeout: 20) { $0.contains("hospital_c") && $0.contains("revoked") }
+        try DirectorFixture.waitForEvent("envoy_offline", ["envoy": "hospital_c"], in: federation.director, timeout: 30)
+        let envoy = try #require(federation.envoys["hospital_c"])
+        #expect(try !envoy.waitForExit(timeout: 30).isSuccess)
+        #expect(envoy.errorTail().contains("revoked"), "\(envoy.errorTail())")
+
+        // The others carry the experiment on; alice is unaffected.
+        try DirectorFixture.waitForEvent("round_closed", ["experiment": honest], in: federation.director, timeout: 60)
+        _ = try federation.client("alice").cancel(honest)
+        #expect(try federation.finish(honest).status == "cancelled")
     }
 }

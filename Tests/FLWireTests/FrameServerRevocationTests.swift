@@ -25,7 +25,7 @@ import FLTesting
         try pki.authority.revoke(name: "site-1")
 
         // The open connection is closed within about a second, with a line naming the peer and serial.
-        let closing = fixture.expectLogged("closing connection of site-1 (envoy, 127.0.0.1")
+        let closing = fixture.expectLogged("closed the connection of site-1 (envoy, 127.0.0.1")
         #expect(closing?.message.contains("its certificate (serial \(mallory.certificate.serialNumber)) has been revoked") == true,
                 "\(closing?.message ?? "")")
         #expect(closing?.fields["serial"] == mallory.certificate.serialNumber)

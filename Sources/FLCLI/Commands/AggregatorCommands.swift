@@ -12,6 +12,7 @@ public enum AggregatorProcess {
         .option("--host", value: "HOST", help: "Address to listen on (default: network.settings.agg_addr)."),
         .option("--port", value: "PORT", help: "Port to listen on; 0 picks a free one (default: network.settings.agg_port)."),
         .option("--cert-dir", value: "DIR", help: "Folder with ca.crt, NAME.crt and NAME.key (default: <workspace>/cert)."),
+        .option("--crl", value: "FILE", help: "The CA's certificate revocation list, re-read whenever it changes (default: none)."),
         .option("--name", value: "NAME", help: "The aggregator's certificate name (default: network.settings.agg_name)."),
         .option("--participants", value: "FILE",
                 help: "JSON list of the collaborators and the rows each site registered (written by the Director): replaces plan/cols.yaml, and caps each one's weight."),
@@ -42,7 +43,8 @@ public enum AggregatorProcess {
         let logger = try ProcessLogging.logger(label: "aggregator", file: "\(workspace.logsDirectory)/aggregator.log", args: args)
         let plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate(environment: context.environment))
         let name = args.option("--name") ?? plan.network.aggregatorName
-        let tls = TLSConfiguration(certificateDirectory: context.absolute(args.option("--cert-dir") ?? workspace.certificateDirectory), name: name)
+        let tls = TLSConfiguration(certificateDirectory: context.absolute(args.option("--cert-dir") ?? workspace.certificateDirectory), name: name,
+                                   revocationListPath: args.option("--crl").map(context.absolute))
         let experiment = args.option("--experiment") ?? plan.experimentName
         var settings = plan.aggregatorSettings(experiment: experiment, tls: tls, host: args.option("--host"),
                                                port: try args.int("--port", in: 0...65535))
@@ -94,6 +96,7 @@ public enum CollaboratorProcess {
         .option("--aggregator", value: "HOST:PORT", help: "Where the aggregator listens (default: network.settings agg_addr:agg_port)."),
         .option("--aggregator-name", value: "NAME", help: "The name the aggregator's certificate must carry (default: network.settings.agg_name)."),
         .option("--cert-dir", value: "DIR", help: "Folder with ca.crt, NAME.crt and NAME.key (default: <workspace>/cert)."),
+        .option("--crl", value: "FILE", help: "The CA's certificate revocation list, re-read whenever it changes (default: none)."),
         .option("--data", value: "FILE", help: "This site's data file, used whole (default: its entry in plan/data.yaml)."),
         .option("--log-level", value: "LEVEL", help: "debug, info, warning or error (default: info)."),
     ]
@@ -111,7 +114,8 @@ public enum CollaboratorProcess {
         let name = try args.required("--name")
         let logger = try ProcessLogging.logger(label: name, file: "\(workspace.logsDirectory)/\(name).log", args: args)
         let plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate(environment: context.environment))
-        let tls = TLSConfiguration(certificateDirectory: context.absolute(args.option("--cert-dir") ?? workspace.certificateDirectory), name: name)
+        let tls = TLSConfiguration(certificateDirectory: context.absolute(args.option("--cert-dir") ?? workspace.certificateDirectory), name: name,
+                                   revocationListPath: args.option("--crl").map(context.absolute))
         let endpoint = try args.endpoint("--aggregator").map { Endpoint(host: $0.host, port: $0.port) }
         var settings = plan.collaboratorSettings(name: name, experiment: args.option("--experiment") ?? plan.experimentName,
                                                  aggregator: endpoint, tls: tls)

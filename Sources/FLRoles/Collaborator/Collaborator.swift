@@ -91,7 +91,7 @@ public final class Collaborator: Sendable {
                 throw error
             } catch let error as ErrorReply where Collaborator.isRefusal(error) {
                 throw CollaboratorError("aggregator at \(settings.aggregator) refused '\(settings.name)': \(error.message)")
-            } catch let error as TLSError where Collaborator.isCertificateProblem(error) {
+            } catch let error as TLSError where error.isCertificateRefusal {
                 throw CollaboratorError("\(error)")
             } catch {
                 // Not there yet, restarting, or too busy to answer: try again, for a while.
@@ -123,15 +123,6 @@ public final class Collaborator: Sendable {
     /// Answers that will not change by asking again: this site is not welcome, or speaks another protocol.
     static func isRefusal(_ error: ErrorReply) -> Bool {
         [.notAllowed, .notFound, .badRequest, .unknownPeer].contains(error.code)
-    }
-
-    /// Handshake failures that retrying cannot mend: a certificate the other side refuses, or one this side refuses.
-    static func isCertificateProblem(_ error: TLSError) -> Bool {
-        switch error {
-        case let .handshake(_, reason): reason.contains("certificate") || reason.contains("alert")
-        case .unexpectedPeer: true
-        default: false
-        }
     }
 
     private func connect() throws -> FrameClient {

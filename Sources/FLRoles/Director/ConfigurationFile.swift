@@ -50,6 +50,11 @@ struct ConfigurationFile {
         resolve(try plan.string(key, default: value))
     }
 
+    /// An optional path setting made absolute against the configuration's folder; nil when absent or null.
+    func optionalPath(_ key: String) throws -> String? {
+        try plan.stringIfPresent(key).map(resolve)
+    }
+
     func resolve(_ path: String) -> String {
         let joined = path.hasPrefix("/") ? path : "\(directory)/\(path)"
         return URL(fileURLWithPath: joined).standardizedFileURL.path

@@ -190,6 +190,7 @@ extension Director {
                          "--events", "--cert-dir", settings.certificateDirectory, "--name", settings.aggregatorName,
                          "--participants", store.participantsPath(of: name)]
         if launch > 1 { arguments.append("--resume") }
+        if let crl = settings.revocationListPath { arguments += ["--crl", crl] }
         let errorLog = "\(store.directory(of: name))/aggregator-\(launch).stderr"
         let child: ChildProcess
         do {

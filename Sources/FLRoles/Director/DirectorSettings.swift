@@ -24,6 +24,7 @@ import FLWire
 ///   dir: cert           # ca.crt, director.crt/.key, and the aggregators' aggregator.crt/.key
 ///   name: director      # the Director's certificate (role director)
 ///   aggregator: aggregator   # the certificate every aggregator it starts presents (role aggregator)
+///   crl_file: ../ca/crl.pem  # optional: the CA's revocation list, re-read whenever it changes
 /// limits:
 ///   max_archive_bytes: 1073741824   # largest workspace archive accepted
 /// aggregators:
@@ -53,6 +54,9 @@ public struct DirectorSettings: Sendable {
     /// The common name of the certificate the aggregators it starts present (in `certificateDirectory`).
     /// The Director chooses it; a plan's `network.settings.agg_name` never picks a key here.
     public var aggregatorName: String
+    /// The CA's certificate revocation list (`certificates.crl_file`), checked by the Director and
+    /// the aggregators it starts on every new connection; nil checks none.
+    public var revocationListPath: String?
     /// Where spawned aggregators listen.
     public var aggregatorHost: String
     /// The address Envoys dial to reach a spawned aggregator (its certificate must name it).
@@ -97,7 +101,7 @@ public struct DirectorSettings: Sendable {
 
     /// The Director's own TLS identity.
     public var tls: TLSConfiguration {
-        var tls = TLSConfiguration(certificateDirectory: certificateDirectory, name: name)
+        var tls = TLSConfiguration(certificateDirectory: certificateDirectory, name: name, revocationListPath: revocationListPath)
         // Thousands of Envoys sit idle between heartbeats: free their TLS buffers meanwhile.
         tls.releaseIdleBuffers = true
         return tls
@@ -116,7 +120,7 @@ public struct DirectorSettings: Sendable {
         try file.checkKeys("federation", ["sample_shape", "target_shape"])
         try file.checkKeys("envoys", ["heartbeat_period", "minimum", "startup_grace", "decision_timeout", "allowed"])
         try file.checkKeys("users", ["allowed"])
-        try file.checkKeys("certificates", ["dir", "name", "aggregator"])
+        try file.checkKeys("certificates", ["dir", "name", "aggregator", "crl_file"])
         try file.checkKeys("limits", ["max_archive_bytes"])
         try file.checkKeys("aggregators", ["host", "address", "port"])
         let plan = file.plan
@@ -136,6 +140,7 @@ public struct DirectorSettings: Sendable {
             aggregatorHost: try plan.string("aggregators.host", default: host))
         settings.aggregatorAddress = try plan.string("aggregators.address", default: settings.aggregatorHost)
         settings.aggregatorPort = try file.port("aggregators.port", default: 0)
+        settings.revocationListPath = try file.optionalPath("certificates.crl_file")
         settings.maximumArchiveSize = try plan.int("limits.max_archive_bytes", default: settings.maximumArchiveSize)
         guard settings.maximumArchiveSize >= 1024 else {
             throw file.error("limits.max_archive_bytes", "expected at least 1024 bytes, found \(settings.maximumArchiveSize)")

@@ -91,9 +91,8 @@ public final class Envoy: Sendable {
             } catch let error as ErrorReply where [.rejected, .notAllowed, .badRequest].contains(error.code) {
                 throw EnvoyError("the Director refused '\(settings.name)': \(error.message)")
             } catch let error as TLSError {
-                switch error {
-                case .handshake, .unexpectedPeer: throw EnvoyError("cannot connect to the Director at \(settings.director): \(error)")
-                default: break
+                if error.isCertificateRefusal {
+                    throw EnvoyError("cannot connect to the Director at \(settings.director): \(error) (a certificate problem that retrying cannot mend: a new certificate from the federation's CA, or the CA's own certificate, is needed)")
                 }
                 if waitBeforeRetry(&backoff, "Director at \(settings.director) not reachable (\(error))") { break }
                 continue
@@ -368,6 +367,7 @@ public final class Envoy: Sendable {
         let arguments = ["--name", settings.name, "--workspace", workspace(of: name).root, "--experiment", name,
                          "--aggregator", aggregator.description, "--aggregator-name", assignment.aggregatorName,
                          "--data", settings.shardPath, "--cert-dir", settings.certificateDirectory]
+            + (settings.revocationListPath.map { ["--crl", $0] } ?? [])
         let process: ChildProcess
         do {
             process = try ChildProcess(executable: collaboratorExecutable, arguments: arguments,

@@ -34,6 +34,7 @@ public enum ArchivePolicy: Sendable, Hashable, CustomStringConvertible {
 ///   name: director          # the common name of the Director's certificate
 ///   address: 127.0.0.1:50050   # optional: `--director` gives it too
 /// cert_dir: cert            # ca.crt, <name>.crt, <name>.key (its collaborators use them too)
+/// crl_file: crl.pem         # optional: the CA's revocation list, re-read whenever it changes
 /// work_dir: work            # where experiments are unpacked and run
 /// data_dir: data            # the shard must be inside this folder
 /// shard:
@@ -58,6 +59,9 @@ public struct EnvoySettings: Sendable {
     public var director: Endpoint
     public var directorName: String
     public var certificateDirectory: String
+    /// The CA's certificate revocation list (`crl_file`), checked by the Envoy and its collaborators
+    /// on every new connection; nil checks none.
+    public var revocationListPath: String?
     public var workDirectory: String
     public var dataDirectory: String
     public var shard: ShardDescriptor
@@ -107,14 +111,16 @@ public struct EnvoySettings: Sendable {
     public static let defaultMaximumArchiveSize = 256 << 20
 
     /// The Envoy's TLS identity (its collaborators present the same certificate).
-    public var tls: TLSConfiguration { TLSConfiguration(certificateDirectory: certificateDirectory, name: name) }
+    public var tls: TLSConfiguration {
+        TLSConfiguration(certificateDirectory: certificateDirectory, name: name, revocationListPath: revocationListPath)
+    }
 
     /// Reads an Envoy configuration file. `director` (from the command line) overrides `director.address`.
     /// Errors name the file, line and column; a shard outside the data folder is refused.
     public static func load(path: String, name: String, director: Endpoint? = nil) throws -> EnvoySettings {
         do { try PKI.validate(name: name) } catch { throw EnvoyError("--name: \(error)") }
         let file = try ConfigurationFile(path: path)
-        try file.checkKeys("", ["director", "cert_dir", "work_dir", "data_dir", "shard", "policy", "limits", "audit_log"])
+        try file.checkKeys("", ["director", "cert_dir", "crl_file", "work_dir", "data_dir", "shard", "policy", "limits", "audit_log"])
         try file.checkKeys("limits", ["max_archive_bytes"])
         try file.checkKeys("director", ["name", "address"])
         try file.checkKeys("shard", ["format", "path", "label_column", "sample_shape", "target_shape", "description"])
@@ -146,11 +152,12 @@ public struct EnvoySettings: Sendable {
         guard maximumArchiveSize >= 1024 else {
             throw file.error("limits.max_archive_bytes", "expected at least 1024 bytes, found \(maximumArchiveSize)")
         }
-        let settings = EnvoySettings(name: name, director: endpoint, directorName: try plan.string("director.name", default: "director"),
+        var settings = EnvoySettings(name: name, director: endpoint, directorName: try plan.string("director.name", default: "director"),
                                      certificateDirectory: try file.path("cert_dir", default: "cert"),
                                      workDirectory: try file.path("work_dir", default: "work"), dataDirectory: dataDirectory, shard: shard,
                                      shardPath: inside, policy: policy, maximumArchiveSize: maximumArchiveSize,
                                      auditLogPath: try file.path("audit_log", default: "audit.jsonl"))
+        settings.revocationListPath = try file.optionalPath("crl_file")
         return settings
     }
 

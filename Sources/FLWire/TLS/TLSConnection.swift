@@ -161,6 +161,9 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
         guard !peerName.isEmpty else { throw TLSError.handshake(peer: peer, reason: "peer certificate has no common name") }
     }
 
+    /// What a connection's error says when the peer refused this end's certificate.
+    static let certificateRefused = "the peer refused this end's certificate"
+
     /// OpenSSL's reasons, led by a plain sentence when they report an alert from the peer. Under
     /// TLS 1.3 a server refuses a client's certificate after the client's handshake has finished,
     /// so this is how a client learns, on its first read, that its certificate was not accepted.
@@ -172,7 +175,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
         let refusals: Set<String> = ["certificate required", "unknown ca", "certificate expired", "bad certificate", "certificate revoked",
                                      "unsupported certificate", "certificate unknown", "access denied"]
         let summary = refusals.contains(String(alert))
-            ? "the peer refused this end's certificate (TLS alert '\(alert)')"
+            ? "\(certificateRefused) (TLS alert '\(alert)')"
             : "the peer ended the connection with TLS alert '\(alert)'"
         return "\(summary); OpenSSL: \(joined)"
     }

@@ -132,6 +132,19 @@ public enum TLSError: Error, Sendable, CustomStringConvertible {
     /// The server's certificate is valid but names someone other than the one dialled.
     case unexpectedPeer(address: String, reason: String)
 
+    /// Whether retrying cannot mend it: a certificate one side refuses (unknown CA, expired,
+    /// revoked, no or the wrong role) or a server that is not the one dialled. Under TLS 1.3 a
+    /// server refuses the client's certificate after the client's handshake has finished, so such a
+    /// refusal can also arrive as a failed first read.
+    public var isCertificateRefusal: Bool {
+        switch self {
+        case let .handshake(_, reason): reason.contains("certificate") || reason.contains("alert")
+        case let .connection(_, reason): reason.contains(TLSConnection.certificateRefused)
+        case .unexpectedPeer: true
+        case .configuration, .connect: false
+        }
+    }
+
     public var description: String {
         switch self {
         case let .configuration(r): "TLS configuration: \(r)"

@@ -404,9 +404,10 @@ public final class FrameServer: @unchecked Sendable {
         generation = snapshot.generation
         let revoked = registry.withLock { $0.open.values.filter { snapshot.revokedSerialNumbers.contains($0.certificateSerial) } }
         for peer in revoked {
-            logger.warning("closing connection of \(peer): its certificate (serial \(peer.certificateSerial)) has been revoked",
-                           ["peer": peer.name, "serial": peer.certificateSerial])
+            // Closed before it is logged, so whoever reads the line can count on the connection being gone.
             peer.close()
+            logger.warning("closed the connection of \(peer): its certificate (serial \(peer.certificateSerial)) has been revoked",
+                           ["peer": peer.name, "serial": peer.certificateSerial])
         }
     }
 
