@@ -130,4 +130,54 @@ import FLTesting
         #expect(try director.waitForExit(timeout: 30).isSuccess, "\(director.errorTail())")
         for envoy in envoys { envoy.process.terminate() }
     }
+    /// The shipped example (`workspaces/federation`) run as the README's walk-through types it:
+    /// certificates with their roles, the configurations as written (the revocation list, the sites'
+    /// default policy and hospital_c's allow-list), a data scientist submitting and following an
+    /// experiment, and a lost laptop revoked.
+    @Test func theShippedExampleRunsAsTheReadmeWalksThroughIt() throws {
+        let fixture = try DirectorFixture(envoys: [], users: [])
+        let root = fixture.directory.appending("fl")
+        try FileManager.default.copyItem(atPath: "\(fixture.repository)/workspaces/federation", toPath: root)
+        let ca = "\(root)/ca"
+        try fixture.fx(["pki", "init", "--dir", ca])
+        try fixture.fx(["pki", "certify", "--name", "director", "--role", "director", "--ca-dir", ca, "--dir", "\(root)/director/cert"])
+        try fixture.fx(["pki", "certify", "--name", "aggregator", "--role", "aggregator", "--ca-dir", ca, "--dir", "\(root)/director/cert"])
+        let hospitals = ["hospital_a", "hospital_b", "hospital_c"]
+        for h in hospitals { try fixture.fx(["pki", "certify", "--name", h, "--role", "envoy", "--ca-dir", ca, "--dir", "\(root)/\(h)/cert"]) }
+        try fixture.fx(["pki", "certify", "--name", "alice", "--role", "user", "--ca-dir", ca, "--dir", "\(root)/alice/cert"])
+
+        let director = try fixture.start("fx", ["director", "start", "--config", "\(root)/director/director.yaml", "--port", "0", "--events"], name: "director")
+        let listening = try director.waitForLine(timeout: 30) { $0.contains("\"event\":\"listening\"") }
+        let port = try #require(Int(listening.split(separator: ":").last?.prefix { $0.isNumber } ?? ""))
+        let envoys = try hospitals.map { h in
+            try fixture.start("fx", ["envoy", "start", "--name", h, "--config", "\(root)/\(h)/envoy.yaml", "--director", "127.0.0.1:\(port)"], name: h)
+        }
+        for h in hospitals { try DirectorFixture.waitForEvent("envoy_online", ["envoy": h], in: director, timeout: 30) }
+        let client = ["--director", "127.0.0.1:\(port)", "--cert-dir", "\(root)/alice/cert", "--identity", "alice"]
+
+        // The data scientist's workspace, approved at hospital_c, submitted and followed to the end.
+        let workspace = "\(root)/alice/bc"
+        try fixture.fx(["workspace", "create", "--prefix", workspace, "--template", "breast_cancer"])
+        let exported = try fixture.fx(["workspace", "export", "--workspace", workspace, "--output", "\(root)/bc.tar"])
+        let digest = try #require(exported.split(separator: "\n").first { $0.hasPrefix("SHA-256: ") }).dropFirst("SHA-256: ".count)
+        try fixture.fx(["envoy", "approve", String(digest), "--config", "\(root)/hospital_c/envoy.yaml", "--comment", "alice's breast cancer plan"])
+        try fixture.fx(["experiment", "submit", "--workspace", workspace, "--name", "bc-1"] + client)
+        let watch = try fixture.fxStatus(["experiment", "watch", "bc-1"] + client, timeout: 120)
+        #expect(watch.status.isSuccess, "\(watch.error)")
+        #expect(watch.output.contains("bc-1 succeeded: completed 10 rounds"), "\(watch.output)")
+        let status = try fixture.fx(["experiment", "status", "bc-1", "--json"] + client)
+        let info = try #require(try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any])
+        #expect(info["collaborators"] as? [String] == hospitals)
+        try fixture.fx(["experiment", "model", "bc-1", "--best", "--output", "\(root)/bc-1.safetensors"] + client)
+        #expect(try Safetensors.read("\(root)/bc-1.safetensors").model.layout.tensors.map(\.shape) == [[2, 30], [2]])
+
+        // A lost laptop: revoked at the CA, refused by the Director from the next connection on.
+        try fixture.fx(["pki", "revoke", "alice", "--ca-dir", ca])
+        let refused = try fixture.fxStatus(["experiment", "list"] + client)
+        #expect(!refused.status.isSuccess && refused.error.contains("revoked"), "\(refused.error)")
+
+        director.process.terminate()
+        #expect(try director.waitForExit(timeout: 30).isSuccess, "\(director.errorTail())")
+        for envoy in envoys { envoy.process.terminate() }
+    }
 }
