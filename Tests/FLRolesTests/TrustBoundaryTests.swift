@@ -50,6 +50,21 @@ final class LiveFederation: @unchecked Sendable {
         return path
     }
 
+    /// A breast-cancer workspace whose external task runner's command (and so its `initialize:
+    /// command`) would create `marker` wherever it ran.
+    func externalWorkspace(_ name: String, touching marker: String, initialize: String) throws -> String {
+        try workspace(name) { plan in
+            plan.replacingOccurrences(of: "  template: builtin\n  settings:\n", with: """
+                  template: external
+                  settings:
+                    command: [/bin/sh, -c, "touch \(marker)"]
+                    tensors: {dense_0.weight: [2, 30], dense_0.bias: [2]}
+                    initialize: \(initialize)
+
+                """)
+        }
+    }
+
     /// Alice submits an honest experiment of `rounds` rounds and it starts; returns its name.
     @discardableResult
     func startHonest(_ name: String = "honest", rounds: Int = 150, edit: (String) -> String = { $0 }) throws -> String {
@@ -234,16 +249,7 @@ final class RogueEnvoy: @unchecked Sendable {
         let federation = try LiveFederation()
         let honest = try federation.startHonest()
         let marker = federation.fixture.directory.appending("ran-at-the-director")
-        let hostile = try federation.workspace("hostile") { plan in
-            plan.replacingOccurrences(of: "  template: builtin\n  settings:\n", with: """
-                  template: external
-                  settings:
-                    command: [/bin/sh, -c, "touch \(marker)"]
-                    tensors: {dense_0.weight: [2, 30], dense_0.bias: [2]}
-                    initialize: command
-
-                """)
-        }
+        let hostile = try federation.externalWorkspace("hostile", touching: marker, initialize: "command")
         let submitted = try federation.fx(["experiment", "submit", "--workspace", hostile, "--name", "hostile"], as: "mallory")
         #expect(submitted.status == .exited(1))
         #expect(submitted.error.contains("plan/plan.yaml:28:17: task_runner.settings.initialize: 'command' would run the workspace's code at the Director"),
@@ -422,16 +428,7 @@ final class RogueEnvoy: @unchecked Sendable {
         }
         let honest = try federation.startHonest()
         let marker = federation.fixture.directory.appending("ran-at-a-site")
-        let external = try federation.workspace("external") { plan in
-            plan.replacingOccurrences(of: "  template: builtin\n  settings:\n", with: """
-                  template: external
-                  settings:
-                    command: [/bin/sh, -c, "touch \(marker)"]
-                    tensors: {dense_0.weight: [2, 30], dense_0.bias: [2]}
-                    initialize: seeded
-
-                """)
-        }
+        let external = try federation.externalWorkspace("external", touching: marker, initialize: "seeded")
         _ = try federation.client("mallory").submit(workspace: Workspace(root: external), name: "external")
         #expect(try federation.finish(honest).status == "succeeded")
         let (status, reason) = try federation.finish("external")

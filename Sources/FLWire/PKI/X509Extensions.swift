@@ -26,55 +26,48 @@ enum X509Extensions {
     static func subjectAlternativeName(_ names: [SubjectAlternativeName], uris: [String] = []) throws -> OpaquePointer {
         guard let stack = fl_sk_GENERAL_NAME_new_null() else { throw OpenSSLError("sk_GENERAL_NAME_new_null") }
         defer { fl_GENERAL_NAMES_free(stack) }
-        for uri in uris {
-            guard let general = GENERAL_NAME_new() else { throw OpenSSLError("GENERAL_NAME_new") }
-            guard let ia5 = ASN1_IA5STRING_new() else {
-                GENERAL_NAME_free(general)
-                throw OpenSSLError("ASN1_IA5STRING_new")
-            }
-            let bytes = Array(uri.utf8)
-            guard ASN1_STRING_set(ia5, bytes, Int32(bytes.count)) == 1 else {
-                ASN1_IA5STRING_free(ia5)
-                GENERAL_NAME_free(general)
-                throw OpenSSLError("set URI \(uri)")
-            }
-            GENERAL_NAME_set0_value(general, GEN_URI, UnsafeMutableRawPointer(ia5))
-            guard fl_sk_GENERAL_NAME_push(stack, general) > 0 else {
-                GENERAL_NAME_free(general)
-                throw OpenSSLError("add a subject alternative name")
+        let made = try uris.map { try ia5Name(GEN_URI, $0) } + names.map { name in
+            switch name {
+            case let .dnsName(host): try ia5Name(GEN_DNS, host)
+            case let .ipAddress(address): try ipAddressName(address)
             }
         }
-        for name in names {
-            guard let general = GENERAL_NAME_new() else { throw OpenSSLError("GENERAL_NAME_new") }
-            switch name {
-            case let .dnsName(host):
-                guard let ia5 = ASN1_IA5STRING_new() else {
-                    GENERAL_NAME_free(general)
-                    throw OpenSSLError("ASN1_IA5STRING_new")
-                }
-                let bytes = Array(host.utf8)
-                guard ASN1_STRING_set(ia5, bytes, Int32(bytes.count)) == 1 else {
-                    ASN1_IA5STRING_free(ia5)
-                    GENERAL_NAME_free(general)
-                    throw OpenSSLError("set DNS name \(host)")
-                }
-                GENERAL_NAME_set0_value(general, GEN_DNS, UnsafeMutableRawPointer(ia5))
-            case let .ipAddress(address):
-                guard let octets = a2i_IPADDRESS(address) else {
-                    GENERAL_NAME_free(general)
-                    throw PKIError(.invalidHost, "invalid IP address '\(address)'", openSSLReasons: OpenSSLError.drainQueue())
-                }
-                GENERAL_NAME_set0_value(general, GEN_IPADD, UnsafeMutableRawPointer(octets))
-            }
-            guard fl_sk_GENERAL_NAME_push(stack, general) > 0 else {
-                GENERAL_NAME_free(general)
-                throw OpenSSLError("add a subject alternative name")
-            }
+        for (i, general) in made.enumerated() where fl_sk_GENERAL_NAME_push(stack, general) <= 0 {
+            for unpushed in made[i...] { GENERAL_NAME_free(unpushed) }
+            throw OpenSSLError("add a subject alternative name")
         }
         guard let ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, UnsafeMutableRawPointer(stack)) else {
             throw OpenSSLError("encode subjectAltName")
         }
         return ext
+    }
+
+    /// A `GENERAL_NAME` of IA5 text (`GEN_DNS`, `GEN_URI`); the caller frees it.
+    private static func ia5Name(_ type: Int32, _ text: String) throws -> UnsafeMutablePointer<GENERAL_NAME> {
+        guard let general = GENERAL_NAME_new() else { throw OpenSSLError("GENERAL_NAME_new") }
+        guard let ia5 = ASN1_IA5STRING_new() else {
+            GENERAL_NAME_free(general)
+            throw OpenSSLError("ASN1_IA5STRING_new")
+        }
+        let bytes = Array(text.utf8)
+        guard ASN1_STRING_set(ia5, bytes, Int32(bytes.count)) == 1 else {
+            ASN1_IA5STRING_free(ia5)
+            GENERAL_NAME_free(general)
+            throw OpenSSLError("set name \(text)")
+        }
+        GENERAL_NAME_set0_value(general, type, UnsafeMutableRawPointer(ia5))
+        return general
+    }
+
+    /// A `GENERAL_NAME` holding an IP address; the caller frees it.
+    private static func ipAddressName(_ address: String) throws -> UnsafeMutablePointer<GENERAL_NAME> {
+        guard let general = GENERAL_NAME_new() else { throw OpenSSLError("GENERAL_NAME_new") }
+        guard let octets = a2i_IPADDRESS(address) else {
+            GENERAL_NAME_free(general)
+            throw PKIError(.invalidHost, "invalid IP address '\(address)'", openSSLReasons: OpenSSLError.drainQueue())
+        }
+        GENERAL_NAME_set0_value(general, GEN_IPADD, UnsafeMutableRawPointer(octets))
+        return general
     }
 
     /// Sets a fresh random 128-bit positive serial number: unpredictable serials keep two
