@@ -420,11 +420,12 @@ final class RogueEnvoy: @unchecked Sendable {
     /// 6. Sites run only SwiftFL's own training unless their administrator approved an archive, and
     /// take archives only up to their limit.
     @Test func sitesRunNoSubmittedCodeByDefault() throws {
-        let federation = try LiveFederation(envoys: ["hospital_a", "hospital_b", "hospital_c", "hospital_d"]) { fixture in
-            // hospital_d takes archives of at most 4 KiB.
-            let config = fixture.envoyConfigurationPath("hospital_d")
-            try (try String(contentsOfFile: config, encoding: .utf8) + "limits:\n  max_archive_bytes: 4096\n")
-                .write(toFile: config, atomically: true, encoding: .utf8)
+        let federation = try LiveFederation(envoys: ["hospital_a", "hospital_b", "hospital_c", "hospital_d", "hospital_e"]) { fixture in
+            // hospital_d takes archives of at most 4 KiB, hospital_e models of at most 10 parameters.
+            for (site, limit) in [("hospital_d", "max_archive_bytes: 4096"), ("hospital_e", "max_model_parameters: 10")] {
+                let config = fixture.envoyConfigurationPath(site)
+                try (try String(contentsOfFile: config, encoding: .utf8) + "limits:\n  \(limit)\n").write(toFile: config, atomically: true, encoding: .utf8)
+            }
         }
         let honest = try federation.startHonest()
         let marker = federation.fixture.directory.appending("ran-at-a-site")
@@ -443,6 +444,10 @@ final class RogueEnvoy: @unchecked Sendable {
         let small = try AuditLog.read(federation.fixture.auditLogPath("hospital_d"))
         #expect(small.contains { $0.experiment == honest && $0.decision == .refused && $0.reason.contains("this site takes at most 4096 (limits.max_archive_bytes)") })
         #expect(!FileManager.default.fileExists(atPath: "\(federation.fixture.envoyDirectory("hospital_d"))/work/\(honest)/archive.tar"))
+        let tiny = try AuditLog.read(federation.fixture.auditLogPath("hospital_e"))
+        #expect(tiny.contains { $0.experiment == honest && $0.decision == .refused
+                    && $0.reason.contains("the plan's model has 62 parameters; this site trains at most 10 (limits.max_model_parameters)") }, "\(tiny)")
+        #expect(try federation.client("alice").status(honest).collaborators == ["hospital_a", "hospital_b", "hospital_c"])
     }
 
     /// 6 (continued). An approval withdrawn is noticed at the next launch: after a Director restart
@@ -624,9 +629,9 @@ final class RogueEnvoy: @unchecked Sendable {
         #expect(try !envoy.waitForExit(timeout: 30).isSuccess)
         #expect(envoy.errorTail().contains("revoked"), "\(envoy.errorTail())")
 
-        // The others carry the experiment on; alice is unaffected.
-        try DirectorFixture.waitForEvent("round_closed", ["experiment": honest], in: federation.director, timeout: 60)
-        _ = try federation.client("alice").cancel(honest)
-        #expect(try federation.finish(honest).status == "cancelled")
+        // The others carry the experiment to its end; alice is unaffected.
+        #expect(try federation.finish(honest).status == "succeeded")
+        let info = try federation.client("alice").status(honest)
+        #expect(info.rounds.last?.reported == ["hospital_a", "hospital_b"], "\(info.rounds.last.map { "\($0)" } ?? "")")
     }
 }

@@ -312,35 +312,32 @@ public final class Envoy: Sendable {
         return true
     }
 
-    /// Why the site's policy refuses the archive `sha256` (unpacked in `workspace`, when it is), or nil.
+    /// Why the site refuses the archive `sha256` (unpacked in `workspace`, when it is), or nil: its
+    /// policy, and once unpacked, a plan it cannot read or a model beyond its limit.
     private func policyRefusal(sha256: String, workspace: Workspace?) -> String? {
-        switch settings.policy {
-        case .any:
-            return nil
-        case let .allowList(path):
+        if case let .allowList(path) = settings.policy {
             do {
                 guard try ArchiveAllowList.load(path).contains(sha256) else {
                     return "archive \(sha256) is not in this site's allow-list \(path) (approve it with `fx envoy approve \(sha256)`)"
                 }
-                return nil
             } catch {
                 return "cannot read the allow-list: \(error)"
             }
-        case .builtin:
-            guard let workspace else { return nil }
-            let plan: ExperimentPlan
-            do {
-                plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate())
-            } catch {
-                return "the plan does not load: " + "\(error)".replacingOccurrences(of: workspace.root + "/", with: "")
-            }
-            switch plan.runner {
-            case .builtin, .noop:
-                return nil
-            case .external:
-                return "the workspace's task runner is 'external', which runs the workspace's own code; this site's policy (builtin) runs only SwiftFL's built-in training (to run it, set policy.mode: allowlist and approve archive \(sha256) with `fx envoy approve`)"
-            }
         }
+        guard let workspace else { return nil }
+        let plan: ExperimentPlan
+        do {
+            plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate())
+        } catch {
+            return "the plan does not load: " + "\(error)".replacingOccurrences(of: workspace.root + "/", with: "")
+        }
+        guard plan.layout.count <= settings.maximumModelParameters else {
+            return "the plan's model has \(plan.layout.count) parameters; this site trains at most \(settings.maximumModelParameters) (limits.max_model_parameters)"
+        }
+        if case .builtin = settings.policy, case .external = plan.runner {
+            return "the workspace's task runner is 'external', which runs the workspace's own code; this site's policy (builtin) runs only SwiftFL's built-in training (to run it, set policy.mode: allowlist and approve archive \(sha256) with `fx envoy approve`)"
+        }
+        return nil
     }
 
     private func workspace(of experiment: String) -> Workspace { Workspace(root: "\(settings.workDirectory)/\(experiment)/workspace") }

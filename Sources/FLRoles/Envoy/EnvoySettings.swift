@@ -51,6 +51,7 @@ public enum ArchivePolicy: Sendable, Hashable, CustomStringConvertible {
 ///   allowlist: approved.sha256
 /// limits:
 ///   max_archive_bytes: 268435456   # largest workspace archive this site downloads
+///   max_model_parameters: 100000000   # largest model this site trains (400 MB of float32)
 /// audit_log: audit.jsonl    # one JSON line per experiment the site ran or refused
 /// ```
 public struct EnvoySettings: Sendable {
@@ -70,6 +71,9 @@ public struct EnvoySettings: Sendable {
     public var policy: ArchivePolicy
     /// Largest workspace archive the site downloads (`limits.max_archive_bytes`).
     public var maximumArchiveSize: Int
+    /// Largest model the site trains (`limits.max_model_parameters`): a plan is data, but one asking
+    /// for a model of billions of parameters would take the site's memory.
+    public var maximumModelParameters: Int
     public var auditLogPath: String
     /// The `fx-collaborator` executable; nil finds it beside the running one.
     public var collaboratorExecutable: String?
@@ -84,7 +88,8 @@ public struct EnvoySettings: Sendable {
 
     public init(name: String, director: Endpoint, directorName: String = "director", certificateDirectory: String, workDirectory: String,
                 dataDirectory: String, shard: ShardDescriptor, shardPath: String, policy: ArchivePolicy = .builtin,
-                maximumArchiveSize: Int = EnvoySettings.defaultMaximumArchiveSize, auditLogPath: String,
+                maximumArchiveSize: Int = EnvoySettings.defaultMaximumArchiveSize,
+                maximumModelParameters: Int = EnvoySettings.defaultMaximumModelParameters, auditLogPath: String,
                 collaboratorExecutable: String? = nil, longPollSeconds: Double = 30, connectTimeout: Double = 10, idleTimeout: Double = 60,
                 initialBackoff: Double = 0.1, maximumBackoff: Double = 5, stopGrace: Double = 5) {
         self.name = name
@@ -97,6 +102,7 @@ public struct EnvoySettings: Sendable {
         self.shardPath = shardPath
         self.policy = policy
         self.maximumArchiveSize = maximumArchiveSize
+        self.maximumModelParameters = maximumModelParameters
         self.auditLogPath = auditLogPath
         self.collaboratorExecutable = collaboratorExecutable
         self.longPollSeconds = longPollSeconds
@@ -109,6 +115,8 @@ public struct EnvoySettings: Sendable {
 
     /// 256 MiB: a workspace is a plan and some code; data never travels in one.
     public static let defaultMaximumArchiveSize = 256 << 20
+    /// 100 million parameters: 400 MB of float32, several copies of which a site holds while training.
+    public static let defaultMaximumModelParameters = 100_000_000
 
     /// The Envoy's TLS identity (its collaborators present the same certificate).
     public var tls: TLSConfiguration {
@@ -121,7 +129,7 @@ public struct EnvoySettings: Sendable {
         do { try PKI.validate(name: name) } catch { throw EnvoyError("--name: \(error)") }
         let file = try ConfigurationFile(path: path)
         try file.checkKeys("", ["director", "cert_dir", "crl_file", "work_dir", "data_dir", "shard", "policy", "limits", "audit_log"])
-        try file.checkKeys("limits", ["max_archive_bytes"])
+        try file.checkKeys("limits", ["max_archive_bytes", "max_model_parameters"])
         try file.checkKeys("director", ["name", "address"])
         try file.checkKeys("shard", ["format", "path", "label_column", "sample_shape", "target_shape", "description"])
         let plan = file.plan
@@ -152,10 +160,15 @@ public struct EnvoySettings: Sendable {
         guard maximumArchiveSize >= 1024 else {
             throw file.error("limits.max_archive_bytes", "expected at least 1024 bytes, found \(maximumArchiveSize)")
         }
+        let maximumModelParameters = try plan.int("limits.max_model_parameters", default: defaultMaximumModelParameters)
+        guard maximumModelParameters >= 1 else {
+            throw file.error("limits.max_model_parameters", "expected at least 1 parameter, found \(maximumModelParameters)")
+        }
         var settings = EnvoySettings(name: name, director: endpoint, directorName: try plan.string("director.name", default: "director"),
                                      certificateDirectory: try file.path("cert_dir", default: "cert"),
                                      workDirectory: try file.path("work_dir", default: "work"), dataDirectory: dataDirectory, shard: shard,
                                      shardPath: inside, policy: policy, maximumArchiveSize: maximumArchiveSize,
+                                     maximumModelParameters: maximumModelParameters,
                                      auditLogPath: try file.path("audit_log", default: "audit.jsonl"))
         settings.revocationListPath = try file.optionalPath("crl_file")
         return settings
