@@ -151,6 +151,25 @@ final class InProcessFederation: @unchecked Sendable {
         #expect(throws: ErrorReply.self) { try client.cancel("long") }
     }
 
+    @Test func sitesWhoseNamesTheTemplateDoesNotKnowTakePart() throws {
+        let sites = (1...8).map { "site_\($0)" }
+        let federation = try InProcessFederation(envoys: sites)
+        defer { federation.shutdown() }
+        // The breast-cancer template's cols.yaml lists hospital_a, hospital_b and hospital_c only.
+        let workspace = try federation.fixture.makeWorkspace("eight", rounds: 3)
+        #expect(try String(contentsOfFile: "\(workspace)/plan/cols.yaml", encoding: .utf8).contains("hospital_a"))
+        _ = try federation.submit(workspace, as: "eight")
+        let (status, reason) = try federation.events.waitForFinish("eight", timeout: 120)
+        #expect(status == .succeeded, "\(reason)")
+        let info = try federation.client().status("eight")
+        #expect(info.collaborators == sites)
+        #expect(info.sites.allSatisfy { $0.state == .finished }, "\(info.sites)")
+        #expect(info.rounds.allSatisfy { $0.reported == sites && $0.missing.isEmpty })
+        // Each site's collaborator was told the participants and their registered rows.
+        let list = try ParticipantList.read(from: "\(federation.fixture.envoyDirectory("site_5"))/work/eight/participants-1.json")
+        #expect(list.names == sites && list.participants.allSatisfy { $0.sampleCount > 100 })
+    }
+
     @Test func anAggregatorThatFailsFailsItsExperimentAndTheNextOneRuns() throws {
         let federation = try InProcessFederation(envoys: ["hospital_a", "hospital_b"])
         defer { federation.shutdown() }

@@ -41,15 +41,17 @@ public enum AggregatorProcess {
         ChildProcess.endWithSupervisor(environment: context.environment)
         let workspace = Workspace(root: context.absolute(args.option("--workspace") ?? "."))
         let logger = try ProcessLogging.logger(label: "aggregator", file: "\(workspace.logsDirectory)/aggregator.log", args: args)
-        let plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate(environment: context.environment))
+        let participantsPath = args.option("--participants").map(context.absolute)
+        let participants = try participantsPath.map { try ParticipantList.read(from: $0) }
+        let plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate(environment: context.environment),
+                                           participants: participants)
         let name = args.option("--name") ?? plan.network.aggregatorName
         let tls = TLSConfiguration(certificateDirectory: context.absolute(args.option("--cert-dir") ?? workspace.certificateDirectory), name: name,
                                    revocationListPath: args.option("--crl").map(context.absolute))
         let experiment = args.option("--experiment") ?? plan.experimentName
         var settings = plan.aggregatorSettings(experiment: experiment, tls: tls, host: args.option("--host"),
                                                port: try args.int("--port", in: 0...65535))
-        if let path = args.option("--participants").map(context.absolute) {
-            let list = try ParticipantList.read(from: path)
+        if let path = participantsPath, let list = participants {
             settings.admit(list)
             logger.info("participants from \(path): " + list.participants.map { "\($0.name) (\($0.sampleCount) rows)" }.joined(separator: ", "))
         }
@@ -98,6 +100,7 @@ public enum CollaboratorProcess {
         .option("--cert-dir", value: "DIR", help: "Folder with ca.crt, NAME.crt and NAME.key (default: <workspace>/cert)."),
         .option("--crl", value: "FILE", help: "The CA's certificate revocation list, re-read whenever it changes (default: none)."),
         .option("--data", value: "FILE", help: "This site's data file, used whole (default: its entry in plan/data.yaml)."),
+        .option("--participants", value: "FILE", help: "The experiment's collaborators, from the Director, instead of plan/cols.yaml."),
         .option("--log-level", value: "LEVEL", help: "debug, info, warning or error (default: info)."),
     ]
 
@@ -113,7 +116,9 @@ public enum CollaboratorProcess {
         let workspace = Workspace(root: context.absolute(args.option("--workspace") ?? "."))
         let name = try args.required("--name")
         let logger = try ProcessLogging.logger(label: name, file: "\(workspace.logsDirectory)/\(name).log", args: args)
-        let plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate(environment: context.environment))
+        let participants = try args.option("--participants").map { try ParticipantList.read(from: context.absolute($0)) }
+        let plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate(environment: context.environment),
+                                           participants: participants)
         let tls = TLSConfiguration(certificateDirectory: context.absolute(args.option("--cert-dir") ?? workspace.certificateDirectory), name: name,
                                    revocationListPath: args.option("--crl").map(context.absolute))
         let endpoint = try args.endpoint("--aggregator").map { Endpoint(host: $0.host, port: $0.port) }

@@ -56,8 +56,9 @@ extension Director {
 
         let prepared: (plan: ExperimentPlan, workspace: Workspace)
         do {
-            prepared = try prepareWorkspace(name, participants: participants, resume: resume)
-            try writeParticipants(name, participants, resume: resume)
+            let list = try writeParticipants(name, participants, resume: resume)
+            prepared = try prepareWorkspace(name, participants: list, resume: resume)
+            mutate { s in s.active?.participantRows = list.participants.map(\.sampleCount) }
         } catch {
             return finish(name, .failed, "cannot prepare the experiment's workspace: \(error)")
         }
@@ -139,20 +140,17 @@ extension Director {
 
     // MARK: Workspace
 
-    /// Unpacks the archive into the experiment's workspace (kept as it is when resuming), lists the
-    /// participants in `plan/cols.yaml`, and writes the initial model as `fx plan initialize` does,
-    /// except that nothing the workspace holds is ever run here.
-    private func prepareWorkspace(_ name: String, participants: [String], resume: Bool) throws -> (ExperimentPlan, Workspace) {
+    /// Unpacks the archive into the experiment's workspace (kept as it is when resuming) and writes
+    /// the initial model as `fx plan initialize` does, except that nothing the workspace holds is ever
+    /// run here. The participants are the sites that accepted, whatever the archive's `cols.yaml` says
+    /// (the aggregator and every collaborator get the same list).
+    private func prepareWorkspace(_ name: String, participants: ParticipantList, resume: Bool) throws -> (ExperimentPlan, Workspace) {
         let workspace = store.workspace(of: name)
         if !resume || !FileManager.default.fileExists(atPath: workspace.planPath) {
             try? FileManager.default.removeItem(atPath: workspace.root)
             _ = try Workspace.importArchive(store.archivePath(of: name), into: workspace.root)
         }
-        // Quoted: a site named `true` or `1234` must stay a string.
-        let cols = "# Written by the Director: the Envoys taking part in experiment '\(name)'.\ncollaborators:\n"
-            + participants.map { "  - \"\($0)\"\n" }.joined()
-        try AtomicFile.write(string: cols, to: workspace.collaboratorsPath)
-        let plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate())
+        let plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate(), participants: participants)
         try workspace.createOutputDirectories()
         if !resume || !FileManager.default.fileExists(atPath: plan.initialModelPath) {
             try Safetensors.write(plan.initialModel(runningCommands: false), to: plan.initialModelPath, metadata: ["created_by": "fx director"])
@@ -161,14 +159,15 @@ extension Director {
     }
 
     /// Writes the participants and the rows each registered, which the aggregator caps their
-    /// weights at. A resumed experiment keeps the list it started with.
-    private func writeParticipants(_ name: String, _ participants: [String], resume: Bool) throws {
+    /// weights at; returns the list. A resumed experiment keeps the list it started with.
+    private func writeParticipants(_ name: String, _ participants: [String], resume: Bool) throws -> ParticipantList {
         let path = store.participantsPath(of: name)
-        if resume, let kept = try? ParticipantList.read(from: path), kept.names == participants { return }
+        if resume, let kept = try? ParticipantList.read(from: path), kept.names == participants { return kept }
         let list = ParticipantList(participants: state.withLock { s in
             participants.map { ParticipantList.Participant(name: $0, sampleCount: max(1, s.envoys[$0]?.record.shard.sampleCount ?? 1)) }
         })
         try list.write(to: path)
+        return list
     }
 
     // MARK: The aggregator

@@ -35,6 +35,8 @@ struct DirectorState {
         var phase: Phase
         var candidates: [String]
         var participants: [String] = []
+        /// The rows each participant registered (the weights' caps), once the aggregator's list is written.
+        var participantRows: [Int] = []
         var launch = 0
         var cancelRequested = false
         /// Where the aggregator writes its models while it runs: paths inside `workspaceRoot`, as
@@ -250,7 +252,8 @@ struct DirectorState {
             if request.experiment == active.name && request.launch == active.launch { return nil }
             return WorkAssignment(action: .run, experiment: x.name, launch: active.launch, archiveSHA256: x.archiveSHA256,
                                   archiveSize: x.archiveSize, aggregatorHost: settings.aggregatorAddress, aggregatorPort: port,
-                                  aggregatorName: settings.aggregatorName, collaborators: active.participants)
+                                  aggregatorName: settings.aggregatorName, collaborators: active.participants,
+                                  collaboratorRows: active.participantRows)
         }
     }
 

@@ -360,10 +360,23 @@ public final class Envoy: Sendable {
             return
         }
         let errorLog = "\(settings.workDirectory)/\(name)/collaborator-\(assignment.launch).stderr"
+        // The Director's participants, whatever the archive's cols.yaml says.
+        let participantsPath = "\(settings.workDirectory)/\(name)/participants-\(assignment.launch).json"
+        do {
+            let rows = assignment.collaboratorRows.count == assignment.collaborators.count
+                ? assignment.collaboratorRows : assignment.collaborators.map { _ in 1 }
+            try ParticipantList(participants: zip(assignment.collaborators, rows).map { .init(name: $0, sampleCount: max(1, $1)) })
+                .write(to: participantsPath)
+        } catch {
+            logger.error("experiment '\(name)': cannot write its participants: \(error)")
+            send(SiteReport(experiment: name, launch: assignment.launch, event: .collaboratorExited, reason: "\(error)", exitStatus: "not started"))
+            state.withLock { $0.workState = .exited }
+            return
+        }
         let aggregator = Endpoint(host: assignment.aggregatorHost, port: assignment.aggregatorPort)
         let arguments = ["--name", settings.name, "--workspace", workspace(of: name).root, "--experiment", name,
                          "--aggregator", aggregator.description, "--aggregator-name", assignment.aggregatorName,
-                         "--data", settings.shardPath, "--cert-dir", settings.certificateDirectory]
+                         "--data", settings.shardPath, "--cert-dir", settings.certificateDirectory, "--participants", participantsPath]
             + (settings.revocationListPath.map { ["--crl", $0] } ?? [])
         let process: ChildProcess
         do {

@@ -16,7 +16,8 @@ public struct ExperimentPlan: Sendable {
     /// unless told otherwise (the Director names each run itself).
     public let experimentName: String
     public let roundsToTrain: Int
-    /// From `plan/cols.yaml`, in order.
+    /// From `plan/cols.yaml`, in order, unless the loader was given the participants (a Director's
+    /// experiment: its participants are the sites that accepted it, whatever `cols.yaml` says).
     public let collaborators: [String]
     public let tasks: [String: TaskDefinition]
     public let taskArguments: [String: [String: TaskArgument]]
@@ -32,11 +33,12 @@ public struct ExperimentPlan: Sendable {
 
     /// Reads `plan/plan.yaml` (with its defaults from `plan/`, then the installation's `plans/`),
     /// `plan/cols.yaml` and `plan/data.yaml` (optional: only collaborators need their entry).
-    public static func load(workspace: Workspace, installation: Installation? = nil) throws -> ExperimentPlan {
+    /// `participants`, when given, are the collaborators instead of `cols.yaml`'s.
+    public static func load(workspace: Workspace, installation: Installation? = nil, participants: ParticipantList? = nil) throws -> ExperimentPlan {
         var roots = [workspace.planDirectory]
         if let installation { roots.append(installation.plansDirectory) }
         let plan = try Plan.load(path: workspace.planPath, searchRoots: roots)
-        let cols = try Plan.load(path: workspace.collaboratorsPath, searchRoots: [])
+        let cols: CollaboratorSource = try participants.map { .participants($0.names) } ?? .file(Plan.load(path: workspace.collaboratorsPath, searchRoots: []))
         var shards: [String: ShardPlan] = [:]
         if FileManager.default.fileExists(atPath: workspace.dataPath) {
             let data = try Plan.load(path: workspace.dataPath, searchRoots: [])
@@ -47,19 +49,33 @@ public struct ExperimentPlan: Sendable {
         return try ExperimentPlan(plan: plan, workspace: workspace, cols: cols, shards: shards)
     }
 
-    init(plan: Plan, workspace: Workspace, cols: Plan, shards: [String: ShardPlan]) throws {
+    /// Where the collaborators come from.
+    enum CollaboratorSource {
+        /// `plan/cols.yaml`.
+        case file(Plan)
+        /// A Director's participant list.
+        case participants([String])
+    }
+
+    init(plan: Plan, workspace: Workspace, cols: CollaboratorSource, shards: [String: ShardPlan]) throws {
         self.plan = plan
         self.workspace = workspace
         self.shards = shards
 
-        collaborators = try cols.strings("collaborators")
-        guard !collaborators.isEmpty else { throw PlanCheck.error(cols, "collaborators", "expected at least one collaborator") }
-        var seen: Set<String> = []
-        for (i, name) in collaborators.enumerated() {
-            do { try PKI.validate(name: name) } catch {
-                throw PlanCheck.error(cols, "collaborators.\(i)", "'\(name)' cannot be a certificate name: \(error)")
+        switch cols {
+        case let .participants(participants):
+            // Checked where they were read (`ParticipantList`).
+            collaborators = participants
+        case let .file(cols):
+            collaborators = try cols.strings("collaborators")
+            guard !collaborators.isEmpty else { throw PlanCheck.error(cols, "collaborators", "expected at least one collaborator") }
+            var seen: Set<String> = []
+            for (i, name) in collaborators.enumerated() {
+                do { try PKI.validate(name: name) } catch {
+                    throw PlanCheck.error(cols, "collaborators.\(i)", "'\(name)' cannot be a certificate name: \(error)")
+                }
+                guard seen.insert(name).inserted else { throw PlanCheck.error(cols, "collaborators.\(i)", "'\(name)' is listed twice") }
             }
-            guard seen.insert(name).inserted else { throw PlanCheck.error(cols, "collaborators.\(i)", "'\(name)' is listed twice") }
         }
 
         experimentName = try plan.string("aggregator.settings.experiment_name", default: "experiment")

@@ -533,13 +533,16 @@ public struct WorkAssignment: WireMessage {
     public var aggregatorPort: Int
     /// The common name of the aggregator's certificate.
     public var aggregatorName: String
-    /// Every site taking part.
+    /// Every site taking part, for `run`: the experiment's collaborators, whatever its `cols.yaml` says.
     public var collaborators: [String]
+    /// The rows each of `collaborators` registered, in the same order.
+    public var collaboratorRows: [Int]
     /// Why, for `stop`.
     public var reason: String
 
     public init(action: Action, experiment: String = "", launch: Int = 0, archiveSHA256: String = "", archiveSize: Int = 0,
-                aggregatorHost: String = "", aggregatorPort: Int = 0, aggregatorName: String = "", collaborators: [String] = [], reason: String = "") {
+                aggregatorHost: String = "", aggregatorPort: Int = 0, aggregatorName: String = "", collaborators: [String] = [],
+                collaboratorRows: [Int] = [], reason: String = "") {
         self.action = action
         self.experiment = experiment
         self.launch = launch
@@ -549,6 +552,7 @@ public struct WorkAssignment: WireMessage {
         self.aggregatorPort = aggregatorPort
         self.aggregatorName = aggregatorName
         self.collaborators = collaborators
+        self.collaboratorRows = collaboratorRows
         self.reason = reason
     }
 
@@ -562,6 +566,7 @@ public struct WorkAssignment: WireMessage {
         w.int(aggregatorPort)
         w.string(aggregatorName)
         w.strings(collaborators)
+        w.list(collaboratorRows) { $0.int($1) }
         w.string(reason)
     }
 
@@ -575,6 +580,10 @@ public struct WorkAssignment: WireMessage {
         aggregatorPort = try r.count("aggregatorPort", limit: 65535)
         aggregatorName = try r.string("aggregatorName")
         collaborators = try r.strings("collaborators")
+        collaboratorRows = try r.list("collaboratorRows", minimumElementSize: 8) { try $0.count("collaboratorRows", limit: Int.max) }
+        guard collaboratorRows.isEmpty || collaboratorRows.count == collaborators.count else {
+            throw WireDecodingError(context: r.context, field: "collaboratorRows", reason: "\(collaboratorRows.count) counts for \(collaborators.count) collaborators")
+        }
         reason = try r.string("reason")
     }
 }
