@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import FLCore
+import FLRoles
 import FLTesting
 
 /// The long-lived federation as separate processes on loopback: `fx director start`, three
@@ -178,6 +179,49 @@ import FLTesting
 
         director.process.terminate()
         #expect(try director.waitForExit(timeout: 30).isSuccess, "\(director.errorTail())")
+        for envoy in envoys { envoy.process.terminate() }
+    }
+    /// A Director killed (SIGKILL, taking its aggregator with it) again and again during a long
+    /// experiment resumes it each time from the last checkpoint, and every round ends up in the
+    /// metrics exactly once: in the aggregator's log, the Director's copy, and its status.
+    @Test func aDirectorKilledAtManyPointsRecordsEveryRoundOnce() throws {
+        let fixture = try DirectorFixture(envoys: ["hospital_a", "hospital_b"])
+        let rounds = 40
+        let workspace = try fixture.makeWorkspace("long", rounds: rounds)
+        var (director, port) = try fixture.startDirector()
+        let envoys = try ["hospital_a", "hospital_b"].map { try fixture.startEnvoy($0, port: port) }
+        for name in ["hospital_a", "hospital_b"] { try DirectorFixture.waitForEvent("envoy_online", ["envoy": name], in: director, timeout: 30) }
+        let client = fixture.clientOptions(port: port)
+        try fixture.fx(["experiment", "submit", "--workspace", workspace, "--name", "long"] + client)
+        var kills = 0
+        // Killed the moment a round closes (its metrics written, its checkpoint perhaps not yet), five times.
+        while kills < 5 {
+            let line = try director.waitForLine(timeout: 60) {
+                ($0.contains("\"round_closed\"") && $0.contains("\"long\"")) || $0.contains("\"experiment_finished\"")
+            }
+            if line.contains("experiment_finished") { break }
+            director.process.kill()
+            _ = try director.waitForExit(timeout: 10)
+            kills += 1
+            (director, _) = try fixture.startDirector(port: port)
+        }
+        #expect(kills == 5, "the experiment ended after \(kills) kills; make it longer")
+        let finished = try DirectorFixture.waitForEvent("experiment_finished", ["experiment": "long"], in: director, timeout: 120)
+        #expect(finished.contains("\"status\":\"succeeded\""), "\(finished)")
+
+        let status = try #require(try JSONSerialization.jsonObject(with: Data(try fixture.fx(["experiment", "status", "long", "--json"] + client).utf8)) as? [String: Any])
+        #expect(status["launches"] as? Int == kills + 1)
+        let recorded = try #require(status["rounds"] as? [[String: Any]])
+        let keys = recorded.map { "\($0["round"] as? Int ?? -1)/\($0["finalValidation"] as? Bool ?? false)" }
+        #expect(keys.count == Set(keys).count, "a round recorded twice: \(keys)")
+        #expect(recorded.count == rounds + 1, "\(keys)")
+        let metrics = try MetricsLog.read("\(fixture.stateDirectory)/experiments/long/metrics.jsonl")
+        var seen: [String: Int] = [:]
+        for m in metrics { seen["\(m.round) \(m.origin) \(m.task) \(m.metric)", default: 0] += 1 }
+        #expect(seen.values.allSatisfy { $0 == 1 }, "written twice: \(seen.filter { $0.value > 1 }.keys.sorted().prefix(5))")
+        #expect(Set(metrics.filter { $0.origin == "aggregator" }.map(\.round)) == Set(0...rounds))
+        director.process.terminate()
+        _ = try director.waitForExit(timeout: 30)
         for envoy in envoys { envoy.process.terminate() }
     }
 }

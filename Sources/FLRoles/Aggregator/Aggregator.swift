@@ -15,6 +15,9 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
     public let layout: ModelLayout
     private let logger: Logger
     private let metricsLog: MetricsLog
+    private let journal: RoundJournal
+    /// The rounds the checkpoint resumed from holds, reported again at the start.
+    private let recoveredRounds: [RoundSummary]
     private let onEvent: @Sendable (AggregatorEvent) -> Void
     private let state: Mutex<RoundState>
     private let staging: UpdateStaging
@@ -92,6 +95,12 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         self.layout = initialModel.layout
         self.logger = logger
         self.onEvent = onEvent
+        // The metrics and the round journal hold exactly the rounds the checkpoint holds: rounds after
+        // it run again (their records, written before a crash, go), and a fresh start starts them afresh.
+        let next = checkpoint.map { $0.roundsCompleted + ($0.finalValidationDone ? 1 : 0) } ?? 0
+        try MetricsLog.keepRounds(before: next, in: settings.paths.metricsLog)
+        self.journal = RoundJournal(checkpointDirectory: settings.paths.checkpointDirectory)
+        self.recoveredRounds = try journal.keepRounds(before: next)
         self.metricsLog = try MetricsLog(path: settings.paths.metricsLog)
         self.staging = UpdateStaging(slots: settings.concurrentUpdates, count: initialModel.layout.count)
         self.assigner = TaskAssigner(groups: settings.taskGroups, collaborators: settings.collaborators, seed: settings.assignerSeed)
@@ -127,6 +136,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         let server = try FrameServer(configuration: configuration, handler: self, logger: logger)
         serverBox.withLock { $0 = server }
         onEvent(.listening(port: server.port))
+        for summary in recoveredRounds { onEvent(.roundRecovered(summary)) }
         logger.info("experiment '\(settings.experiment)': listening on \(configuration.host):\(server.port) for \(settings.collaborators.count) collaborators")
         mutate { s in
             if s.phase == .done {
@@ -548,7 +558,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
             s.roundsCompleted = s.round + 1
         }
         onEvent(.roundClosed(summary))
-        saveLastAndCheckpoint(&s, finalValidationDone: isFinal)
+        saveLastAndCheckpoint(&s, summary: summary, finalValidationDone: isFinal)
         s.attempt = 0
         if isFinal {
             finish(&s, succeeded: true, reason: "completed \(s.roundsCompleted) rounds")
@@ -566,7 +576,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
 
     /// Writes the checkpoint of the rounds completed so far (in the background, in order) and points
     /// `last` at its model file; the next round's model is served from that file's contents.
-    private func saveLastAndCheckpoint(_ s: inout RoundState, finalValidationDone: Bool) {
+    private func saveLastAndCheckpoint(_ s: inout RoundState, summary: RoundSummary, finalValidationDone: Bool) {
         let checkpoint = AggregatorCheckpoint(experiment: settings.experiment, roundsCompleted: s.roundsCompleted,
                                               finalValidationDone: finalValidationDone, model: s.global,
                                               bestValue: s.bestValue, aggregationState: s.aggregation.state)
@@ -576,6 +586,8 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         saver.async { [self] in
             let modelPath: String
             do {
+                // The round's summary first: a checkpoint never counts a round its journal lacks.
+                try journal.append(summary)
                 modelPath = try checkpoint.write(to: paths.checkpointDirectory)
             } catch {
                 return saveFailed("cannot save the checkpoint after \(after): \(error)")

@@ -30,8 +30,9 @@ extension AggregatorEvent {
             r = Record(event: "listening", port: port)
         case let .roundStarted(round, attempt, collaborators, isFinal):
             r = Record(event: "round_started", round: round, attempt: attempt, collaborators: collaborators, final_validation: isFinal)
-        case let .roundClosed(s):
-            r = Record(event: "round_closed", round: s.round, attempt: s.attempt, final_validation: s.isFinalValidation, reported: s.reported,
+        case let .roundClosed(s), let .roundRecovered(s):
+            let name = if case .roundClosed = self { "round_closed" } else { "round_recovered" }
+            r = Record(event: name, round: s.round, attempt: s.attempt, final_validation: s.isFinalValidation, reported: s.reported,
                        missing: s.missing, metrics: s.metrics, duration: s.duration, best: s.isBest)
         case let .checkpointSaved(rounds):
             r = Record(event: "checkpoint_saved", rounds_completed: rounds)
@@ -57,11 +58,12 @@ extension AggregatorEvent {
         case "round_started":
             guard let round = r.round else { return nil }
             self = .roundStarted(round: round, attempt: r.attempt ?? 0, collaborators: r.collaborators ?? [], isFinalValidation: r.final_validation ?? false)
-        case "round_closed":
+        case "round_closed", "round_recovered":
             guard let round = r.round else { return nil }
-            self = .roundClosed(RoundSummary(round: round, isFinalValidation: r.final_validation ?? false, attempt: r.attempt ?? 0,
-                                             reported: r.reported ?? [], missing: r.missing ?? [], metrics: r.metrics ?? [:],
-                                             duration: r.duration ?? 0, isBest: r.best ?? false))
+            let summary = RoundSummary(round: round, isFinalValidation: r.final_validation ?? false, attempt: r.attempt ?? 0,
+                                       reported: r.reported ?? [], missing: r.missing ?? [], metrics: r.metrics ?? [:],
+                                       duration: r.duration ?? 0, isBest: r.best ?? false)
+            self = r.event == "round_closed" ? .roundClosed(summary) : .roundRecovered(summary)
         case "checkpoint_saved":
             guard let rounds = r.rounds_completed else { return nil }
             self = .checkpointSaved(roundsCompleted: rounds)

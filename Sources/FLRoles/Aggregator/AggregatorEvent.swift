@@ -33,6 +33,9 @@ public enum AggregatorEvent: Sendable {
     case listening(port: Int)
     case roundStarted(round: Int, attempt: Int, collaborators: [String], isFinalValidation: Bool)
     case roundClosed(RoundSummary)
+    /// A round completed before a restart, read back from the round journal when resuming, so
+    /// whoever follows the events (the Director) has every round once, even one it missed.
+    case roundRecovered(RoundSummary)
     /// The state after this many rounds is on disk: a restart with `--resume` continues from here.
     case checkpointSaved(roundsCompleted: Int)
     case updateRejected(collaborator: String, reason: String)

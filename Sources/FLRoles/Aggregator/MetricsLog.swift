@@ -58,6 +58,21 @@ public final class MetricsLog: Sendable {
             + "\"metric\":\(JSONText.string(r.metric)),\"value\":\(value)}\n"
     }
 
+    /// Cuts the log at `path` back to the records of rounds before `round` (and drops a torn last
+    /// line), atomically: what a resumed experiment does before it runs `round` again, so no round
+    /// appears twice. A missing file is left missing.
+    public static func keepRounds(before round: Int, in path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let decoder = JSONDecoder()
+        var kept = ""
+        for line in text.split(separator: "\n") {
+            guard let record = try? decoder.decode(MetricRecord.self, from: Data(line.utf8)), record.round < round else { continue }
+            kept += line + "\n"
+        }
+        try AtomicFile.write(string: kept, to: path)
+    }
+
     /// Reads every record of a metrics log; lines that do not parse are skipped (a torn last line).
     public static func read(_ path: String) throws -> [MetricRecord] {
         let text = try String(contentsOfFile: path, encoding: .utf8)

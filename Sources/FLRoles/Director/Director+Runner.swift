@@ -257,17 +257,22 @@ extension Director {
                 s.update(name) { $0.currentRound = round }
                 s.events.append(.roundStarted(experiment: name, round: round))
             }
-        case let .roundClosed(summary):
+        case let .roundClosed(summary), let .roundRecovered(summary):
             let info = RoundInfo(round: summary.round, finalValidation: summary.isFinalValidation, attempt: summary.attempt, metrics: summary.metrics,
                                  reported: summary.reported, missing: summary.missing, duration: summary.duration, best: summary.isBest)
+            let recovered = if case .roundRecovered = event { true } else { false }
             mutate { s in
                 s.update(name) { x in
+                    // Every round once: a round run again after a restart replaces what was recorded of
+                    // it, and one recovered from the aggregator's journal fills what was missed.
+                    x.rounds.removeAll { $0.round == info.round && $0.finalValidation == info.finalValidation }
                     x.rounds.append(info)
+                    x.rounds.sort { ($0.finalValidation ? 1 : 0, $0.round) < ($1.finalValidation ? 1 : 0, $1.round) }
                     if !info.finalValidation { x.roundsCompleted = max(x.roundsCompleted, info.round + 1) }
-                    x.lastMetrics = info.metrics
+                    x.lastMetrics = x.rounds.last?.metrics ?? info.metrics
                     if info.best, let value = info.metrics[x.bestMetric] { x.bestValue = value }
                 }
-                s.events.append(.roundClosed(experiment: name, round: info))
+                if !recovered { s.events.append(.roundClosed(experiment: name, round: info)) }
             }
         case .checkpointSaved:
             break

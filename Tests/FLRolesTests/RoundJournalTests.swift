@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+import FLCore
+@testable import FLRoles
+import FLTesting
+
+/// The round journal and the metrics log are cut back to the rounds a checkpoint holds.
+@Suite struct RoundJournalTests {
+    static func summary(_ round: Int, final: Bool = false) -> RoundSummary {
+        RoundSummary(round: round, isFinalValidation: final, attempt: 0, reported: ["a", "b"], missing: [],
+                     metrics: ["t/accuracy": Double(round) / 10], duration: 0.5, isBest: round == 1)
+    }
+
+    @Test func keepsTheRoundsBeforeTheCheckpointInOrder() throws {
+        let dir = try TemporaryDirectory(prefix: "swiftfl-journal")
+        let journal = RoundJournal(checkpointDirectory: dir.appending("checkpoint"))
+        #expect(try journal.keepRounds(before: 5).isEmpty, "a missing journal is empty")
+        for round in 0..<4 { try journal.append(Self.summary(round)) }
+        // A torn last line (a crash mid-write) is dropped.
+        let handle = try #require(FileHandle(forWritingAtPath: journal.path))
+        handle.seekToEndOfFile()
+        handle.write(Data("{\"event\":\"round_cl".utf8))
+        try handle.close()
+        let kept = try journal.keepRounds(before: 3)
+        #expect(kept == [Self.summary(0), Self.summary(1), Self.summary(2)])
+        #expect(try journal.keepRounds(before: 3) == kept, "cutting again changes nothing")
+        try journal.append(Self.summary(3, final: true))
+        #expect(try journal.keepRounds(before: 4).last == Self.summary(3, final: true))
+        #expect(try journal.keepRounds(before: 0).isEmpty)
+    }
+
+    @Test func theMetricsLogIsCutBackTheSameWay() throws {
+        let dir = try TemporaryDirectory(prefix: "swiftfl-journal")
+        let path = dir.appending("logs/metrics.jsonl")
+        let log = try MetricsLog(path: path)
+        for round in 0..<4 {
+            log.append([MetricRecord(round: round, origin: "aggregator", task: "t", metric: "accuracy", value: Double(round))])
+        }
+        try MetricsLog.keepRounds(before: 2, in: path)
+        #expect(try MetricsLog.read(path).map(\.round) == [0, 1])
+        try MetricsLog.keepRounds(before: 0, in: dir.appending("missing.jsonl"))
+        #expect(!FileManager.default.fileExists(atPath: dir.appending("missing.jsonl")))
+    }
+}
