@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Testing
 import FLCore
@@ -220,6 +223,42 @@ import FLTesting
         for m in metrics { seen["\(m.round) \(m.origin) \(m.task) \(m.metric)", default: 0] += 1 }
         #expect(seen.values.allSatisfy { $0 == 1 }, "written twice: \(seen.filter { $0.value > 1 }.keys.sorted().prefix(5))")
         #expect(Set(metrics.filter { $0.origin == "aggregator" }.map(\.round)) == Set(0...rounds))
+        director.process.terminate()
+        _ = try director.waitForExit(timeout: 30)
+        for envoy in envoys { envoy.process.terminate() }
+    }
+    /// A site whose collaborator is killed mid-experiment leaves its round at once: the Director
+    /// tells the aggregator, which goes on with the others instead of waiting out the round timeout
+    /// (10 minutes by default, which the plan keeps).
+    @Test func aKilledCollaboratorDoesNotHoldUpItsRound() throws {
+        let fixture = try DirectorFixture()
+        let workspace = try fixture.makeWorkspace("steady", rounds: 400)
+        let (director, port) = try fixture.startDirector()
+        let envoys = try ["hospital_a", "hospital_b", "hospital_c"].map { try fixture.startEnvoy($0, port: port) }
+        for name in ["hospital_a", "hospital_b", "hospital_c"] { try DirectorFixture.waitForEvent("envoy_online", ["envoy": name], in: director, timeout: 30) }
+        let client = fixture.clientOptions(port: port)
+        try fixture.fx(["experiment", "submit", "--workspace", workspace, "--name", "steady"] + client)
+        try director.waitForLine(timeout: 60) { $0.contains("\"round_closed\"") && $0.contains("\"steady\"") }
+
+        // hospital_c's collaborator dies (the Envoy logged its pid).
+        let started = try envoys[2].waitForErrorLine(timeout: 30) { $0.contains("experiment 'steady': collaborator started (pid ") }
+        let pidText = try #require(started.range(of: "(pid ").map { started[$0.upperBound...].prefix { $0.isNumber } })
+        let pid = try #require(Int32(pidText))
+        let killedAt = Date()
+        kill(pid, SIGKILL)
+        try DirectorFixture.waitForEvent("site_updated", ["experiment": "steady", "envoy": "hospital_c", "state": "failed"], in: director, timeout: 30)
+        // Rounds go on without it within seconds, not the ten minutes of the round timeout.
+        let next = try director.waitForLine(timeout: 30) { line in
+            line.contains("\"round_closed\"") && line.contains("\"steady\"") && !line.contains("hospital_c")
+                && (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["metrics"] != nil
+        }
+        #expect(Date().timeIntervalSince(killedAt) < 10, "the next round closed \(Date().timeIntervalSince(killedAt)) s after the kill: \(next)")
+        let finished = try DirectorFixture.waitForEvent("experiment_finished", ["experiment": "steady"], in: director, timeout: 120)
+        #expect(finished.contains("\"status\":\"succeeded\""), "\(finished)")
+        let status = try #require(try JSONSerialization.jsonObject(with: Data(try fixture.fx(["experiment", "status", "steady", "--json"] + client).utf8)) as? [String: Any])
+        let rounds = try #require(status["rounds"] as? [[String: Any]])
+        #expect(rounds.last?["reported"] as? [String] == ["hospital_a", "hospital_b"])
+        #expect(rounds.contains { ($0["missing"] as? [String]) == ["hospital_c"] }, "the round it left names it missing")
         director.process.terminate()
         _ = try director.waitForExit(timeout: 30)
         for envoy in envoys { envoy.process.terminate() }

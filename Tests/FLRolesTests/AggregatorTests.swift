@@ -252,6 +252,40 @@ final class AggregatorHarness {
         #expect(h.log.lines.contains { $0.message.contains("closing without site_c (disconnected)") })
     }
 
+    @Test func aDepartedSiteLeavesItsRoundAtOnceAndLaterRoundsUntilItConnectsAgain() throws {
+        // Everyone must report and the timeout is far away: only the departure can close the round.
+        let h = try AggregatorHarness(collaborators: ["site_a", "site_b", "site_c"], rounds: 3,
+                                      straggler: StragglerPolicy(minimumReporting: .all, roundTimeout: 600))
+        let a = try h.site("site_a"), b = try h.site("site_b"), c = try h.site("site_c")
+        for site in [a, b, c] { _ = try site.hello() }
+        try a.runRound(0, values: [1, 1, 1, 1], layout: h.layout)
+        try b.runRound(0, values: [3, 3, 3, 3], layout: h.layout)
+        h.aggregator.apply(try #require(AggregatorCommand(jsonLine: AggregatorCommand.depart(collaborator: "site_c", reason: "its collaborator failed").jsonLine)))
+        // Round 1 is open for the two left; site_c gets nothing while its old connection lingers.
+        #expect(try c.ask(round: 1, wait: 0.2).status == .wait)
+        // Its Envoy starts it again: a new connection rejoins from the next round.
+        let again = try h.site("site_c")
+        _ = try again.hello()
+        try a.runRound(1, values: [1, 1, 1, 1], layout: h.layout)
+        try b.runRound(1, values: [1, 1, 1, 1], layout: h.layout)
+        for site in [a, b, again] { try site.runRound(2, values: [2, 2, 2, 2], layout: h.layout) }
+        let outcome = h.aggregator.wait(grace: 0)
+        #expect(outcome.succeeded, "\(outcome.reason)")
+        let closed = h.recorder.events.compactMap { if case let .roundClosed(s) = $0 { s } else { nil } }
+        #expect(closed.map(\.reported) == [["site_a", "site_b"], ["site_a", "site_b"], ["site_a", "site_b", "site_c"]])
+        #expect(closed.first?.missing == ["site_c"])
+        #expect(h.log.lines.contains { $0.message.contains("site_c departed (its collaborator failed): round 0 goes on without it") })
+        #expect(AggregatorCommand(jsonLine: "{\"command\":\"explode\"}") == nil)
+    }
+
+    @Test func aRoundWhoseEveryCollaboratorDepartedFails() throws {
+        let h = try AggregatorHarness(collaborators: ["site_a"], rounds: 2, straggler: StragglerPolicy(minimumReporting: .all, roundTimeout: 600))
+        _ = try h.site("site_a").hello()
+        h.aggregator.depart("site_a", reason: "its Envoy went offline")
+        let outcome = h.aggregator.wait(grace: 0)
+        #expect(!outcome.succeeded && outcome.reason.contains("every collaborator of round 0 departed (site_a)"), "\(outcome.reason)")
+    }
+
     @Test func tooFewReportsFailTheExperimentWhenThePlanSaysFail() throws {
         let h = try AggregatorHarness(collaborators: ["site_a", "site_b", "site_c"], rounds: 1,
                                       straggler: StragglerPolicy(minimumReporting: .count(2), roundTimeout: 0.3, shortfall: .fail))

@@ -18,6 +18,7 @@ public enum AggregatorProcess {
                 help: "JSON list of the collaborators and the rows each site registered (written by the Director): replaces plan/cols.yaml, and caps each one's weight."),
         .flag("--resume", help: "Continue from the last completed round's checkpoint instead of starting over."),
         .flag("--events", help: "Write one JSON object per event to standard output (for the Director)."),
+        .flag("--commands", help: "Read commands, one JSON object per line, on standard input (from the Director)."),
         .option("--log-level", value: "LEVEL", help: "debug, info, warning or error (default: info)."),
     ]
 
@@ -80,6 +81,7 @@ public enum AggregatorProcess {
             if case let .roundClosed(summary) = event { logger.info(summary.progressLine(roundsToTrain: rounds)) }
         }
         try aggregator.start()
+        if args.flag("--commands") { aggregator.followCommands(from: 0) }
         let outcome = aggregator.wait()
         if outcome.succeeded {
             let best = outcome.bestValue.map { " best \(settings.bestMetric)=\(String(format: "%.4f", $0))" } ?? ""

@@ -43,6 +43,10 @@ public final class ChildProcess: @unchecked Sendable {
     public let standardOutput: FileHandle?
     /// Read end of the child's standard error when spawned with `.pipe`.
     public let standardError: FileHandle?
+    /// Write end of the child's standard input when spawned with `standardInputPipe`; nil otherwise
+    /// (the child reads `/dev/null`). Writes to a child that has exited fail with EPIPE (SIGPIPE is
+    /// ignored by every SwiftFL process).
+    public let standardInput: FileHandle?
     private let exitStatus = Mutex<Status?>(nil)
     private let exited = DispatchSemaphore(value: 0)
     private let exitHandlers = Mutex<[@Sendable (Status) -> Void]>([])
@@ -50,7 +54,7 @@ public final class ChildProcess: @unchecked Sendable {
     /// Starts `executable` with `arguments` (not including argv[0]).
     /// - Parameter environment: the child's whole environment; nil inherits the parent's.
     public init(executable: String, arguments: [String], environment: [String: String]? = nil,
-                workingDirectory: String? = nil, standardOutput stdoutMode: Output = .inherit,
+                workingDirectory: String? = nil, standardInputPipe: Bool = false, standardOutput stdoutMode: Output = .inherit,
                 standardError stderrMode: Output = .inherit) throws {
         self.executable = executable
         var actions = posix_spawn_file_actions_t()
@@ -60,7 +64,8 @@ public final class ChildProcess: @unchecked Sendable {
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
 
-        var parentEnds: [Int32] = []
+        // The parent's ends are owned by their FileHandles (closed when those go), the child's are
+        // closed here once the child has its copies.
         var childEnds: [Int32] = []
         defer { for fd in childEnds { close(fd) } }
         func route(_ mode: Output, to target: Int32) throws -> FileHandle? {
@@ -76,21 +81,22 @@ public final class ChildProcess: @unchecked Sendable {
             case .pipe:
                 var fds: [Int32] = [0, 0]
                 guard fl_pipe_cloexec(&fds) == 0 else { throw ChildProcessError(executable: executable, reason: "pipe: \(String(cString: strerror(errno)))") }
-                parentEnds.append(fds[0])
                 childEnds.append(fds[1])
                 posix_spawn_file_actions_adddup2(&actions, fds[1], target)
                 return FileHandle(fileDescriptor: fds[0], closeOnDealloc: true)
             }
         }
-        let out: FileHandle?, err: FileHandle?
-        do {
-            out = try route(stdoutMode, to: 1)
-            err = try route(stderrMode, to: 2)
-        } catch {
-            for fd in parentEnds { close(fd) }
-            throw error
+        let out = try route(stdoutMode, to: 1)
+        let err = try route(stderrMode, to: 2)
+        var input: FileHandle?
+        if standardInputPipe {
+            var fds: [Int32] = [0, 0]
+            guard fl_pipe_cloexec(&fds) == 0 else { throw ChildProcessError(executable: executable, reason: "pipe: \(String(cString: strerror(errno)))") }
+            childEnds.append(fds[0])
+            posix_spawn_file_actions_adddup2(&actions, fds[0], 0)
+            input = FileHandle(fileDescriptor: fds[1], closeOnDealloc: true)
         }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if !standardInputPipe { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) }
         _ = fl_spawn_file_actions_addclosefrom(&actions, 3)
         if let workingDirectory {
             guard FileManager.default.fileExists(atPath: workingDirectory) else {
@@ -118,11 +124,13 @@ public final class ChildProcess: @unchecked Sendable {
         guard rc == 0 else {
             out.map { try? $0.close() }
             err.map { try? $0.close() }
+            input.map { try? $0.close() }
             throw ChildProcessError(executable: executable, reason: String(cString: strerror(rc)))
         }
         self.pid = pid
         self.standardOutput = out
         self.standardError = err
+        self.standardInput = input
         let waiter = Thread { [self] in waitForExit() }
         waiter.name = "wait:\(pid)"
         waiter.stackSize = 64 << 10

@@ -62,6 +62,11 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         var roundsCompleted = 0
         /// The file holding `global` as it was served this round (initial model or last checkpoint).
         var servedModelFile: String
+        /// Collaborators that departed (their collaborator exited or their Envoy went offline), with
+        /// why: no further tasks for them unless they connect again.
+        var departed: [String: String] = [:]
+        /// Those that departed during the current round, counted as missing from it.
+        var departedThisRound: Set<String> = []
         /// Replies decided while the state was locked, sent after it is unlocked so a slow peer's
         /// socket never holds up the others.
         var outbox: [(Responder, TaskReply)] = []
@@ -182,7 +187,44 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         guard settings.collaborators.contains(peer.name) else {
             throw ErrorReply(.notAllowed, "'\(peer.name)' is not a collaborator of experiment '\(settings.experiment)'")
         }
-        state.withLock { $0.connected[peer.name, default: 0] += 1 }
+        let rejoined: String? = state.withLock { s in
+            s.connected[peer.name, default: 0] += 1
+            // A new connection from a site that departed: its Envoy started it again.
+            return s.departed.removeValue(forKey: peer.name)
+        }
+        if let reason = rejoined {
+            logger.info("\(peer.name), which had departed (\(reason)), connected again: it takes part from the next round", ["peer": peer.name])
+        }
+    }
+
+    /// Drops `name` from the current round and later ones: the Director says its collaborator has
+    /// gone. The round closes at once if everyone left has reported (the straggler policy counts the
+    /// sites still taking part); a round where nobody is left fails the experiment.
+    public func depart(_ name: String, reason: String) {
+        mutate { s in
+            guard s.phase != .done, settings.collaborators.contains(name), s.departed[name] == nil else { return }
+            s.departed[name] = reason
+            guard s.assignments[name] != nil, !s.completed.contains(name) else {
+                logger.warning("\(name) departed (\(reason)): it gets no further tasks unless it connects again", ["peer": name])
+                return
+            }
+            s.assignments.removeValue(forKey: name)
+            s.pending.removeValue(forKey: name)
+            s.departedThisRound.insert(name)
+            logger.warning("\(name) departed (\(reason)): round \(s.round) goes on without it", ["peer": name])
+            if s.assignments.isEmpty {
+                finish(&s, succeeded: false, reason: "every collaborator of round \(s.round) departed (\(s.departedThisRound.sorted().joined(separator: ", ")))")
+            } else if s.completed.count == s.assignments.count {
+                closeRound(&s)
+            } else {
+                closeIfOnlyAbsentRemain(&s)
+            }
+        }
+    }
+
+    /// A line on the command channel that is no command.
+    func commandRefused(_ line: String) {
+        logger.warning("ignored a line on the command channel that is not a command: \(line.prefix(200))")
     }
 
     public func disconnected(_ peer: PeerConnection) {
@@ -415,6 +457,10 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
 
     /// The tasks of the current phase for each collaborator.
     private func assignments(for s: RoundState) -> [String: [String]] {
+        assignmentsOfPhase(s).filter { s.departed[$0.key] == nil }
+    }
+
+    private func assignmentsOfPhase(_ s: RoundState) -> [String: [String]] {
         switch s.phase {
         case .training:
             return assigner.assignments(round: s.round).filter { !$0.value.isEmpty }
@@ -434,6 +480,11 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
 
     private func openRound(_ s: inout RoundState) {
         s.assignments = assignments(for: s)
+        s.departedThisRound = []
+        if s.assignments.isEmpty && !s.departed.isEmpty && s.phase != .done {
+            finish(&s, succeeded: false, reason: "no collaborator is left for round \(s.round): \(s.departed.keys.sorted().map { "\($0) departed (\(s.departed[$0]!))" }.joined(separator: "; "))")
+            return
+        }
         if s.assignments.isEmpty {
             if s.phase == .finalValidation {
                 finish(&s, succeeded: true, reason: "completed \(s.roundsCompleted) rounds")
@@ -533,7 +584,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                 }
             }
         }
-        let missing = s.assignments.keys.filter { !s.completed.contains($0) }.sorted()
+        let missing = (s.assignments.keys.filter { !s.completed.contains($0) } + s.departedThisRound).sorted()
         let summary = RoundSummary(round: s.round, isFinalValidation: isFinal, attempt: s.attempt, reported: s.completed.sorted(),
                                    missing: missing, metrics: metrics, duration: duration, isBest: isBest)
         s.lastMetrics = metrics

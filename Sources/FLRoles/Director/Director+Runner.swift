@@ -186,7 +186,7 @@ extension Director {
         }
         // The Director chooses the aggregator's identity itself; the plan's agg_name never picks a key.
         var arguments = ["--workspace", workspace.root, "--experiment", name, "--host", settings.aggregatorHost, "--port", "\(settings.aggregatorPort)",
-                         "--events", "--cert-dir", settings.certificateDirectory, "--name", settings.aggregatorName,
+                         "--events", "--commands", "--cert-dir", settings.certificateDirectory, "--name", settings.aggregatorName,
                          "--participants", store.participantsPath(of: name)]
         if launch > 1 { arguments.append("--resume") }
         if let crl = settings.revocationListPath { arguments += ["--crl", crl] }
@@ -194,7 +194,7 @@ extension Director {
         let child: ChildProcess
         do {
             child = try ChildProcess(executable: aggregatorExecutable, arguments: arguments,
-                                     environment: ChildProcess.environmentEndingWithThisProcess(),
+                                     environment: ChildProcess.environmentEndingWithThisProcess(), standardInputPipe: true,
                                      standardOutput: .pipe, standardError: .file(errorLog))
         } catch {
             return finish(name, .failed, "cannot start the aggregator: \(error)")
@@ -240,6 +240,32 @@ extension Director {
             let how = status.map { "\($0)" } ?? "did not exit"
             finish(name, .failed, "the aggregator \(how)" + (said.isEmpty ? "" : ": \(said)"), outcome: outcome)
         }
+    }
+
+    /// Tells the running aggregator of experiment `name` (if it is the one running) to carry out `command`.
+    func tellAggregator(_ command: AggregatorCommand, experiment name: String) {
+        let line = Data((command.jsonLine + "\n").utf8)
+        aggregator.withLock { child in
+            guard let child, let input = child.standardInput, state.withLock({ $0.active?.name == name }) else { return }
+            do { try FileDescriptorIO.writeAll(input.fileDescriptor, line, path: "the aggregator's standard input") } catch {
+                logger.warning("experiment '\(name)': cannot tell the aggregator \(command.jsonLine): \(error)")
+            }
+        }
+    }
+
+    /// A participant of the running experiment has gone (its collaborator exited, or its Envoy went
+    /// offline): its aggregator is told at once, so no round waits for it.
+    func participantDeparted(_ envoy: String, reason: String) {
+        let running: String? = state.withLock { s in
+            guard let active = s.active, active.participants.contains(envoy) else { return nil }
+            switch active.phase {
+            case .starting, .running: return active.name
+            case .preparing: return nil
+            }
+        }
+        guard let name = running else { return }
+        logger.info("experiment '\(name)': \(envoy) departed (\(reason)); its aggregator goes on without it")
+        tellAggregator(.depart(collaborator: envoy, reason: reason), experiment: name)
     }
 
     /// Records one aggregator event.

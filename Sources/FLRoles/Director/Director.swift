@@ -142,6 +142,15 @@ public final class Director: FrameHandler, @unchecked Sendable {
             default: logger.info(event.logLine)
             }
             onEvent(event)
+            // A participant that is gone is dropped from its experiment's rounds at once.
+            switch event {
+            case let .envoyOffline(envoy):
+                participantDeparted(envoy, reason: "its Envoy went offline")
+            case let .siteUpdated(_, envoy, state, reason) where state == .failed || state == .finished:
+                participantDeparted(envoy, reason: "its collaborator \(state == .failed ? "failed" : "exited")\(reason.isEmpty ? "" : ": \(reason)")")
+            default:
+                break
+            }
         }
     }
 
