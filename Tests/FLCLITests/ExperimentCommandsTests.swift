@@ -53,4 +53,25 @@ import FLWire
         #expect(lines.contains("best:        aggregated_model_validation/accuracy = 0.9500"))
         #expect(lines.suffix(3) == ["sites:", "  hospital_a  finished  exited with status 0", "  hospital_c  refused   not approved"])
     }
+
+    @Test func statusShowsEachSitesFiguresForTheFinalAndTheBestModel() {
+        let metric = "aggregated_model_validation/accuracy"
+        var final = Self.round(4, final: true, accuracy: 0.92)
+        final.sites = ["hospital_a": [metric: 0.99], "hospital_b": [metric: 0.81]]
+        var best = Self.round(5, accuracy: 0.95)
+        best.bestValidation = true
+        best.sites = ["hospital_a": [metric: 0.98], "hospital_b": [metric: 0.9]]
+        let text = ExperimentCommands.describe(Self.info(.succeeded, rounds: [Self.round(0, accuracy: 0.5), final, best]))
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(Array(lines.suffix(5)) == [
+            "per site (aggregated_model_validation/accuracy, on each site's validation rows):",
+            "  SITE            FINAL MODEL  BEST MODEL",
+            "  hospital_a      0.9900       0.9800",
+            "  hospital_b      0.8100       0.9000",
+            "  weighted total  0.9200       0.9500",
+        ], "\(text)")
+        // The best model's validation is a bar of its own, not a training round.
+        var printer = WatchPrinter()
+        #expect(printer.lines(for: Self.info(.running, rounds: [best])).last?.contains("best model") == true)
+    }
 }

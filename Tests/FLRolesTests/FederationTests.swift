@@ -20,7 +20,17 @@ import FLTraining
         let metrics = try #require(finished["metrics"] as? [String: Double])
         let accuracy = try #require(metrics["aggregated_model_validation/accuracy"])
         #expect(accuracy >= 0.95)
-        #expect(FederationFixture.events("round_closed", in: aggregator).count == 11)  // 10 rounds + final validation
+        let closed = FederationFixture.events("round_closed", in: aggregator)
+        // 10 rounds + the final validation, and the best model's own validation when it is not the final one.
+        #expect(closed.filter { $0["best_validation"] == nil }.count == 11)
+        let final = try #require(closed.first { $0["final_validation"] as? Bool == true })
+        let bySite = try #require(final["site_metrics"] as? [String: [String: Double]])
+        #expect(bySite.keys.sorted() == ["hospital_a", "hospital_b", "hospital_c"])
+        #expect(bySite.values.allSatisfy { $0["aggregated_model_validation/accuracy"] != nil })
+        if let bestRound = closed.first(where: { $0["best_validation"] as? Bool == true }) {
+            #expect((bestRound["site_metrics"] as? [String: [String: Double]])?.count == 3)
+            #expect(bestRound["round"] as? Int == 11)
+        }
 
         let workspace = Workspace(root: fixture.workspace)
         let best = try Safetensors.read("\(workspace.saveDirectory)/best.safetensors").model

@@ -148,7 +148,24 @@ enum ExperimentCommands {
             let rows = x.sites.map { s in ["  " + s.envoy, s.state.rawValue, [s.exitStatus, s.reason].filter { !$0.isEmpty }.joined(separator: ": ")] }
             lines.append(DirectorConnection.table(rows))
         }
+        if let table = siteFigures(x) { lines.append(table) }
         return lines.joined(separator: "\n")
+    }
+
+    /// Each site's own score for the final and the best model beside the weighted total, so a
+    /// federation's unevenness shows: the best metric's figures from the final validation and the
+    /// best model's validation (the final one's, when the final model is the best).
+    static func siteFigures(_ x: ExperimentInfo) -> String? {
+        guard let final = x.rounds.last(where: { $0.finalValidation }), !final.sites.isEmpty else { return nil }
+        let best = x.rounds.last { $0.bestValidation } ?? (final.best ? final : nil)
+        let metric = x.bestMetric
+        func figure(_ value: Double?) -> String { value.map { String(format: "%.4f", $0) } ?? "-" }
+        var rows = [["  SITE", "FINAL MODEL", "BEST MODEL"]]
+        for site in final.sites.keys.sorted() {
+            rows.append(["  " + site, figure(final.sites[site]?[metric]), figure(best?.sites[site]?[metric])])
+        }
+        rows.append(["  weighted total", figure(final.metrics[metric]), figure(best?.metrics[metric])])
+        return "per site (\(metric), on each site's validation rows):\n" + DirectorConnection.table(rows)
     }
 }
 
@@ -190,10 +207,10 @@ struct WatchPrinter {
     }
 
     static func bar(_ r: RoundInfo, of total: Int, bestMetric: String, width: Int = 20) -> String {
-        let done = r.finalValidation ? total : min(total, r.round + 1)
+        let done = r.finalValidation || r.bestValidation ? total : min(total, r.round + 1)
         let filled = total > 0 ? done * width / total : width
         let bar = "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
-        let label = r.finalValidation ? "final validation" : "round \(r.round + 1)/\(total)"
+        let label = r.bestValidation ? "best model" : r.finalValidation ? "final validation" : "round \(r.round + 1)/\(total)"
         let missing = r.missing.isEmpty ? "" : " (missing \(r.missing.joined(separator: ", ")))"
         return "\(bar) \(label.padding(toLength: 16, withPad: " ", startingAt: 0)) \(metrics(r.metrics))\(r.best ? " [best]" : "")\(missing)"
     }

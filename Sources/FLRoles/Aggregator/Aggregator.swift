@@ -40,6 +40,9 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         enum Phase: Equatable {
             case training
             case finalValidation
+            /// After the final validation: the best model, measured once more by every site, so each
+            /// site's numbers for it stand beside the final model's.
+            case bestValidation
             case done
         }
         var phase: Phase = .training
@@ -62,6 +65,12 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         var roundsCompleted = 0
         /// The file holding `global` as it was served this round (initial model or last checkpoint).
         var servedModelFile: String
+        /// The round whose starting model is the best so far (`rounds_to_train` when it is the final model).
+        var bestRound: Int?
+        /// Each site's metrics in the current round (`task/metric` → value).
+        var siteMetrics: [String: [String: Double]] = [:]
+        /// The model served in place of `global` (the best model, during its validation).
+        var servedOverride: ModelState?
         /// Collaborators that departed (their collaborator exited or their Envoy went offline), with
         /// why: no further tasks for them unless they connect again.
         var departed: [String: String] = [:]
@@ -123,6 +132,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
             initial.round = checkpoint.roundsCompleted
             initial.roundsCompleted = checkpoint.roundsCompleted
             initial.bestValue = checkpoint.bestValue
+            initial.bestRound = checkpoint.bestValue == nil ? nil : BestModelNote.read(besideModel: settings.paths.bestModel)?.round
             initial.servedModelFile = "\(settings.paths.checkpointDirectory)/\(AggregatorCheckpoint.modelFileName(roundsCompleted: checkpoint.roundsCompleted))"
             if checkpoint.roundsCompleted == settings.roundsToTrain {
                 initial.phase = checkpoint.finalValidationDone || !settings.finalValidation ? .done : .finalValidation
@@ -307,7 +317,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
 
     private func handleModelRequest(_ ask: ModelRequest, _ request: Request) {
         let snapshot: ModelState? = state.withLock { s in
-            s.phase != .done && ask.round == s.round ? s.global : nil
+            s.phase != .done && ask.round == s.round ? s.servedOverride ?? s.global : nil
         }
         guard let snapshot else {
             let current = state.withLock { $0.round }
@@ -437,6 +447,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
             let value = result.metrics[key]!
             records.append(MetricRecord(round: s.round, origin: name, task: result.task, metric: key, value: value))
             let id = "\(result.task)/\(key)"
+            s.siteMetrics[name, default: [:]][id] = value
             let old = s.metricSums[id] ?? (0, 0)
             s.metricSums[id] = (old.sum + value * Double(weight), old.weight + Double(weight))
         }
@@ -464,7 +475,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         switch s.phase {
         case .training:
             return assigner.assignments(round: s.round).filter { !$0.value.isEmpty }
-        case .finalValidation:
+        case .finalValidation, .bestValidation:
             // Every global-model validation of any group, in plan order, for everyone.
             var tasks: [String] = []
             for group in settings.taskGroups {
@@ -496,6 +507,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         s.pending = s.assignments
         s.completed = []
         s.metricSums = [:]
+        s.siteMetrics = [:]
         s.roundStart = .now
         s.aggregation.begin(global: s.global)
         let isFinal = s.phase == .finalValidation
@@ -556,13 +568,14 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         var metrics: [String: Double] = [:]
         for (id, v) in s.metricSums where v.weight > 0 { metrics[id] = v.sum / v.weight }
         let isFinal = s.phase == .finalValidation
+        let isBestValidation = s.phase == .bestValidation
         metricsLog.append(metrics.keys.sorted().map { id in
             let slash = id.firstIndex(of: "/")!
             return MetricRecord(round: s.round, origin: "aggregator", task: String(id[..<slash]), metric: String(id[id.index(after: slash)...]), value: metrics[id]!)
         })
         // The best-model metric measures the model this round started from (a validation of the global model).
         var isBest = false
-        if let value = metrics[settings.bestMetric] {
+        if !isBestValidation, let value = metrics[settings.bestMetric] {
             if let best = s.bestValue {
                 isBest = settings.higherIsBetter ? value > best : value < best
             } else {
@@ -570,6 +583,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
             }
             if isBest {
                 s.bestValue = value
+                s.bestRound = s.round
                 // The measured model is the one this round was served, already on disk as the previous
                 // round's checkpoint (or the initial model): link it rather than write it again.
                 let (source, path, round) = (s.servedModelFile, settings.paths.bestModel, s.round)
@@ -586,7 +600,14 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         }
         let missing = (s.assignments.keys.filter { !s.completed.contains($0) } + s.departedThisRound).sorted()
         let summary = RoundSummary(round: s.round, isFinalValidation: isFinal, attempt: s.attempt, reported: s.completed.sorted(),
-                                   missing: missing, metrics: metrics, duration: duration, isBest: isBest)
+                                   missing: missing, metrics: metrics, duration: duration, isBest: isBest, isBestValidation: isBestValidation,
+                                   siteMetrics: isFinal || isBestValidation ? s.siteMetrics : [:])
+        if isBestValidation {
+            // Nothing to aggregate or checkpoint: the best model was only measured.
+            onEvent(.roundClosed(summary))
+            finish(&s, succeeded: true, reason: "completed \(s.roundsCompleted) rounds")
+            return
+        }
         s.lastMetrics = metrics
         if !isFinal {
             if s.aggregation.totalWeight > 0 {
@@ -612,7 +633,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         saveLastAndCheckpoint(&s, summary: summary, finalValidationDone: isFinal)
         s.attempt = 0
         if isFinal {
-            finish(&s, succeeded: true, reason: "completed \(s.roundsCompleted) rounds")
+            if !startBestValidation(&s) { finish(&s, succeeded: true, reason: "completed \(s.roundsCompleted) rounds") }
         } else if s.roundsCompleted < settings.roundsToTrain {
             s.round += 1
             openRound(&s)
@@ -623,6 +644,27 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         } else {
             finish(&s, succeeded: true, reason: "completed \(s.roundsCompleted) rounds")
         }
+    }
+
+    /// After the final validation, when the best model is another than the final one: serves it for
+    /// one more validation by every site. Returns false when there is nothing to do (the final model
+    /// is the best, or the best model cannot be read back).
+    private func startBestValidation(_ s: inout RoundState) -> Bool {
+        guard let bestRound = s.bestRound, bestRound != s.round else { return false }
+        saver.sync {}  // the best model's link may still be on its way
+        guard saveFailure.withLock({ $0 == nil }) else { return false }
+        do {
+            let best = try Safetensors.read(settings.paths.bestModel).model
+            guard best.layout == layout else { return false }
+            s.servedOverride = best
+        } catch {
+            logger.warning("cannot read the best model back for its last validation: \(error)")
+            return false
+        }
+        s.phase = .bestValidation
+        s.round += 1
+        openRound(&s)
+        return true
     }
 
     /// Writes the checkpoint of the rounds completed so far (in the background, in order) and points

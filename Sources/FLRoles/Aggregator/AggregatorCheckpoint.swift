@@ -119,6 +119,12 @@ public struct BestModelNote: Codable, Sendable, Equatable {
         (model.hasSuffix(".safetensors") ? String(model.dropLast(".safetensors".count)) : model) + ".json"
     }
 
+    /// The note beside `model`, or nil when there is none (or it does not read).
+    public static func read(besideModel model: String) -> BestModelNote? {
+        guard let data = FileManager.default.contents(atPath: path(besideModel: model)) else { return nil }
+        return try? JSONDecoder().decode(BestModelNote.self, from: data)
+    }
+
     public func write(besideModel model: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

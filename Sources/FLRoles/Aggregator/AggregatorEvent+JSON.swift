@@ -20,6 +20,8 @@ extension AggregatorEvent {
         var succeeded: Bool?
         var rounds_completed: Int?
         var best_value: Double?
+        var best_validation: Bool?
+        var site_metrics: [String: [String: Double]]?
     }
 
     /// The event as one line of JSON (no newline).
@@ -33,7 +35,8 @@ extension AggregatorEvent {
         case let .roundClosed(s), let .roundRecovered(s):
             let name = if case .roundClosed = self { "round_closed" } else { "round_recovered" }
             r = Record(event: name, round: s.round, attempt: s.attempt, final_validation: s.isFinalValidation, reported: s.reported,
-                       missing: s.missing, metrics: s.metrics, duration: s.duration, best: s.isBest)
+                       missing: s.missing, metrics: s.metrics, duration: s.duration, best: s.isBest,
+                       best_validation: s.isBestValidation ? true : nil, site_metrics: s.siteMetrics.isEmpty ? nil : s.siteMetrics)
         case let .checkpointSaved(rounds):
             r = Record(event: "checkpoint_saved", rounds_completed: rounds)
         case let .updateRejected(collaborator, reason):
@@ -62,7 +65,8 @@ extension AggregatorEvent {
             guard let round = r.round else { return nil }
             let summary = RoundSummary(round: round, isFinalValidation: r.final_validation ?? false, attempt: r.attempt ?? 0,
                                        reported: r.reported ?? [], missing: r.missing ?? [], metrics: r.metrics ?? [:],
-                                       duration: r.duration ?? 0, isBest: r.best ?? false)
+                                       duration: r.duration ?? 0, isBest: r.best ?? false, isBestValidation: r.best_validation ?? false,
+                                       siteMetrics: r.site_metrics ?? [:])
             self = r.event == "round_closed" ? .roundClosed(summary) : .roundRecovered(summary)
         case "checkpoint_saved":
             guard let rounds = r.rounds_completed else { return nil }
@@ -81,7 +85,7 @@ extension AggregatorEvent {
 extension RoundSummary {
     /// A one-line account for a terminal: `round 3/10 done in 41 ms (3/3 reported): task/metric=… [best]`.
     public func progressLine(roundsToTrain: Int) -> String {
-        let head = isFinalValidation ? "final validation" : "round \(round + 1)/\(roundsToTrain)"
+        let head = isBestValidation ? "best model's validation" : isFinalValidation ? "final validation" : "round \(round + 1)/\(roundsToTrain)"
         let shown = metrics.keys.sorted().map { "\($0)=\(String(format: "%.4f", metrics[$0]!))" }.joined(separator: " ")
         let who = "\(reported.count)/\(reported.count + missing.count) reported" + (missing.isEmpty ? "" : ", missing \(missing.joined(separator: ", "))")
         return "\(head) done in \(Int((duration * 1000).rounded())) ms (\(who)): \(shown)\(isBest ? " [best]" : "")"

@@ -14,6 +14,11 @@ public struct RoundSummary: Sendable, Hashable {
     public var duration: Double
     /// Whether this round's model became the best so far.
     public var isBest: Bool
+    /// Whether this round validated the best model once more, after the final validation.
+    public var isBestValidation: Bool = false
+    /// Each site's own metrics (`task/metric` → value), for the final and best validations: the
+    /// weighted total hides how different the sites are.
+    public var siteMetrics: [String: [String: Double]] = [:]
 }
 
 /// How an experiment ended.

@@ -285,7 +285,8 @@ extension Director {
             }
         case let .roundClosed(summary), let .roundRecovered(summary):
             let info = RoundInfo(round: summary.round, finalValidation: summary.isFinalValidation, attempt: summary.attempt, metrics: summary.metrics,
-                                 reported: summary.reported, missing: summary.missing, duration: summary.duration, best: summary.isBest)
+                                 reported: summary.reported, missing: summary.missing, duration: summary.duration, best: summary.isBest,
+                                 bestValidation: summary.isBestValidation, sites: summary.siteMetrics)
             let recovered = if case .roundRecovered = event { true } else { false }
             mutate { s in
                 s.update(name) { x in
@@ -293,9 +294,9 @@ extension Director {
                     // it, and one recovered from the aggregator's journal fills what was missed.
                     x.rounds.removeAll { $0.round == info.round && $0.finalValidation == info.finalValidation }
                     x.rounds.append(info)
-                    x.rounds.sort { ($0.finalValidation ? 1 : 0, $0.round) < ($1.finalValidation ? 1 : 0, $1.round) }
-                    if !info.finalValidation { x.roundsCompleted = max(x.roundsCompleted, info.round + 1) }
-                    x.lastMetrics = x.rounds.last?.metrics ?? info.metrics
+                    x.rounds.sort { $0.round < $1.round }
+                    if !info.finalValidation && !info.bestValidation { x.roundsCompleted = max(x.roundsCompleted, info.round + 1) }
+                    x.lastMetrics = x.rounds.last { !$0.bestValidation }?.metrics ?? info.metrics
                     if info.best, let value = info.metrics[x.bestMetric] { x.bestValue = value }
                 }
                 if !recovered { s.events.append(.roundClosed(experiment: name, round: info)) }

@@ -43,12 +43,16 @@ public struct AggregatorWelcome: WireMessage {
     public var currentRound: Int
     /// Names and shapes every model update must have.
     public var layout: ModelLayout
+    /// Whether the experiment waits for this site's feature statistics (`FeatureStatisticsReport`)
+    /// before its first round: the sites standardize their features with the federation's.
+    public var wantsFeatureStatistics: Bool
 
-    public init(experiment: String, roundsToTrain: Int, currentRound: Int, layout: ModelLayout) {
+    public init(experiment: String, roundsToTrain: Int, currentRound: Int, layout: ModelLayout, wantsFeatureStatistics: Bool = false) {
         self.experiment = experiment
         self.roundsToTrain = roundsToTrain
         self.currentRound = currentRound
         self.layout = layout
+        self.wantsFeatureStatistics = wantsFeatureStatistics
     }
 
     public func encode(to w: inout WireWriter) {
@@ -56,6 +60,7 @@ public struct AggregatorWelcome: WireMessage {
         w.int(roundsToTrain)
         w.int(currentRound)
         w.layout(layout)
+        w.bool(wantsFeatureStatistics)
     }
 
     public init(from r: inout WireReader) throws {
@@ -63,6 +68,51 @@ public struct AggregatorWelcome: WireMessage {
         roundsToTrain = try r.count("roundsToTrain", limit: 1_000_000)
         currentRound = try r.count("currentRound", limit: 1_000_000)
         layout = try r.layout("layout")
+        wantsFeatureStatistics = try r.bool("wantsFeatureStatistics")
+    }
+}
+
+/// A site's contribution to the federation's standardizer: how many training rows it has, and each
+/// feature's sum and sum of squares over them (never a row). A site with fewer rows than its own
+/// minimum declines instead, saying why, and sends no sums. Answered by `OkReply`.
+public struct FeatureStatisticsReport: WireMessage {
+    public static let type = MessageType(rawValue: 0x0107)
+    /// Most features a report may carry.
+    public static let maximumFeatures = 1 << 20
+
+    public var count: Int
+    public var sum: [Double]
+    public var sumOfSquares: [Double]
+    /// Why the site sends nothing, when it declines; empty otherwise.
+    public var declined: String
+
+    public init(count: Int, sum: [Double], sumOfSquares: [Double], declined: String = "") {
+        self.count = count
+        self.sum = sum
+        self.sumOfSquares = sumOfSquares
+        self.declined = declined
+    }
+
+    /// A site's refusal to send statistics.
+    public static func declining(_ reason: String) -> FeatureStatisticsReport {
+        FeatureStatisticsReport(count: 0, sum: [], sumOfSquares: [], declined: reason)
+    }
+
+    public func encode(to w: inout WireWriter) {
+        w.int(count)
+        w.list(sum) { $0.f64($1) }
+        w.list(sumOfSquares) { $0.f64($1) }
+        w.string(declined)
+    }
+
+    public init(from r: inout WireReader) throws {
+        count = try r.count("count", limit: Int.max)
+        sum = try r.list("sum", minimumElementSize: 8) { try $0.f64("sum") }
+        sumOfSquares = try r.list("sumOfSquares", minimumElementSize: 8) { try $0.f64("sumOfSquares") }
+        declined = try r.string("declined")
+        guard sum.count == sumOfSquares.count, sum.count <= FeatureStatisticsReport.maximumFeatures else {
+            throw WireDecodingError(context: r.context, field: "sumOfSquares", reason: "\(sumOfSquares.count) sums of squares for \(sum.count) sums")
+        }
     }
 }
 

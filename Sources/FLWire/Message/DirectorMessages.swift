@@ -108,9 +108,13 @@ public struct RoundInfo: Sendable, Hashable, Codable {
     public var missing: [String]
     public var duration: Double
     public var best: Bool
+    /// Whether it measured the best model once more, after the final validation.
+    public var bestValidation: Bool
+    /// Each site's own metrics (`task/metric` → value), for the final and best validations.
+    public var sites: [String: [String: Double]]
 
     public init(round: Int, finalValidation: Bool, attempt: Int, metrics: [String: Double], reported: [String], missing: [String],
-                duration: Double, best: Bool) {
+                duration: Double, best: Bool, bestValidation: Bool = false, sites: [String: [String: Double]] = [:]) {
         self.round = round
         self.finalValidation = finalValidation
         self.attempt = attempt
@@ -119,6 +123,23 @@ public struct RoundInfo: Sendable, Hashable, Codable {
         self.missing = missing
         self.duration = duration
         self.best = best
+        self.bestValidation = bestValidation
+        self.sites = sites
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case round, finalValidation, attempt, metrics, reported, missing, duration, best, bestValidation, sites
+    }
+
+    /// Reads what `encode` wrote; state written before the per-site figures existed reads as none.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(round: try c.decode(Int.self, forKey: .round), finalValidation: try c.decode(Bool.self, forKey: .finalValidation),
+                  attempt: try c.decode(Int.self, forKey: .attempt), metrics: try c.decode([String: Double].self, forKey: .metrics),
+                  reported: try c.decode([String].self, forKey: .reported), missing: try c.decode([String].self, forKey: .missing),
+                  duration: try c.decode(Double.self, forKey: .duration), best: try c.decode(Bool.self, forKey: .best),
+                  bestValidation: try c.decodeIfPresent(Bool.self, forKey: .bestValidation) ?? false,
+                  sites: try c.decodeIfPresent([String: [String: Double]].self, forKey: .sites) ?? [:])
     }
 }
 
@@ -282,6 +303,11 @@ extension WireWriter {
             w.strings(r.missing)
             w.f64(r.duration)
             w.bool(r.best)
+            w.bool(r.bestValidation)
+            w.list(r.sites.sorted { $0.key < $1.key }) { w, site in
+                w.string(site.key)
+                w.metrics(site.value)
+            }
         }
         list(x.sites) { w, s in
             w.string(s.envoy)
@@ -342,7 +368,10 @@ extension WireReader {
         x.rounds = try list("\(field).rounds", minimumElementSize: 38) { r in
             RoundInfo(round: try r.count("round", limit: 1_000_000), finalValidation: try r.bool("finalValidation"),
                       attempt: try r.count("attempt", limit: 1_000_000), metrics: try r.metrics("metrics"), reported: try r.strings("reported"),
-                      missing: try r.strings("missing"), duration: try r.f64("duration"), best: try r.bool("best"))
+                      missing: try r.strings("missing"), duration: try r.f64("duration"), best: try r.bool("best"),
+                      bestValidation: try r.bool("bestValidation"),
+                      sites: Dictionary(try r.list("sites", minimumElementSize: 12) { s in (try s.string("site"), try s.metrics("metrics")) },
+                                        uniquingKeysWith: { first, _ in first }))
         }
         x.sites = try list("\(field).sites", minimumElementSize: 13) { r in
             let envoy = try r.string("site.envoy")

@@ -45,7 +45,8 @@ public enum MessageRegistry {
         ErrorReply.self, OkReply.self, Ping.self,
         CollaboratorHello.self, AggregatorWelcome.self, TaskRequest.self, TaskReply.self,
         ModelRequest.self, ModelReply.self, TaskResultMessage.self,
-    ] + directorMessages
+        // New messages go last: the fuzz corpus picks a message type by its index here.
+    ] + directorMessages + [FeatureStatisticsReport.self]
 
     static let types: [UInt16: any WireMessage.Type] = {
         var t: [UInt16: any WireMessage.Type] = [:]
