@@ -12,6 +12,8 @@ import FLTraining
     static let repository = PythonInterop.repositoryRoot
     static let installation = Installation(root: repository)
     static let sections = ["aggregator", "collaborator", "data_loader", "task_runner", "network", "assigner", "tasks"]
+    /// The free-form mapping the digits_numpy template shows (src/train.py reads it).
+    static let templateCustom = "    custom:\n      # Multiply the learning rate by this each round (1.0: constant).\n      lr_decay: 1.0\n"
 
     /// A workspace made from `template`, with each `(old, new)` replacement applied to `file`.
     final class Made {
@@ -177,13 +179,14 @@ import FLTraining
             #expect(error == "\(try made.location(of: key, in: file)): \(expected)")
         }
         // The free-form section may hold anything, but it is a mapping (the error points at the value).
-        let notMapping = try Made("digits_numpy", [(taskRunner, taskRunner + "    custom: [not, a, mapping]\n")])
+        let notMapping = try Made("digits_numpy", [(Self.templateCustom, "    custom: [not, a, mapping]\n")])
         #expect(notMapping.refusal() == "\(try notMapping.location(of: "custom").dropLast(1))13: "
             + "task_runner.settings.custom: expected a mapping (passed on unchecked to the site's own code), found a sequence")
         // Names the plan chooses are not checked: its own tasks, tensors, variables and custom settings.
         let free = try Made("digits_numpy", [
             (tasks, tasks + "  my_check:\n    function: validate\n    kwargs: {apply: local}\n"),
-            (taskRunner, taskRunner + "    environment: {ANY_NAME: \"1\"}\n    custom: {whatever: {it: [is]}}\n"),
+            (taskRunner, taskRunner + "    environment: {ANY_NAME: \"1\"}\n"),
+            (Self.templateCustom, "    custom: {whatever: {it: [is]}}\n"),
         ])
         #expect(free.refusal() == nil, "\(free.refusal() ?? "")")
     }
@@ -204,8 +207,8 @@ import FLTraining
     @Test func theFreeFormSectionReachesTheExternalCommandsRequest() throws {
         let made = try Made("digits_numpy", [
             ("    command: [python3, src/train.py]\n", "    command: [/bin/sh, capture.sh]\n"),
-            ("    initialize: command\n", """
-                    initialize: seeded
+            ("    initialize: command\n", "    initialize: seeded\n"),
+            (Self.templateCustom, """
                     custom:
                       schedule: cosine
                       layers: [64, 32]
