@@ -32,8 +32,10 @@ public final class PlanReadLog: Sendable {
         return log.reads.withLock { $0 }
     }
 
-    static func note(file: String, path: String) {
+    /// Records a read when a log is recording; the arguments are built only then.
+    static func note(file: @autoclosure () -> String, path: @autoclosure () -> String) {
         guard let log = current else { return }
-        log.reads.withLock { _ = $0.insert(Read(file: file, path: path)) }
+        let read = Read(file: file(), path: path())
+        log.reads.withLock { _ = $0.insert(read) }
     }
 }

@@ -16,7 +16,8 @@ extension ExperimentPlan {
         .defaults("collaborator"),
         .defaults("data_loader"),
         .defaults("task_runner", settings: [
-            // The model the external command exchanges: `name: shape`, or a list of {name, shape, dtype}.
+            // The model the external command exchanges: a list of {name, shape, dtype}, or a mapping
+            // of tensor names to shapes (names the plan chooses, nothing to check).
             "tensors": .items(.fields(["name", "shape", "dtype"])),
             // Variables added to the external command's environment, named by the plan.
             "environment": .entries(.value),
