@@ -119,6 +119,31 @@ func tool(_ path: String, _ arguments: [String]) throws -> String {
         #expect(bogus.err.contains("plan.yaml:") && bogus.err.contains("task 'bogus' is not defined under tasks"), "\(bogus.err)")
     }
 
+    /// The misspelling that used to run the default 10 rounds: both commands refuse it at its line,
+    /// with the name it was meant to be, and nothing is written.
+    @Test func aMisspeltSettingIsRefusedWhereItIsWritten() throws {
+        let dir = try TemporaryDirectory()
+        let ws = dir.appending("ws")
+        #expect(fx(["workspace", "create", "--prefix", ws, "--template", "digits"]).status == 0)
+        let plan = "\(ws)/plan/plan.yaml"
+        let text = try String(contentsOfFile: plan, encoding: .utf8)
+        try #require(text.contains("    rounds_to_train: 20\n"))
+        try text.replacingOccurrences(of: "    rounds_to_train: 20\n", with: "    rounds_to_trian: 5\n").write(toFile: plan, atomically: true, encoding: .utf8)
+        let expected = "\(plan):7:5: aggregator.settings: unknown setting 'rounds_to_trian' (did you mean rounds_to_train?)"
+        for words in [["plan", "print", "--plan", plan], ["plan", "print", "--plan", plan, "--json"], ["plan", "initialize", "--workspace", ws]] {
+            let result = fx(words)
+            #expect(result.status == 1, "\(words)")
+            #expect(result.err.contains(expected), "\(words): \(result.err)")
+            #expect(result.out.isEmpty, "\(words): \(result.out)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: "\(ws)/save/init.safetensors"))
+        // A setting nothing is close to: the known ones are listed.
+        try text.replacingOccurrences(of: "    rounds_to_train: 20\n", with: "    rounds_to_train: 20\n    lr: 0.1\n").write(toFile: plan, atomically: true, encoding: .utf8)
+        let listed = fx(["plan", "print", "--plan", plan])
+        #expect(listed.status == 1)
+        #expect(listed.err.contains("\(plan):8:5: aggregator.settings: unknown setting 'lr' (known: experiment_name, rounds_to_train, "), "\(listed.err)")
+    }
+
     @Test func aPlanThatIncludesItselfIsRefused() throws {
         let dir = try TemporaryDirectory()
         let plan = dir.appending("plan.yaml")

@@ -226,6 +226,12 @@ final class InProcessFederation: @unchecked Sendable {
         try appendPlan(wide, "input_features: 30", "", replacing: "input_features: 31")
         let wrongShape = #expect(throws: ErrorReply.self) { try client.submit(workspace: Workspace(root: wide), name: "wide") }
         #expect(wrongShape?.message.contains("31 features") == true && wrongShape?.message.contains("[30]") == true, "\(String(describing: wrongShape))")
+        // So is a misspelt setting, at its line, with the name it was meant to be.
+        let misspelt = try fixture.makeWorkspace("misspelt", rounds: 2)
+        try appendPlan(misspelt, "rounds_to_train: 2", "", replacing: "rounds_to_trian: 2")
+        let unknown = #expect(throws: ErrorReply.self) { try client.submit(workspace: Workspace(root: misspelt), name: "misspelt") }
+        #expect(unknown?.message.contains("plan/plan.yaml:6:5: aggregator.settings: unknown setting 'rounds_to_trian' (did you mean rounds_to_train?)") == true,
+                "\(String(describing: unknown))")
         let badName = #expect(throws: ErrorReply.self) { try client.submit(workspace: Workspace(root: workspace), name: "../escape") }
         #expect(badName?.code == .badRequest)
         _ = try client.submit(workspace: Workspace(root: workspace), name: "ready")

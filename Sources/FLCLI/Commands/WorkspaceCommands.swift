@@ -61,13 +61,14 @@ enum PlanCommands {
 
     static let printCommand = Command(
         "print", abstract: "Print a plan with its defaults resolved.",
+        discussion: "The plan is checked as every reader checks it: a key its defaults do not hold is refused, naming the nearest known one.",
         arguments: [.option("--plan", value: "FILE", help: "The plan (default: plan/plan.yaml of the current folder)."),
                     .flag("--json", help: "Print canonical JSON (sorted keys) instead of YAML.")]
     ) { args, context in
         let path = context.absolute(args.option("--plan") ?? "plan/plan.yaml")
         var roots = [(path as NSString).deletingLastPathComponent]
         if let installation = try? Installation.locate(environment: context.environment) { roots.append(installation.plansDirectory) }
-        let plan = try Plan.load(path: path, searchRoots: roots)
+        let plan = try Plan.load(path: path, searchRoots: roots, schema: ExperimentPlan.schema)
         context.console.print(args.flag("--json") ? try plan.root.canonicalJSON(pretty: true) : plan.root.yamlText())
         return 0
     }

@@ -42,23 +42,31 @@ public struct Plan: Sendable, Hashable, PlanAccessible {
     }
 
     /// Reads, parses and resolves the plan at `path`.
-    /// - Parameter searchRoots: directories `defaults:` paths are resolved against, in order
-    ///   (typically the workspace's `plan/` directory, then the installation's `plans/` directory).
-    public static func load(path: String, searchRoots: [String]) throws(PlanError) -> Plan {
+    /// - Parameters:
+    ///   - searchRoots: directories `defaults:` paths are resolved against, in order
+    ///     (typically the workspace's `plan/` directory, then the installation's `plans/` directory).
+    ///   - schema: what the file may hold; when given, a key it does not know is refused
+    ///     (`PlanError.Kind.unknownKey`) with the nearest known name. Configuration files that are
+    ///     not plans are read without one.
+    public static func load(path: String, searchRoots: [String], schema: PlanSchema? = nil) throws(PlanError) -> Plan {
         let bytes = try readFile(path, reference: nil)
         let node = try YAMLParser.parse(bytes: bytes, file: path)
-        return try resolve(node, path: path, identity: canonicalPath(path), searchRoots: searchRoots)
+        return try resolve(node, path: path, identity: canonicalPath(path), searchRoots: searchRoots, schema: schema)
     }
 
-    /// Parses and resolves plan text; `file` names it in locations and errors.
-    public static func parse(text: String, file: String, searchRoots: [String] = []) throws(PlanError) -> Plan {
+    /// Parses and resolves plan text; `file` names it in locations and errors. `schema` as for `load`.
+    public static func parse(text: String, file: String, searchRoots: [String] = [], schema: PlanSchema? = nil) throws(PlanError) -> Plan {
         let node = try YAMLParser.parse(text: text, file: file)
-        return try resolve(node, path: file, identity: canonicalPath(file), searchRoots: searchRoots)
+        return try resolve(node, path: file, identity: canonicalPath(file), searchRoots: searchRoots, schema: schema)
     }
 
-    private static func resolve(_ node: PlanNode, path: String, identity: String, searchRoots: [String]) throws(PlanError) -> Plan {
+    private static func resolve(_ node: PlanNode, path: String, identity: String, searchRoots: [String],
+                                schema: PlanSchema?) throws(PlanError) -> Plan {
         var resolver = DefaultsResolver(searchRoots: searchRoots)
         let root = try resolver.resolveFile(node, name: path, identity: identity, reference: nil)
+        if let schema {
+            try schema.check(root, written: node, file: path, identity: identity, searchRoots: searchRoots)
+        }
         return Plan(root: root, path: path, files: [path] + resolver.files)
     }
 
@@ -157,6 +165,28 @@ struct DefaultsResolver {
         return Self.merge(base: base, override: mapping)
     }
 
+    /// The defaults file `relative` resolved as a `defaults:` reference in the plan `name` would be,
+    /// or nil when no search root holds it (`PlanSchema` checks a section that names no defaults
+    /// against the file it would conventionally name).
+    mutating func defaultsIfPresent(_ relative: String, forPlan name: String, identity: String) throws(PlanError) -> PlanMapping? {
+        guard locate(relative) != nil else { return nil }
+        chain.append((name, identity))
+        defer { chain.removeLast() }
+        return try loadDefaults(relative, at: nil)
+    }
+
+    /// The first search root's file at `relative`, if any root holds one.
+    private func locate(_ relative: String) -> String? {
+        for root in searchRoots {
+            let candidate = root.hasSuffix("/") ? root + relative : root + "/" + relative
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue {
+                return candidate
+            }
+        }
+        return nil
+    }
+
     private mutating func loadDefaults(_ relative: String, at reference: TextLocation?) throws(PlanError) -> PlanMapping {
         let file = reference?.file ?? chain.last?.name ?? "<plan>"
         func failure(_ message: String) -> PlanError {
@@ -166,16 +196,7 @@ struct DefaultsResolver {
         if relative.isEmpty || relative.hasPrefix("/") || components.contains("..") {
             throw failure("expected a relative path without '..' for defaults, found \(JSONWriter.quoted(relative)); defaults files are looked up only inside the search roots")
         }
-        var found: String?
-        for root in searchRoots {
-            let candidate = root.hasSuffix("/") ? root + relative : root + "/" + relative
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue {
-                found = candidate
-                break
-            }
-        }
-        guard let path = found else {
+        guard let path = locate(relative) else {
             let roots = searchRoots.isEmpty ? "no search roots were given" : "searched " + searchRoots.joined(separator: ", ")
             throw failure("expected the defaults file \(relative) to exist, found none (\(roots))")
         }

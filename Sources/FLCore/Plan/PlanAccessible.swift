@@ -55,6 +55,7 @@ extension PlanAccessible {
     /// The node at `path`, or nil if anything on the way is missing or is not a mapping (or sequence
     /// for a numeric component). An empty path is the node itself.
     public func node(at path: String) -> PlanNode? {
+        PlanReadLog.note(file: accessFile, path: fullPath(path))
         var node = accessNode
         for component in Self.components(path) {
             switch node.value {
@@ -158,6 +159,7 @@ extension PlanAccessible {
 
     /// The node at `path`; nil if missing (or a null on the way); a type error for a scalar on the way.
     private func find(_ path: String) throws(PlanError) -> PlanNode? {
+        PlanReadLog.note(file: accessFile, path: fullPath(path))
         var node = accessNode
         var walked = accessPath
         for component in Self.components(path) {

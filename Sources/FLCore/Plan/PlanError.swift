@@ -1,6 +1,7 @@
 /// Everything that can go wrong reading a plan: a syntax error, a defaults file that cannot be
-/// found, or a setting of the wrong type. The description always starts with the file, and with
-/// `:line:column` whenever the offending text is known, then says what was expected and what was found.
+/// found, a key nothing reads, or a setting of the wrong type. The description always starts with
+/// the file, and with `:line:column` whenever the offending text is known, then says what was
+/// expected and what was found.
 public struct PlanError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What kind of problem this is; the message carries the detail.
     public enum Kind: Sendable, Hashable {
@@ -16,6 +17,9 @@ public struct PlanError: Error, Sendable, Hashable, CustomStringConvertible {
         case missing
         /// A value cannot be written in the requested output format (NaN or infinity in JSON).
         case output
+        /// A key the plan's schema does not know: a misspelling, or a setting SwiftFL does not have
+        /// (`PlanSchema`). The message names the nearest known key, or lists them.
+        case unknownKey
     }
 
     public var kind: Kind

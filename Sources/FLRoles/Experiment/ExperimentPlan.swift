@@ -32,16 +32,18 @@ public struct ExperimentPlan: Sendable {
     public let collaborator: CollaboratorPlan
 
     /// Reads `plan/plan.yaml` (with its defaults from `plan/`, then the installation's `plans/`),
-    /// `plan/cols.yaml` and `plan/data.yaml` (optional: only collaborators need their entry).
+    /// `plan/cols.yaml` and `plan/data.yaml` (optional: only collaborators need their entry), each
+    /// checked against its schema (`ExperimentPlan.schema`): a key nothing reads is refused.
     /// `participants`, when given, are the collaborators instead of `cols.yaml`'s.
     public static func load(workspace: Workspace, installation: Installation? = nil, participants: ParticipantList? = nil) throws -> ExperimentPlan {
         var roots = [workspace.planDirectory]
         if let installation { roots.append(installation.plansDirectory) }
-        let plan = try Plan.load(path: workspace.planPath, searchRoots: roots)
-        let cols: CollaboratorSource = try participants.map { .participants($0.names) } ?? .file(Plan.load(path: workspace.collaboratorsPath, searchRoots: []))
+        let plan = try Plan.load(path: workspace.planPath, searchRoots: roots, schema: schema)
+        let cols: CollaboratorSource = try participants.map { .participants($0.names) }
+            ?? .file(Plan.load(path: workspace.collaboratorsPath, searchRoots: [], schema: collaboratorsSchema))
         var shards: [String: ShardPlan] = [:]
         if FileManager.default.fileExists(atPath: workspace.dataPath) {
-            let data = try Plan.load(path: workspace.dataPath, searchRoots: [])
+            let data = try Plan.load(path: workspace.dataPath, searchRoots: [], schema: dataSchema)
             if !data.root.isNull {
                 for entry in try data.entries("") { shards[entry.name] = try ShardPlan(entry) }
             }

@@ -99,7 +99,10 @@ def main():
     (xt, yt), (xv, yv) = local_split(request["data"])
     if function == "train":
         epochs = int(request["kwargs"].get("epochs", 1))
-        w, b, metrics = train(w, b, xt, yt, epochs, request["data"]["batch_size"], settings["learning_rate"], request["seed"])
+        # The plan's own settings for this script (task_runner.settings.custom), which SwiftFL passes on unchecked.
+        custom = settings.get("custom") or {}
+        lr = settings["learning_rate"] * float(custom.get("lr_decay", 1.0)) ** request["round"]
+        w, b, metrics = train(w, b, xt, yt, epochs, request["data"]["batch_size"], lr, request["seed"])
         save(outputs["model"], {"dense_0.weight": w.astype(np.float32), "dense_0.bias": b.astype(np.float32)})
         result = {"metrics": metrics, "sample_count": len(yt)}
     elif function == "validate":
