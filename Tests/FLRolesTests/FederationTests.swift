@@ -27,6 +27,12 @@ import FLTraining
         let last = try Safetensors.read("\(workspace.saveDirectory)/last.safetensors").model
         #expect(best.layout.tensors.map(\.name) == ["dense_0.weight", "dense_0.bias"])
         #expect(last.layout.tensors.map(\.shape) == [[2, 30], [2]])
+        // Each says how to run it, as the initial model did.
+        let described = ModelDescription(architecture: .softmaxRegression(inputs: 30, classes: 2), labelColumn: "label", standardization: .local)
+        for name in ["init", "best", "last"] {
+            let metadata = try Safetensors.read("\(workspace.saveDirectory)/\(name).safetensors").metadata
+            #expect(try ModelDescription(metadata: metadata) == described, "\(name): \(metadata)")
+        }
         // Every write and link is atomic through a temporary name; none may be left behind.
         let saved = try FileManager.default.subpathsOfDirectory(atPath: workspace.saveDirectory)
         #expect(!saved.isEmpty && saved.allSatisfy { !$0.contains(".tmp.") }, "\(saved.sorted())")
