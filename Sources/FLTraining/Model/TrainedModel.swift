@@ -98,7 +98,7 @@ public struct TrainedModel: Sendable {
         case .local:
             return ["\(path): the sites standardized their inputs each with its own statistics (\(ModelDescription.Key.standardization): local), "
                     + "which no one outside them can reproduce exactly, and the file carries no \(Standardizer.meanTensorName)/\(Standardizer.scaleTensorName): "
-                    + "the inputs are used unscaled, so predictions may be poor. Train with federated standardization to ship the statistics in the model"]
+                    + "the inputs are used unscaled, so predictions may be poor (a model trained with federated standardization carries the statistics)"]
         case .federated:
             return ["\(path): the model was trained on inputs standardized with federated statistics (\(ModelDescription.Key.standardization): federated), "
                     + "but the file carries no \(Standardizer.meanTensorName)/\(Standardizer.scaleTensorName) (an initial model?): the inputs are used unscaled"]
@@ -124,6 +124,33 @@ public struct TrainedModel: Sendable {
         var z = logits(for: features)
         TrainedModel.softmaxRows(&z, classes: architecture.classCount)
         return z
+    }
+
+    /// What the model says about some rows: each one's class and class probabilities.
+    public struct Predictions: Sendable, Equatable {
+        /// Per row, the class with the highest logit (ties go to the lowest index, as in evaluation).
+        public var classes: [Int]
+        /// `rows × classCount` probabilities, row after row.
+        public var probabilities: [Float]
+        public var classCount: Int
+    }
+
+    /// Each row's predicted class and class probabilities.
+    /// - Precondition: `features.count` is a multiple of the input count.
+    public func predict(_ features: [Float]) -> Predictions {
+        let k = architecture.classCount
+        var z = logits(for: features)
+        let rows = z.count / k
+        var classes = [Int](repeating: 0, count: rows)
+        z.withUnsafeBufferPointer { z in
+            for r in 0..<rows {
+                var best = 0
+                for j in 1..<k where z[r * k + j] > z[r * k + best] { best = j }
+                classes[r] = best
+            }
+        }
+        TrainedModel.softmaxRows(&z, classes: k)
+        return Predictions(classes: classes, probabilities: z, classCount: k)
     }
 
     /// Accuracy, loss, per-class figures and the confusion matrix on labelled rows.
