@@ -92,7 +92,9 @@ extension Standardizer {
 
 /// Preprocess tensors that cannot be applied: which one, and why.
 public struct PreprocessTensorError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// `preprocess.mean` or `preprocess.scale`.
     public var tensor: String
+    /// What is wrong with it, as the end of a sentence naming it.
     public var reason: String
 
     public init(tensor: String, reason: String) {

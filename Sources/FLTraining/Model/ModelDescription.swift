@@ -38,11 +38,14 @@ public struct ModelDescription: Sendable, Hashable, CustomStringConvertible {
     /// The prefix of every key this type reads and writes.
     public static let keyPrefix = "swiftfl."
 
+    /// The network: softmax regression or an MLP, with its input, hidden and class counts.
     public var architecture: NetworkArchitecture
     /// The CSV column holding the class index; every other column is an input feature.
     public var labelColumn: String
+    /// How the inputs were scaled in training.
     public var standardization: Standardization
 
+    /// A description of a model with this network, label column and standardization.
     public init(architecture: NetworkArchitecture, labelColumn: String, standardization: Standardization) {
         self.architecture = architecture
         self.labelColumn = labelColumn

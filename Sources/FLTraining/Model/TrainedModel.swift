@@ -78,6 +78,7 @@ public struct TrainedModel: Sendable {
         carriesPreprocessing = false
     }
 
+    /// The network the description names.
     public var architecture: NetworkArchitecture { modelDescription.architecture }
 
     /// This model with `standardizer` applied to its inputs instead of the file's (e.g. one fitted on
@@ -194,6 +195,7 @@ public struct TrainedModelError: Error, Sendable, CustomStringConvertible {
         case preprocessing(PreprocessTensorError)
     }
 
+    /// The model file.
     public var path: String
     public var problem: Problem
 
