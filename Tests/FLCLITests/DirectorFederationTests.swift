@@ -175,6 +175,17 @@ import FLTesting
         try fixture.fx(["experiment", "model", "bc-1", "--best", "--output", "\(root)/bc-1.safetensors"] + client)
         #expect(try Safetensors.read("\(root)/bc-1.safetensors").model.layout.tensors.map(\.shape) == [[2, 30], [2]])
 
+        // 7. The downloaded model says how to run it, and runs.
+        let model = "\(root)/bc-1.safetensors", data = "\(workspace)/data/breast_cancer_wisconsin.csv"
+        let inspected = try fixture.fx(["model", "inspect", model])
+        #expect(inspected.contains("network: softmax regression 30 → 2") && inspected.contains("standardization: local"), "\(inspected)")
+        let evaluated = try fixture.fx(["model", "evaluate", "--model", model, "--data", data, "--standardize-from-data"])
+        let accuracy = try #require(evaluated.split(separator: "\n").first { $0.hasPrefix("accuracy") }.flatMap { Double($0.split(separator: " ")[1]) })
+        #expect(accuracy >= 0.9, "\(evaluated)")
+        try fixture.fx(["model", "predict", "--model", model, "--data", data, "--standardize-from-data", "--output", "\(root)/predictions.csv"])
+        let predictions = try String(contentsOfFile: "\(root)/predictions.csv", encoding: .utf8).split(separator: "\n")
+        #expect(predictions.first == "prediction,p_0,p_1" && predictions.count == 570)
+
         // A lost laptop: revoked at the CA, refused by the Director from the next connection on.
         try fixture.fx(["pki", "revoke", "alice", "--ca-dir", ca])
         let refused = try fixture.fxStatus(["experiment", "list"] + client)

@@ -3,6 +3,7 @@ import Testing
 import FLCore
 import FLRoles
 import FLTesting
+import FLTraining
 import FLWire
 @testable import FLCLI
 
@@ -101,8 +102,12 @@ func tool(_ path: String, _ arguments: [String]) throws -> String {
         let ok = fx(["plan", "initialize", "--workspace", ws])
         #expect(ok.status == 0, "\(ok.err)")
         #expect(ok.out.contains("hospital_b: 152 training and 38 validation rows"))
-        let model = try Safetensors.read("\(ws)/save/init.safetensors").model
+        let (model, metadata) = try Safetensors.read("\(ws)/save/init.safetensors")
         #expect(model.layout.tensors.map(\.shape) == [[2, 30], [2]])
+        // The model says how to run it.
+        #expect(try ModelDescription(metadata: metadata) == ModelDescription(architecture: .softmaxRegression(inputs: 30, classes: 2),
+                                                                             labelColumn: "label", standardization: .local))
+        #expect(metadata["created_by"] == "fx plan initialize")
 
         let plan = "\(ws)/plan/plan.yaml"
         let text = try String(contentsOfFile: plan, encoding: .utf8)

@@ -86,7 +86,7 @@ final class AggregatorHarness {
     init(collaborators: [String] = ["site_a", "site_b"], rounds: Int = 2, parameters: Int = 4,
          straggler: StragglerPolicy = StragglerPolicy(), tasks: [String] = ["aggregated_model_validation", "train"],
          finalValidation: Bool = false, aggregation: AggregationSettings = AggregationSettings(),
-         sampleCaps: [String: Int] = [:], adjustPaths: (inout AggregatorPaths) -> Void = { _ in }, resume: Bool = false, reuse: (TestPKI, TemporaryDirectory)? = nil) throws {
+         sampleCaps: [String: Int] = [:], modelMetadata: [String: String] = [:], adjustPaths: (inout AggregatorPaths) -> Void = { _ in }, resume: Bool = false, reuse: (TestPKI, TemporaryDirectory)? = nil) throws {
         pki = try reuse?.0 ?? TestPKI()
         directory = try reuse?.1 ?? TemporaryDirectory()
         layout = try ModelLayout([TensorSpec(name: "w", shape: [parameters])])
@@ -101,7 +101,7 @@ final class AggregatorHarness {
                     "train": TaskDefinition(name: "train", function: .train)],
             taskGroups: [TaskGroup(name: "all", tasks: tasks)], bestMetric: "aggregated_model_validation/accuracy",
             finalValidation: finalValidation, aggregation: aggregation, straggler: straggler, maximumSampleCount: 1_000_000,
-            sampleCaps: sampleCaps, longPollSeconds: 10,
+            sampleCaps: sampleCaps, longPollSeconds: 10, modelMetadata: modelMetadata,
             paths: paths,
             server: ServerConfiguration(tls: server, handshakeTimeout: 5, idleTimeout: 10))
         // On disk as `fx plan initialize` leaves it: the best model of round 0 is a link to it.
@@ -314,6 +314,23 @@ final class AggregatorHarness {
         let a2 = try second.site("site_a")
         #expect(try a2.hello().currentRound == 1)
         #expect(try a2.model(round: 1) == [1, 1, 1, 1])
+    }
+
+    /// Every model file the aggregator writes says how to run it: the settings' metadata beside the
+    /// checkpoint's own entries, which it cannot override; a resumed checkpoint keeps it.
+    @Test func checkpointsCarryTheModelMetadata() throws {
+        let h = try AggregatorHarness(rounds: 1, modelMetadata: ["swiftfl.model": "mlp", "rounds_completed": "99"])
+        let a = try h.site("site_a"), b = try h.site("site_b")
+        _ = try a.hello()
+        _ = try b.hello()
+        try a.runRound(0, values: [1, 1, 1, 1], layout: h.layout)
+        try b.runRound(0, values: [3, 3, 3, 3], layout: h.layout)
+        #expect(h.aggregator.wait(grace: 0).succeeded)
+        let expected = ["swiftfl.model": "mlp", "experiment": "test", "rounds_completed": "1"]
+        #expect(try Safetensors.read(h.settings.paths.lastModel).metadata == expected)
+        #expect(try Safetensors.read("\(h.settings.paths.checkpointDirectory)/round-0001.safetensors").metadata == expected)
+        let checkpoint = try #require(try AggregatorCheckpoint.read(from: h.settings.paths.checkpointDirectory))
+        #expect(checkpoint.modelMetadata == ["swiftfl.model": "mlp"])
     }
 
     /// 1e36 weighted by 1000 samples overflows float32: the update is left out like any other bad

@@ -3,6 +3,7 @@ import Testing
 import FLCore
 import FLRoles
 import FLTesting
+import FLTraining
 
 /// What a plan may name: every path stays inside its workspace, and a plan that would run its
 /// workspace's code outside the sites is refused where it is written.
@@ -106,5 +107,21 @@ import FLTesting
         try Safetensors.write(ModelState(zeros: try ModelLayout([TensorSpec(name: "w", shape: [2])])), to: "\(workspace.root)/plan/init.safetensors")
         let other = #expect(throws: WorkspaceError.self) { _ = try plan.initialModel(runningCommands: false) }
         #expect(other.map { "\($0)" }?.contains("does not match task_runner.settings.tensors") == true)
+    }
+
+    /// The builtin runner's models describe themselves; an external runner's are its own code's business.
+    @Test func aBuiltinPlanDescribesItsModelForEveryModelFile() throws {
+        let digits = try ExperimentPlan.load(workspace: try Workspace.create(at: directory.appending("digits"), template: "digits", installation: installation),
+                                             installation: installation)
+        let description = try #require(digits.modelDescription)
+        #expect(description == ModelDescription(architecture: .mlp(inputs: 64, hidden: [64], classes: 10, activation: .relu), labelColumn: "label",
+                                                standardization: .local))
+        #expect(digits.modelMetadata == description.metadata)
+        let tls = try TestPKI().issue(name: "aggregator", role: .aggregator)
+        #expect(digits.aggregatorSettings(experiment: "e", tls: tls).modelMetadata == description.metadata)
+
+        let external = try ExperimentPlan.load(workspace: workspace, installation: installation)
+        #expect(external.modelDescription == nil && external.modelMetadata.isEmpty)
+        #expect(external.aggregatorSettings(experiment: "e", tls: tls).modelMetadata.isEmpty)
     }
 }

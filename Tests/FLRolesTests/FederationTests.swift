@@ -37,6 +37,19 @@ import FLTraining
         let last = try Safetensors.read("\(workspace.saveDirectory)/last.safetensors").model
         #expect(best.layout.tensors.map(\.name) == ["dense_0.weight", "dense_0.bias"])
         #expect(last.layout.tensors.map(\.shape) == [[2, 30], [2]])
+        // Each says how to run it, as the initial model did.
+        let described = ModelDescription(architecture: .softmaxRegression(inputs: 30, classes: 2), labelColumn: "label", standardization: .local)
+        for name in ["init", "best", "last"] {
+            let metadata = try Safetensors.read("\(workspace.saveDirectory)/\(name).safetensors").metadata
+            #expect(try ModelDescription(metadata: metadata) == described, "\(name): \(metadata)")
+        }
+        // So the best model runs on the whole dataset (each site standardized its shard itself, so
+        // statistics fitted on all rows stand in for theirs).
+        let evaluated = try fixture.fx(["model", "evaluate", "--model", "\(workspace.saveDirectory)/best.safetensors",
+                                        "--data", "\(fixture.workspace)/data/breast_cancer_wisconsin.csv", "--standardize-from-data", "--json"])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(evaluated.utf8)) as? [String: Any])
+        #expect(report["rows"] as? Int == 569)
+        #expect((report["accuracy"] as? Double ?? 0) >= 0.9, "\(report)")
         // Every write and link is atomic through a temporary name; none may be left behind.
         let saved = try FileManager.default.subpathsOfDirectory(atPath: workspace.saveDirectory)
         #expect(!saved.isEmpty && saved.allSatisfy { !$0.contains(".tmp.") }, "\(saved.sorted())")

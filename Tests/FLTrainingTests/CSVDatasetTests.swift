@@ -119,3 +119,24 @@ import Testing
         #expect(digits.features.allSatisfy { $0 >= 0 && $0 <= 16 })
     }
 }
+
+@Suite struct CSVFeatureTableTests {
+    @Test func theLabelColumnMayBeAbsentOrHoldAnything() throws {
+        let without = try CSVDataset.parseFeatures(Array("a,b\n1,2\n\n3,4\n".utf8))
+        #expect(without == FeatureTable(features: [1, 2, 3, 4], featureNames: ["a", "b"], hasLabelColumn: false))
+        #expect(without.count == 2)
+        let with = try CSVDataset.parseFeatures(Array("a,y,b\n1,?,2\n3,\"x\",4\n".utf8), labelColumn: "y")
+        #expect(with == FeatureTable(features: [1, 2, 3, 4], featureNames: ["a", "b"], hasLabelColumn: true))
+    }
+
+    @Test func featureProblemsAreNamedAsForADataset() {
+        func error(_ text: String) -> CSVDatasetError? {
+            #expect(throws: CSVDatasetError.self) { try CSVDataset.parseFeatures(Array(text.utf8), source: "p.csv") }
+        }
+        let nan = error("a,b\n1,2\n3,x\n")
+        #expect(nan?.line == 3 && nan?.column == 3 && nan?.problem == .notANumber(column: "b", text: "x"))
+        #expect(error("a,b\n1,2,3\n")?.problem == .wrongColumnCount(expected: 2, found: 3))
+        #expect(error("a,b\n")?.problem == .noRows)
+        #expect(error("a,b\n1,2,3\n").map { "\($0)" } == "p.csv:2: expected 2 columns, found 3")
+    }
+}

@@ -1,13 +1,14 @@
 import Foundation
 import FLCore
 import FLRoles
+import FLTraining
 
 /// `fx model`: look inside safetensors files, and bring files made elsewhere (PyTorch, numpy) to
 /// SwiftFL's model layout.
 enum ModelCommands {
     static var command: Command {
-        Command("model", abstract: "Inspect and convert models (safetensors files).", discussion: layoutNote,
-                subcommands: [inspectCommand, convertCommand])
+        Command("model", abstract: "Inspect, convert and run models (safetensors files).", discussion: layoutNote,
+                subcommands: [inspectCommand, convertCommand, predictCommand, evaluateCommand])
     }
 
     static let layoutNote = """
@@ -18,16 +19,22 @@ enum ModelCommands {
         """
 
     static let inspectCommand = Command(
-        "inspect", abstract: "Show a safetensors file's tensors: names, dtypes, shapes, parameter count, metadata.",
-        discussion: "Reads only the header, so large checkpoints are instant. Any dtype is shown; SwiftFL trains F32 models.",
+        "inspect", abstract: "Show a safetensors file's tensors, metadata, and how to run it: network, label column, preprocessing.",
+        discussion: """
+        Reads only the header (and the small preprocess tensors), so large checkpoints are instant. Any dtype is shown;
+        SwiftFL trains F32 models. A model of the builtin runner describes itself (swiftfl.* metadata): its network,
+        label column and how its inputs were standardized, shown in words; preprocess.mean and preprocess.scale, when
+        the file has them, are the standardization `fx model predict` applies.
+        """,
         arguments: [.positional("file", help: "The safetensors file."),
                     .flag("--json", help: "Print one JSON object (sorted keys) instead of a table.")]
     ) { args, context in
         let path = context.absolute(try args.required("file"))
         let header = try SafetensorsHeader.read(path)
         let swiftFL = header.entries.allSatisfy { $0.spec.dtype == .float32 }
+        let run = try ModelRunInformation(header)
         if args.flag("--json") {
-            context.console.print(try inspection(header, shownPath: path, swiftFL: swiftFL).canonicalJSON(pretty: true))
+            context.console.print(try inspection(header, shownPath: path, swiftFL: swiftFL, run: run).canonicalJSON(pretty: true))
             return 0
         }
         var counts: [DType: Int] = [:]
@@ -36,7 +43,10 @@ enum ModelCommands {
         context.console.print(path)
         context.console.print("  \(header.entries.count) tensors, \(header.parameterCount) parameters\(dtypes.isEmpty ? "" : " (\(dtypes))"), "
                               + "header \(header.headerLength) bytes, data \(header.dataSize) bytes")
-        for key in header.metadata.keys.sorted() { context.console.print("  metadata \(key): \(header.metadata[key]!)") }
+        // A description that reads is shown in words below, not as its raw keys.
+        for key in header.metadata.keys.sorted() where run.description == nil || !key.hasPrefix(ModelDescription.keyPrefix) {
+            context.console.print("  metadata \(key): \(header.metadata[key]!)")
+        }
         let rows = [("name", "dtype", "shape", "parameters")]
             + header.entries.map { ($0.spec.name, $0.spec.dtype.rawValue, TensorSpec.format($0.spec.shape), String($0.spec.count)) }
         let widths = (rows.map(\.0.count).max()!, rows.map(\.1.count).max()!, rows.map(\.2.count).max()!)
@@ -46,6 +56,7 @@ enum ModelCommands {
         }
         context.console.print(swiftFL ? "  a SwiftFL model: every tensor is F32"
                                       : "  not a SwiftFL model as it is: convert it to F32 with `fx model convert --input \(path) --output FILE`")
+        for line in run.lines(path: path) { context.console.print("  " + line) }
         return 0
     }
 
@@ -88,7 +99,7 @@ enum ModelCommands {
     }
 
     /// The `--json` form of `inspect`.
-    static func inspection(_ header: SafetensorsHeader, shownPath: String, swiftFL: Bool) -> PlanNode {
+    static func inspection(_ header: SafetensorsHeader, shownPath: String, swiftFL: Bool, run: ModelRunInformation) -> PlanNode {
         var root = PlanMapping()
         root["path"] = PlanNode(.string(shownPath))
         root["header_bytes"] = PlanNode(.int(header.headerLength))
@@ -107,6 +118,7 @@ enum ModelCommands {
             t["data_offsets"] = PlanNode(.sequence([PlanNode(.int(entry.byteRange.lowerBound)), PlanNode(.int(entry.byteRange.upperBound))]))
             return PlanNode(.mapping(t))
         }))
+        run.add(to: &root)
         return PlanNode(.mapping(root))
     }
 }

@@ -88,7 +88,7 @@ enum PlanCommands {
         try workspace.createOutputDirectories()
         // Your own machine: the one place a plan's `initialize: command` may run.
         let model = try plan.initialModel(runningCommands: true)
-        try Safetensors.write(model, to: plan.initialModelPath, metadata: ["created_by": "fx plan initialize"])
+        try Safetensors.write(model, to: plan.initialModelPath, metadata: plan.modelMetadata.merging(["created_by": "fx plan initialize"]) { _, own in own })
         context.console.print("plan: \(plan.roundsToTrain) rounds, \(plan.collaborators.count) collaborators (\(plan.collaborators.joined(separator: ", ")))")
         context.console.print("model: \(model.layout.count) parameters in \(model.layout.tensors.count) tensors (\(model.layout))")
         context.console.print("wrote the initial model to \(plan.initialModelPath)")

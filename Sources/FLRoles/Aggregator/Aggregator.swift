@@ -672,7 +672,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
     private func saveLastAndCheckpoint(_ s: inout RoundState, summary: RoundSummary, finalValidationDone: Bool) {
         let checkpoint = AggregatorCheckpoint(experiment: settings.experiment, roundsCompleted: s.roundsCompleted,
                                               finalValidationDone: finalValidationDone, model: s.global,
-                                              bestValue: s.bestValue, aggregationState: s.aggregation.state)
+                                              bestValue: s.bestValue, aggregationState: s.aggregation.state, modelMetadata: settings.modelMetadata)
         let paths = settings.paths
         s.servedModelFile = "\(paths.checkpointDirectory)/\(AggregatorCheckpoint.modelFileName(roundsCompleted: s.roundsCompleted))"
         let after = finalValidationDone ? "the final validation" : "round \(checkpoint.roundsCompleted)"

@@ -17,16 +17,23 @@ public struct AggregatorCheckpoint: Sendable, Equatable {
     public var bestValue: Double?
     public var aggregationState: [String: [Float]]
     public var experiment: String
+    /// Metadata the model file carries besides `experiment` and `rounds_completed` (the model's
+    /// description: `AggregatorSettings.modelMetadata`).
+    public var modelMetadata: [String: String]
 
     public init(experiment: String, roundsCompleted: Int, finalValidationDone: Bool = false, model: ModelState,
-                bestValue: Double?, aggregationState: [String: [Float]] = [:]) {
+                bestValue: Double?, aggregationState: [String: [Float]] = [:], modelMetadata: [String: String] = [:]) {
         self.experiment = experiment
         self.roundsCompleted = roundsCompleted
         self.finalValidationDone = finalValidationDone
         self.model = model
         self.bestValue = bestValue
         self.aggregationState = aggregationState
+        self.modelMetadata = modelMetadata
     }
+
+    /// The metadata keys of the checkpoint's own, which `modelMetadata` cannot override.
+    static let ownMetadataKeys: Set<String> = ["experiment", "rounds_completed"]
 
     private struct StateFile: Codable {
         var experiment: String
@@ -49,7 +56,8 @@ public struct AggregatorCheckpoint: Sendable, Equatable {
         let modelFile = AggregatorCheckpoint.modelFileName(roundsCompleted: roundsCompleted)
         let modelPath = "\(directory)/\(modelFile)"
         if !(finalValidationDone && FileManager.default.fileExists(atPath: modelPath)) {
-            try Safetensors.write(model, to: modelPath, metadata: ["experiment": experiment, "rounds_completed": "\(roundsCompleted)"])
+            let metadata = modelMetadata.merging(["experiment": experiment, "rounds_completed": "\(roundsCompleted)"]) { _, own in own }
+            try Safetensors.write(model, to: modelPath, metadata: metadata)
         }
         var aggregationFile: String?
         if !aggregationState.isEmpty {
@@ -85,7 +93,7 @@ public struct AggregatorCheckpoint: Sendable, Equatable {
         for name in [state.model] + (state.aggregation.map { [$0] } ?? []) where name.contains("/") {
             throw FileError(path: statePath, operation: "read checkpoint", reason: "file name '\(name)' is not a plain name")
         }
-        let model = try Safetensors.read("\(directory)/\(state.model)").model
+        let (model, metadata) = try Safetensors.read("\(directory)/\(state.model)")
         var aggregation: [String: [Float]] = [:]
         if let file = state.aggregation {
             let stored = try Safetensors.read("\(directory)/\(file)").model
@@ -93,7 +101,8 @@ public struct AggregatorCheckpoint: Sendable, Equatable {
         }
         return AggregatorCheckpoint(experiment: state.experiment, roundsCompleted: state.rounds_completed,
                                     finalValidationDone: state.final_validation_done, model: model,
-                                    bestValue: state.best_value, aggregationState: aggregation)
+                                    bestValue: state.best_value, aggregationState: aggregation,
+                                    modelMetadata: metadata.filter { !ownMetadataKeys.contains($0.key) })
     }
 }
 

@@ -139,6 +139,10 @@ public struct AggregatorSettings: Sendable {
     public var concurrentUpdates: Int
     /// Longest a collaborator's request for work is held before it is told to ask again.
     public var longPollSeconds: Double
+    /// Entries every checkpoint's model file (and so `best` and `last`) carries in its safetensors
+    /// metadata besides the checkpoint's own: the model's description (`ModelDescription`), so that a
+    /// downloaded model says how to run it.
+    public var modelMetadata: [String: String]
     public var paths: AggregatorPaths
     public var server: ServerConfiguration
 
@@ -146,7 +150,8 @@ public struct AggregatorSettings: Sendable {
                 taskGroups: [TaskGroup], assignerSeed: UInt64 = 0, bestMetric: String, higherIsBetter: Bool = true,
                 finalValidation: Bool = true, aggregation: AggregationSettings = AggregationSettings(),
                 straggler: StragglerPolicy = StragglerPolicy(), maximumSampleCount: Int = 1_000_000_000,
-                sampleCaps: [String: Int] = [:], concurrentUpdates: Int = 1, longPollSeconds: Double = 30, paths: AggregatorPaths, server: ServerConfiguration) {
+                sampleCaps: [String: Int] = [:], concurrentUpdates: Int = 1, longPollSeconds: Double = 30, modelMetadata: [String: String] = [:],
+                paths: AggregatorPaths, server: ServerConfiguration) {
         self.experiment = experiment
         self.roundsToTrain = roundsToTrain
         self.collaborators = collaborators
@@ -162,6 +167,7 @@ public struct AggregatorSettings: Sendable {
         self.sampleCaps = sampleCaps
         self.concurrentUpdates = concurrentUpdates
         self.longPollSeconds = longPollSeconds
+        self.modelMetadata = modelMetadata
         self.paths = paths
         self.server = server
     }

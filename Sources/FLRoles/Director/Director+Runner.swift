@@ -153,7 +153,8 @@ extension Director {
         let plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate(), participants: participants)
         try workspace.createOutputDirectories()
         if !resume || !FileManager.default.fileExists(atPath: plan.initialModelPath) {
-            try Safetensors.write(plan.initialModel(runningCommands: false), to: plan.initialModelPath, metadata: ["created_by": "fx director"])
+            try Safetensors.write(plan.initialModel(runningCommands: false), to: plan.initialModelPath,
+                                  metadata: plan.modelMetadata.merging(["created_by": "fx director"]) { _, own in own })
         }
         return (plan, workspace)
     }

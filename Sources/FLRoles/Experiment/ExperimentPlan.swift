@@ -224,7 +224,7 @@ public struct ExperimentPlan: Sendable {
                                   higherIsBetter: aggregator.higherIsBetter, finalValidation: aggregator.finalValidation,
                                   aggregation: aggregator.aggregation, straggler: aggregator.straggler,
                                   maximumSampleCount: aggregator.maximumSampleCount, concurrentUpdates: aggregator.concurrentUpdates,
-                                  longPollSeconds: collaborator.longPollSeconds, paths: paths, server: server)
+                                  longPollSeconds: collaborator.longPollSeconds, modelMetadata: modelMetadata, paths: paths, server: server)
     }
 
     /// A collaborator's settings for running this plan as experiment `experiment`.

@@ -31,6 +31,51 @@ public enum CSVDataset {
     /// Parses CSV bytes held in memory; `source` names them in errors.
     /// - Throws: `CSVDatasetError`.
     public static func parse(_ bytes: [UInt8], source: String = "<memory>", labelColumn: String = "label", classCount: Int? = nil) throws -> Dataset {
+        if let classCount, classCount < 1 {
+            throw CSVDatasetError(path: source, line: nil, column: nil, problem: .invalidClassCount(classCount))
+        }
+        let table = try parseTable(bytes, source: source, labelColumn: labelColumn, labels: .required)
+        let labels = table.labels
+        let classes = classCount ?? (Int(labels.max()!) + 1)
+        if let i = labels.firstIndex(where: { Int($0) >= classes }) {
+            let (line, start) = table.labelLocations[i]
+            throw CSVDatasetError(path: source, line: line.number, column: column(start, on: line, bytes: bytes),
+                                  problem: .labelOutOfRange(label: Int(labels[i]), classCount: classes))
+        }
+        return Dataset(features: table.features, labels: labels, featureNames: table.featureNames, classCount: classes)
+    }
+
+    /// Reads the feature columns of the CSV file at `path`: every column but `labelColumn`, which may
+    /// be absent (rows to predict) and is not read when present.
+    /// - Throws: `CSVDatasetError`.
+    public static func loadFeatures(path: String, labelColumn: String = "label") throws -> FeatureTable {
+        try parseFeatures(readFile(path), source: path, labelColumn: labelColumn)
+    }
+
+    /// Parses the feature columns of CSV bytes held in memory (see `loadFeatures`).
+    /// - Throws: `CSVDatasetError`.
+    public static func parseFeatures(_ bytes: [UInt8], source: String = "<memory>", labelColumn: String = "label") throws -> FeatureTable {
+        let table = try parseTable(bytes, source: source, labelColumn: labelColumn, labels: .skipped)
+        return FeatureTable(features: table.features, featureNames: table.featureNames, hasLabelColumn: table.hasLabelColumn)
+    }
+
+    /// Whether the label column must be there (and is read) or is left out of the features if present.
+    enum LabelHandling {
+        case required
+        case skipped
+    }
+
+    struct Table {
+        var features: [Float] = []
+        var featureNames: [String]
+        var hasLabelColumn: Bool
+        /// Empty unless labels are `required`.
+        var labels: [Int32] = []
+        /// Where each label was read, to point at an out-of-range label once the class count is known.
+        var labelLocations: [(line: Line, start: Int)] = []
+    }
+
+    static func parseTable(_ bytes: [UInt8], source: String, labelColumn: String, labels handling: LabelHandling) throws -> Table {
         var reader = LineReader(bytes: bytes)
         func fail(_ line: Int?, _ column: Int? = nil, _ problem: CSVDatasetError.Problem) -> CSVDatasetError {
             CSVDatasetError(path: source, line: line, column: column, problem: problem)
@@ -45,45 +90,40 @@ public enum CSVDataset {
         for (i, name) in names.enumerated() where !seen.insert(name).inserted {
             throw fail(header.number, nil, .duplicateColumn(name: name, position: i + 1))
         }
-        guard let labelIndex = names.firstIndex(of: labelColumn) else {
+        let labelIndex = names.firstIndex(of: labelColumn)
+        if labelIndex == nil && handling == .required {
             throw fail(header.number, nil, .missingLabelColumn(name: labelColumn, columns: names))
         }
-        if let classCount, classCount < 1 { throw fail(nil, nil, .invalidClassCount(classCount)) }
-        let featureNames = names.enumerated().filter { $0.offset != labelIndex }.map(\.element)
-
-        var features: [Float] = []
-        var labels: [Int32] = []
-        features.reserveCapacity(bytes.count / 4)
-        // Where each label was read, to point at an out-of-range label once the class count is known.
-        var labelLocations: [(line: Line, start: Int)] = []
+        var table = Table(featureNames: names.enumerated().filter { $0.offset != labelIndex }.map(\.element), hasLabelColumn: labelIndex != nil)
+        table.features.reserveCapacity(bytes.count / 4)
+        var rows = 0
         while let line = reader.nextLine() {
             let fields = splitFields(line, bytes: bytes)
             guard fields.count == names.count else {
                 throw fail(line.number, nil, .wrongColumnCount(expected: names.count, found: fields.count))
             }
             for (i, field) in fields.enumerated() {
-                if let problem = field.problem { throw fail(line.number, column(field.start, on: line, bytes: bytes), problem) }
                 if i == labelIndex {
+                    // A label is only data to predict for: whatever it holds is not read.
+                    if handling == .skipped { continue }
+                    if let problem = field.problem { throw fail(line.number, column(field.start, on: line, bytes: bytes), problem) }
                     guard let label = classIndex(field.text) else {
                         throw fail(line.number, column(field.start, on: line, bytes: bytes), .invalidLabel(column: names[i], text: field.text))
                     }
-                    labels.append(label)
-                    labelLocations.append((line, field.start))
+                    table.labels.append(label)
+                    table.labelLocations.append((line, field.start))
                 } else {
+                    if let problem = field.problem { throw fail(line.number, column(field.start, on: line, bytes: bytes), problem) }
                     guard let value = Float(field.text), value.isFinite else {
                         throw fail(line.number, column(field.start, on: line, bytes: bytes), .notANumber(column: names[i], text: field.text))
                     }
-                    features.append(value)
+                    table.features.append(value)
                 }
             }
+            rows += 1
         }
-        guard !labels.isEmpty else { throw fail(nil, nil, .noRows) }
-        let classes = classCount ?? (Int(labels.max()!) + 1)
-        if let i = labels.firstIndex(where: { Int($0) >= classes }) {
-            let (line, start) = labelLocations[i]
-            throw fail(line.number, column(start, on: line, bytes: bytes), .labelOutOfRange(label: Int(labels[i]), classCount: classes))
-        }
-        return Dataset(features: features, labels: labels, featureNames: featureNames, classCount: classes)
+        guard rows > 0 else { throw fail(nil, nil, .noRows) }
+        return table
     }
 
     /// A class index: a non-negative integer, also written as `3.0`.
