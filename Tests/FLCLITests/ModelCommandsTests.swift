@@ -112,7 +112,9 @@ import Testing
         #expect(run.status == 0, "\(run.errors)")
         #expect(run.output.contains("in the plan's order"))
         let model = try Safetensors.read(output).model
-        #expect(model.layout.tensors.map(\.name) == ["dense_0.weight", "dense_0.bias"])
+        // The plan's own tensors, then its standardizer (features as they are until the sites' statistics are in).
+        #expect(model.layout.tensors.map(\.name) == ["dense_0.weight", "dense_0.bias", "preprocess.mean", "preprocess.scale"])
+        #expect(model.tensor("preprocess.scale") == [Float](repeating: 1, count: 64))
         #expect(model.tensor("dense_0.weight") == weights.map(Float.init))
         #expect(model.tensor("dense_0.bias") == bias.map(Float.init))
 

@@ -103,10 +103,12 @@ func tool(_ path: String, _ arguments: [String]) throws -> String {
         #expect(ok.status == 0, "\(ok.err)")
         #expect(ok.out.contains("hospital_b: 152 training and 38 validation rows"))
         let (model, metadata) = try Safetensors.read("\(ws)/save/init.safetensors")
-        #expect(model.layout.tensors.map(\.shape) == [[2, 30], [2]])
+        // The network, then the federation's standardizer, which changes nothing until the sites' statistics are in.
+        #expect(model.layout.tensors.map(\.shape) == [[2, 30], [2], [30], [30]])
+        #expect(model.tensor("preprocess.mean") == [Float](repeating: 0, count: 30) && model.tensor("preprocess.scale") == [Float](repeating: 1, count: 30))
         // The model says how to run it.
         #expect(try ModelDescription(metadata: metadata) == ModelDescription(architecture: .softmaxRegression(inputs: 30, classes: 2),
-                                                                             labelColumn: "label", standardization: .local))
+                                                                             labelColumn: "label", standardization: .federated))
         #expect(metadata["created_by"] == "fx plan initialize")
 
         let plan = "\(ws)/plan/plan.yaml"

@@ -86,10 +86,12 @@ final class AggregatorHarness {
     init(collaborators: [String] = ["site_a", "site_b"], rounds: Int = 2, parameters: Int = 4,
          straggler: StragglerPolicy = StragglerPolicy(), tasks: [String] = ["aggregated_model_validation", "train"],
          finalValidation: Bool = false, aggregation: AggregationSettings = AggregationSettings(),
-         sampleCaps: [String: Int] = [:], modelMetadata: [String: String] = [:], adjustPaths: (inout AggregatorPaths) -> Void = { _ in }, resume: Bool = false, reuse: (TestPKI, TemporaryDirectory)? = nil) throws {
+         sampleCaps: [String: Int] = [:], modelMetadata: [String: String] = [:], standardizationFeatures: Int? = nil,
+         adjustPaths: (inout AggregatorPaths) -> Void = { _ in }, resume: Bool = false, reuse: (TestPKI, TemporaryDirectory)? = nil) throws {
         pki = try reuse?.0 ?? TestPKI()
         directory = try reuse?.1 ?? TemporaryDirectory()
-        layout = try ModelLayout([TensorSpec(name: "w", shape: [parameters])])
+        let network = try ModelLayout([TensorSpec(name: "w", shape: [parameters])])
+        layout = try standardizationFeatures.map { try Standardizer.layout(network, preprocessingFeatures: $0) } ?? network
         let server = try pki.issue(name: "aggregator", role: .aggregator)
         let dir = directory.path
         var paths = AggregatorPaths(initialModel: "\(dir)/init.safetensors", bestModel: "\(dir)/best.safetensors", lastModel: "\(dir)/last.safetensors",
@@ -101,7 +103,7 @@ final class AggregatorHarness {
                     "train": TaskDefinition(name: "train", function: .train)],
             taskGroups: [TaskGroup(name: "all", tasks: tasks)], bestMetric: "aggregated_model_validation/accuracy",
             finalValidation: finalValidation, aggregation: aggregation, straggler: straggler, maximumSampleCount: 1_000_000,
-            sampleCaps: sampleCaps, longPollSeconds: 10, modelMetadata: modelMetadata,
+            sampleCaps: sampleCaps, longPollSeconds: 10, modelMetadata: modelMetadata, standardizationFeatures: standardizationFeatures,
             paths: paths,
             server: ServerConfiguration(tls: server, handshakeTimeout: 5, idleTimeout: 10))
         // On disk as `fx plan initialize` leaves it: the best model of round 0 is a link to it.
@@ -284,6 +286,57 @@ final class AggregatorHarness {
         h.aggregator.depart("site_a", reason: "its Envoy went offline")
         let outcome = h.aggregator.wait(grace: 0)
         #expect(!outcome.succeeded && outcome.reason.contains("every collaborator of round 0 departed (site_a)"), "\(outcome.reason)")
+    }
+
+    @Test func theSitesStatisticsAddUpToTheStandardizerTheModelCarriesFromRoundOne() throws {
+        let h = try AggregatorHarness(collaborators: ["site_a", "site_b", "site_c"], rounds: 1, tasks: ["aggregated_model_validation"],
+                                      sampleCaps: ["site_a": 10, "site_b": 10, "site_c": 10], standardizationFeatures: 2)
+        let a = try h.site("site_a"), b = try h.site("site_b"), c = try h.site("site_c")
+        #expect(try a.hello().wantsFeatureStatistics)
+        _ = try b.hello()
+        _ = try c.hello()
+        // site_a's rows (0, 0) and (2, 4); site_b's (4, 4) and (6, 8): only sums travel.
+        try a.client.call(FeatureStatisticsReport(count: 2, sum: [2, 4], sumOfSquares: [4, 16]), timeout: 5)
+        let wrong = #expect(throws: ErrorReply.self) { try b.client.call(FeatureStatisticsReport(count: 2, sum: [1, 1, 1], sumOfSquares: [1, 1, 1]), timeout: 5) }
+        #expect(wrong?.message == "3 features, the model takes 2")
+        let impossible = #expect(throws: ErrorReply.self) { try b.client.call(FeatureStatisticsReport(count: 2, sum: [10, 12], sumOfSquares: [1, 80]), timeout: 5) }
+        #expect(impossible?.message == "feature 0's sum of squares is smaller than its rows allow")
+        let inflated = #expect(throws: ErrorReply.self) { try b.client.call(FeatureStatisticsReport(count: 11, sum: [10, 12], sumOfSquares: [52, 80]), timeout: 5) }
+        #expect(inflated?.message == "11 rows, more than the 10 its site registered")
+        // A site may send again; its last word counts.
+        try b.client.call(FeatureStatisticsReport(count: 2, sum: [10, 12], sumOfSquares: [52, 80]), timeout: 5)
+        // Round 1 waits until every site has sent or declined.
+        #expect(try a.ask(round: 0, wait: 0.3).status == .wait)
+        try c.client.call(FeatureStatisticsReport.declining("this site has 3 training rows, fewer than the 10 it sends statistics about"), timeout: 5)
+        let reply = try a.ask(round: 0)
+        #expect(reply.status == .run)
+        let served = ModelState(layout: h.layout, values: try a.model(round: 0))
+        let carried = try #require(try Standardizer.fromPreprocessTensors(of: served, featureCount: 2))
+        #expect(carried.mean == [3, 4])
+        #expect(abs(carried.scale[0] - Float(5).squareRoot()) < 1e-6 && abs(carried.scale[1] - Float(8).squareRoot()) < 1e-6)
+        #expect(h.log.lines.contains { $0.message.contains("the federation's standardizer: 4 training rows from 2 sites (site_a, site_b); left out: site_c (this site has 3") })
+        // The standardizer is the federation's, not trained: it stays whatever the updates say.
+        for task in reply.tasks { try a.send(round: 0, task: task, metrics: ["accuracy": 0.5]) }
+        for site in [b, c] {
+            for task in try site.ask(round: 0).tasks { try site.send(round: 0, task: task, metrics: ["accuracy": 0.5]) }
+        }
+        #expect(h.aggregator.wait(grace: 0).succeeded)
+        let last = try Safetensors.read(h.settings.paths.lastModel).model
+        #expect(try Standardizer.fromPreprocessTensors(of: last, featureCount: 2) == carried)
+    }
+
+    @Test func noStatisticsNoStandardizerNoExperiment() throws {
+        let h = try AggregatorHarness(collaborators: ["site_a", "site_b"], rounds: 1, standardizationFeatures: 2)
+        var sites: [ScriptedSite] = []
+        for name in ["site_a", "site_b"] {
+            let site = try h.site(name)
+            sites.append(site)
+            _ = try site.hello()
+            try site.client.call(FeatureStatisticsReport.declining("too few rows"), timeout: 5)
+        }
+        let outcome = h.aggregator.wait(grace: 0)
+        #expect(!outcome.succeeded)
+        #expect(outcome.reason.contains("no site sent feature statistics, so the federation has no standardizer (site_a: too few rows; site_b: too few rows)"), "\(outcome.reason)")
     }
 
     @Test func tooFewReportsFailTheExperimentWhenThePlanSaysFail() throws {

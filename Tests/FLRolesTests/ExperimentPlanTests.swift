@@ -83,10 +83,14 @@ import FLTraining
         let missing = #expect(throws: WorkspaceError.self) { _ = try plan.initialModel(runningCommands: false) }
         #expect(missing.map { "\($0)" }?.contains("plan/init.safetensors") == true)
 
-        var model = ModelState(zeros: plan.layout)
+        var model = ModelState(zeros: plan.runner.layout)
         model.values[3] = 0.5
         try Safetensors.write(model, to: "\(workspace.root)/plan/init.safetensors")
-        #expect(try plan.initialModel(runningCommands: false).values == model.values)
+        // Its own tensors as shipped, and the standardizer that changes nothing until the sites' statistics are in.
+        let initial = try plan.initialModel(runningCommands: false)
+        #expect(initial.layout == plan.layout)
+        #expect(Array(initial.values[0..<model.values.count]) == model.values)
+        #expect(try Standardizer.fromPreprocessTensors(of: initial, featureCount: 64) == Standardizer.identity(features: 64))
 
         // The archive carries it; the checks at the Director accept the plan.
         let archive = directory.appending("ws.tar")
@@ -115,7 +119,7 @@ import FLTraining
                                              installation: installation)
         let description = try #require(digits.modelDescription)
         #expect(description == ModelDescription(architecture: .mlp(inputs: 64, hidden: [64], classes: 10, activation: .relu), labelColumn: "label",
-                                                standardization: .local))
+                                                standardization: .federated))
         #expect(digits.modelMetadata == description.metadata)
         let tls = try TestPKI().issue(name: "aggregator", role: .aggregator)
         #expect(digits.aggregatorSettings(experiment: "e", tls: tls).modelMetadata == description.metadata)

@@ -21,7 +21,10 @@ import FLTraining
         #expect(initialization.contains("site_1: data/digits_8x8.csv (iid shard 0 of 2), read by the external command"))
         let workspace = Workspace(root: fixture.workspace)
         let initial = try Safetensors.read("\(workspace.saveDirectory)/init.safetensors").model
-        #expect(initial.layout.tensors == [TensorSpec(name: "dense_0.weight", shape: [10, 64]), TensorSpec(name: "dense_0.bias", shape: [10])])
+        // The script's tensors, and the federation's standardizer after them (features as they are until the sites' statistics are in).
+        #expect(initial.layout.tensors == [TensorSpec(name: "dense_0.weight", shape: [10, 64]), TensorSpec(name: "dense_0.bias", shape: [10]),
+                                           TensorSpec(name: "preprocess.mean", shape: [64]), TensorSpec(name: "preprocess.scale", shape: [64])])
+        #expect(initial.tensor("preprocess.scale") == [Float](repeating: 1, count: 64))
         #expect(initial.tensor("dense_0.bias") == [Float](repeating: 0, count: 10))
         #expect(initial.tensor("dense_0.weight")!.contains { $0 != 0 }, "the script's initialize writes random weights")
 
@@ -80,6 +83,8 @@ import FLTraining
         try fixture.edit("plan/plan.yaml", replacing: "command: [python3, src/train.py]",
                          with: "command: \"echo 'CUDA error: no device found' >&2; exit 7\"")
         try fixture.edit("plan/plan.yaml", replacing: "initialize: command", with: "initialize: seeded\n    work_dir: tasks")
+        // Standardized by each site alone, so the one site started here need not wait for the other's statistics.
+        try fixture.edit("plan/plan.yaml", replacing: "    split_seed: 0\n", with: "    split_seed: 0\n    standardize: local\n")
         let initialization = try fixture.fx(["plan", "initialize", "--workspace", fixture.workspace])
         #expect(initialization.contains("model: 650 parameters"))
         let (_, port) = try fixture.startAggregator()
@@ -115,7 +120,8 @@ import FLTraining
         #expect(external.command == ["python3", "src/train.py"])
         #expect(external.timeout == 300)
         #expect(external.initialization == .command)
-        #expect(plan.layout.count == 650)
+        #expect(plan.runner.layout.count == 650)
+        #expect(plan.layout.count == 650 + 2 * 64, "the script's tensors and the federation's standardizer")
         let data = try plan.externalData(for: "site_2")
         #expect(data.path == "\(workspace.root)/data/digits_8x8.csv")
         #expect(data.split == "iid" && data.shardIndex == 1 && data.shardCount == 2)
@@ -151,6 +157,6 @@ import FLTraining
         let variant = try ExperimentPlan.load(workspace: workspace, installation: installation)
         guard case let .external(e) = variant.runner else { Issue.record("not external"); return }
         #expect(e.command == ["/bin/sh", "-c", "python3 src/train.py --fast"])
-        #expect(variant.layout.tensors == [TensorSpec(name: "w", shape: [2, 3]), TensorSpec(name: "b", shape: [2])])
+        #expect(variant.runner.layout.tensors == [TensorSpec(name: "w", shape: [2, 3]), TensorSpec(name: "b", shape: [2])])
     }
 }

@@ -35,18 +35,30 @@ import FLTraining
         let workspace = Workspace(root: fixture.workspace)
         let best = try Safetensors.read("\(workspace.saveDirectory)/best.safetensors").model
         let last = try Safetensors.read("\(workspace.saveDirectory)/last.safetensors").model
-        #expect(best.layout.tensors.map(\.name) == ["dense_0.weight", "dense_0.bias"])
-        #expect(last.layout.tensors.map(\.shape) == [[2, 30], [2]])
+        #expect(best.layout.tensors.map(\.name) == ["dense_0.weight", "dense_0.bias", "preprocess.mean", "preprocess.scale"])
+        #expect(last.layout.tensors.map(\.shape) == [[2, 30], [2], [30], [30]])
+        // The federation's standardizer is the one the pooled training rows of all sites give,
+        // though no site sent a row: each sent its count, sums and sums of squares.
+        let plan = try ExperimentPlan.load(workspace: workspace, installation: try Installation(root: DirectorFixture.findRepository()))
+        let pooled = try ["hospital_a", "hospital_b", "hospital_c"].map { FeatureStatistics(try plan.localData(for: $0, classCount: 2).train) }
+            .reduce(FeatureStatistics(featureCount: 30), +).standardizer
+        for model in [best, last] {
+            let carried = try #require(try Standardizer.fromPreprocessTensors(of: model, featureCount: 30))
+            for j in 0..<30 {
+                #expect(abs(carried.mean[j] - pooled.mean[j]) <= 1e-4 * max(1, abs(pooled.mean[j])), "feature \(j) mean")
+                #expect(abs(carried.scale[j] - pooled.scale[j]) <= 1e-4 * max(1, pooled.scale[j]), "feature \(j) scale")
+            }
+        }
+        #expect(aggregator.errorLines.contains { $0.contains("the federation's standardizer: 455 training rows from 3 sites") }, "\(aggregator.errorTail())")
         // Each says how to run it, as the initial model did.
-        let described = ModelDescription(architecture: .softmaxRegression(inputs: 30, classes: 2), labelColumn: "label", standardization: .local)
+        let described = ModelDescription(architecture: .softmaxRegression(inputs: 30, classes: 2), labelColumn: "label", standardization: .federated)
         for name in ["init", "best", "last"] {
             let metadata = try Safetensors.read("\(workspace.saveDirectory)/\(name).safetensors").metadata
             #expect(try ModelDescription(metadata: metadata) == described, "\(name): \(metadata)")
         }
-        // So the best model runs on the whole dataset (each site standardized its shard itself, so
-        // statistics fitted on all rows stand in for theirs).
+        // So the best model runs on the whole dataset as it is, with its own preprocessing.
         let evaluated = try fixture.fx(["model", "evaluate", "--model", "\(workspace.saveDirectory)/best.safetensors",
-                                        "--data", "\(fixture.workspace)/data/breast_cancer_wisconsin.csv", "--standardize-from-data", "--json"])
+                                        "--data", "\(fixture.workspace)/data/breast_cancer_wisconsin.csv", "--json"])
         let report = try #require(try JSONSerialization.jsonObject(with: Data(evaluated.utf8)) as? [String: Any])
         #expect(report["rows"] as? Int == 569)
         #expect((report["accuracy"] as? Double ?? 0) >= 0.9, "\(report)")

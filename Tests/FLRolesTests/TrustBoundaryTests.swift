@@ -209,6 +209,15 @@ final class RogueEnvoy: @unchecked Sendable {
         guard let welcome = try aggregator.call(CollaboratorHello(collaborator: name, experiment: assignment.experiment), timeout: 10) as? AggregatorWelcome else {
             throw ProcessUnderTestError("the aggregator did not welcome \(name)")
         }
+        if welcome.wantsFeatureStatistics {
+            // Statistics of far more rows than the site registered, to pull the standardizer its way.
+            let features = welcome.layout.tensors.first { $0.name == "preprocess.mean" }?.count ?? 0
+            let report = FeatureStatisticsReport(count: claimedSamples, sum: [Double](repeating: 1e12, count: features),
+                                                 sumOfSquares: [Double](repeating: 1e30, count: features))
+            do { try aggregator.call(report, timeout: 10); lock.withLock { answers.append("statistics: ok") } } catch let error as ErrorReply {
+                lock.withLock { answers.append("statistics: \(error.message)") }
+            }
+        }
         var round = 0
         while !isStopped {
             guard let tasks = try aggregator.call(TaskRequest(round: round, maximumWaitSeconds: 2), timeout: 30) as? TaskReply else { continue }
@@ -295,7 +304,7 @@ final class RogueEnvoy: @unchecked Sendable {
         // The model downloaded is a model, not a key.
         let output = federation.fixture.directory.appending("best.safetensors")
         try federation.client("alice").model(honest, .best, to: output)
-        #expect(try Safetensors.read(output).model.layout.count == 62)
+        #expect(try Safetensors.read(output).model.layout.count == 62 + 60)  // the network and its preprocessing
     }
 
     /// 3. Roles: each certificate may do only what its role allows, and a certificate without a
@@ -446,7 +455,7 @@ final class RogueEnvoy: @unchecked Sendable {
         #expect(!FileManager.default.fileExists(atPath: "\(federation.fixture.envoyDirectory("hospital_d"))/work/\(honest)/archive.tar"))
         let tiny = try AuditLog.read(federation.fixture.auditLogPath("hospital_e"))
         #expect(tiny.contains { $0.experiment == honest && $0.decision == .refused
-                    && $0.reason.contains("the plan's model has 62 parameters; this site trains at most 10 (limits.max_model_parameters)") }, "\(tiny)")
+                    && $0.reason.contains("the plan's model has 122 parameters; this site trains at most 10 (limits.max_model_parameters)") }, "\(tiny)")
         #expect(try federation.client("alice").status(honest).collaborators == ["hospital_a", "hospital_b", "hospital_c"])
     }
 
@@ -524,6 +533,8 @@ final class RogueEnvoy: @unchecked Sendable {
         let answers = rogue.aggregatorAnswers
         #expect(answers.contains { $0.hasPrefix("round 0 train: ") && $0.contains("overflows the running sum") }, "\(answers)")
         #expect(answers.contains { $0.hasPrefix("round 1 train: ok") }, "\(answers)")
+        // Its statistics, claiming a billion rows, were left out of the federation's standardizer.
+        #expect(answers.first == "statistics: 1000000000 rows, more than the 40 its site registered", "\(answers)")
 
         let info = try federation.client("alice").status(honest)
         #expect(info.collaborators.contains("mallory_site"))

@@ -77,11 +77,18 @@ enum ModelCommands {
     ) { args, context in
         let input = context.absolute(try args.required("--input")), output = context.absolute(try args.required("--output"))
         var layout: ModelLayout?
+        var plan: ExperimentPlan?
         if let directory = args.option("--workspace") {
             let workspace = Workspace(root: context.absolute(directory))
-            layout = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate(environment: context.environment)).layout
+            plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate(environment: context.environment))
+            // The model's own tensors; the federation's preprocessing is not the checkpoint's to give.
+            layout = plan?.runner.layout
         }
-        let (model, metadata, types) = try Safetensors.readConverting(input, matching: layout)
+        var (model, metadata, types) = try Safetensors.readConverting(input, matching: layout)
+        if let features = plan?.federatedFeatures {
+            // Features stay as they are until the sites' statistics are in, as in `fx plan initialize`'s model.
+            model = Standardizer.identity(features: features).appendingPreprocessTensors(to: model)
+        }
         if let bad = model.firstNonFinite {
             let from = types[bad.tensor].map { $0 == .float32 ? "" : " after conversion from \($0.rawValue)" } ?? ""
             throw ModelCommandError("\(input): tensor '\(bad.tensor)' has \(bad.value) at element \(bad.element)\(from); models must be finite, nothing written")

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import FLCore
+import FLTraining
 import FLWire
 
 /// The parameter server of one experiment: it serves each round's model to the collaborators,
@@ -16,6 +17,8 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
     private let logger: Logger
     private let metricsLog: MetricsLog
     private let journal: RoundJournal
+    /// Where the preprocess tensors sit in the model: kept as they are when updates are averaged.
+    private let frozenRanges: [Range<Int>]
     /// The rounds the checkpoint resumed from holds, reported again at the start.
     private let recoveredRounds: [RoundSummary]
     private let onEvent: @Sendable (AggregatorEvent) -> Void
@@ -38,6 +41,9 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
     /// The mutable state of the experiment. Only touched with `state` locked.
     private struct RoundState {
         enum Phase: Equatable {
+            /// Before the first round: the sites' feature statistics come in, and the federation's
+            /// standardizer goes into the model (`settings.standardizationFeatures`).
+            case statistics
             case training
             case finalValidation
             /// After the final validation: the best model, measured once more by every site, so each
@@ -71,6 +77,9 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         var siteMetrics: [String: [String: Double]] = [:]
         /// The model served in place of `global` (the best model, during its validation).
         var servedOverride: ModelState?
+        /// The statistics each site sent, and why the others declined, during the statistics phase.
+        var featureStatistics: [String: FeatureStatistics] = [:]
+        var declinedStatistics: [String: String] = [:]
         /// Collaborators that departed (their collaborator exited or their Envoy went offline), with
         /// why: no further tasks for them unless they connect again.
         var departed: [String: String] = [:]
@@ -114,12 +123,15 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         let next = checkpoint.map { $0.roundsCompleted + ($0.finalValidationDone ? 1 : 0) } ?? 0
         try MetricsLog.keepRounds(before: next, in: settings.paths.metricsLog)
         self.journal = RoundJournal(checkpointDirectory: settings.paths.checkpointDirectory)
+        self.frozenRanges = initialModel.layout.tensors.indices.filter { Standardizer.isPreprocessTensor(initialModel.layout.tensors[$0].name) }
+            .map { initialModel.layout.range(at: $0) }
         self.recoveredRounds = try journal.keepRounds(before: next)
         self.metricsLog = try MetricsLog(path: settings.paths.metricsLog)
         self.staging = UpdateStaging(slots: settings.concurrentUpdates, count: initialModel.layout.count)
         self.assigner = TaskAssigner(groups: settings.taskGroups, collaborators: settings.collaborators, seed: settings.assignerSeed)
         let aggregation = try settings.aggregation.make(layout: initialModel.layout)
         var initial = RoundState(global: initialModel, aggregation: aggregation, servedModelFile: settings.paths.initialModel)
+        if settings.standardizationFeatures != nil && checkpoint == nil { initial.phase = .statistics }
         if let checkpoint {
             if let difference = initialModel.layout.difference(from: checkpoint.model.layout) {
                 throw AggregationError("checkpoint model does not match the plan's model: \(difference)")
@@ -154,10 +166,10 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         for summary in recoveredRounds { onEvent(.roundRecovered(summary)) }
         logger.info("experiment '\(settings.experiment)': listening on \(configuration.host):\(server.port) for \(settings.collaborators.count) collaborators")
         mutate { s in
-            if s.phase == .done {
-                finish(&s, succeeded: true, reason: "already complete (resumed after the last round)")
-            } else {
-                openRound(&s)
+            switch s.phase {
+            case .done: finish(&s, succeeded: true, reason: "already complete (resumed after the last round)")
+            case .statistics: openStatistics(&s)
+            default: openRound(&s)
             }
         }
         return server.port
@@ -214,6 +226,11 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         mutate { s in
             guard s.phase != .done, settings.collaborators.contains(name), s.departed[name] == nil else { return }
             s.departed[name] = reason
+            if s.phase == .statistics {
+                logger.warning("\(name) departed (\(reason)) before sending its feature statistics", ["peer": name])
+                completeStatisticsIfAllIn(&s)
+                return
+            }
             guard s.assignments[name] != nil, !s.completed.contains(name) else {
                 logger.warning("\(name) departed (\(reason)): it gets no further tasks unless it connects again", ["peer": name])
                 return
@@ -257,6 +274,8 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
             handleModelRequest(ask, request)
         case let result as TaskResultMessage:
             handleResult(result, request)
+        case let report as FeatureStatisticsReport:
+            handleFeatureStatistics(report, request)
         default:
             logger.warning("refused \(type(of: request.message)) from \(peer): not a collaborator request", ["peer": peer.name])
             request.responder.fail(.badRequest, "\(type(of: request.message)) is not something an aggregator answers")
@@ -280,7 +299,9 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
             return
         }
         let round = state.withLock { $0.round }
-        request.responder.reply(AggregatorWelcome(experiment: settings.experiment, roundsToTrain: settings.roundsToTrain, currentRound: round, layout: layout))
+        let wantsStatistics = state.withLock { $0.phase == .statistics }
+        request.responder.reply(AggregatorWelcome(experiment: settings.experiment, roundsToTrain: settings.roundsToTrain, currentRound: round, layout: layout,
+                                                  wantsFeatureStatistics: wantsStatistics))
     }
 
     private func handleTaskRequest(_ ask: TaskRequest, _ request: Request) {
@@ -484,7 +505,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                 }
             }
             return tasks.isEmpty ? [:] : Dictionary(uniqueKeysWithValues: settings.collaborators.map { ($0, tasks) })
-        case .done:
+        case .statistics, .done:
             return [:]
         }
     }
@@ -527,6 +548,129 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                 }
             }
         }
+    }
+
+    // MARK: - The federation's standardizer (all called with `state` locked but the handler)
+
+    /// Waits for every site's feature statistics, at most the round timeout (then goes on with what
+    /// came, if enough did).
+    private func openStatistics(_ s: inout RoundState) {
+        s.roundStart = .now
+        logger.info("waiting for \(settings.collaborators.count) sites' feature statistics (count, sums and sums of squares) before round 1")
+        guard let timeout = settings.straggler.roundTimeout else { return }
+        let attempt = s.attempt
+        timers.asyncAfter(deadline: .now() + timeout) { [self] in
+            mutate { s in
+                guard s.phase == .statistics, s.attempt == attempt else { return }
+                statisticsTimedOut(&s)
+            }
+        }
+    }
+
+    private func handleFeatureStatistics(_ report: FeatureStatisticsReport, _ request: Request) {
+        let name = request.peer.name
+        let refusal: String? = mutate { s in
+            guard s.phase == .statistics else { return "the experiment is past its statistics" }
+            if !report.declined.isEmpty {
+                s.declinedStatistics[name] = report.declined
+                s.featureStatistics.removeValue(forKey: name)
+                logger.info("\(name) declined to send feature statistics: \(report.declined)", ["peer": name])
+            } else if let problem = statisticsProblem(report, from: name) {
+                // Left out of the standardizer, like a site that declined; the others go on.
+                s.declinedStatistics[name] = "refused: \(problem)"
+                s.featureStatistics.removeValue(forKey: name)
+                completeStatisticsIfAllIn(&s)
+                return problem
+            } else {
+                s.featureStatistics[name] = FeatureStatistics(count: report.count, sum: report.sum, sumOfSquares: report.sumOfSquares)
+                s.declinedStatistics.removeValue(forKey: name)
+            }
+            completeStatisticsIfAllIn(&s)
+            return nil
+        }
+        if let refusal {
+            logger.warning("refused the feature statistics of \(name): \(refusal)", ["peer": name])
+            onEvent(.updateRejected(collaborator: name, reason: "feature statistics: \(refusal)"))
+            request.responder.fail(.rejected, refusal)
+        } else {
+            request.responder.reply(OkReply())
+        }
+    }
+
+    /// Why a site's statistics cannot count: the wrong number of features, more rows than its site
+    /// registered, values that are not finite, or sums no rows could have.
+    private func statisticsProblem(_ report: FeatureStatisticsReport, from name: String) -> String? {
+        let features = settings.standardizationFeatures ?? 0
+        guard report.sum.count == features else { return "\(report.sum.count) features, the model takes \(features)" }
+        guard report.count >= 1 else { return "a count of \(report.count) rows" }
+        if let cap = settings.sampleCaps[name], report.count > cap { return "\(report.count) rows, more than the \(cap) its site registered" }
+        guard report.count <= settings.maximumSampleCount else { return "\(report.count) rows, more than the plausible \(settings.maximumSampleCount)" }
+        let n = Double(report.count)
+        for j in 0..<features {
+            let (sum, squares) = (report.sum[j], report.sumOfSquares[j])
+            guard sum.isFinite, squares.isFinite else { return "feature \(j)'s sums are not finite" }
+            // Σx² ≥ (Σx)²/n for any rows (Cauchy-Schwarz), up to rounding.
+            guard squares >= 0, squares * n >= sum * sum * (1 - 1e-9) - 1e-9 else { return "feature \(j)'s sum of squares is smaller than its rows allow" }
+        }
+        return nil
+    }
+
+    /// Goes on once every site still taking part has sent or declined.
+    private func completeStatisticsIfAllIn(_ s: inout RoundState) {
+        let expected = settings.collaborators.filter { s.departed[$0] == nil }
+        guard expected.allSatisfy({ s.featureStatistics[$0] != nil || s.declinedStatistics[$0] != nil }) else { return }
+        completeStatistics(&s)
+    }
+
+    private func statisticsTimedOut(_ s: inout RoundState) {
+        let expected = settings.collaborators.filter { s.departed[$0] == nil }
+        let answered = expected.filter { s.featureStatistics[$0] != nil || s.declinedStatistics[$0] != nil }
+        let required = settings.straggler.minimumReporting.required(of: expected.count)
+        if answered.count >= required, !s.featureStatistics.isEmpty { return completeStatistics(&s) }
+        let missing = expected.filter { !answered.contains($0) }
+        let why = "the sites' feature statistics timed out with \(answered.count) of \(expected.count) in, fewer than the minimum \(required) (missing: \(missing.joined(separator: ", ")))"
+        switch settings.straggler.shortfall {
+        case let .retry(limit) where s.attempt < limit:
+            s.attempt += 1
+            logger.warning("\(why); waiting again (attempt \(s.attempt + 1) of \(limit + 1))")
+            openStatistics(&s)
+        default:
+            finish(&s, succeeded: false, reason: why)
+        }
+    }
+
+    /// Adds up the sites' statistics into the federation's standardizer, writes it into the model's
+    /// preprocess tensors (checkpointed before round 1, so a restart never asks again) and opens round 1.
+    private func completeStatistics(_ s: inout RoundState) {
+        let sites = s.featureStatistics.keys.sorted()
+        guard let first = sites.first else {
+            let declined = s.declinedStatistics.keys.sorted().map { "\($0): \(s.declinedStatistics[$0]!)" }.joined(separator: "; ")
+            return finish(&s, succeeded: false, reason: "no site sent feature statistics, so the federation has no standardizer (\(declined.isEmpty ? "every site departed" : declined))")
+        }
+        let total = sites.dropFirst().reduce(s.featureStatistics[first]!) { $0 + s.featureStatistics[$1]! }
+        let standardizer = total.standardizer
+        standardizer.write(into: &s.global)
+        let declined = s.declinedStatistics.keys.sorted()
+        logger.info("the federation's standardizer: \(total.count) training rows from \(sites.count) sites (\(sites.joined(separator: ", ")))"
+                    + (declined.isEmpty ? "" : "; left out: \(declined.map { "\($0) (\(s.declinedStatistics[$0]!))" }.joined(separator: ", "))"))
+        // Round 0 is served this model: it is on disk before anyone trains on it.
+        let checkpoint = AggregatorCheckpoint(experiment: settings.experiment, roundsCompleted: 0, model: s.global, bestValue: nil,
+                                              aggregationState: s.aggregation.state, modelMetadata: settings.modelMetadata)
+        let paths = settings.paths
+        s.servedModelFile = "\(paths.checkpointDirectory)/\(AggregatorCheckpoint.modelFileName(roundsCompleted: 0))"
+        saver.async { [self] in
+            do {
+                let modelPath = try checkpoint.write(to: paths.checkpointDirectory)
+                try AtomicFile.link(modelPath, to: paths.lastModel)
+            } catch {
+                saveFailed("cannot save the model with the federation's standardizer: \(error)")
+            }
+        }
+        s.featureStatistics = [:]
+        s.declinedStatistics = [:]
+        s.attempt = 0
+        s.phase = .training
+        openRound(&s)
     }
 
     private func requiredReports(_ s: RoundState) -> Int {
@@ -614,7 +758,10 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                 // The previous round's save may still hold this buffer; waiting for it lets the next model
                 // be computed in place instead of in a model-sized copy.
                 saver.sync {}
+                // The preprocess tensors are the federation's standardizer, not trained: they stay.
+                let frozen = frozenRanges.map { Array(s.global.values[$0]) }
                 s.aggregation.finish(into: &s.global)
+                for (range, values) in zip(frozenRanges, frozen) { s.global.values.replaceSubrange(range, with: values) }
                 if let bad = s.global.firstNonFinite {
                     // Every update was finite and so was their sum, yet the function's step was not
                     // (e.g. FedAvgM with an absurd server learning rate). The model is broken: never

@@ -143,6 +143,10 @@ public struct AggregatorSettings: Sendable {
     /// metadata besides the checkpoint's own: the model's description (`ModelDescription`), so that a
     /// downloaded model says how to run it.
     public var modelMetadata: [String: String]
+    /// The input features of the federation's standardizer when the sites standardize with their
+    /// summed statistics: before the first round every site sends its count, sums and sums of squares,
+    /// and the model's `preprocess.*` tensors get the result. Nil: no such phase.
+    public var standardizationFeatures: Int?
     public var paths: AggregatorPaths
     public var server: ServerConfiguration
 
@@ -151,7 +155,7 @@ public struct AggregatorSettings: Sendable {
                 finalValidation: Bool = true, aggregation: AggregationSettings = AggregationSettings(),
                 straggler: StragglerPolicy = StragglerPolicy(), maximumSampleCount: Int = 1_000_000_000,
                 sampleCaps: [String: Int] = [:], concurrentUpdates: Int = 1, longPollSeconds: Double = 30, modelMetadata: [String: String] = [:],
-                paths: AggregatorPaths, server: ServerConfiguration) {
+                standardizationFeatures: Int? = nil, paths: AggregatorPaths, server: ServerConfiguration) {
         self.experiment = experiment
         self.roundsToTrain = roundsToTrain
         self.collaborators = collaborators
@@ -168,6 +172,7 @@ public struct AggregatorSettings: Sendable {
         self.concurrentUpdates = concurrentUpdates
         self.longPollSeconds = longPollSeconds
         self.modelMetadata = modelMetadata
+        self.standardizationFeatures = standardizationFeatures
         self.paths = paths
         self.server = server
     }

@@ -24,10 +24,14 @@ public struct CollaboratorSettings: Sendable {
     public var idleTimeout: Double
     /// How long to keep trying to reach an aggregator that is gone before giving up.
     public var reconnectWindow: Double
+    /// Fewest training rows this site sends feature statistics about: a site with fewer declines,
+    /// since sums over a handful of rows say too much about each (the site's choice, not the plan's).
+    public var minimumStatisticsRows: Int
 
     public init(name: String, experiment: String, aggregator: Endpoint, aggregatorName: String = "aggregator", tls: TLSConfiguration, tasks: [String: TaskDefinition],
                 taskArguments: [String: [String: TaskArgument]] = [:], limits: FrameLimits = FrameLimits(), connectTimeout: Double = 10,
-                longPollSeconds: Double = 30, idleTimeout: Double = 60, reconnectWindow: Double = 300) {
+                longPollSeconds: Double = 30, idleTimeout: Double = 60, reconnectWindow: Double = 300,
+                minimumStatisticsRows: Int = CollaboratorSettings.defaultMinimumStatisticsRows) {
         self.name = name
         self.experiment = experiment
         self.aggregator = aggregator
@@ -40,7 +44,11 @@ public struct CollaboratorSettings: Sendable {
         self.longPollSeconds = longPollSeconds
         self.idleTimeout = idleTimeout
         self.reconnectWindow = reconnectWindow
+        self.minimumStatisticsRows = minimumStatisticsRows
     }
+
+    /// A site sends statistics about at least 10 rows unless it says otherwise.
+    public static let defaultMinimumStatisticsRows = 10
 }
 
 /// What a collaborator's run came to.
@@ -138,7 +146,31 @@ public final class Collaborator: Sendable {
             throw CollaboratorError("the aggregator's model does not match this site's task runner: \(difference)")
         }
         logger.info("joined experiment '\(welcome.experiment)' at round \(welcome.currentRound) of \(welcome.roundsToTrain)")
+        if welcome.wantsFeatureStatistics { try sendFeatureStatistics(client) }
         return client
+    }
+
+    /// This site's share of the federation's standardizer: the count, sums and sums of squares of its
+    /// training features (never a row), or a refusal when it has fewer rows than its minimum.
+    private func sendFeatureStatistics(_ client: FrameClient) throws {
+        let report: FeatureStatisticsReport
+        do {
+            if let statistics = try runner.featureStatistics() {
+                report = statistics.count < settings.minimumStatisticsRows
+                    ? .declining("this site has \(statistics.count) training rows, fewer than the \(settings.minimumStatisticsRows) it sends statistics about")
+                    : FeatureStatisticsReport(count: statistics.count, sum: statistics.sum, sumOfSquares: statistics.sumOfSquares)
+            } else {
+                report = .declining("this site's task runner keeps no feature statistics")
+            }
+        } catch {
+            throw CollaboratorError("cannot compute this site's feature statistics: \(error)")
+        }
+        do {
+            try client.call(report, timeout: settings.idleTimeout)
+            logger.info(report.declined.isEmpty ? "sent the feature statistics of \(report.count) training rows" : "declined to send feature statistics: \(report.declined)")
+        } catch let error as ErrorReply where error.code == .rejected || error.code == .conflict {
+            logger.warning("feature statistics not accepted: \(error.message)")
+        }
     }
 
     private func work(_ client: FrameClient, tasksRun: inout Int) throws -> CollaboratorOutcome {

@@ -376,7 +376,8 @@ public final class Envoy: Sendable {
         let aggregator = Endpoint(host: assignment.aggregatorHost, port: assignment.aggregatorPort)
         let arguments = ["--name", settings.name, "--workspace", workspace(of: name).root, "--experiment", name,
                          "--aggregator", aggregator.description, "--aggregator-name", assignment.aggregatorName,
-                         "--data", settings.shardPath, "--cert-dir", settings.certificateDirectory, "--participants", participantsPath]
+                         "--data", settings.shardPath, "--cert-dir", settings.certificateDirectory, "--participants", participantsPath,
+                         "--min-statistics-rows", "\(settings.minimumStatisticsRows)"]
             + (settings.revocationListPath.map { ["--crl", $0] } ?? [])
         let process: ChildProcess
         do {

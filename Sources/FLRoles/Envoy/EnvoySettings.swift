@@ -52,6 +52,7 @@ public enum ArchivePolicy: Sendable, Hashable, CustomStringConvertible {
 /// limits:
 ///   max_archive_bytes: 268435456   # largest workspace archive this site downloads
 ///   max_model_parameters: 100000000   # largest model this site trains (400 MB of float32)
+///   min_statistics_rows: 10   # fewest training rows this site sends feature statistics about
 /// audit_log: audit.jsonl    # one JSON line per experiment the site ran or refused
 /// ```
 public struct EnvoySettings: Sendable {
@@ -74,6 +75,9 @@ public struct EnvoySettings: Sendable {
     /// Largest model the site trains (`limits.max_model_parameters`): a plan is data, but one asking
     /// for a model of billions of parameters would take the site's memory.
     public var maximumModelParameters: Int
+    /// Fewest training rows the site sends feature statistics about (`limits.min_statistics_rows`):
+    /// sums over a handful of rows say too much about each row.
+    public var minimumStatisticsRows: Int = CollaboratorSettings.defaultMinimumStatisticsRows
     public var auditLogPath: String
     /// The `fx-collaborator` executable; nil finds it beside the running one.
     public var collaboratorExecutable: String?
@@ -129,7 +133,7 @@ public struct EnvoySettings: Sendable {
         do { try PKI.validate(name: name) } catch { throw EnvoyError("--name: \(error)") }
         let file = try ConfigurationFile(path: path)
         try file.checkKeys("", ["director", "cert_dir", "crl_file", "work_dir", "data_dir", "shard", "policy", "limits", "audit_log"])
-        try file.checkKeys("limits", ["max_archive_bytes", "max_model_parameters"])
+        try file.checkKeys("limits", ["max_archive_bytes", "max_model_parameters", "min_statistics_rows"])
         try file.checkKeys("director", ["name", "address"])
         try file.checkKeys("shard", ["format", "path", "label_column", "sample_shape", "target_shape", "description"])
         let plan = file.plan
@@ -171,6 +175,10 @@ public struct EnvoySettings: Sendable {
                                      maximumModelParameters: maximumModelParameters,
                                      auditLogPath: try file.path("audit_log", default: "audit.jsonl"))
         settings.revocationListPath = try file.optionalPath("crl_file")
+        settings.minimumStatisticsRows = try plan.int("limits.min_statistics_rows", default: CollaboratorSettings.defaultMinimumStatisticsRows)
+        guard settings.minimumStatisticsRows >= 1 else {
+            throw file.error("limits.min_statistics_rows", "expected at least 1 row, found \(settings.minimumStatisticsRows)")
+        }
         return settings
     }
 

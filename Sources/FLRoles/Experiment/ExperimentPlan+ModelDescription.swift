@@ -7,7 +7,7 @@ extension ExperimentPlan {
     public var modelDescription: ModelDescription? {
         guard case let .builtin(builtin) = runner else { return nil }
         return ModelDescription(architecture: builtin.architecture, labelColumn: data.labelColumn,
-                                standardization: data.standardize ? .local : .none)
+                                standardization: data.standardization)
     }
 
     /// `modelDescription` as safetensors metadata (empty without one), for the initial model and

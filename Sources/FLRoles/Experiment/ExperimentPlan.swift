@@ -143,13 +143,33 @@ public struct ExperimentPlan: Sendable {
 
         runner = try RunnerPlan(plan)
         data = try DataPlan(plan)
+        switch (data.standardization, runner) {
+        case let (.federated, .builtin(b)): federatedFeatures = b.architecture.inputCount
+        case let (.federated, .external(e)):
+            guard let features = e.inputFeatures else {
+                throw PlanCheck.error(plan, "data_loader.settings.standardize",
+                                      "federated standardization with an external runner needs task_runner.settings.input_features (the number of feature columns); or set standardize: local or none")
+            }
+            federatedFeatures = features
+        default: federatedFeatures = nil
+        }
+        let runnerLayout = runner.layout
+        do {
+            layout = try federatedFeatures.map { try Standardizer.layout(runnerLayout, preprocessingFeatures: $0) } ?? runnerLayout
+        } catch {
+            throw PlanCheck.error(plan, "task_runner.settings.tensors", "a tensor named \(Standardizer.meanTensorName) or \(Standardizer.scaleTensorName) is the model's preprocessing; rename it")
+        }
         network = try NetworkPlan(plan)
         aggregator = try AggregatorPlan(plan, collaboratorCount: collaborators.count, tasks: tasks, groups: groups)
         collaborator = try CollaboratorPlan(plan)
     }
 
-    /// The model every collaborator trains (names and shapes).
-    public var layout: ModelLayout { runner.layout }
+    /// The model every collaborator trains (names and shapes): the runner's, followed by the
+    /// preprocess tensors when the federation standardizes with the sites' summed statistics.
+    public let layout: ModelLayout
+
+    /// The input features the federation's standardizer covers; nil unless it standardizes that way.
+    public let federatedFeatures: Int?
 
     /// The starting model of the experiment: deterministic for the plan's seed; for an external
     /// runner, zeros, seeded, the safetensors file the plan ships (`initialize: file`), or what the
@@ -158,11 +178,18 @@ public struct ExperimentPlan: Sendable {
     /// scientist's own machine (`fx plan initialize`), never at a Director.
     /// - Throws: `WorkspaceError` quoting the external command's failure or the file's problem.
     public func initialModel(runningCommands: Bool) throws -> ModelState {
+        let model = try runnerInitialModel(runningCommands: runningCommands)
+        // Until the sites' statistics are in, the standardizer leaves features as they are.
+        return federatedFeatures.map { Standardizer.identity(features: $0).appendingPreprocessTensors(to: model) } ?? model
+    }
+
+    /// The runner's own starting model (without preprocessing).
+    private func runnerInitialModel(runningCommands: Bool) throws -> ModelState {
         switch runner {
         case let .builtin(b):
             return b.architecture.initialModel(seed: b.seed)
         case .noop:
-            return ModelState(zeros: layout)
+            return ModelState(zeros: runner.layout)
         case let .external(e):
             switch e.initialization {
             case .zeros: return ModelState(zeros: e.layout)
@@ -189,7 +216,12 @@ public struct ExperimentPlan: Sendable {
             throw WorkspaceError("\(error) (task_runner.settings.initial_model; `fx plan initialize` with initialize: command writes it)")
         }
         defer { close(fd) }
-        let model = try Safetensors.read(descriptor: fd, path: workspace.resolve(e.initialModelFile)).model
+        var model = try Safetensors.read(descriptor: fd, path: workspace.resolve(e.initialModelFile)).model
+        // Its preprocess tensors, if it has any, are replaced by the federation's (or dropped).
+        let own = model.layout.tensors.indices.filter { !Standardizer.isPreprocessTensor(model.layout.tensors[$0].name) }
+        if own.count < model.layout.tensors.count {
+            model = ModelState(layout: try ModelLayout(own.map { model.layout.tensors[$0] }), values: own.flatMap { model.values[model.layout.range(at: $0)] })
+        }
         if let difference = e.layout.difference(from: model.layout) {
             throw WorkspaceError("\(workspace.resolve(e.initialModelFile)) does not match task_runner.settings.tensors: \(difference)")
         }
@@ -224,7 +256,8 @@ public struct ExperimentPlan: Sendable {
                                   higherIsBetter: aggregator.higherIsBetter, finalValidation: aggregator.finalValidation,
                                   aggregation: aggregator.aggregation, straggler: aggregator.straggler,
                                   maximumSampleCount: aggregator.maximumSampleCount, concurrentUpdates: aggregator.concurrentUpdates,
-                                  longPollSeconds: collaborator.longPollSeconds, modelMetadata: modelMetadata, paths: paths, server: server)
+                                  longPollSeconds: collaborator.longPollSeconds, modelMetadata: modelMetadata,
+                                  standardizationFeatures: federatedFeatures, paths: paths, server: server)
     }
 
     /// A collaborator's settings for running this plan as experiment `experiment`.
@@ -254,19 +287,27 @@ public struct ExperimentPlan: Sendable {
             return try BuiltinTaskRunner(settings: BuiltinRunnerSettings(
                 architecture: builtin.architecture, optimizer: builtin.optimizer, batchSize: data.batchSize,
                 epochs: taskArguments["train"]?["epochs"]?.intValue ?? 1, seed: builtin.seed, collaboratorIndex: index,
-                resetOptimizerEachRound: builtin.resetOptimizerEachRound, train: split.train, validation: split.validation))
+                resetOptimizerEachRound: builtin.resetOptimizerEachRound, train: split.train, validation: split.validation,
+                standardizesFromModel: data.standardization == .federated))
         case let .external(external):
             let data = try externalData(for: name, dataPath: dataPath)
             guard FileManager.default.fileExists(atPath: data.path) else {
                 throw WorkspaceError("\(name): the data file \(data.path) does not exist" + (dataPath == nil ? " (from \(workspace.dataPath))" : ""))
             }
-            return try ExternalTaskRunner(settings: externalSettings(external, collaborator: name, index: index, data: data))
+            var settings = externalSettings(external, collaborator: name, index: index, data: data)
+            if data.standardization == "federated" {
+                // The command gets the federation's standardizer in the model; its share of the
+                // statistics SwiftFL reads from the site's training rows itself.
+                let rows = try localData(for: name, dataPath: dataPath, classCount: external.classes ?? 1 << 16)
+                settings.featureStatistics = FeatureStatistics(rows.train)
+            }
+            return try ExternalTaskRunner(settings: settings)
         }
     }
 
     /// The external runner's settings for collaborator `collaborator` (nil: `initialize` at the aggregator).
     func externalSettings(_ e: RunnerPlan.External, collaborator: String?, index: Int, data: ExternalDataSettings?) -> ExternalRunnerSettings {
-        ExternalRunnerSettings(command: e.command, layout: e.layout, workingDirectory: workspace.root, timeout: e.timeout,
+        ExternalRunnerSettings(command: e.command, layout: layout, workingDirectory: workspace.root, timeout: e.timeout,
                                terminationGrace: e.terminationGrace, environment: e.environment,
                                scratchDirectory: e.scratchDirectory.map(workspace.resolve), keepTaskDirectories: e.keepTaskDirectories,
                                collaborator: collaborator, collaboratorIndex: index, seed: e.seed, data: data, runnerSettings: e.settings)
@@ -276,7 +317,7 @@ public struct ExperimentPlan: Sendable {
     /// (with the shard it gets of a shared file), or `dataPath` used whole. Nothing is read here.
     public func externalData(for name: String, dataPath: String? = nil) throws -> ExternalDataSettings {
         var settings = ExternalDataSettings(path: "", labelColumn: data.labelColumn, validationFraction: data.validationFraction,
-                                            batchSize: data.batchSize, standardize: data.standardize, split: DataPlan.Split.none.rawValue,
+                                            batchSize: data.batchSize, standardization: data.standardization.rawValue, split: DataPlan.Split.none.rawValue,
                                             splitSeed: Int(truncatingIfNeeded: data.splitSeed), dirichletAlpha: data.dirichletAlpha)
         if let dataPath {
             settings.path = dataPath
@@ -326,7 +367,7 @@ public struct ExperimentPlan: Sendable {
         var dataset = try CSVDataset.load(path: path, labelColumn: data.labelColumn, classCount: classCount)
         if let (method, index) = sharding { dataset = try method.shard(index, of: dataset) }
         return LocalSplit(dataset, validationFraction: data.validationFraction, seed: data.splitSeed, stratified: true,
-                          standardization: data.standardize ? .local : .none)
+                          standardization: data.loading)
     }
 }
 
@@ -371,6 +412,10 @@ public enum RunnerPlan: Sendable {
         public var seed: UInt64
         /// `task_runner.settings` as written, passed to the command.
         public var settings: PlanNode
+        /// `task_runner.settings.input_features` and `classes`, when the plan gives them: what the
+        /// federation's standardizer covers, and how SwiftFL reads the site's rows for its statistics.
+        public var inputFeatures: Int?
+        public var classes: Int?
     }
 
     case builtin(Builtin)
@@ -517,7 +562,8 @@ public enum RunnerPlan: Sendable {
                         keepTaskDirectories: try plan.bool("\(s).keep_task_dirs", default: false),
                         initialization: initialization, initialModelFile: try PlanCheck.containedPath(plan, "\(s).initial_model", default: "plan/init.safetensors"),
                         seed: UInt64(truncatingIfNeeded: try plan.int("\(s).seed", default: 0)),
-                        settings: plan.node(at: s) ?? PlanNode(.mapping(PlanMapping())))
+                        settings: plan.node(at: s) ?? PlanNode(.mapping(PlanMapping())),
+                        inputFeatures: try plan.intIfPresent("\(s).input_features"), classes: try plan.intIfPresent("\(s).classes"))
     }
 
     public var layout: ModelLayout {
@@ -541,7 +587,10 @@ public struct DataPlan: Sendable, Hashable {
     public var split: Split
     public var dirichletAlpha: Double
     public var splitSeed: UInt64
-    public var standardize: Bool
+    /// How sites scale their features: not at all, each with its own training rows' statistics
+    /// (`local`: no one outside can reproduce them), or all with the federation's (`federated`: the
+    /// sites' counts, sums and sums of squares added up before the first round; the model carries them).
+    public var standardization: ModelDescription.Standardization
 
     init(_ plan: Plan) throws {
         let s = "data_loader.settings"
@@ -564,8 +613,22 @@ public struct DataPlan: Sendable, Hashable {
             throw PlanCheck.error(plan, "\(s).dirichlet_alpha", "expected a positive number, found \(dirichletAlpha)")
         }
         splitSeed = UInt64(truncatingIfNeeded: try plan.int("\(s).split_seed", default: 0))
-        standardize = try plan.bool("\(s).standardize", default: true)
+        switch plan.node(at: "\(s).standardize")?.value {
+        case nil, .null?: standardization = .federated
+        case let .bool(b)?: standardization = b ? .local : .none
+        case let .string(name)?:
+            guard let value = ModelDescription.Standardization(rawValue: name) else {
+                throw PlanCheck.error(plan, "\(s).standardize", "expected federated, local or none, found '\(name)'")
+            }
+            standardization = value
+        default:
+            throw PlanCheck.error(plan, "\(s).standardize", "expected federated, local or none")
+        }
     }
+
+    /// How a site's rows are standardised before training when they are loaded: for `federated`,
+    /// not yet (the runner applies the model's standardizer).
+    var loading: Standardization { standardization == .local ? .local : .none }
 }
 
 /// One collaborator's entry in `plan/data.yaml`.

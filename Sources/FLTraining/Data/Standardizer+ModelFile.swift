@@ -71,6 +71,32 @@ extension Standardizer {
         }
     }
 
+    /// The two preprocess tensors for `features` input features, in the order a model file carries them.
+    public static func preprocessTensors(features: Int) -> [TensorSpec] {
+        [TensorSpec(name: meanTensorName, shape: [features]), TensorSpec(name: scaleTensorName, shape: [features])]
+    }
+
+    /// `layout` followed by the preprocess tensors for `features` input features: the model of a
+    /// federation whose sites standardize with the federation's statistics carries them after its
+    /// own tensors, so every file of it (initial, checkpoints, best, last) holds its standardizer.
+    /// - Throws: `ModelLayoutError` when `layout` already names them.
+    public static func layout(_ layout: ModelLayout, preprocessingFeatures features: Int) throws -> ModelLayout {
+        try ModelLayout(layout.tensors + preprocessTensors(features: features))
+    }
+
+    /// The standardizer that leaves features as they are (mean 0, scale 1): a model's preprocess
+    /// tensors before the federation's statistics are in.
+    public static func identity(features: Int) -> Standardizer {
+        Standardizer(mean: [Float](repeating: 0, count: features), scale: [Float](repeating: 1, count: features))
+    }
+
+    /// Writes this standardizer into `model`'s preprocess tensors, which it must have.
+    /// - Precondition: `model` has both tensors, of `mean.count` values each.
+    public func write(into model: inout ModelState) {
+        model.setTensor(Standardizer.meanTensorName, mean)
+        model.setTensor(Standardizer.scaleTensorName, scale)
+    }
+
     /// Standardises rows of `mean.count` features held row after row, in place.
     /// - Precondition: `features.count` is a multiple of `mean.count`.
     public func apply(toRows features: inout [Float]) {

@@ -14,14 +14,17 @@ public struct BuiltinRunnerSettings: Sendable {
     public var collaboratorIndex: Int
     /// Start every round with fresh optimizer state (momentum, moments) rather than keeping it.
     public var resetOptimizerEachRound: Bool
-    /// The local training rows, already standardised.
+    /// The local training rows: already standardised, or as loaded when `standardizesFromModel`.
     public var train: Dataset
-    /// The local validation rows, standardised with the training statistics.
+    /// The local validation rows, standardised as the training rows are.
     public var validation: Dataset
+    /// Whether the model carries the federation's standardizer (`preprocess.mean`, `preprocess.scale`
+    /// after the network's tensors) and the rows are standardised with it, round by round.
+    public var standardizesFromModel: Bool
 
     public init(
         architecture: NetworkArchitecture, optimizer: OptimizerSettings, batchSize: Int = 32, epochs: Int = 1, seed: UInt64 = 0,
-        collaboratorIndex: Int = 0, resetOptimizerEachRound: Bool = true, train: Dataset, validation: Dataset
+        collaboratorIndex: Int = 0, resetOptimizerEachRound: Bool = true, train: Dataset, validation: Dataset, standardizesFromModel: Bool = false
     ) {
         self.architecture = architecture
         self.optimizer = optimizer
@@ -32,6 +35,7 @@ public struct BuiltinRunnerSettings: Sendable {
         self.resetOptimizerEachRound = resetOptimizerEachRound
         self.train = train
         self.validation = validation
+        self.standardizesFromModel = standardizesFromModel
     }
 
     /// The seed for round `round` at this site: `derive(seed, round, collaboratorIndex)`. A rerun of a
@@ -91,7 +95,12 @@ public final class BuiltinTaskRunner: TaskRunner {
     private struct Engine {
         var trainer: Trainer
         var optimizer: any Optimizer
+        /// The rows standardised with the last standardizer a model carried (it changes only once).
+        var standardized: (standardizer: Standardizer, train: Dataset, validation: Dataset)?
     }
+
+    /// The network's own tensors: the model's leading part when it also carries preprocessing.
+    private let networkLayout: ModelLayout
 
     /// - Throws: `NetworkArchitectureError`, `OptimizerSettingsError`, or `TaskRunnerError` when the
     ///   settings or data do not fit together.
@@ -110,9 +119,11 @@ public final class BuiltinTaskRunner: TaskRunner {
             }
         }
         self.settings = settings
-        self.layout = settings.architecture.layout
+        self.networkLayout = settings.architecture.layout
+        self.layout = settings.standardizesFromModel
+            ? try Standardizer.layout(networkLayout, preprocessingFeatures: settings.architecture.inputCount) : networkLayout
         let trainer = try Trainer(architecture: settings.architecture)
-        let optimizer = settings.optimizer.makeOptimizer(layout: layout)
+        let optimizer = settings.optimizer.makeOptimizer(layout: networkLayout)
         self.engine = Mutex(Engine(trainer: trainer, optimizer: optimizer))
     }
 
@@ -120,13 +131,48 @@ public final class BuiltinTaskRunner: TaskRunner {
         if let difference = layout.difference(from: model.layout) {
             throw TaskRunnerError(task: task.name, reason: "model does not fit \(settings.architecture): \(difference)")
         }
+        guard settings.standardizesFromModel else {
+            switch task.function {
+            case .train: return try train(task, model: model, data: (settings.train, settings.validation))
+            case .validate: return try validate(task, model: model, data: (settings.train, settings.validation))
+            }
+        }
+        // The network's tensors lead; the preprocess tensors after them travel through unchanged.
+        let n = networkLayout.count
+        let network = ModelState(layout: networkLayout, values: Array(model.values[0..<n]))
+        let data = try standardizedRows(for: model, task: task.name)
         switch task.function {
-        case .train: return try train(task, model: model)
-        case .validate: return try validate(task, model: model)
+        case .train:
+            var outcome = try train(task, model: network, data: data)
+            if let trained = outcome.model { outcome.model = ModelState(layout: layout, values: trained.values + model.values[n...]) }
+            return outcome
+        case .validate:
+            return try validate(task, model: network, data: data)
         }
     }
 
-    private func train(_ task: TaskInvocation, model: ModelState) throws -> TaskOutcome {
+    /// The rows standardised with the standardizer `model` carries (kept while it stays the same).
+    private func standardizedRows(for model: ModelState, task: String) throws -> (train: Dataset, validation: Dataset) {
+        let carried: Standardizer?
+        do { carried = try Standardizer.fromPreprocessTensors(of: model, featureCount: settings.architecture.inputCount) } catch {
+            throw TaskRunnerError(task: task, reason: "the model's preprocessing cannot be applied: \(error)")
+        }
+        guard let standardizer = carried else { throw TaskRunnerError(task: task, reason: "the model carries no preprocess tensors") }
+        let settings = self.settings
+        return engine.withLock { engine in
+            if let cached = engine.standardized, cached.standardizer == standardizer { return (cached.train, cached.validation) }
+            let rows = (standardizer.transform(settings.train), standardizer.transform(settings.validation))
+            engine.standardized = (standardizer, rows.0, rows.1)
+            return rows
+        }
+    }
+
+    /// The training rows' statistics, when the federation standardizes with statistics the sites add up.
+    public func featureStatistics() throws -> FeatureStatistics? {
+        settings.standardizesFromModel ? FeatureStatistics(settings.train) : nil
+    }
+
+    private func train(_ task: TaskInvocation, model: ModelState, data: (train: Dataset, validation: Dataset)) throws -> TaskOutcome {
         var epochs = settings.epochs
         if let argument = task.kwargs["epochs"] {
             guard let e = argument.intValue, e >= 0 else {
@@ -134,26 +180,26 @@ public final class BuiltinTaskRunner: TaskRunner {
             }
             epochs = e
         }
-        guard !settings.train.isEmpty else { throw TaskRunnerError(task: task.name, reason: "no local training rows") }
+        guard !data.train.isEmpty else { throw TaskRunnerError(task: task.name, reason: "no local training rows") }
         let settings = self.settings
         var updated = model
         let metrics = try engine.withLock { engine in
             if settings.resetOptimizerEachRound { engine.optimizer.reset() }
             return try engine.trainer.train(
-                model: &updated, data: settings.train, epochs: epochs, batchSize: settings.batchSize,
+                model: &updated, data: data.train, epochs: epochs, batchSize: settings.batchSize,
                 optimizer: &engine.optimizer, seed: settings.trainingSeed(round: task.round))
         }
         return TaskOutcome(model: updated, metrics: ["loss": metrics.loss, "accuracy": metrics.accuracy], sampleCount: metrics.sampleCount)
     }
 
-    private func validate(_ task: TaskInvocation, model: ModelState) throws -> TaskOutcome {
+    private func validate(_ task: TaskInvocation, model: ModelState, data rows: (train: Dataset, validation: Dataset)) throws -> TaskOutcome {
         if let argument = task.kwargs["apply"] {
             guard let apply = argument.stringValue, apply == "global" || apply == "local" else {
                 throw TaskRunnerError(task: task.name, reason: "argument apply must be \"global\" or \"local\", got \(argument)")
             }
         }
-        guard !settings.validation.isEmpty else { throw TaskRunnerError(task: task.name, reason: "no local validation rows") }
-        let data = settings.validation
+        guard !rows.validation.isEmpty else { throw TaskRunnerError(task: task.name, reason: "no local validation rows") }
+        let data = rows.validation
         let metrics = try engine.withLock { engine in try engine.trainer.evaluate(model: model, data: data) }
         return TaskOutcome(model: nil, metrics: ["loss": metrics.loss, "accuracy": metrics.accuracy], sampleCount: metrics.sampleCount)
     }

@@ -34,6 +34,9 @@ public struct ExternalRunnerSettings: Sendable {
     public var runnerSettings: PlanNode
     /// How many bytes of the command's standard error a failure report quotes.
     public var stderrTailBytes: Int
+    /// This site's training rows' statistics when the federation standardizes with the sites' summed
+    /// ones (read by SwiftFL, not the command); nil otherwise.
+    public var featureStatistics: FeatureStatistics?
 
     public init(command: [String], layout: ModelLayout, workingDirectory: String, timeout: Double = 3600, terminationGrace: Double = 5,
                 environment: [String: String] = [:], scratchDirectory: String? = nil, keepTaskDirectories: Bool = false,
@@ -72,8 +75,12 @@ public struct ExternalDataSettings: Sendable, Hashable {
     /// Share of the site's rows to hold out for validation.
     public var validationFraction: Double
     public var batchSize: Int
-    /// Whether features are standardised with training statistics.
-    public var standardize: Bool
+    /// How features are standardised: `none`, `local` (with this site's training statistics, by the
+    /// command) or `federated` (with the federation's, which the model carries as `preprocess.mean`
+    /// and `preprocess.scale`).
+    public var standardization: String
+    /// Whether the command standardises with its own training statistics (`local`).
+    public var standardize: Bool { standardization == "local" }
     /// How one file shared by simulated sites is divided: `none`, `iid` or `dirichlet`.
     public var split: String
     /// This site's part of the file and how many parts there are (0 of 1 when `split` is `none`).
@@ -83,14 +90,14 @@ public struct ExternalDataSettings: Sendable, Hashable {
     public var dirichletAlpha: Double
 
     public init(path: String, format: String = "csv", labelColumn: String = "label", validationFraction: Double = 0.2, batchSize: Int = 32,
-                standardize: Bool = true, split: String = "none", shardIndex: Int = 0, shardCount: Int = 1, splitSeed: Int = 0,
+                standardization: String = "local", split: String = "none", shardIndex: Int = 0, shardCount: Int = 1, splitSeed: Int = 0,
                 dirichletAlpha: Double = 0.5) {
         self.path = path
         self.format = format
         self.labelColumn = labelColumn
         self.validationFraction = validationFraction
         self.batchSize = batchSize
-        self.standardize = standardize
+        self.standardization = standardization
         self.split = split
         self.shardIndex = shardIndex
         self.shardCount = shardCount

@@ -81,6 +81,7 @@ struct ExternalTaskRequest {
         d["validation_fraction"] = PlanNode(.float(data.validationFraction))
         d["batch_size"] = PlanNode(.int(data.batchSize))
         d["standardize"] = PlanNode(.bool(data.standardize))
+        d["standardization"] = PlanNode(.string(data.standardization))
         d["split"] = PlanNode(.string(data.split))
         d["shard_index"] = PlanNode(.int(data.shardIndex))
         d["shard_count"] = PlanNode(.int(data.shardCount))

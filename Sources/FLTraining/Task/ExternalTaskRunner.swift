@@ -37,6 +37,9 @@ public final class ExternalTaskRunner: TaskRunner {
 
     public var layout: ModelLayout { settings.layout }
 
+    /// This site's training rows' statistics, read by SwiftFL, when the federation standardizes with them.
+    public func featureStatistics() throws -> FeatureStatistics? { settings.featureStatistics }
+
     /// - Throws: `TaskRunnerError` when the command is empty or its program cannot be found, the
     ///   working folder does not exist, or the timeout is not positive.
     public init(settings: ExternalRunnerSettings) throws {
@@ -148,9 +151,9 @@ public final class ExternalTaskRunner: TaskRunner {
         var updated: ModelState?
         if let outputPath {
             guard FileManager.default.fileExists(atPath: outputPath) else { throw failure(.missingOutput(path: outputPath), tail: tail(), folder: folder) }
-            let read: ModelState
+            var read: ModelState
             do {
-                read = try Safetensors.read(outputPath, matching: layout).model
+                read = try readOutput(outputPath, input: model)
             } catch let error as SafetensorsError {
                 throw failure(.invalidOutput(path: outputPath, reason: error.reason), tail: tail(), folder: folder)
             }
@@ -159,6 +162,19 @@ public final class ExternalTaskRunner: TaskRunner {
         }
         succeeded = true
         return (result, updated)
+    }
+
+    /// The command's model: every tensor of the layout. The preprocess tensors are the
+    /// federation's, not the command's: a file without them gets the input model's (or, for
+    /// `initialize`, the standardizer that changes nothing until the sites' statistics are in).
+    private func readOutput(_ path: String, input: ModelState?) throws -> ModelState {
+        guard let features = layout.tensors.first(where: { Standardizer.isPreprocessTensor($0.name) })?.shape.first,
+              try SafetensorsHeader.read(path).entry(named: Standardizer.meanTensorName) == nil
+        else { return try Safetensors.read(path, matching: layout).model }
+        let own = try ModelLayout(layout.tensors.filter { !Standardizer.isPreprocessTensor($0.name) })
+        let read = try Safetensors.read(path, matching: own).model
+        if let input { return ModelState(layout: layout, values: read.values + input.values[own.count...]) }
+        return Standardizer.identity(features: features).appendingPreprocessTensors(to: read)
     }
 
     /// A fresh folder (mode 0700) named after the site, round and task, in the scratch directory.

@@ -101,6 +101,13 @@ public protocol TaskRunner: Sendable {
     var layout: ModelLayout { get }
     /// Runs `task` on `model`.
     func run(_ task: TaskInvocation, model: ModelState) throws -> TaskOutcome
+    /// The count, sums and sums of squares of this site's training features, when the federation
+    /// standardizes with statistics the sites add up; nil when it does not.
+    func featureStatistics() throws -> FeatureStatistics?
+}
+
+extension TaskRunner {
+    public func featureStatistics() throws -> FeatureStatistics? { nil }
 }
 
 /// A task a runner cannot perform as asked.

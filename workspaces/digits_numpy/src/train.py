@@ -38,13 +38,18 @@ def load_rows(data):
     return x[rows], y[rows]
 
 
-def local_split(data):
-    """(train, validation), the same for every task of this site; standardised with training statistics."""
+def local_split(data, tensors):
+    """(train, validation), the same for every task of this site, standardised as the plan says:
+    with the federation's statistics, which the model carries (preprocess.mean, preprocess.scale),
+    or with this site's own training rows' (local)."""
     x, y = load_rows(data)
     order = np.random.default_rng([abs(data["split_seed"]), data["shard_index"], 1]).permutation(len(y))
     held = int(round(len(y) * data["validation_fraction"]))
     (xt, yt), (xv, yv) = (x[order[held:]], y[order[held:]]), (x[order[:held]], y[order[:held]])
-    if data["standardize"]:
+    if data.get("standardization") == "federated":
+        mean, scale = tensors["preprocess.mean"], tensors["preprocess.scale"]
+        xt, xv = (xt - mean) / scale, (xv - mean) / scale
+    elif data["standardize"]:
         mean, std = xt.mean(axis=0), xt.std(axis=0)
         std[std == 0] = 1
         xt, xv = (xt - mean) / std, (xv - mean) / std
@@ -82,7 +87,8 @@ def main():
     request = json.load(open(os.environ["SWIFTFL_TASK_REQUEST"]))
     if request["version"] != 1:
         sys.exit("this script speaks version 1 of the request protocol, got %r" % request["version"])
-    shapes = {t["name"]: t["shape"] for t in request["model"]["tensors"]}
+    # The preprocess tensors are the federation's standardizer, read below; the rest is the model.
+    shapes = {t["name"]: t["shape"] for t in request["model"]["tensors"] if not t["name"].startswith("preprocess.")}
     if set(shapes) != {"dense_0.weight", "dense_0.bias"}:
         sys.exit("src/train.py trains a softmax regression (dense_0.weight, dense_0.bias); the plan declares %s" % sorted(shapes))
     settings, function, outputs = request["settings"], request["function"], request["outputs"]
@@ -96,7 +102,7 @@ def main():
 
     tensors, _ = load(request["model"]["path"])
     w, b = tensors["dense_0.weight"].astype(np.float64), tensors["dense_0.bias"].astype(np.float64)
-    (xt, yt), (xv, yv) = local_split(request["data"])
+    (xt, yt), (xv, yv) = local_split(request["data"], tensors)
     if function == "train":
         epochs = int(request["kwargs"].get("epochs", 1))
         # The plan's own settings for this script (task_runner.settings.custom), which SwiftFL passes on unchecked.
