@@ -37,6 +37,28 @@ import Testing
         #expect(outcome.metrics["loss"] == metrics.loss)
     }
 
+    @Test func aModelCarryingTheFederationsStandardizerIsTrainedOnRowsScaledByIt() throws {
+        let raw = LocalSplit(ShippedData.breastCancer, validationFraction: 0.2, seed: 0, standardization: .none)
+        let r = try BuiltinTaskRunner(settings: BuiltinRunnerSettings(
+            architecture: Self.architecture, optimizer: .sgd(learningRate: 0.05, momentum: 0.9), batchSize: 16, epochs: 2, seed: 42,
+            train: raw.train, validation: raw.validation, standardizesFromModel: true))
+        #expect(r.layout.tensors.suffix(2).map(\.name) == ["preprocess.mean", "preprocess.scale"])
+        // Its share of the standardizer: the raw training rows' statistics.
+        #expect(try r.featureStatistics() == FeatureStatistics(raw.train))
+        let standardizer = Standardizer(fitting: raw.train)
+        let initial = standardizer.appendingPreprocessTensors(to: Self.architecture.initialModel(seed: 0))
+        let outcome = try r.run(train(round: 0), model: initial)
+        let model = try #require(outcome.model)
+        // The network trained as on rows standardized beforehand; the standardizer went through untouched.
+        let network = ModelState(layout: Self.architecture.layout, values: Array(model.values[0..<Self.architecture.layout.count]))
+        let byHand = try runner().run(train(round: 0), model: Self.architecture.initialModel(seed: 0))
+        #expect(network == byHand.model)
+        #expect(try Standardizer.fromPreprocessTensors(of: model, featureCount: 30) == standardizer)
+        // A model without preprocess tensors is refused.
+        let bare = ModelState(zeros: r.layout)
+        #expect(throws: TaskRunnerError.self) { try r.run(train(round: 0), model: bare) }
+    }
+
     @Test func epochsArgumentOverridesTheDefault() throws {
         let r = try runner()
         let initial = Self.architecture.initialModel(seed: 0)
