@@ -65,6 +65,8 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         var roundStart = Deadline.now
         var bestValue: Double?
         var connected: [String: Int] = [:]
+        /// Collaborators whose `done` reply has been written (not merely decided: `wait` stops the
+        /// server once everyone is in here, which must not cut a reply still on its way out).
         var toldDone: Set<String> = []
         var outcome: AggregatorOutcome?
         var lastMetrics: [String: Double] = [:]
@@ -101,6 +103,8 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
             return (result, outbox)
         }
         for (responder, reply) in outbox { responder.reply(reply) }
+        let told = outbox.filter { $0.1.status == .done }.map(\.0.peer.name)
+        if !told.isEmpty { state.withLock { $0.toldDone.formUnion(told) } }
         if !outbox.isEmpty { peersChanged.signal() }
         return result
     }
@@ -309,7 +313,6 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         let wait = min(ask.maximumWaitSeconds, settings.longPollSeconds)
         let token: UInt64? = mutate { s in
             if s.phase == .done {
-                s.toldDone.insert(name)
                 s.send(TaskReply(status: .done, round: s.round, reason: s.outcome?.succeeded == false ? s.outcome!.reason : ""), to: request.responder)
                 return nil
             }
@@ -865,9 +868,8 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         let outcome = AggregatorOutcome(succeeded: succeeded, reason: reason, roundsCompleted: s.roundsCompleted,
                                         bestValue: s.bestValue, finalMetrics: s.lastMetrics)
         s.outcome = outcome
-        for (name, waiters) in s.waiters {
+        for waiters in s.waiters.values {
             for waiter in waiters { s.send(TaskReply(status: .done, round: s.round, reason: succeeded ? "" : reason), to: waiter.responder) }
-            s.toldDone.insert(name)
         }
         s.waiters = [:]
         saver.async { [self] in
