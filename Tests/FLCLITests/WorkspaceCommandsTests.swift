@@ -86,7 +86,7 @@ func tool(_ path: String, _ arguments: [String]) throws -> String {
         #expect(result.status == 0, "\(result.err)")
         let node = try PlanNode.parseJSON(Array(result.out.utf8))
         #expect(node.node(at: "aggregator.settings.rounds_to_train")?.asInt == 20)
-        #expect(node.node(at: "aggregator.settings.aggregation")?.asString == "fedavg")  // from the defaults
+        #expect(node.node(at: "aggregator.settings.on_shortfall")?.asString == "retry")  // from the defaults
         #expect(node.node(at: "aggregator.defaults") == nil)
         // Canonical: keys sorted at every level.
         let keys = try #require(node.asMapping?.keys)
@@ -136,7 +136,8 @@ func tool(_ path: String, _ arguments: [String]) throws -> String {
         let text = try String(contentsOfFile: plan, encoding: .utf8)
         try #require(text.contains("    rounds_to_train: 20\n"))
         try text.replacingOccurrences(of: "    rounds_to_train: 20\n", with: "    rounds_to_trian: 5\n").write(toFile: plan, atomically: true, encoding: .utf8)
-        let expected = "\(plan):7:5: aggregator.settings: unknown setting 'rounds_to_trian' (did you mean rounds_to_train?)"
+        let line = try #require(text.components(separatedBy: "\n").firstIndex(of: "    rounds_to_train: 20")) + 1
+        let expected = "\(plan):\(line):5: aggregator.settings: unknown setting 'rounds_to_trian' (did you mean rounds_to_train?)"
         for words in [["plan", "print", "--plan", plan], ["plan", "print", "--plan", plan, "--json"], ["plan", "initialize", "--workspace", ws]] {
             let result = fx(words)
             #expect(result.status == 1, "\(words)")
@@ -148,7 +149,7 @@ func tool(_ path: String, _ arguments: [String]) throws -> String {
         try text.replacingOccurrences(of: "    rounds_to_train: 20\n", with: "    rounds_to_train: 20\n    lr: 0.1\n").write(toFile: plan, atomically: true, encoding: .utf8)
         let listed = fx(["plan", "print", "--plan", plan])
         #expect(listed.status == 1)
-        #expect(listed.err.contains("\(plan):8:5: aggregator.settings: unknown setting 'lr' (known: experiment_name, rounds_to_train, "), "\(listed.err)")
+        #expect(listed.err.contains("\(plan):\(line + 1):5: aggregator.settings: unknown setting 'lr' (known: experiment_name, rounds_to_train, "), "\(listed.err)")
     }
 
     @Test func aPlanThatIncludesItselfIsRefused() throws {

@@ -16,15 +16,9 @@ import FLTesting
     /// round so that a round lasts long enough to be interrupted in the middle.
     static func fixture() throws -> FederationFixture {
         let fixture = try FederationFixture(template: "digits", collaborators: sites)
-        try fixture.edit("plan/plan.yaml", replacing: "    rounds_to_train: 20\n", with: """
-                    rounds_to_train: 5
-                    minimum_reporting: 3
-                    round_timeout: 120.0
-                    on_shortfall: fail
-
-            """)
-        try fixture.edit("plan/plan.yaml", replacing: "tasks:\n  defaults: defaults/tasks.yaml\n",
-                         with: "tasks:\n  defaults: defaults/tasks.yaml\n  train:\n    kwargs:\n      epochs: 20\n")
+        try fixture.edit("plan/plan.yaml", replacing: "    rounds_to_train: 20\n",
+                         with: "    rounds_to_train: 5\n    minimum_reporting: 3\n    round_timeout: 120.0\n    on_shortfall: fail\n")
+        try fixture.edit("plan/plan.yaml", replacing: "      epochs: 2\n", with: "      epochs: 20\n")
         try fixture.initialize()
         return fixture
     }
