@@ -2,18 +2,33 @@
 SWIFT ?= swift
 BIN_DEBUG = .build/debug
 BIN_RELEASE = .build/release
+# Release executables carry the Swift runtime and Foundation inside them: a site needs only libc,
+# libstdc++ and libssl3, not a Swift toolchain.
+RELEASE_FLAGS = -c release --static-swift-stdlib
+# `make install PREFIX=/opt/swiftfl DESTDIR=/tmp/stage`: bin/ and share/swiftfl/ under DESTDIR+PREFIX.
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: build release test demo bench fuzz clean
+.PHONY: build release test demo bench fuzz clean install build-info
 
-build:
+# The commit `fx --version` prints (a header ignored by git, rewritten only when the commit changes).
+build-info:
+	@./scripts/build-info.sh
+
+build: build-info
 	$(SWIFT) build
 
-release:
-	$(SWIFT) build -c release
+release: build-info
+	$(SWIFT) build $(RELEASE_FLAGS)
 
-test:
+# The release is built first: the install and package tests use it (they cannot run `swift build`
+# while `swift test` holds the build folder).
+test: release
 	$(SWIFT) build --build-tests -Xswiftc -warnings-as-errors
 	$(SWIFT) test --skip-build --parallel
+
+install: release
+	./scripts/install.sh $(BIN_RELEASE) "$(DESTDIR)$(PREFIX)"
 
 demo: build
 	./scripts/demo.sh $(BIN_DEBUG)

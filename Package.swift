@@ -25,6 +25,8 @@ let package = Package(
         ),
         // Linux calls Swift's Glibc module hides (accept4, pipe2, spawn close-from).
         .target(name: "CShims"),
+        // The commit a build was made from (`make` writes it; see scripts/build-info.sh).
+        .target(name: "CBuildInfo"),
         // Tensors, models, safetensors, the plan format, metrics, atomic files, logging, child processes.
         .target(name: "FLCore", dependencies: ["CShims"]),
         // Layers, losses, optimizers, CSV shards and splits, task runners.
@@ -34,7 +36,7 @@ let package = Package(
         // Aggregator, Collaborator, Director, Envoy.
         .target(name: "FLRoles", dependencies: ["FLCore", "FLTraining", "FLWire"]),
         // The `fx` command tree: argument parsing and commands, kept out of the executables so it is testable.
-        .target(name: "FLCLI", dependencies: ["FLCore", "FLTraining", "FLWire", "FLRoles"]),
+        .target(name: "FLCLI", dependencies: ["FLCore", "FLTraining", "FLWire", "FLRoles", "CBuildInfo"]),
         // Helpers shared by tests and benchmarks: temporary directories, PKI fixtures, child processes.
         .target(name: "FLTesting", dependencies: ["FLCore", "FLWire"]),
         .executableTarget(name: "fx", dependencies: ["FLCLI"]),

@@ -74,4 +74,30 @@ import FLWire
 
     @Test(arguments: ["host", "host:0", "host:99999", ":80", "[::1]80", "host:x"])
     func refusesBadEndpoints(text: String) { #expect(Endpoint(text) == nil) }
+
+    @Test func versionIsAnsweredOnlyWhereSetAndBeforeArgumentsAreChecked() {
+        let versioned = CommandTests.tool.versioned("Tool 1.2 (commit abc)")
+        let (console, captured) = Console.capturing()
+        #expect(versioned.main(["--version"], context: CommandContext(console: console)) == 0)
+        #expect(captured.standardOutput == "Tool 1.2 (commit abc)\n")
+        #expect(versioned.help(path: "tool").contains("--version"))
+        // Without a version the word is an unknown command, as before.
+        let (status, _, error) = run(["--version"])
+        #expect(status == 64)
+        #expect(error.contains("unknown command '--version'"))
+        // A runnable root command answers before its required options are asked for.
+        let runnable = Command("agg", abstract: "A role.", arguments: [.option("--plan", value: "FILE", help: "The plan.", required: true)]) { _, _ in 1 }
+            .versioned("Agg 2")
+        let (console2, captured2) = Console.capturing()
+        #expect(runnable.main(["--version"], context: CommandContext(console: console2)) == 0)
+        #expect(captured2.standardOutput == "Agg 2\n")
+    }
+
+    @Test func theExecutablesCarryTheBuildsVersion() {
+        for command in [FX.command, AggregatorProcess.command, CollaboratorProcess.command] {
+            #expect(command.version == BuildInfo.summary)
+        }
+        #expect(BuildInfo.summary.hasPrefix("SwiftFL \(BuildInfo.version) (commit "))
+        #expect(!BuildInfo.commit.isEmpty)
+    }
 }

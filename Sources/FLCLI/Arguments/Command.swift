@@ -11,6 +11,8 @@ public struct Command: Sendable {
     public var arguments: [ArgumentSpec]
     public var subcommands: [Command]
     public var action: Action?
+    /// What `--version` prints; set on the executables' root commands only.
+    public var version: String?
 
     /// A runnable command.
     public init(_ name: String, abstract: String, discussion: String = "", arguments: [ArgumentSpec] = [], action: @escaping Action) {
@@ -32,6 +34,13 @@ public struct Command: Sendable {
         self.action = nil
     }
 
+    /// The same command, answering `--version` with `version`.
+    public func versioned(_ version: String) -> Command {
+        var command = self
+        command.version = version
+        return command
+    }
+
     /// Finds the command the words name, parses the rest, and runs it. Usage errors and failures are
     /// printed to the context's error stream; the result is the process exit status.
     public func main(_ words: [String], context: CommandContext) -> Int32 {
@@ -47,6 +56,10 @@ public struct Command: Sendable {
     }
 
     private func dispatch(_ words: ArraySlice<String>, path: String, context: CommandContext) throws -> Int32 {
+        if let version, words.first == "--version" {
+            context.console.print(version)
+            return 0
+        }
         if words.first == "--help" || words.first == "-h" || words.first == "help" {
             context.console.print(help(path: path))
             return 0
@@ -123,11 +136,12 @@ public struct Command: Sendable {
             let usage = ([path] + arguments.map(\.usage)).joined(separator: " ")
             out += "\nUSAGE: \(usage)\n"
             let rows = arguments.map { ($0.listing, $0.help + ($0.isRequired ? "" : $0.kind == .positional ? " (optional)" : "")) }
-                + [("-h, --help", "Show help information.")]
+                + [("-h, --help", "Show help information.")] + (version == nil ? [] : [("--version", "Show the version and the commit built from.")])
             out += "\nOPTIONS:\n" + Command.table(rows)
         } else {
             out += "\nUSAGE: \(path) <subcommand>\n\nSUBCOMMANDS:\n" + Command.table(subcommands.map { ($0.name, $0.abstract) })
             out += "\n  See '\(path) <subcommand> --help' for detailed help.\n"
+            if version != nil { out += "  '\(path) --version' prints the version and the commit it was built from.\n" }
         }
         return out
     }

@@ -36,6 +36,7 @@ public enum AggregatorProcess {
     /// `fx-aggregator`.
     public static var command: Command {
         Command("fx-aggregator", abstract: "Run the aggregator of one experiment.", discussion: discussion, arguments: arguments, action: run)
+            .versioned(BuildInfo.summary)
     }
 
     static func run(_ args: ParsedArguments, _ context: CommandContext) throws -> Int32 {
@@ -112,6 +113,7 @@ public enum CollaboratorProcess {
         Command("fx-collaborator", abstract: "Run one site's collaborator in an experiment.",
                 discussion: "Dials out to the aggregator, runs the tasks it assigns on the local data, and sends back metrics and updates.",
                 arguments: arguments, action: run)
+            .versioned(BuildInfo.summary)
     }
 
     static func run(_ args: ParsedArguments, _ context: CommandContext) throws -> Int32 {

@@ -14,5 +14,6 @@ public enum FX {
                     EnvoyCommands.command,
                     ExperimentCommands.command,
                 ])
+            .versioned(BuildInfo.summary)
     }
 }

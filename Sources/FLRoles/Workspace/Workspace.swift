@@ -143,21 +143,24 @@ public struct Installation: Sendable, Hashable {
     }
 
     /// `SWIFTFL_HOME` when set; otherwise the nearest folder above the running executable that holds
-    /// `workspaces/` and `plans/defaults/` (a build inside the repository finds the repository).
-    public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Installation {
+    /// `workspaces/` and `plans/defaults/`, directly (a build inside the repository finds the
+    /// repository) or in `share/swiftfl/` (an installation: `<prefix>/bin/fx` finds
+    /// `<prefix>/share/swiftfl`, wherever the prefix is).
+    /// `executable` stands for the running one (tests give another).
+    public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment,
+                              executable: String? = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) throws -> Installation {
         if let home = environment["SWIFTFL_HOME"], !home.isEmpty {
             let found = Installation(root: home)
             guard found.isComplete else { throw WorkspaceError("SWIFTFL_HOME=\(home) holds no workspaces/ and plans/defaults/") }
             return found
         }
         var candidates: [String] = []
-        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { candidates.append(exe) }
+        if let executable { candidates.append(executable) }
         candidates.append(FileManager.default.currentDirectoryPath + "/.")
         for start in candidates {
             var dir = (start as NSString).deletingLastPathComponent
             while !dir.isEmpty && dir != "/" {
-                let found = Installation(root: dir)
-                if found.isComplete { return found }
+                for found in [Installation(root: dir), Installation(root: "\(dir)/share/swiftfl")] where found.isComplete { return found }
                 dir = (dir as NSString).deletingLastPathComponent
             }
         }
