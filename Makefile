@@ -9,7 +9,7 @@ RELEASE_FLAGS = -c release --static-swift-stdlib
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: build release test demo bench fuzz clean install build-info
+.PHONY: build release test demo bench fuzz clean install build-info deb
 
 # The commit `fx --version` prints (a header ignored by git, rewritten only when the commit changes).
 build-info:
@@ -29,6 +29,11 @@ test: release
 
 install: release
 	./scripts/install.sh $(BIN_RELEASE) "$(DESTDIR)$(PREFIX)"
+
+# `make deb`: .build/swiftfl_<version>_<arch>.deb, the executables, templates, systemd services
+# and system user for a site or a Director (README: "Installing a site from the Debian package").
+deb: release
+	./scripts/make-deb.sh $(BIN_RELEASE) .build
 
 demo: build
 	./scripts/demo.sh $(BIN_DEBUG)
