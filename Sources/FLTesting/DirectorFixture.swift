@@ -135,11 +135,14 @@ public final class DirectorFixture: @unchecked Sendable {
     /// Starts `fx director start --events` and waits for it to listen; returns it and its port.
     /// `stateDiskBytes` gives the Director (and the aggregators it starts) a state folder on a file
     /// system of only that size (see `Launcher.smallDisk`).
-    public func startDirector(port: Int? = nil, timeout: Double = 30, stateDiskBytes: Int? = nil) throws -> (process: ProcessUnderTest, port: Int) {
+    /// `environment` is added to this process's environment for the Director (say, `NOTIFY_SOCKET`).
+    public func startDirector(port: Int? = nil, timeout: Double = 30, stateDiskBytes: Int? = nil,
+                              environment: [String: String] = [:]) throws -> (process: ProcessUnderTest, port: Int) {
         var arguments = ["director", "start", "--config", directorConfigurationPath, "--events"]
         if let port { arguments += ["--port", "\(port)"] }
         if stateDiskBytes != nil { try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true) }
-        let process = try start("fx", arguments, name: "director", launcher: stateDiskBytes.map { Launcher.smallDisk(stateDirectory, bytes: $0) } ?? [])
+        let process = try start("fx", arguments, name: "director", launcher: stateDiskBytes.map { Launcher.smallDisk(stateDirectory, bytes: $0) } ?? [],
+                                environment: environment)
         let line = try process.waitForLine(timeout: timeout) { $0.contains("\"event\":\"listening\"") }
         guard let range = line.range(of: "\"port\":"), let port = Int(line[range.upperBound...].prefix { $0.isNumber }) else {
             throw ProcessUnderTestError("the Director announced no port: \(line)")
@@ -147,9 +150,10 @@ public final class DirectorFixture: @unchecked Sendable {
         return (process, port)
     }
 
-    /// Starts `fx envoy start` for `name` against the Director on `port`.
-    public func startEnvoy(_ name: String, port: Int) throws -> ProcessUnderTest {
-        try start("fx", ["envoy", "start", "--name", name, "--config", envoyConfigurationPath(name), "--director", "127.0.0.1:\(port)"], name: name)
+    /// Starts `fx envoy start` for `name` against the Director on `port`, with `environment` added.
+    public func startEnvoy(_ name: String, port: Int, environment: [String: String] = [:]) throws -> ProcessUnderTest {
+        try start("fx", ["envoy", "start", "--name", name, "--config", envoyConfigurationPath(name), "--director", "127.0.0.1:\(port)"], name: name,
+                  environment: environment)
     }
 
     /// The options a user's `fx envoy|experiment` command needs to reach the Director on `port`.
@@ -172,8 +176,11 @@ public final class DirectorFixture: @unchecked Sendable {
     }
 
     /// Starts any executable of the package, killed when the fixture goes away.
-    public func start(_ executable: String, _ arguments: [String], name: String, launcher: [String] = []) throws -> ProcessUnderTest {
+    /// `environment` is added to this process's own.
+    public func start(_ executable: String, _ arguments: [String], name: String, launcher: [String] = [],
+                      environment: [String: String] = [:]) throws -> ProcessUnderTest {
         let process = try ProcessUnderTest(executable, arguments, name: name, errorLog: directory.appending("\(name)-\(UUID().uuidString.prefix(6)).stderr"),
+                                           environment: environment.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(environment) { $1 },
                                            launcher: launcher)
         lock.lock()
         started.append(process)

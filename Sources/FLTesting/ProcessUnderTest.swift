@@ -20,15 +20,20 @@ public final class ProcessUnderTest: @unchecked Sendable {
     /// With a `launcher` (a command and its arguments, such as `Launcher.limitedDescriptors(64)`),
     /// that command is run with the executable's path and `arguments` after its own; it must `exec`
     /// the executable, so the process is still the one this object watches and kills.
-    public init(_ executable: String, _ arguments: [String], name: String? = nil, errorLog: String,
-                environment: [String: String]? = nil, launcher: [String] = []) throws {
+    public convenience init(_ executable: String, _ arguments: [String], name: String? = nil, errorLog: String,
+                            environment: [String: String]? = nil, launcher: [String] = []) throws {
         guard let path = ChildProcess.siblingExecutable(executable) else {
             throw ProcessUnderTestError("cannot find the \(executable) executable; build the package with `swift build --build-tests`")
         }
-        self.name = name ?? executable
+        try self.init(command: launcher + [path] + arguments, name: name ?? executable, errorLog: errorLog, environment: environment)
+    }
+
+    /// Starts `command` (an absolute path and its arguments) as it is: for executables that are not
+    /// this build's, such as an installed copy.
+    public init(command: [String], name: String, errorLog: String, environment: [String: String]? = nil) throws {
+        self.name = name
         self.errorLog = errorLog
         _ = FileManager.default.createFile(atPath: errorLog, contents: nil)
-        let command = launcher.isEmpty ? [path] + arguments : launcher + [path] + arguments
         process = try ChildProcess(executable: command[0], arguments: Array(command.dropFirst()), environment: environment,
                                    standardOutput: .pipe, standardError: .pipe)
         output.start(reading: process.standardOutput!, label: "stdout:\(self.name)", copyTo: nil)

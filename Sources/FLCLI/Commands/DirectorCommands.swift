@@ -16,7 +16,9 @@ enum DirectorCommands {
         heartbeat period, the state folder, certificates; see docs/federation.md). Envoys connect with
         `fx envoy start`; data scientists use `fx experiment submit|list|status|watch|model|cancel` and
         `fx envoy list`. Runs until SIGINT or SIGTERM; a running experiment is resumed from its last checkpoint
-        at the next start.
+        at the next start. SIGHUP re-reads the configuration: the allow-lists, envoys.minimum, startup_grace and
+        decision_timeout change at once, without dropping connections or experiments. Under systemd (Type=notify)
+        it reports READY=1 once listening, and WATCHDOG=1 when WatchdogSec is set.
         """,
         arguments: [
             .option("--config", value: "FILE", help: "The Director's configuration (YAML).", required: true),
@@ -25,42 +27,44 @@ enum DirectorCommands {
             .option("--log-level", value: "LEVEL", help: "debug, info, warning or error (default: info)."),
         ]
     ) { args, context in
-        var settings = try DirectorSettings.load(path: context.absolute(try args.required("--config")))
-        if let port = try args.int("--port", in: 0...65535) { settings.port = port }
+        let configuration = context.absolute(try args.required("--config"))
+        let portOverride = try args.int("--port", in: 0...65535)
+        var loaded = try DirectorSettings.load(path: configuration)
+        if let portOverride { loaded.port = portOverride }
+        let settings = loaded
+        let notifier = try ServiceNotifier(environment: context.environment)
         let logger = try ProcessLogging.logger(label: "director", file: "\(settings.stateDirectory)/director.log", args: args)
         let console = context.console
         let events = args.flag("--events")
         let director = try Director(settings: settings, logger: logger) { event in
             if events { console.print(event.jsonLine) }
         }
-        let stop = Termination.onSignal { director.stop() }
-        defer { stop.cancel() }
+        let stop = SignalHandler.on([SIGINT, SIGTERM]) {
+            notifier?.stopping()
+            director.stop()
+        }
+        let reload = SignalHandler.on([SIGHUP]) {
+            notifier?.reloading()
+            do {
+                var fresh = try DirectorSettings.load(path: configuration)
+                if let portOverride { fresh.port = portOverride }
+                let result = director.reload(fresh)
+                notifier?.ready(status: "listening on \(settings.host):\(director.port ?? settings.port); reloaded \(configuration): \(result)")
+            } catch {
+                logger.error("cannot reload \(configuration), so the configuration in force is unchanged: \(error)")
+                notifier?.ready(status: "listening on \(settings.host):\(director.port ?? settings.port); the last reload failed: \(error)")
+            }
+        }
+        defer {
+            stop.cancel()
+            reload.cancel()
+        }
         let port = try director.start()
+        logger.info("\(BuildInfo.summary): listening on \(settings.host):\(port); state in \(settings.stateDirectory)")
+        notifier?.ready(status: "listening on \(settings.host):\(port)")
+        notifier?.startWatchdog { director.isResponsive }
         if !events { console.print("director listening on \(settings.host):\(port); state in \(settings.stateDirectory)") }
         director.waitUntilStopped()
         return 0
-    }
-}
-
-/// Runs an action when the process gets SIGINT or SIGTERM (instead of dying at once), so a role can
-/// stop its children and flush its state.
-final class Termination {
-    private let sources: [any DispatchSourceSignal]
-
-    private init(sources: [any DispatchSourceSignal]) { self.sources = sources }
-
-    static func onSignal(_ action: @escaping @Sendable () -> Void) -> Termination {
-        let sources = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler(handler: action)
-            source.resume()
-            return source
-        }
-        return Termination(sources: sources)
-    }
-
-    func cancel() {
-        for source in sources { source.cancel() }
     }
 }

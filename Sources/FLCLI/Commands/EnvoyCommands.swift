@@ -16,7 +16,9 @@ enum EnvoyCommands {
         The configuration names the site's shard (inside its data folder), its certificate folder and its policy
         (`any`, or an allow-list of archive SHA-256 maintained with `fx envoy approve`). The Envoy only dials out;
         it reconnects forever when the Director is gone. Every experiment it runs or refuses is written to its
-        audit log. Runs until SIGINT or SIGTERM.
+        audit log. Runs until SIGINT or SIGTERM. SIGHUP re-reads the configuration: the policy and the limits on
+        models and statistics change at once, without dropping the connection or a running collaborator. Under
+        systemd (Type=notify) it reports READY=1 once registered, and WATCHDOG=1 when WatchdogSec is set.
         """,
         arguments: [
             .option("--name", value: "NAME", help: "The site's name: its certificate name, and its collaborators'.", required: true),
@@ -27,11 +29,36 @@ enum EnvoyCommands {
     ) { args, context in
         let name = try args.required("--name")
         let director = try args.endpoint("--director").map { Endpoint(host: $0.host, port: $0.port) }
-        let settings = try EnvoySettings.load(path: context.absolute(try args.required("--config")), name: name, director: director)
+        let configuration = context.absolute(try args.required("--config"))
+        let settings = try EnvoySettings.load(path: configuration, name: name, director: director)
+        let notifier = try ServiceNotifier(environment: context.environment)
         let logger = try ProcessLogging.logger(label: name, file: "\(settings.workDirectory)/envoy.log", args: args)
-        let envoy = try Envoy(settings: settings, logger: logger)
-        let stop = Termination.onSignal { envoy.stop() }
-        defer { stop.cancel() }
+        let envoy = try Envoy(settings: settings, logger: logger) { event in
+            switch event {
+            case let .registered(director): notifier?.ready(status: "registered with the Director at \(director)")
+            case let .waiting(reason): notifier?.status(reason)
+            }
+        }
+        let stop = SignalHandler.on([SIGINT, SIGTERM]) {
+            notifier?.stopping()
+            envoy.stop()
+        }
+        let reload = SignalHandler.on([SIGHUP]) {
+            notifier?.reloading()
+            do {
+                let result = envoy.reload(try EnvoySettings.load(path: configuration, name: name, director: director))
+                notifier?.ready(status: "reloaded \(configuration): \(result)")
+            } catch {
+                logger.error("cannot reload \(configuration), so the configuration in force is unchanged: \(error)")
+                notifier?.ready(status: "the last reload failed: \(error)")
+            }
+        }
+        defer {
+            stop.cancel()
+            reload.cancel()
+        }
+        notifier?.startWatchdog { envoy.isResponsive }
+        logger.info("\(BuildInfo.summary): site '\(name)', policy \(settings.policy), Director \(settings.director)")
         context.console.print("envoy '\(name)': \(envoy.settings.shard.sampleCount) samples of shape \(ShardDescriptor.text(envoy.settings.shard.sampleShape)), policy \(settings.policy), Director \(settings.director)")
         try envoy.run()
         return 0

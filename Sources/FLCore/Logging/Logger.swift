@@ -56,18 +56,60 @@ public struct Logger: Sendable {
 }
 
 /// Readable lines on standard error: `2026-11-24T16:40:01.123Z info aggregator: round 3 closed peer=site1`.
+/// One event is one line whatever its text holds (a newline in a message or a field is written as
+/// `\n`), so journald and `grep` see one record per event. Under systemd, when standard error is
+/// the journal's stream (`JOURNAL_STREAM` names it), lines start with the syslog priority (`<6>`
+/// for info) instead of a timestamp: journald keeps the level and stamps the time itself.
 public final class StandardErrorLogSink: LogSink {
     public static let shared = StandardErrorLogSink()
     private let lock = Mutex(())
+    private let descriptor: Int32
+    /// Whether lines carry a syslog priority for journald instead of a timestamp.
+    public let writesToJournal: Bool
+
+    /// Writes to `descriptor`; `journal` nil finds out from the environment whether it is the journal.
+    public init(descriptor: Int32 = 2, journal: Bool? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.descriptor = descriptor
+        writesToJournal = journal ?? StandardErrorLogSink.isJournal(descriptor, environment["JOURNAL_STREAM"])
+    }
 
     public func write(level: LogLevel, label: String, message: String, fields: [String: String]) {
-        var line = "\(LogTime.now()) \(level) \(label): \(message)"
-        for key in fields.keys.sorted() { line += " \(key)=\(fields[key]!)" }
+        var line = writesToJournal ? "<\(level.syslogPriority)>\(label): " : "\(LogTime.now()) \(level) \(label): "
+        line += StandardErrorLogSink.oneLine(message)
+        for key in fields.keys.sorted() { line += " \(key)=\(StandardErrorLogSink.oneLine(fields[key]!))" }
         line += "\n"
         var bytes = Array(line.utf8)
         lock.withLock { _ in
-            // write(2) on descriptor 2 rather than the C `stderr` global, which Swift 6 treats as unsafe shared state.
-            _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+            // write(2) rather than the C `stderr` global, which Swift 6 treats as unsafe shared state.
+            _ = bytes.withUnsafeMutableBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        }
+    }
+
+    static func oneLine(_ text: String) -> String {
+        guard text.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else { return text }
+        return text.replacingOccurrences(of: "\r\n", with: "\\n").replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r")
+    }
+
+    /// systemd sets `JOURNAL_STREAM=<device>:<inode>` for the stream it connected; a descriptor
+    /// redirected since (to a file, a pipe) no longer matches and gets timestamps again.
+    static func isJournal(_ descriptor: Int32, _ stream: String?) -> Bool {
+        guard let stream else { return false }
+        let parts = stream.split(separator: ":")
+        guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { return false }
+        return UInt64(status.st_dev) == device && UInt64(status.st_ino) == inode
+    }
+}
+
+extension LogLevel {
+    /// The syslog priority journald reads from a `<N>` prefix.
+    public var syslogPriority: Int {
+        switch self {
+        case .debug: 7
+        case .info: 6
+        case .warning: 4
+        case .error: 3
         }
     }
 }

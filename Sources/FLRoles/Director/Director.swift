@@ -14,13 +14,15 @@ import FLWire
 /// run on a serial queue. All of the state lives in `state`, and nothing blocking is ever done
 /// while it is locked: replies and events decided under the lock are sent after it is released.
 public final class Director: FrameHandler, @unchecked Sendable {
-    public let settings: DirectorSettings
+    /// The settings in force: those it started with, and what `reload` has changed since.
+    public var settings: DirectorSettings { live.withLock { $0 } }
+    let live: Mutex<DirectorSettings>
     public let store: DirectorStore
     let logger: Logger
     let aggregatorExecutable: String
     private let onEvent: @Sendable (DirectorEvent) -> Void
     let state: Mutex<DirectorState>
-    private let serverBox = Mutex<FrameServer?>(nil)
+    let serverBox = Mutex<FrameServer?>(nil)
     private let timers = DispatchQueue(label: "swiftfl.director.timers")
     // Set in `start()` and cancelled in `stop()`, both called by the Director's owner, one after the other.
     private var onlineTimer: DispatchSourceTimer?
@@ -34,7 +36,7 @@ public final class Director: FrameHandler, @unchecked Sendable {
 
     /// Reads the state directory (creating it if needed). Call `start()` to listen.
     public init(settings: DirectorSettings, logger: Logger, onEvent: @escaping @Sendable (DirectorEvent) -> Void = { _ in }) throws {
-        self.settings = settings
+        live = Mutex(settings)
         self.logger = logger
         self.onEvent = onEvent
         guard let executable = settings.aggregatorExecutable ?? ChildProcess.siblingExecutable("fx-aggregator") else {
@@ -80,6 +82,14 @@ public final class Director: FrameHandler, @unchecked Sendable {
         runner.name = "director-runner"
         runner.start()
         return server.port
+    }
+
+    /// Whether the Director can still take its own state lock and has not been stopped: what a
+    /// watchdog asks before it tells systemd the service is alive, so a Director stuck on its lock
+    /// stops the pings and is restarted.
+    public var isResponsive: Bool {
+        state.withLock { _ in }
+        return !stopping.load(ordering: .relaxed)
     }
 
     /// The port listened on, once started.
@@ -167,13 +177,19 @@ public final class Director: FrameHandler, @unchecked Sendable {
     static let userRoles: Set<CertificateRole> = [.user, .admin]
 
     public func connected(_ peer: PeerConnection) throws {
-        // The allow-lists narrow each role further; a name on one list never admits the other role.
+        if let refusal = Director.refusal(of: peer, under: settings) { throw ErrorReply(.notAllowed, refusal) }
+    }
+
+    /// Why the allow-lists of `settings` turn `peer` away, or nil when they admit it. The lists
+    /// narrow each role further; a name on one list never admits the other role.
+    static func refusal(of peer: PeerConnection, under settings: DirectorSettings) -> String? {
         if peer.role == .envoy, let allowed = settings.allowedEnvoys, !allowed.contains(peer.name) {
-            throw ErrorReply(.notAllowed, "'\(peer.name)' is not among this federation's envoys (envoys.allowed)")
+            return "'\(peer.name)' is not among this federation's envoys (envoys.allowed)"
         }
         if let role = peer.role, Director.userRoles.contains(role), let allowed = settings.allowedUsers, !allowed.contains(peer.name) {
-            throw ErrorReply(.notAllowed, "'\(peer.name)' is not among this federation's users (users.allowed)")
+            return "'\(peer.name)' is not among this federation's users (users.allowed)"
         }
+        return nil
     }
 
     public func disconnected(_ peer: PeerConnection) {

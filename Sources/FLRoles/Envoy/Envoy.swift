@@ -16,8 +16,11 @@ import FLWire
 /// ends if that thread ends); heartbeats go from a thread of each connection; a collaborator's
 /// exit is noticed on its `ChildProcess` thread. Shared state lives in `state`.
 public final class Envoy: Sendable {
-    public let settings: EnvoySettings
-    private let logger: Logger
+    /// The settings in force: those it started with, and what `reload` has changed since.
+    public var settings: EnvoySettings { live.withLock { $0 } }
+    let live: Mutex<EnvoySettings>
+    let logger: Logger
+    private let onEvent: @Sendable (EnvoyEvent) -> Void
     private let context: TLSContext
     private let audit: AuditLog
     private let collaboratorExecutable: String
@@ -40,11 +43,14 @@ public final class Envoy: Sendable {
     }
 
     /// Checks the shard (its columns against the declared sample shape) and the TLS identity.
-    public init(settings: EnvoySettings, logger: Logger) throws {
+    /// `onEvent` hears when the Envoy is registered and when it lost the Director (a service
+    /// manager's readiness and status lines come from there).
+    public init(settings: EnvoySettings, logger: Logger, onEvent: @escaping @Sendable (EnvoyEvent) -> Void = { _ in }) throws {
         var checked = settings
         checked.shard = try Envoy.inspect(settings.shard, at: settings.shardPath)
-        self.settings = checked
+        live = Mutex(checked)
         self.logger = logger
+        self.onEvent = onEvent
         self.context = try TLSContext(settings.tls, side: .client)
         self.audit = try AuditLog(path: settings.auditLogPath)
         guard let executable = settings.collaboratorExecutable ?? ChildProcess.siblingExecutable("fx-collaborator") else {
@@ -120,10 +126,15 @@ public final class Envoy: Sendable {
 
     private var isStopped: Bool { state.withLock { $0.stopped } }
 
+    /// Whether the Envoy can still take its own state lock and has not been stopped: what a
+    /// watchdog asks before it tells systemd the service is alive.
+    public var isResponsive: Bool { !isStopped }
+
     /// Waits the next backoff delay (or until stopped); true when stopped.
     private func waitBeforeRetry(_ backoff: inout Backoff, _ why: String) -> Bool {
         let delay = backoff.next()
         logger.info("\(why); retrying in \(String(format: "%.1f", delay)) s")
+        onEvent(.waiting(reason: why))
         if stopSignal.wait(timeout: .now() + delay) == .success {
             stopSignal.signal()
             return true
@@ -148,6 +159,7 @@ public final class Envoy: Sendable {
         let reply = try client.call(EnvoyRegistration(envoy: settings.name, shard: settings.shard), timeout: settings.idleTimeout)
         guard let welcome = reply as? EnvoyWelcome else { throw EnvoyError("the Director answered the registration with \(type(of: reply))") }
         logger.info("registered with the Director at \(settings.director) (heartbeat every \(welcome.heartbeatPeriod) s)")
+        onEvent(.registered(director: settings.director))
         return welcome
     }
 

@@ -402,13 +402,23 @@ public final class FrameServer: @unchecked Sendable {
         let snapshot = revocation.current()
         guard snapshot.generation != generation else { return }
         generation = snapshot.generation
-        let revoked = registry.withLock { $0.open.values.filter { snapshot.revokedSerialNumbers.contains($0.certificateSerial) } }
-        for peer in revoked {
+        closeConnections { peer in
+            snapshot.revokedSerialNumbers.contains(peer.certificateSerial)
+                ? "its certificate (serial \(peer.certificateSerial)) has been revoked" : nil
+        }
+    }
+
+    /// Closes every established connection for which `reason` gives a reason (say, an allow-list
+    /// reloaded without its name), logging each with that reason; returns how many were closed.
+    @discardableResult
+    public func closeConnections(reason: (PeerConnection) -> String?) -> Int {
+        let chosen = registry.withLock { $0.open.values.compactMap { peer in reason(peer).map { (peer, $0) } } }
+        for (peer, why) in chosen {
             // Closed before it is logged, so whoever reads the line can count on the connection being gone.
             peer.close()
-            logger.warning("closed the connection of \(peer): its certificate (serial \(peer.certificateSerial)) has been revoked",
-                           ["peer": peer.name, "serial": peer.certificateSerial])
+            logger.warning("closed the connection of \(peer): \(why)", ["peer": peer.name, "serial": peer.certificateSerial])
         }
+        return chosen.count
     }
 
     /// The soft descriptor limit less the descriptors open now, less a reserve for the rest of the process.
