@@ -74,9 +74,16 @@ done
 # makes apt refuse the package instead of the loader refusing the program.
 glibc=$(for exe in fx fx-aggregator fx-collaborator; do readelf -V --wide "$tree/usr/bin/$exe"; done |
   sed -n 's/.*Name: GLIBC_\([0-9][0-9.]*\) .*/\1/p' | sort -uV | tail -1)
+# libstdc++6 likewise, from the newest GLIBCXX_ symbol version: Debian numbers the package by the
+# GCC release that brought that version (GCC 10: 3.4.28, 11: 3.4.29, 12: 3.4.30, 13: 3.4.31-32, 14: 3.4.33).
+glibcxx=$(for exe in fx fx-aggregator fx-collaborator; do readelf -V --wide "$tree/usr/bin/$exe"; done |
+  sed -n 's/.*Name: GLIBCXX_3\.4\.\([0-9]*\) .*/\1/p' | sort -un | tail -1)
+case "${glibcxx:-0}" in
+  28) gcc_release=10 ;; 29) gcc_release=11 ;; 30) gcc_release=12 ;; 31|32) gcc_release=13 ;; 33) gcc_release=14 ;; *) gcc_release="" ;;
+esac
 depends=()
 [ $libc = 1 ] && depends+=("libc6${glibc:+ (>= $glibc)}")
-[ $cxx = 1 ] && depends+=("libstdc++6")
+[ $cxx = 1 ] && depends+=("libstdc++6${gcc_release:+ (>= $gcc_release)}")
 [ $gcc = 1 ] && depends+=("libgcc-s1")
 # libssl3t64: the same library under its name from Debian 13 and Ubuntu 24.04 on.
 [ $ssl = 1 ] && depends+=("libssl3 | libssl3t64")

@@ -4,4 +4,6 @@ import FLCore
 
 ProcessSetup.prepare()
 
-exit(FX.command.main(Array(CommandLine.arguments.dropFirst()), context: CommandContext()))
+// Installed, fx-aggregator and fx-collaborator are this same binary under their own names.
+let invokedAs = CommandLine.arguments.first.map { ($0 as NSString).lastPathComponent } ?? "fx"
+exit(FX.command(invokedAs: invokedAs).main(Array(CommandLine.arguments.dropFirst()), context: CommandContext()))

@@ -98,6 +98,10 @@ import FLWire
             #expect(command.version == BuildInfo.summary)
         }
         #expect(BuildInfo.summary.hasPrefix("SwiftFL \(BuildInfo.version) (commit "))
+        // An installation's one binary answers to the name it is run by.
+        #expect(FX.command(invokedAs: "fx-aggregator").name == "fx-aggregator")
+        #expect(FX.command(invokedAs: "fx-collaborator").name == "fx-collaborator")
+        #expect(FX.command(invokedAs: "fx").name == "fx" && FX.command(invokedAs: "swiftfl").name == "fx")
         #expect(!BuildInfo.commit.isEmpty)
     }
 }

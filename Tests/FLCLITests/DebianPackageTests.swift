@@ -73,8 +73,11 @@ import FLTesting
             expected += files.map { "/usr/share/swiftfl/\(tree)/\($0)" }
         }
         for path in expected { #expect(modes[path]?.hasPrefix("-rw-r--r--") == true, "\(path) in the package: \(modes[path] ?? "missing")") }
-        for exe in ["fx", "fx-aggregator", "fx-collaborator"] {
-            #expect(modes["/usr/bin/\(exe)"] == "-rwxr-xr-x", "/usr/bin/\(exe) in the package: \(modes["/usr/bin/\(exe)"] ?? "missing")")
+        // One binary; the role executables are hard links to it (it answers to the name it is run by).
+        #expect(modes["/usr/bin/fx"] == "-rwxr-xr-x", "/usr/bin/fx in the package: \(modes["/usr/bin/fx"] ?? "missing")")
+        for exe in ["fx-aggregator", "fx-collaborator"] {
+            let link = "/usr/bin/\(exe) link to ./usr/bin/fx"
+            #expect(modes[link] == "hrwxr-xr-x", "\(link) in the package: \(modes[link] ?? "missing")")
         }
 
         // Extracted: units, user, examples and maintainer scripts are packaging/debian's, byte for
@@ -92,12 +95,16 @@ import FLTesting
         for script in Self.maintainerScripts {
             #expect(FileManager.default.isExecutableFile(atPath: "\(tree)/DEBIAN/\(script)"), "DEBIAN/\(script) is not executable")
         }
-        // Installed-Size is in KiB and counts at least the executables.
-        var executableBytes = 0
-        for exe in ["fx", "fx-aggregator", "fx-collaborator"] {
-            executableBytes += (try FileManager.default.attributesOfItem(atPath: "\(tree)/usr/bin/\(exe)")[.size] as? Int) ?? 0
-        }
+        // Installed-Size is in KiB and counts at least the executable, once.
+        let fx = try FileManager.default.attributesOfItem(atPath: "\(tree)/usr/bin/fx")
+        let executableBytes = (fx[.size] as? Int) ?? 0
         #expect((Int(fields["Installed-Size"] ?? "") ?? 0) >= executableBytes / 1024, "Installed-Size: \(fields["Installed-Size"] ?? "missing")")
+        for exe in ["fx-aggregator", "fx-collaborator"] {
+            let linked = try FileManager.default.attributesOfItem(atPath: "\(tree)/usr/bin/\(exe)")
+            #expect(linked[.systemFileNumber] as? Int == fx[.systemFileNumber] as? Int, "usr/bin/\(exe) is not a hard link to usr/bin/fx")
+            let version = try Self.output("\(tree)/usr/bin/\(exe)", ["--version"], scratch: dir)
+            #expect(version.hasPrefix("SwiftFL \(BuildInfo.version) "), "usr/bin/\(exe) --version: \(version)")
+        }
         for exe in ["fx", "fx-aggregator", "fx-collaborator"] {
             let dynamic = try Self.output("readelf", ["-d", "\(tree)/usr/bin/\(exe)"], scratch: dir)
             let needed = dynamic.split(separator: "\n").filter { $0.contains("(NEEDED)") }

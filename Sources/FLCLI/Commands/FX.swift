@@ -16,4 +16,14 @@ public enum FX {
                 ])
             .versioned(BuildInfo.summary)
     }
+
+    /// The command tree of the executable invoked as `name` (its file name): an installation ships
+    /// one binary, and `fx-aggregator` and `fx-collaborator` are hard links to it.
+    public static func command(invokedAs name: String) -> Command {
+        switch name {
+        case "fx-aggregator": AggregatorProcess.command
+        case "fx-collaborator": CollaboratorProcess.command
+        default: command
+        }
+    }
 }
