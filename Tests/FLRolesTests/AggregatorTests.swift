@@ -411,7 +411,7 @@ final class AggregatorHarness {
     /// neither served nor saved.
     @Test func aNonFiniteAggregatedModelEndsTheExperimentUnsaved() throws {
         let h = try AggregatorHarness(rounds: 2, tasks: ["train"],
-                                      aggregation: AggregationSettings(function: FedAvgM.name, serverLearningRate: 1e38, serverMomentum: 0.9))
+                                      aggregation: AggregationSettings(function: "fedavgm", serverLearningRate: 1e38, serverMomentum: 0.9))
         let a = try h.site("site_a"), b = try h.site("site_b")
         _ = try a.hello()
         _ = try b.hello()

@@ -41,8 +41,8 @@ import FLRoles
         #expect(bits(global.values) == bits(honest))
     }
 
-    @Test func fedAvgMRefusesTheSameWayAndAppliesMomentum() {
-        let fedavgm = FedAvgM(layout: layout, learningRate: 1, momentum: 0.5)
+    @Test func fedAvgMRefusesTheSameWayAndAppliesMomentum() throws {
+        let fedavgm = try AggregationSettings(function: "fedavgm", serverLearningRate: 1, serverMomentum: 0.5).make(layout: layout)
         var global = ModelState(layout: layout, values: [1, 1, 1, 1])
         fedavgm.begin(global: global)
         var update: [Float] = [0, 0, 0, 0]
@@ -57,8 +57,8 @@ import FLRoles
 
     /// Finite updates, a finite sum, and still a model that is not finite: the aggregator checks the
     /// result of `finish` (AggregatorTests) because no check on the updates can catch this.
-    @Test func fedAvgMWithAnAbsurdLearningRateMakesANonFiniteModel() {
-        let fedavgm = FedAvgM(layout: layout, learningRate: 1e38, momentum: 0.9)
+    @Test func fedAvgMWithAnAbsurdLearningRateMakesANonFiniteModel() throws {
+        let fedavgm = try AggregationSettings(function: "fedavgm", serverLearningRate: 1e38).make(layout: layout)
         var global = ModelState(zeros: layout)
         fedavgm.begin(global: global)
         var update: [Float] = [10, 10, 10, 10]

@@ -6,7 +6,6 @@ import FLCore
 /// Memory: one running-sum buffer the size of the model, exchanged with the buffer of each update it
 /// takes in (so the aggregator's pool of buffers keeps its size).
 public final class FedAvg: AggregationFunction {
-    public static let name = "fedavg"
 
     private var sum: [Float]
     public private(set) var totalWeight: Double = 0

@@ -133,7 +133,10 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         self.metricsLog = try MetricsLog(path: settings.paths.metricsLog)
         self.staging = UpdateStaging(slots: settings.concurrentUpdates, count: initialModel.layout.count)
         self.assigner = TaskAssigner(groups: settings.taskGroups, collaborators: settings.collaborators, seed: settings.assignerSeed)
-        let aggregation = try settings.aggregation.make(layout: initialModel.layout)
+        var aggregationSettings = settings.aggregation
+        // Updates that outgrow the memory budget spill next to the checkpoints, on the workspace's disk.
+        aggregationSettings.spillDirectory = aggregationSettings.spillDirectory ?? settings.paths.checkpointDirectory
+        let aggregation = try aggregationSettings.make(layout: initialModel.layout)
         var initial = RoundState(global: initialModel, aggregation: aggregation, servedModelFile: settings.paths.initialModel)
         if settings.standardizationFeatures != nil && checkpoint == nil { initial.phase = .statistics }
         if let checkpoint {
@@ -424,10 +427,15 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                             guard s.phase != .done, s.round == result.round, s.pending[name]?.contains(result.task) == true else {
                                 throw ErrorReply(.conflict, "round \(result.round) closed while the update was arriving")
                             }
-                            if case let .refused(index) = s.aggregation.add(&buffer, weight: Double(weight)) {
+                            switch s.aggregation.add(&buffer, weight: Double(weight)) {
+                            case .added: break
+                            case let .refused(index):
                                 let (tensor, element) = position(of: index)
                                 throw ErrorReply(.rejected, "weighted by its \(weight) samples, model tensor '\(tensor)' overflows the running sum "
                                                  + "at element \(element) (beyond float32's range); the update is left out")
+                            case let .notKept(reason):
+                                logger.error("could not keep the update of \(name) for round \(result.round): \(reason)", ["peer": name])
+                                throw ErrorReply(.rejected, "the aggregator could not keep the update (\(reason)); it is left out")
                             }
                             record(&s, name: name, result: result, weight: weight)
                         }

@@ -669,6 +669,35 @@ public struct NetworkPlan: Sendable, Hashable {
 
 /// The aggregator's part of the plan.
 public struct AggregatorPlan: Sendable {
+    /// `aggregation` and the settings of the functions it may name, each checked against its range.
+    static func aggregation(_ plan: Plan, _ s: String) throws -> AggregationSettings {
+        let function = try plan.string("\(s).aggregation", default: AggregationSettings.Function.fedavg.rawValue)
+        guard AggregationSettings.known.contains(function) else {
+            throw PlanCheck.error(plan, "\(s).aggregation", "expected one of \(AggregationSettings.known.joined(separator: ", ")), found '\(function)'")
+        }
+        func number(_ key: String, _ value: Double?, _ expected: String, _ valid: (Double) -> Bool) throws -> Double? {
+            guard let value else { return nil }
+            guard value.isFinite, valid(value) else { throw PlanCheck.error(plan, "\(s).\(key)", "expected \(expected), found \(value)") }
+            return value
+        }
+        var settings = AggregationSettings(function: function)
+        settings.serverLearningRate = try number("server_learning_rate", try plan.doubleIfPresent("\(s).server_learning_rate"), "a number above 0") { $0 > 0 }
+        settings.serverMomentum = try number("server_momentum", try plan.double("\(s).server_momentum", default: 0.9), "a number in [0, 1)") { $0 >= 0 && $0 < 1 }!
+        settings.serverBeta2 = try number("server_beta_2", try plan.double("\(s).server_beta_2", default: 0.99), "a number in [0, 1)") { $0 >= 0 && $0 < 1 }!
+        settings.serverTau = try number("server_tau", try plan.double("\(s).server_tau", default: 1e-3), "a number above 0") { $0 > 0 }!
+        settings.trimmedMeanBeta = try number("trimmed_mean_beta", try plan.double("\(s).trimmed_mean_beta", default: 0.2), "a fraction in [0, 0.5)") { $0 >= 0 && $0 < 0.5 }!
+        settings.krumF = try plan.int("\(s).krum_f", default: 1)
+        guard settings.krumF >= 0 else { throw PlanCheck.error(plan, "\(s).krum_f", "expected 0 or more sites, found \(settings.krumF)") }
+        settings.multiKrumM = try plan.intIfPresent("\(s).multi_krum_m")
+        if let m = settings.multiKrumM, m < 1 { throw PlanCheck.error(plan, "\(s).multi_krum_m", "expected 1 or more updates, found \(m)") }
+        settings.maxUpdateNorm = try number("max_update_norm", try plan.doubleIfPresent("\(s).max_update_norm"), "a norm above 0") { $0 > 0 }
+        settings.memoryBudget = try plan.int("\(s).aggregation_memory_budget", default: settings.memoryBudget)
+        guard settings.memoryBudget >= 0 else {
+            throw PlanCheck.error(plan, "\(s).aggregation_memory_budget", "expected 0 or more bytes, found \(settings.memoryBudget)")
+        }
+        return settings
+    }
+
     public var initialModelPath: String
     public var bestModelPath: String
     public var lastModelPath: String
@@ -698,12 +727,7 @@ public struct AggregatorPlan: Sendable {
         }
         higherIsBetter = try plan.bool("\(s).higher_is_better", default: true)
         finalValidation = try plan.bool("\(s).final_validation", default: true)
-        let function = try plan.string("\(s).aggregation", default: FedAvg.name)
-        guard AggregationSettings.known.contains(function) else {
-            throw PlanCheck.error(plan, "\(s).aggregation", "expected one of \(AggregationSettings.known.joined(separator: ", ")), found '\(function)'")
-        }
-        aggregation = AggregationSettings(function: function, serverLearningRate: try plan.double("\(s).server_learning_rate", default: 1),
-                                          serverMomentum: try plan.double("\(s).server_momentum", default: 0.9))
+        aggregation = try AggregatorPlan.aggregation(plan, s)
         let minimum: StragglerPolicy.Minimum
         if let node = plan.node(at: "\(s).minimum_reporting"), !node.isNull {
             if let count = node.asInt {
