@@ -24,6 +24,39 @@ import Testing
         #expect(c.values != a.values)
     }
 
+    /// From an all-zero model the proximal term μ/2·‖w − 0‖² is weight decay μ: FedProx with plain
+    /// SGD must give bit for bit the model SGD with weight_decay μ gives.
+    @Test func theProximalTermFromZeroIsWeightDecay() throws {
+        let architecture = NetworkArchitecture.softmaxRegression(inputs: 64, classes: 10)
+        let zero = ModelState(zeros: architecture.initialModel(seed: 0).layout)
+        func train(mu: Double, weightDecay: Double) throws -> ModelState {
+            var model = zero
+            var optimizer = SGD(layout: model.layout, learningRate: 0.05, weightDecay: weightDecay)
+            _ = try Trainer(architecture: architecture).train(model: &model, data: Self.digitsSplit.train, epochs: 2, batchSize: 16,
+                                                              optimizer: &optimizer, seed: 4, proximalMu: mu)
+            return model
+        }
+        let proximal = try train(mu: 0.3, weightDecay: 0)
+        #expect(proximal.values.map(\.bitPattern) == (try train(mu: 0, weightDecay: 0.3)).values.map(\.bitPattern))
+        #expect(proximal != (try train(mu: 0, weightDecay: 0)))
+    }
+
+    /// The larger μ, the closer local training stays to the model it started from.
+    @Test func theProximalTermKeepsTheModelNearItsStart() throws {
+        let architecture = NetworkArchitecture.mlp(inputs: 64, hidden: [32], classes: 10)
+        let start = architecture.initialModel(seed: 1)
+        func drift(_ mu: Double) throws -> Double {
+            var model = start
+            var optimizer = SGD(layout: model.layout, learningRate: 0.05, momentum: 0.9)
+            _ = try Trainer(architecture: architecture).train(model: &model, data: Self.digitsSplit.train, epochs: 3, batchSize: 32,
+                                                              optimizer: &optimizer, seed: 2, proximalMu: mu)
+            return zip(model.values, start.values).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }.squareRoot()
+        }
+        let (none, some, strong) = (try drift(0), try drift(0.1), try drift(2))
+        #expect(none > some && some > strong, "drift: μ=0 \(none), μ=0.1 \(some), μ=2 \(strong)")
+        #expect(throws: TrainingError.self) { try drift(-1) }
+    }
+
     @Test func zeroEpochsLeaveTheModelUnchanged() throws {
         let architecture = NetworkArchitecture.softmaxRegression(inputs: 64, classes: 10)
         let initial = architecture.initialModel(seed: 3)

@@ -284,11 +284,13 @@ public struct ExperimentPlan: Sendable {
             guard split.train.featureCount == builtin.architecture.inputCount else {
                 throw WorkspaceError("\(name): the data has \(split.train.featureCount) features but the plan's model takes \(builtin.architecture.inputCount) (task_runner.settings.input_features)")
             }
-            return try BuiltinTaskRunner(settings: BuiltinRunnerSettings(
+            var settings = BuiltinRunnerSettings(
                 architecture: builtin.architecture, optimizer: builtin.optimizer, batchSize: data.batchSize,
                 epochs: taskArguments["train"]?["epochs"]?.intValue ?? 1, seed: builtin.seed, collaboratorIndex: index,
                 resetOptimizerEachRound: builtin.resetOptimizerEachRound, train: split.train, validation: split.validation,
-                standardizesFromModel: data.standardization == .federated))
+                standardizesFromModel: data.standardization == .federated)
+            settings.proximalMu = builtin.proximalMu
+            return try BuiltinTaskRunner(settings: settings)
         case let .external(external):
             let data = try externalData(for: name, dataPath: dataPath)
             guard FileManager.default.fileExists(atPath: data.path) else {
@@ -379,6 +381,8 @@ public enum RunnerPlan: Sendable {
         public var optimizer: OptimizerSettings
         public var resetOptimizerEachRound: Bool
         public var seed: UInt64
+        /// FedProx's μ (`proximal_mu`; 0: none).
+        public var proximalMu: Double = 0
     }
 
     /// The site's own command, run for each task through request files (docs/external-runner.md).
@@ -465,9 +469,11 @@ public enum RunnerPlan: Sendable {
                 throw PlanCheck.error(plan, "\(s).optimizer", "expected sgd or adam, found '\(optimizerName)'")
             }
             do { try optimizer.validate() } catch { throw PlanCheck.error(plan, s, "\(error)") }
+            let mu = try plan.double("\(s).proximal_mu", default: 0)
+            guard mu >= 0, mu.isFinite else { throw PlanCheck.error(plan, "\(s).proximal_mu", "expected 0 or more, found \(mu)") }
             self = .builtin(Builtin(architecture: architecture, optimizer: optimizer,
                                     resetOptimizerEachRound: try plan.bool("\(s).reset_optimizer_each_round", default: true),
-                                    seed: UInt64(truncatingIfNeeded: try plan.int("\(s).seed", default: 0))))
+                                    seed: UInt64(truncatingIfNeeded: try plan.int("\(s).seed", default: 0)), proximalMu: mu))
         case "noop":
             let parameters = try plan.int("\(s).parameters")
             guard parameters > 0, parameters <= ModelLayout.maximumCount else {

@@ -21,6 +21,9 @@ public struct BuiltinRunnerSettings: Sendable {
     /// Whether the model carries the federation's standardizer (`preprocess.mean`, `preprocess.scale`
     /// after the network's tensors) and the rows are standardised with it, round by round.
     public var standardizesFromModel: Bool
+    /// FedProx's μ (`proximal_mu`): 0 trains plain local SGD; above 0 pulls each local step towards
+    /// the round's global model.
+    public var proximalMu: Double = 0
 
     public init(
         architecture: NetworkArchitecture, optimizer: OptimizerSettings, batchSize: Int = 32, epochs: Int = 1, seed: UInt64 = 0,
@@ -187,7 +190,7 @@ public final class BuiltinTaskRunner: TaskRunner {
             if settings.resetOptimizerEachRound { engine.optimizer.reset() }
             return try engine.trainer.train(
                 model: &updated, data: data.train, epochs: epochs, batchSize: settings.batchSize,
-                optimizer: &engine.optimizer, seed: settings.trainingSeed(round: task.round))
+                optimizer: &engine.optimizer, seed: settings.trainingSeed(round: task.round), proximalMu: settings.proximalMu)
         }
         return TaskOutcome(model: updated, metrics: ["loss": metrics.loss, "accuracy": metrics.accuracy], sampleCount: metrics.sampleCount)
     }

@@ -54,15 +54,22 @@ public final class Trainer {
     /// Trains `model` in place for `epochs` passes over `data`, in shuffled minibatches of `batchSize` (the
     /// last one of an epoch may be smaller). Epoch e visits the rows in the order of a permutation seeded
     /// by `SeededGenerator.derive(seed, e)`, so equal inputs give a bit-identical model.
+    ///
+    /// `proximalMu` > 0 adds FedProx's proximal term (Li et al. 2020), `μ/2·‖w − w₀‖²` with `w₀` the
+    /// model as given, to the loss: its gradient `μ·(w − w₀)` pulls each step back towards the global
+    /// model, so sites whose data differ drift apart less over their local epochs.
     /// - Throws: `TrainingError` when the model, data or parameters do not fit, or the loss diverges.
     public func train(
-        model: inout ModelState, data: Dataset, epochs: Int, batchSize: Int, optimizer: inout some Optimizer, seed: UInt64
+        model: inout ModelState, data: Dataset, epochs: Int, batchSize: Int, optimizer: inout some Optimizer, seed: UInt64,
+        proximalMu: Double = 0
     ) throws -> TrainingMetrics {
         try check(model: model, data: data)
         guard epochs >= 0 else { throw TrainingError.invalidParameter("epochs must be non-negative, got \(epochs)") }
         guard batchSize >= 1 else { throw TrainingError.invalidParameter("batch size must be positive, got \(batchSize)") }
         guard !data.isEmpty else { throw TrainingError.emptyDataset }
         guard optimizer.layout == model.layout else { throw TrainingError.layoutMismatch("the optimizer was built for another layout") }
+        guard proximalMu >= 0, proximalMu.isFinite else { throw TrainingError.invalidParameter("proximal mu must be 0 or more, got \(proximalMu)") }
+        let anchor: [Float]? = proximalMu > 0 ? model.values : nil
 
         let n = data.count, d = data.featureCount
         let size = min(batchSize, n)
@@ -79,7 +86,8 @@ public final class Trainer {
             var start = 0
             while start < n {
                 let rows = min(size, n - start)
-                stats = stats + step(model: &model, data: data, order: order, start: start, rows: rows, optimizer: &optimizer)
+                stats = stats + step(model: &model, data: data, order: order, start: start, rows: rows, optimizer: &optimizer,
+                                     proximal: anchor.map { (Float(proximalMu), $0) })
                 start += rows
             }
             guard stats.lossSum.isFinite, model.isFinite else { throw TrainingError.diverged(epoch: epoch) }
@@ -91,7 +99,8 @@ public final class Trainer {
 
     /// One minibatch: gather the rows, compute the gradient, update the parameters.
     private func step(
-        model: inout ModelState, data: Dataset, order: [Int], start: Int, rows: Int, optimizer: inout some Optimizer
+        model: inout ModelState, data: Dataset, order: [Int], start: Int, rows: Int, optimizer: inout some Optimizer,
+        proximal: (mu: Float, anchor: [Float])?
     ) -> BatchStatistics {
         let d = data.featureCount
         batchFeatures.withUnsafeMutableBufferPointer { xb in
@@ -118,6 +127,11 @@ public final class Trainer {
                             inputs: UnsafeBufferPointer(rebasing: xb[0..<(rows * d)]),
                             labels: UnsafeBufferPointer(rebasing: yb[0..<rows]),
                             gradient: g)
+                    }
+                }
+                if let (mu, anchor) = proximal {
+                    anchor.withUnsafeBufferPointer { w0 in
+                        for i in 0..<g.count { g[i] += mu * (p[i] - w0[i]) }
                     }
                 }
                 optimizer.step(parameters: p, gradient: UnsafeBufferPointer(g))
