@@ -65,8 +65,9 @@ public final class FederationFixture: @unchecked Sendable {
     }
 
     /// Starts collaborator `name` against the aggregator at `port`.
-    public func startCollaborator(_ name: String, port: Int, _ extra: [String] = []) throws -> ProcessUnderTest {
-        try start("fx-collaborator", ["--workspace", workspace, "--name", name, "--aggregator", "127.0.0.1:\(port)"] + extra, name: name)
+    /// `workspace` runs this one collaborator from another workspace (say, one whose plan makes it hostile).
+    public func startCollaborator(_ name: String, port: Int, _ extra: [String] = [], workspace: String? = nil) throws -> ProcessUnderTest {
+        try start("fx-collaborator", ["--workspace", workspace ?? self.workspace, "--name", name, "--aggregator", "127.0.0.1:\(port)"] + extra, name: name)
     }
 
     /// Starts any executable of the package, kept until the fixture goes away.

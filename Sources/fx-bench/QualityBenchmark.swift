@@ -36,10 +36,16 @@ enum QualityBenchmark {
         var testRows: Int
         var trainingRows: Int
         var seconds: Double
+        /// The federation's own aggregated validation accuracy after each training round.
+        var validation: [Double]
     }
 
-    /// One split (`seed` picks the held-out rows and the sites' shares) trained both ways.
-    static func trial(seed: UInt64) throws -> Trial {
+    /// One split (`seed` picks the held-out rows and the sites' shares) trained both ways. `configure`
+    /// edits the workspace after the split is set (another aggregation, FedProx); `hostile` sites run
+    /// `hostileWorkspace` instead (another plan: the aggregator never sees the sites' plans).
+    static func trial(seed: UInt64, alpha: Double = alpha, rounds: Int = rounds, configure: (FederationFixture) throws -> Void = { _ in },
+                      hostile: Set<String> = [], hostileWorkspace: ((FederationFixture) throws -> String)? = nil,
+                      centralized known: Double? = nil) throws -> Trial {
         let names = (1...sites).map { "site_\($0)" }
         let fixture = try FederationFixture(template: "digits", collaborators: names)
         let all = try CSVDataset.load(path: "\(fixture.workspace)/data/digits_8x8.csv", classCount: 10)
@@ -54,25 +60,39 @@ enum QualityBenchmark {
         try fixture.write("plan/data.yaml", names.enumerated().map { index, name in
             "\(name):\n  path: data/digits_train.csv\n  shard_index: \(index)\n"
         }.joined())
+        try configure(fixture)
         try fixture.initialize()
+        let hostilePath = try hostileWorkspace?(fixture)
 
         let started = RoundBenchmark.monotonicSeconds()
         let (aggregator, port) = try fixture.startAggregator()
-        let collaborators = try names.map { try fixture.startCollaborator($0, port: port) }
+        let collaborators = try names.map { name in
+            try fixture.startCollaborator(name, port: port, workspace: hostile.contains(name) ? hostilePath : nil)
+        }
         let status = try aggregator.waitForExit(timeout: 600)
         guard status.isSuccess else { throw BenchError("aggregator \(status): \(aggregator.errorTail())") }
-        for c in collaborators { try c.waitForExit(timeout: 60) }
+        for c in collaborators { _ = c.process.wait(timeout: 60) }
         let seconds = RoundBenchmark.monotonicSeconds() - started
         // Every training round, then the final model's validation (and the best one's), each close as a round.
-        let closed = FederationFixture.events("round_closed", in: aggregator).compactMap { $0["round"] as? Int }
+        let closedEvents = FederationFixture.events("round_closed", in: aggregator)
+        let closed = closedEvents.compactMap { $0["round"] as? Int }
         guard (1...rounds).allSatisfy(closed.contains) else { throw BenchError("rounds closed: \(closed), expected 1...\(rounds)") }
+        let validation = closedEvents.filter { ($0["final_validation"] as? Bool) != true }.compactMap { event -> Double? in
+            (event["metrics"] as? [String: Any])?["aggregated_model_validation/accuracy"] as? Double
+        }
         let federated = try TrainedModel.load("\(fixture.workspace)/save/last.safetensors").evaluate(test).accuracy
 
-        let plan = try ExperimentPlan.load(workspace: Workspace(root: fixture.workspace), installation: try? Installation.locate())
-        guard case .builtin(let builtin) = plan.runner else { throw BenchError("the digits template no longer uses the builtin runner") }
-        let epochs = rounds * (plan.taskArguments["train"]?["epochs"]?.intValue ?? 1)
-        let centralized = try centralizedAccuracy(builtin, epochs: epochs, batchSize: plan.data.batchSize, train: pooled, test: test)
-        return Trial(federated: federated, centralized: centralized, testRows: test.count, trainingRows: pooled.count, seconds: seconds)
+        let centralized: Double
+        if let known {
+            centralized = known
+        } else {
+            let plan = try ExperimentPlan.load(workspace: Workspace(root: fixture.workspace), installation: try? Installation.locate())
+            guard case .builtin(let builtin) = plan.runner else { throw BenchError("the digits template no longer uses the builtin runner") }
+            let epochs = rounds * (plan.taskArguments["train"]?["epochs"]?.intValue ?? 1)
+            centralized = try centralizedAccuracy(builtin, epochs: epochs, batchSize: plan.data.batchSize, train: pooled, test: test)
+        }
+        return Trial(federated: federated, centralized: centralized, testRows: test.count, trainingRows: pooled.count, seconds: seconds,
+                     validation: validation)
     }
 
     /// The plan's network trained on the pooled rows, standardized with their own statistics, scored on `test`.

@@ -128,39 +128,64 @@ public final class RobustAggregation: AggregationFunction {
     }
 
     /// Each update's Krum score: the sum of its squared distances to its n−f−2 nearest others (at
-    /// least one). Distances are summed in Double, so huge hostile values cannot overflow them.
+    /// least one). The pairs are measured a block of coordinates at a time, so each update is read
+    /// from memory once rather than once per pair; distances are summed in Double across blocks, so
+    /// huge hostile values cannot overflow them.
     static func krumScores(_ rows: [UnsafeBufferPointer<Float>], f: Int) -> [Double] {
         let n = rows.count
         guard n > 1 else { return [0] }
-        var distance = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
-        for i in 0..<n {
-            for j in (i + 1)..<n {
-                let d = squaredDistance(rows[i], rows[j])
-                distance[i][j] = d
-                distance[j][i] = d
+        let count = rows[0].count, block = 2048
+        var distance = [Double](repeating: 0, count: n * n)
+        var start = 0
+        while start < count {
+            let width = min(block, count - start)
+            for i in 0..<n {
+                for j in (i + 1)..<n {
+                    distance[i * n + j] += Double(squaredDistance(rows[i].baseAddress! + start, rows[j].baseAddress! + start, width))
+                }
             }
+            start += width
         }
         let neighbours = max(1, n - f - 2)
-        return (0..<n).map { i in
-            (0..<n).filter { $0 != i }.map { distance[i][$0] }.sorted().prefix(neighbours).reduce(0, +)
+        var scores: [Double] = []
+        for i in 0..<n {
+            var others: [Double] = []
+            for j in 0..<n where j != i { others.append(distance[min(i, j) * n + max(i, j)]) }
+            others.sort()
+            scores.append(others.prefix(neighbours).reduce(0, +))
         }
+        return scores
     }
 
+    /// ‖a − b‖² over whole models: Float within blocks, Double across them.
     static func squaredDistance(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Double {
         var total = 0.0
         var start = 0
-        // Float sums over short blocks (vectorised), Double across blocks.
         while start < a.count {
-            let end = min(a.count, start + 1024)
-            var partial: Float = 0
-            for i in start..<end {
-                let d = a[i] - b[i]
-                partial += d * d
-            }
-            total += Double(partial)
-            start = end
+            let width = min(2048, a.count - start)
+            total += Double(squaredDistance(a.baseAddress! + start, b.baseAddress! + start, width))
+            start += width
         }
         return total
+    }
+
+    /// ‖a − b‖² over `count` values, in 16 lanes (a plain loop's one Float sum cannot be vectorised).
+    static func squaredDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
+        var lanes = SIMD16<Float>()
+        var i = 0
+        let rawA = UnsafeRawPointer(a), rawB = UnsafeRawPointer(b)
+        while i + 16 <= count {
+            let d = rawA.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) - rawB.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            lanes += d * d
+            i += 16
+        }
+        var sum = lanes.sum()
+        while i < count {
+            let d = a[i] - b[i]
+            sum += d * d
+            i += 1
+        }
+        return sum
     }
 
     public var state: [String: [Float]] { [:] }
