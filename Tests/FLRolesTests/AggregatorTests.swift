@@ -81,13 +81,14 @@ final class AggregatorHarness {
     let aggregator: Aggregator
     let port: Int
     let layout: ModelLayout
-    let settings: AggregatorSettings
+    private(set) var settings: AggregatorSettings
 
     init(collaborators: [String] = ["site_a", "site_b"], rounds: Int = 2, parameters: Int = 4,
          straggler: StragglerPolicy = StragglerPolicy(), tasks: [String] = ["aggregated_model_validation", "train"],
          finalValidation: Bool = false, aggregation: AggregationSettings = AggregationSettings(),
          sampleCaps: [String: Int] = [:], modelMetadata: [String: String] = [:], standardizationFeatures: Int? = nil,
-         adjustPaths: (inout AggregatorPaths) -> Void = { _ in }, resume: Bool = false, reuse: (TestPKI, TemporaryDirectory)? = nil) throws {
+         adjustPaths: (inout AggregatorPaths) -> Void = { _ in }, resume: Bool = false, reuse: (TestPKI, TemporaryDirectory)? = nil,
+         fractionPerRound: Double = 1) throws {
         pki = try reuse?.0 ?? TestPKI()
         directory = try reuse?.1 ?? TemporaryDirectory()
         let network = try ModelLayout([TensorSpec(name: "w", shape: [parameters])])
@@ -106,6 +107,7 @@ final class AggregatorHarness {
             sampleCaps: sampleCaps, longPollSeconds: 10, modelMetadata: modelMetadata, standardizationFeatures: standardizationFeatures,
             paths: paths,
             server: ServerConfiguration(tls: server, handshakeTimeout: 5, idleTimeout: 10))
+        settings.fractionPerRound = fractionPerRound
         // On disk as `fx plan initialize` leaves it: the best model of round 0 is a link to it.
         if !FileManager.default.fileExists(atPath: paths.initialModel) {
             try Safetensors.write(ModelState(zeros: layout), to: paths.initialModel)
@@ -137,6 +139,36 @@ final class AggregatorHarness {
         let records = try MetricsLog.read(h.settings.paths.metricsLog)
         #expect(records.contains { $0.origin == "site_a" && $0.task == "train" && $0.metric == "loss" })
         #expect(records.contains { $0.origin == "aggregator" && $0.task == "aggregated_model_validation" && $0.value == 0.5 })
+    }
+
+    /// fraction_per_round 0.5 of 4 sites: each round exactly the 2 sites the assigner samples train,
+    /// the others are told to wait, and the round closes on the sampled ones alone.
+    @Test func clientSamplingTrainsTheSampledSitesOnly() throws {
+        let names = ["site_a", "site_b", "site_c", "site_d"]
+        let h = try AggregatorHarness(collaborators: names, rounds: 3, tasks: ["train"], fractionPerRound: 0.5)
+        let sites = try names.map { try h.site($0) }
+        for site in sites { _ = try site.hello() }
+        let assigner = TaskAssigner(groups: h.settings.taskGroups, collaborators: names, seed: h.settings.assignerSeed)
+        var trained: Set<String> = []
+        for round in 0..<3 {
+            let chosen = assigner.sample(names, fraction: 0.5, round: round)
+            #expect(chosen.count == 2)
+            for site in sites where !chosen.contains(site.name) {
+                #expect(try site.ask(round: round, wait: 0.2).status == .wait, "\(site.name) was given work in round \(round)")
+            }
+            for site in sites where chosen.contains(site.name) {
+                try site.runRound(round, values: [Float](repeating: Float(round + 1), count: 4), layout: h.layout)
+            }
+            trained.formUnion(chosen)
+        }
+        let outcome = h.aggregator.wait(grace: 0)
+        #expect(outcome.succeeded, "\(outcome.reason)")
+        let records = try MetricsLog.read(h.settings.paths.metricsLog)
+        for round in 0..<3 {
+            let reported = Set(records.filter { $0.round == round && $0.task == "train" && $0.origin != "aggregator" }.map(\.origin))
+            #expect(reported == assigner.sample(names, fraction: 0.5, round: round), "round \(round): \(reported)")
+        }
+        #expect(trained.count >= 3, "three rounds sampled only \(trained)")
     }
 
     @Test func refusesACollaboratorNotInCols() throws {

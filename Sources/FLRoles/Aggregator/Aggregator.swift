@@ -500,7 +500,11 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
 
     /// The tasks of the current phase for each collaborator.
     private func assignments(for s: RoundState) -> [String: [String]] {
-        assignmentsOfPhase(s).filter { s.departed[$0.key] == nil }
+        let available = assignmentsOfPhase(s).filter { s.departed[$0.key] == nil }
+        guard s.phase == .training, settings.fractionPerRound < 1 else { return available }
+        // Client sampling: this round's share of the sites still taking part.
+        let chosen = assigner.sample(Array(available.keys), fraction: settings.fractionPerRound, round: s.round)
+        return available.filter { chosen.contains($0.key) }
     }
 
     private func assignmentsOfPhase(_ s: RoundState) -> [String: [String]] {

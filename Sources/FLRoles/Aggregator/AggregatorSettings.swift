@@ -118,6 +118,9 @@ public struct AggregatorSettings: Sendable {
     public var taskGroups: [TaskGroup]
     /// Seed for assigning collaborators to groups each round.
     public var assignerSeed: UInt64
+    /// The share of the available collaborators that train in each round (client sampling; 1: all),
+    /// chosen from `assignerSeed` and the round.
+    public var fractionPerRound: Double = 1
     /// The aggregated metric that picks the best model, as `task/metric`.
     public var bestMetric: String
     public var higherIsBetter: Bool

@@ -36,6 +36,19 @@ public struct TaskAssigner: Sendable {
         return result
     }
 
+    /// Client sampling: `ceil(fraction × n)` of `available` (at least one), the same for the same
+    /// seed, round and names, so a resumed experiment samples as the interrupted one did. The order
+    /// is drawn independently of the groups' (another stream of the same seed).
+    public func sample(_ available: [String], fraction: Double, round: Int) -> Set<String> {
+        guard fraction < 1, !available.isEmpty else { return Set(available) }
+        let keep = max(1, Int((fraction * Double(available.count)).rounded(.up)))
+        let stream = seed ^ 0x5341_4d50_4c45_5f5f  // "SAMPLE__": not the grouping's order
+        let order = available.sorted {
+            (TaskAssigner.mix(stream, UInt64(round), $0), $0) < (TaskAssigner.mix(stream, UInt64(round), $1), $1)
+        }
+        return Set(order.prefix(keep))
+    }
+
     /// A well-mixed 64-bit value from the seed, the round and a name (FNV-1a of the name, mixed with SplitMix64).
     static func mix(_ seed: UInt64, _ round: UInt64, _ name: String) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325

@@ -23,6 +23,8 @@ public struct ExperimentPlan: Sendable {
     public let taskArguments: [String: [String: TaskArgument]]
     public let taskGroups: [TaskGroup]
     public let assignerSeed: UInt64
+    /// `assigner.settings.fraction_per_round`: the share of the collaborators that train each round.
+    public let fractionPerRound: Double
     public let runner: RunnerPlan
     public let data: DataPlan
     /// From `plan/data.yaml`: each collaborator's local data.
@@ -140,6 +142,10 @@ public struct ExperimentPlan: Sendable {
         }
         taskGroups = groups
         assignerSeed = UInt64(truncatingIfNeeded: try plan.int("assigner.settings.seed", default: 0))
+        fractionPerRound = try plan.double("assigner.settings.fraction_per_round", default: 1)
+        guard fractionPerRound > 0, fractionPerRound <= 1 else {
+            throw PlanCheck.error(plan, "assigner.settings.fraction_per_round", "expected a fraction in (0, 1], found \(fractionPerRound)")
+        }
 
         runner = try RunnerPlan(plan)
         data = try DataPlan(plan)
@@ -251,13 +257,15 @@ public struct ExperimentPlan: Sendable {
         let server = ServerConfiguration(host: host ?? network.host, port: port ?? network.port, tls: tls,
                                          limits: FrameLimits(maximumStreamSize: max(1 << 20, layout.byteCount)),
                                          handshakeTimeout: network.handshakeTimeout, idleTimeout: network.idleTimeout)
-        return AggregatorSettings(experiment: experiment, roundsToTrain: roundsToTrain, collaborators: collaborators, tasks: tasks,
-                                  taskGroups: taskGroups, assignerSeed: assignerSeed, bestMetric: aggregator.bestMetric,
-                                  higherIsBetter: aggregator.higherIsBetter, finalValidation: aggregator.finalValidation,
-                                  aggregation: aggregator.aggregation, straggler: aggregator.straggler,
-                                  maximumSampleCount: aggregator.maximumSampleCount, concurrentUpdates: aggregator.concurrentUpdates,
-                                  longPollSeconds: collaborator.longPollSeconds, modelMetadata: modelMetadata,
-                                  standardizationFeatures: federatedFeatures, paths: paths, server: server)
+        var settings = AggregatorSettings(experiment: experiment, roundsToTrain: roundsToTrain, collaborators: collaborators, tasks: tasks,
+                                          taskGroups: taskGroups, assignerSeed: assignerSeed, bestMetric: aggregator.bestMetric,
+                                          higherIsBetter: aggregator.higherIsBetter, finalValidation: aggregator.finalValidation,
+                                          aggregation: aggregator.aggregation, straggler: aggregator.straggler,
+                                          maximumSampleCount: aggregator.maximumSampleCount, concurrentUpdates: aggregator.concurrentUpdates,
+                                          longPollSeconds: collaborator.longPollSeconds, modelMetadata: modelMetadata,
+                                          standardizationFeatures: federatedFeatures, paths: paths, server: server)
+        settings.fractionPerRound = fractionPerRound
+        return settings
     }
 
     /// A collaborator's settings for running this plan as experiment `experiment`.
