@@ -97,4 +97,29 @@ public final class FederationFixture: @unchecked Sendable {
         }
         return process.outputLines.joined(separator: "\n")
     }
+
+    /// A copy of the workspace (as it is now) whose sites run `Tests/Interop/hostile_runner.py` instead
+    /// of training: each round it sends `global + scale·(previous global − global)`, the federation's
+    /// last step sign-flipped and scaled, claiming an ordinary sample count. `tensors` is the model's
+    /// declaration for the external runner (`{name: shape, …}`); the plan must use the builtin runner.
+    /// Start a collaborator with `startCollaborator(_:port:workspace:)` and this path to make it hostile.
+    public func hostileCopy(tensors: String, scale: Double) throws -> String {
+        let copy = directory.appending("hostile-workspace")
+        try FileManager.default.copyItem(atPath: workspace, toPath: copy)
+        let plan = "\(copy)/plan/plan.yaml"
+        var text = try String(contentsOfFile: plan, encoding: .utf8)
+        guard text.contains("  template: builtin\n  settings:\n") else {
+            throw ProcessUnderTestError("\(plan) has no '  template: builtin' runner block to replace")
+        }
+        text = text.replacingOccurrences(of: "  template: builtin\n  settings:\n", with: """
+              template: external
+              settings:
+                command: [\(try PythonInterop.python3()), \(PythonInterop.interopDirectory)/hostile_runner.py]
+                tensors: \(tensors)
+                custom: {hostile_scale: \(scale)}
+
+            """)
+        try text.write(toFile: plan, atomically: true, encoding: .utf8)
+        return copy
+    }
 }

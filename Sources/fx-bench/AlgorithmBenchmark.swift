@@ -80,26 +80,9 @@ enum AlgorithmBenchmark {
         if chosen?.contains("hostile") ?? true { try runHostile(report) }
     }
 
-    /// A copy of `fixture`'s workspace whose sites run `Tests/Interop/hostile_runner.py`: each sends
-    /// the federation's last step back sign-flipped and scaled ×10, claiming an ordinary sample count.
+    /// A copy of `fixture`'s workspace whose sites run `Tests/Interop/hostile_runner.py` (×10).
     static func hostileWorkspace(_ fixture: FederationFixture) throws -> String {
-        let copy = fixture.directory.appending("hostile-workspace")
-        try FileManager.default.copyItem(atPath: fixture.workspace, toPath: copy)
-        let plan = "\(copy)/plan/plan.yaml"
-        var text = try String(contentsOfFile: plan, encoding: .utf8)
-        let script = "\(PythonInterop.interopDirectory)/hostile_runner.py"
-        let external = """
-              template: external
-              settings:
-                command: [\(try PythonInterop.python3()), \(script)]
-                tensors: {dense_0.weight: [64, 64], dense_0.bias: [64], dense_1.weight: [10, 64], dense_1.bias: [10]}
-                custom: {hostile_scale: 10}
-
-            """
-        guard text.contains("  template: builtin\n  settings:\n") else { throw BenchError("the digits plan's runner block changed") }
-        text = text.replacingOccurrences(of: "  template: builtin\n  settings:\n", with: external)
-        try text.write(toFile: plan, atomically: true, encoding: .utf8)
-        return copy
+        try fixture.hostileCopy(tensors: "{dense_0.weight: [64, 64], dense_0.bias: [64], dense_1.weight: [10, 64], dense_1.bias: [10]}", scale: 10)
     }
 
     static let hostileSplits = 3
