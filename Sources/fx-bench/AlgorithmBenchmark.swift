@@ -27,6 +27,7 @@ enum AlgorithmBenchmark {
         Algorithm(name: "fedadam", aggregator: "aggregation: fedadam\nserver_learning_rate: 0.01"),
         Algorithm(name: "fedyogi", aggregator: "aggregation: fedyogi\nserver_learning_rate: 0.01"),
         Algorithm(name: "fedadagrad", aggregator: "aggregation: fedadagrad\nserver_learning_rate: 0.03"),
+        Algorithm(name: "scaffold", aggregator: "aggregation: scaffold"),
         Algorithm(name: "median", aggregator: "aggregation: median"),
         Algorithm(name: "trimmed_mean", aggregator: "aggregation: trimmed_mean\ntrimmed_mean_beta: 0.2"),
         Algorithm(name: "krum", aggregator: "aggregation: krum\nkrum_f: 2"),

@@ -105,6 +105,7 @@ public enum CollaboratorProcess {
         .option("--data", value: "FILE", help: "This site's data file, used whole (default: its entry in plan/data.yaml)."),
         .option("--participants", value: "FILE", help: "The experiment's collaborators, from the Director, instead of plan/cols.yaml."),
         .option("--min-statistics-rows", value: "N", help: "Fewest training rows this site sends feature statistics about (default: 10)."),
+        .option("--state-dir", value: "DIR", help: "Where the site keeps what it carries between rounds (SCAFFOLD's control variate; default: the workspace's save/)."),
         .option("--log-level", value: "LEVEL", help: "debug, info, warning or error (default: info)."),
     ]
 
@@ -131,7 +132,8 @@ public enum CollaboratorProcess {
                                                  aggregator: endpoint, tls: tls)
         if let aggregatorName = args.option("--aggregator-name") { settings.aggregatorName = aggregatorName }
         if let minimum = try args.int("--min-statistics-rows", in: 1...Int.max) { settings.minimumStatisticsRows = minimum }
-        let runner = try plan.makeRunner(for: name, dataPath: args.option("--data").map(context.absolute))
+        let runner = try plan.makeRunner(for: name, dataPath: args.option("--data").map(context.absolute),
+                                         stateDirectory: args.option("--state-dir").map(context.absolute))
         let outcome = try Collaborator(settings: settings, runner: runner, logger: logger).run()
         return outcome.succeeded ? 0 : 1
     }

@@ -52,7 +52,7 @@ public enum FoldResult: Sendable, Hashable {
 public struct AggregationSettings: Sendable, Hashable {
     /// The plan's `aggregation`: a combining rule, and for the FedOpt family a server optimizer.
     public enum Function: String, Sendable, Hashable, CaseIterable {
-        case fedavg, fedavgm, fedadam, fedyogi, fedadagrad, median, trimmedMean = "trimmed_mean", krum, multiKrum = "multi_krum"
+        case fedavg, fedavgm, fedadam, fedyogi, fedadagrad, median, trimmedMean = "trimmed_mean", krum, multiKrum = "multi_krum", scaffold
     }
 
     public var function: String
@@ -111,7 +111,8 @@ public struct AggregationSettings: Sendable, Hashable {
             RobustAggregation(layout: layout, rule: rule, memoryBudget: memoryBudget, spillDirectory: spill)
         }
         let base: any AggregationFunction = switch named {
-        case .fedavg: FedAvg(layout: layout)
+        // SCAFFOLD's server side is FedAvg over the model and its control tensors (ScaffoldControl).
+        case .fedavg, .scaffold: FedAvg(layout: layout)
         case .fedavgm: optimizer(.momentum)
         case .fedadam: optimizer(.adam)
         case .fedyogi: optimizer(.yogi)

@@ -389,7 +389,10 @@ public final class Envoy: Sendable {
         let arguments = ["--name", settings.name, "--workspace", workspace(of: name).root, "--experiment", name,
                          "--aggregator", aggregator.description, "--aggregator-name", assignment.aggregatorName,
                          "--data", settings.shardPath, "--cert-dir", settings.certificateDirectory, "--participants", participantsPath,
-                         "--min-statistics-rows", "\(settings.minimumStatisticsRows)"]
+                         "--min-statistics-rows", "\(settings.minimumStatisticsRows)",
+                         // Outside the experiment's folder, which is unpacked afresh after an Envoy restart;
+                         // no experiment's folder can be named with a leading dot.
+                         "--state-dir", "\(settings.workDirectory)/.state/\(name)"]
             + (settings.revocationListPath.map { ["--crl", $0] } ?? [])
         let process: ChildProcess
         do {

@@ -160,6 +160,7 @@ public struct ExperimentPlan: Sendable {
         default: federatedFeatures = nil
         }
         let runnerLayout = runner.layout
+        var layout: ModelLayout
         do {
             layout = try federatedFeatures.map { try Standardizer.layout(runnerLayout, preprocessingFeatures: $0) } ?? runnerLayout
         } catch {
@@ -167,6 +168,18 @@ public struct ExperimentPlan: Sendable {
         }
         network = try NetworkPlan(plan)
         aggregator = try AggregatorPlan(plan, collaboratorCount: collaborators.count, tasks: tasks, groups: groups)
+        if aggregator.aggregation.function == AggregationSettings.Function.scaffold.rawValue {
+            guard case let .builtin(builtin) = runner else {
+                throw PlanCheck.error(plan, "aggregator.settings.aggregation",
+                                      "scaffold needs the sites to train with SwiftFL's builtin runner (task_runner.template: builtin), which keeps their control variates")
+            }
+            guard case .sgd = builtin.optimizer else {
+                throw PlanCheck.error(plan, "aggregator.settings.aggregation",
+                                      "scaffold corrects SGD's gradients; task_runner.settings.optimizer is '\(builtin.optimizer)': set optimizer: sgd")
+            }
+            layout = try ScaffoldControl.layout(layout, controlling: runnerLayout)
+        }
+        self.layout = layout
         collaborator = try CollaboratorPlan(plan)
     }
 
@@ -186,7 +199,17 @@ public struct ExperimentPlan: Sendable {
     public func initialModel(runningCommands: Bool) throws -> ModelState {
         let model = try runnerInitialModel(runningCommands: runningCommands)
         // Until the sites' statistics are in, the standardizer leaves features as they are.
-        return federatedFeatures.map { Standardizer.identity(features: $0).appendingPreprocessTensors(to: model) } ?? model
+        let carried = federatedFeatures.map { Standardizer.identity(features: $0).appendingPreprocessTensors(to: model) } ?? model
+        return usesScaffold ? try ScaffoldControl.appendingZeros(to: carried, controlling: runner.layout) : carried
+    }
+
+    /// Whether the plan aggregates with SCAFFOLD: the model carries the server's control variate.
+    public var usesScaffold: Bool { aggregator.aggregation.function == AggregationSettings.Function.scaffold.rawValue }
+
+    /// Where site `name` keeps its SCAFFOLD control variate: in `stateDirectory` (the Envoy gives one
+    /// that outlives the experiment's unpacked workspace), or the workspace's `save/` folder.
+    public func scaffoldStatePath(for name: String, stateDirectory: String?) -> String {
+        "\(stateDirectory ?? "\(workspace.root)/save")/scaffold-\(name).safetensors"
     }
 
     /// The runner's own starting model (without preprocessing).
@@ -280,7 +303,7 @@ public struct ExperimentPlan: Sendable {
 
     /// The task runner of collaborator `name`, bound to its local data: the `data.yaml` entry, or
     /// `dataPath` when given (a site's own file, used whole).
-    public func makeRunner(for name: String, dataPath: String? = nil) throws -> any TaskRunner {
+    public func makeRunner(for name: String, dataPath: String? = nil, stateDirectory: String? = nil) throws -> any TaskRunner {
         guard let index = collaborators.firstIndex(of: name) else {
             throw WorkspaceError("'\(name)' is not a collaborator in \(workspace.collaboratorsPath) (collaborators: \(collaborators.joined(separator: ", ")))")
         }
@@ -298,6 +321,7 @@ public struct ExperimentPlan: Sendable {
                 resetOptimizerEachRound: builtin.resetOptimizerEachRound, train: split.train, validation: split.validation,
                 standardizesFromModel: data.standardization == .federated)
             settings.proximalMu = builtin.proximalMu
+            if usesScaffold { settings.scaffoldStatePath = scaffoldStatePath(for: name, stateDirectory: stateDirectory) }
             return try BuiltinTaskRunner(settings: settings)
         case let .external(external):
             let data = try externalData(for: name, dataPath: dataPath)

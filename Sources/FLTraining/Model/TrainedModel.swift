@@ -38,7 +38,9 @@ public struct TrainedModel: Sendable {
         do { description = try ModelDescription(metadata: metadata) } catch { throw fail(.description(error)) }
         let architecture = description.architecture
         let layout = architecture.layout
-        for spec in model.layout.tensors where layout.index(of: spec.name) == nil && !Standardizer.isPreprocessTensor(spec.name) {
+        // A SCAFFOLD federation's control tensors travel in its model files; they are not the network's.
+        for spec in model.layout.tensors where layout.index(of: spec.name) == nil && !Standardizer.isPreprocessTensor(spec.name)
+                                                && !ScaffoldControl.isControlTensor(spec.name) {
             throw fail(.tensors("unexpected tensor '\(spec.name)': \(architecture) has \(layout.tensors.map(\.name).joined(separator: ", "))"
                                 + " and may carry \(Standardizer.meanTensorName) and \(Standardizer.scaleTensorName)"))
         }

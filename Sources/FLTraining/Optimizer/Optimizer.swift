@@ -56,6 +56,14 @@ public enum OptimizerSettings: Sendable, Hashable, CustomStringConvertible {
     /// Adam, with PyTorch's `torch.optim.Adam` semantics (weight decay added to the gradient).
     case adam(learningRate: Double, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0)
 
+    /// The step size either optimizer was given.
+    public var learningRate: Double {
+        switch self {
+        case let .sgd(lr, _, _, _): lr
+        case let .adam(lr, _, _, _, _): lr
+        }
+    }
+
     /// A fresh optimizer for parameters with `layout`.
     public func makeOptimizer(layout: ModelLayout) -> any Optimizer {
         switch self {

@@ -24,6 +24,9 @@ public struct BuiltinRunnerSettings: Sendable {
     /// FedProx's μ (`proximal_mu`): 0 trains plain local SGD; above 0 pulls each local step towards
     /// the round's global model.
     public var proximalMu: Double = 0
+    /// SCAFFOLD: where this site keeps its control variate between rounds (nil: no SCAFFOLD). The
+    /// model then carries the server's control variate after its other tensors (`ScaffoldControl`).
+    public var scaffoldStatePath: String?
 
     public init(
         architecture: NetworkArchitecture, optimizer: OptimizerSettings, batchSize: Int = 32, epochs: Int = 1, seed: UInt64 = 0,
@@ -123,8 +126,9 @@ public final class BuiltinTaskRunner: TaskRunner {
         }
         self.settings = settings
         self.networkLayout = settings.architecture.layout
-        self.layout = settings.standardizesFromModel
+        let carried = settings.standardizesFromModel
             ? try Standardizer.layout(networkLayout, preprocessingFeatures: settings.architecture.inputCount) : networkLayout
+        self.layout = settings.scaffoldStatePath == nil ? carried : try ScaffoldControl.layout(carried, controlling: networkLayout)
         let trainer = try Trainer(architecture: settings.architecture)
         let optimizer = settings.optimizer.makeOptimizer(layout: networkLayout)
         self.engine = Mutex(Engine(trainer: trainer, optimizer: optimizer))
@@ -134,20 +138,39 @@ public final class BuiltinTaskRunner: TaskRunner {
         if let difference = layout.difference(from: model.layout) {
             throw TaskRunnerError(task: task.name, reason: "model does not fit \(settings.architecture): \(difference)")
         }
-        guard settings.standardizesFromModel else {
+        guard settings.standardizesFromModel || settings.scaffoldStatePath != nil else {
             switch task.function {
-            case .train: return try train(task, model: model, data: (settings.train, settings.validation))
+            case .train: return try train(task, model: model, data: (settings.train, settings.validation)).outcome
             case .validate: return try validate(task, model: model, data: (settings.train, settings.validation))
             }
         }
-        // The network's tensors lead; the preprocess tensors after them travel through unchanged.
+        // The network's tensors lead; the preprocess tensors after them travel through unchanged, and
+        // SCAFFOLD's control tensors (last) come back as this site's share of the next control variate.
         let n = networkLayout.count
+        let controlStart = settings.scaffoldStatePath == nil ? model.values.count : model.values.count - n
         let network = ModelState(layout: networkLayout, values: Array(model.values[0..<n]))
-        let data = try standardizedRows(for: model, task: task.name)
+        let data = settings.standardizesFromModel ? try standardizedRows(for: model, task: task.name) : (settings.train, settings.validation)
         switch task.function {
         case .train:
-            var outcome = try train(task, model: network, data: data)
-            if let trained = outcome.model { outcome.model = ModelState(layout: layout, values: trained.values + model.values[n...]) }
+            guard let path = settings.scaffoldStatePath else {
+                var outcome = try train(task, model: network, data: data).outcome
+                if let trained = outcome.model { outcome.model = ModelState(layout: layout, values: trained.values + model.values[n...]) }
+                return outcome
+            }
+            let server = model.values[controlStart...]
+            let site: [Float]
+            do { site = try ScaffoldControl.loadSiteControl(path, network: networkLayout, round: task.round) } catch {
+                throw TaskRunnerError(task: task.name, reason: "\(error)")
+            }
+            let correction = zip(server, site).map { $0 - $1 }
+            var (outcome, steps) = try train(task, model: network, data: data, correction: correction)
+            guard let trained = outcome.model else { return outcome }
+            let (next, returned) = ScaffoldControl.update(site: site, server: server, start: network.values, trained: trained.values,
+                                                         steps: steps, learningRate: ScaffoldControl.stepSize(of: settings.optimizer))
+            do { try ScaffoldControl.saveSiteControl(used: site, next: next, round: task.round, network: networkLayout, to: path) } catch {
+                throw TaskRunnerError(task: task.name, reason: "cannot keep this site's SCAFFOLD control variate: \(error)")
+            }
+            outcome.model = ModelState(layout: layout, values: trained.values + model.values[n..<controlStart] + returned)
             return outcome
         case .validate:
             return try validate(task, model: network, data: data)
@@ -175,7 +198,8 @@ public final class BuiltinTaskRunner: TaskRunner {
         settings.standardizesFromModel ? FeatureStatistics(settings.train) : nil
     }
 
-    private func train(_ task: TaskInvocation, model: ModelState, data: (train: Dataset, validation: Dataset)) throws -> TaskOutcome {
+    private func train(_ task: TaskInvocation, model: ModelState, data: (train: Dataset, validation: Dataset),
+                       correction: [Float]? = nil) throws -> (outcome: TaskOutcome, steps: Int) {
         var epochs = settings.epochs
         if let argument = task.kwargs["epochs"] {
             guard let e = argument.intValue, e >= 0 else {
@@ -190,9 +214,11 @@ public final class BuiltinTaskRunner: TaskRunner {
             if settings.resetOptimizerEachRound { engine.optimizer.reset() }
             return try engine.trainer.train(
                 model: &updated, data: data.train, epochs: epochs, batchSize: settings.batchSize,
-                optimizer: &engine.optimizer, seed: settings.trainingSeed(round: task.round), proximalMu: settings.proximalMu)
+                optimizer: &engine.optimizer, seed: settings.trainingSeed(round: task.round), proximalMu: settings.proximalMu,
+                correction: correction)
         }
-        return TaskOutcome(model: updated, metrics: ["loss": metrics.loss, "accuracy": metrics.accuracy], sampleCount: metrics.sampleCount)
+        return (TaskOutcome(model: updated, metrics: ["loss": metrics.loss, "accuracy": metrics.accuracy], sampleCount: metrics.sampleCount),
+                metrics.steps)
     }
 
     private func validate(_ task: TaskInvocation, model: ModelState, data rows: (train: Dataset, validation: Dataset)) throws -> TaskOutcome {

@@ -10,6 +10,8 @@ public struct TrainingMetrics: Sendable, Hashable {
     public var sampleCount: Int
     /// Mean minibatch loss of every epoch, in order.
     public var epochLosses: [Double]
+    /// Optimizer steps taken (minibatches over every epoch).
+    public var steps: Int = 0
 
     public init(loss: Double, accuracy: Double, sampleCount: Int, epochLosses: [Double]) {
         self.loss = loss
@@ -57,11 +59,12 @@ public final class Trainer {
     ///
     /// `proximalMu` > 0 adds FedProx's proximal term (Li et al. 2020), `μ/2·‖w − w₀‖²` with `w₀` the
     /// model as given, to the loss: its gradient `μ·(w − w₀)` pulls each step back towards the global
-    /// model, so sites whose data differ drift apart less over their local epochs.
+    /// model, so sites whose data differ drift apart less over their local epochs. `correction` (as
+    /// many values as the model) is added to every gradient: SCAFFOLD's `c − cᵢ`.
     /// - Throws: `TrainingError` when the model, data or parameters do not fit, or the loss diverges.
     public func train(
         model: inout ModelState, data: Dataset, epochs: Int, batchSize: Int, optimizer: inout some Optimizer, seed: UInt64,
-        proximalMu: Double = 0
+        proximalMu: Double = 0, correction: [Float]? = nil
     ) throws -> TrainingMetrics {
         try check(model: model, data: data)
         guard epochs >= 0 else { throw TrainingError.invalidParameter("epochs must be non-negative, got \(epochs)") }
@@ -70,6 +73,10 @@ public final class Trainer {
         guard optimizer.layout == model.layout else { throw TrainingError.layoutMismatch("the optimizer was built for another layout") }
         guard proximalMu >= 0, proximalMu.isFinite else { throw TrainingError.invalidParameter("proximal mu must be 0 or more, got \(proximalMu)") }
         let anchor: [Float]? = proximalMu > 0 ? model.values : nil
+        if let correction, correction.count != model.values.count {
+            throw TrainingError.layoutMismatch("a gradient correction of \(correction.count) values for a model of \(model.values.count)")
+        }
+        var steps = 0
 
         let n = data.count, d = data.featureCount
         let size = min(batchSize, n)
@@ -87,20 +94,23 @@ public final class Trainer {
             while start < n {
                 let rows = min(size, n - start)
                 stats = stats + step(model: &model, data: data, order: order, start: start, rows: rows, optimizer: &optimizer,
-                                     proximal: anchor.map { (Float(proximalMu), $0) })
+                                     proximal: anchor.map { (Float(proximalMu), $0) }, correction: correction)
+                steps += 1
                 start += rows
             }
             guard stats.lossSum.isFinite, model.isFinite else { throw TrainingError.diverged(epoch: epoch) }
             epochLosses.append(stats.meanLoss)
             last = stats
         }
-        return TrainingMetrics(loss: last.meanLoss, accuracy: last.accuracy, sampleCount: n, epochLosses: epochLosses)
+        var metrics = TrainingMetrics(loss: last.meanLoss, accuracy: last.accuracy, sampleCount: n, epochLosses: epochLosses)
+        metrics.steps = steps
+        return metrics
     }
 
     /// One minibatch: gather the rows, compute the gradient, update the parameters.
     private func step(
         model: inout ModelState, data: Dataset, order: [Int], start: Int, rows: Int, optimizer: inout some Optimizer,
-        proximal: (mu: Float, anchor: [Float])?
+        proximal: (mu: Float, anchor: [Float])?, correction: [Float]?
     ) -> BatchStatistics {
         let d = data.featureCount
         batchFeatures.withUnsafeMutableBufferPointer { xb in
@@ -132,6 +142,11 @@ public final class Trainer {
                 if let (mu, anchor) = proximal {
                     anchor.withUnsafeBufferPointer { w0 in
                         for i in 0..<g.count { g[i] += mu * (p[i] - w0[i]) }
+                    }
+                }
+                if let correction {
+                    correction.withUnsafeBufferPointer { c in
+                        for i in 0..<g.count { g[i] += c[i] }
                     }
                 }
                 optimizer.step(parameters: p, gradient: UnsafeBufferPointer(g))
