@@ -43,17 +43,11 @@ enum DirectorCommands {
             notifier?.stopping()
             director.stop()
         }
-        let reload = SignalHandler.on([SIGHUP]) {
-            notifier?.reloading()
-            do {
-                var fresh = try DirectorSettings.load(path: configuration)
-                if let portOverride { fresh.port = portOverride }
-                let result = director.reload(fresh)
-                notifier?.ready(status: "listening on \(settings.host):\(director.port ?? settings.port); reloaded \(configuration): \(result)")
-            } catch {
-                logger.error("cannot reload \(configuration), so the configuration in force is unchanged: \(error)")
-                notifier?.ready(status: "listening on \(settings.host):\(director.port ?? settings.port); the last reload failed: \(error)")
-            }
+        let reload = SignalHandler.onReload(configuration, notifier: notifier, logger: logger,
+                                            prefix: { "listening on \(settings.host):\(director.port ?? settings.port); " }) {
+            var fresh = try DirectorSettings.load(path: configuration)
+            if let portOverride { fresh.port = portOverride }
+            return director.reload(fresh)
         }
         defer {
             stop.cancel()

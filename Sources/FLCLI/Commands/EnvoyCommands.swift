@@ -43,15 +43,8 @@ enum EnvoyCommands {
             notifier?.stopping()
             envoy.stop()
         }
-        let reload = SignalHandler.on([SIGHUP]) {
-            notifier?.reloading()
-            do {
-                let result = envoy.reload(try EnvoySettings.load(path: configuration, name: name, director: director))
-                notifier?.ready(status: "reloaded \(configuration): \(result)")
-            } catch {
-                logger.error("cannot reload \(configuration), so the configuration in force is unchanged: \(error)")
-                notifier?.ready(status: "the last reload failed: \(error)")
-            }
+        let reload = SignalHandler.onReload(configuration, notifier: notifier, logger: logger, prefix: { "" }) {
+            envoy.reload(try EnvoySettings.load(path: configuration, name: name, director: director))
         }
         defer {
             stop.cancel()
