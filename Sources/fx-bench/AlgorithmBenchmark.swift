@@ -18,7 +18,7 @@ enum AlgorithmBenchmark {
     }
 
     /// The digits template's own lines, replaced by each algorithm's.
-    static let templateLines = "    aggregation: fedavgm\n    server_learning_rate: 1.0\n    server_momentum: 0.7\n"
+    static let templateLines = "    aggregation: scaffold\n"
 
     static let algorithms: [Algorithm] = [
         Algorithm(name: "fedavg", aggregator: "aggregation: fedavg"),

@@ -83,14 +83,14 @@ import FLTraining
     /// Every plan variant the checks rely on: each runner, each optimizer, each way to declare tensors.
     static let variants: [(template: String, edits: [(String, String)])] = [
         ("digits", []),
-        ("digits", [("    optimizer: sgd\n", "    optimizer: adam\n")]),
+        // The template's SCAFFOLD corrects SGD only: with Adam (and with the noop runner), FedAvgM.
+        ("digits", [("    optimizer: sgd\n", "    optimizer: adam\n"), ("    aggregation: scaffold\n", "    aggregation: fedavgm\n")]),
         ("breast_cancer", []),
         ("digits_numpy", []),
         ("digits_numpy", [("      dense_0.weight: [10, 64]\n      dense_0.bias: [10]\n",
                            "      - {name: dense_0.weight, shape: [10, 64], dtype: F32}\n      - {name: dense_0.bias, shape: [10]}\n")]),
-        ("digits", [("  template: builtin\n", "  template: noop\n"), ("    input_features: 64\n", "    input_features: 64\n    parameters: 100\n")]),
-        // SCAFFOLD: the model carries the server's control variate, the sites keep theirs.
-        ("digits", [("    aggregation: fedavgm\n", "    aggregation: scaffold\n")]),
+        ("digits", [("  template: builtin\n", "  template: noop\n"), ("    input_features: 64\n", "    input_features: 64\n    parameters: 100\n"),
+                    ("    aggregation: scaffold\n", "    aggregation: fedavgm\n")]),
     ]
 
     /// A setting the code reads but the defaults lack would be refused in every plan that writes it;

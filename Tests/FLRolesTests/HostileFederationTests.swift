@@ -15,7 +15,7 @@ import FLTraining
     func accuracy(aggregation: String) throws -> Double {
         let fixture = try FederationFixture(template: "digits", collaborators: Self.sites)
         try fixture.edit("plan/plan.yaml", replacing: "rounds_to_train: 20", with: "rounds_to_train: 8")
-        try fixture.edit("plan/plan.yaml", replacing: "    aggregation: fedavgm\n", with: "    aggregation: \(aggregation)\n")
+        try fixture.edit("plan/plan.yaml", replacing: "    aggregation: scaffold\n", with: "    aggregation: \(aggregation)\n")
         try fixture.initialize()
         let hostile = try fixture.hostileCopy(
             tensors: "{dense_0.weight: [64, 64], dense_0.bias: [64], dense_1.weight: [10, 64], dense_1.bias: [10]}", scale: 10)
