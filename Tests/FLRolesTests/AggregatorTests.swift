@@ -88,11 +88,12 @@ final class AggregatorHarness {
          finalValidation: Bool = false, aggregation: AggregationSettings = AggregationSettings(),
          sampleCaps: [String: Int] = [:], modelMetadata: [String: String] = [:], standardizationFeatures: Int? = nil,
          adjustPaths: (inout AggregatorPaths) -> Void = { _ in }, resume: Bool = false, reuse: (TestPKI, TemporaryDirectory)? = nil,
-         fractionPerRound: Double = 1) throws {
+         fractionPerRound: Double = 1, scaffold: Bool = false) throws {
         pki = try reuse?.0 ?? TestPKI()
         directory = try reuse?.1 ?? TemporaryDirectory()
         let network = try ModelLayout([TensorSpec(name: "w", shape: [parameters])])
-        layout = try standardizationFeatures.map { try Standardizer.layout(network, preprocessingFeatures: $0) } ?? network
+        let carried = try standardizationFeatures.map { try Standardizer.layout(network, preprocessingFeatures: $0) } ?? network
+        layout = scaffold ? try ScaffoldControl.layout(carried, controlling: network) : carried
         let server = try pki.issue(name: "aggregator", role: .aggregator)
         let dir = directory.path
         var paths = AggregatorPaths(initialModel: "\(dir)/init.safetensors", bestModel: "\(dir)/best.safetensors", lastModel: "\(dir)/last.safetensors",
@@ -169,6 +170,21 @@ final class AggregatorHarness {
             #expect(reported == assigner.sample(names, fraction: 0.5, round: round), "round \(round): \(reported)")
         }
         #expect(trained.count >= 3, "three rounds sampled only \(trained)")
+    }
+
+    /// SCAFFOLD's control tensors move by |S|/N of their average change: with 2 of 4 sites sampled,
+    /// half of it (c ← c + ½·mean(Δcᵢ)); the model's own tensors take the plain average.
+    @Test func scaffoldsControlVariateMovesByTheSampledShare() throws {
+        let names = ["site_a", "site_b", "site_c", "site_d"]
+        let h = try AggregatorHarness(collaborators: names, rounds: 1, tasks: ["train"], fractionPerRound: 0.5, scaffold: true)
+        let sites = try names.map { try h.site($0) }
+        for site in sites { _ = try site.hello() }
+        let chosen = TaskAssigner(groups: h.settings.taskGroups, collaborators: names, seed: h.settings.assignerSeed).sample(names, fraction: 0.5, round: 0)
+        for site in sites where chosen.contains(site.name) {
+            try site.runRound(0, values: [1, 1, 1, 1, 4, 4, 4, 4], layout: h.layout)
+        }
+        #expect(h.aggregator.wait(grace: 0).succeeded)
+        #expect(try Safetensors.read(h.settings.paths.lastModel).model.values == [1, 1, 1, 1, 2, 2, 2, 2])
     }
 
     @Test func refusesACollaboratorNotInCols() throws {

@@ -19,6 +19,9 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
     private let journal: RoundJournal
     /// Where the preprocess tensors sit in the model: kept as they are when updates are averaged.
     private let frozenRanges: [Range<Int>]
+    /// SCAFFOLD's control tensors (`ScaffoldControl`): averaged with the model, then scaled by the
+    /// share of the sites whose updates made the average.
+    private let controlRanges: [Range<Int>]
     /// The rounds the checkpoint resumed from holds, reported again at the start.
     private let recoveredRounds: [RoundSummary]
     private let onEvent: @Sendable (AggregatorEvent) -> Void
@@ -59,6 +62,8 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         var assignments: [String: [String]] = [:]
         var pending: [String: [String]] = [:]
         var completed: Set<String> = []
+        /// Updates folded into this round's aggregate.
+        var updatesFolded = 0
         var metricSums: [String: (sum: Double, weight: Double)] = [:]
         var waiters: [String: [(token: UInt64, responder: Responder)]] = [:]
         var nextToken: UInt64 = 1
@@ -128,6 +133,8 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         try MetricsLog.keepRounds(before: next, in: settings.paths.metricsLog)
         self.journal = RoundJournal(checkpointDirectory: settings.paths.checkpointDirectory)
         self.frozenRanges = initialModel.layout.tensors.indices.filter { Standardizer.isPreprocessTensor(initialModel.layout.tensors[$0].name) }
+            .map { initialModel.layout.range(at: $0) }
+        self.controlRanges = initialModel.layout.tensors.indices.filter { ScaffoldControl.isControlTensor(initialModel.layout.tensors[$0].name) }
             .map { initialModel.layout.range(at: $0) }
         self.recoveredRounds = try journal.keepRounds(before: next)
         self.metricsLog = try MetricsLog(path: settings.paths.metricsLog)
@@ -428,7 +435,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                                 throw ErrorReply(.conflict, "round \(result.round) closed while the update was arriving")
                             }
                             switch s.aggregation.add(&buffer, weight: Double(weight)) {
-                            case .added: break
+                            case .added: s.updatesFolded += 1
                             case let .refused(index):
                                 let (tensor, element) = position(of: index)
                                 throw ErrorReply(.rejected, "weighted by its \(weight) samples, model tensor '\(tensor)' overflows the running sum "
@@ -542,6 +549,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         }
         s.pending = s.assignments
         s.completed = []
+        s.updatesFolded = 0
         s.metricSums = [:]
         s.siteMetrics = [:]
         s.roundStart = .now
@@ -775,8 +783,16 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                 saver.sync {}
                 // The preprocess tensors are the federation's standardizer, not trained: they stay.
                 let frozen = frozenRanges.map { Array(s.global.values[$0]) }
+                let control = controlRanges.map { Array(s.global.values[$0]) }
                 s.aggregation.finish(into: &s.global)
                 for (range, values) in zip(frozenRanges, frozen) { s.global.values.replaceSubrange(range, with: values) }
+                // SCAFFOLD: c ← c + (|S|/N)·mean(Δcᵢ); the average gave c + mean(Δcᵢ).
+                let share = Float(s.updatesFolded) / Float(max(1, settings.collaborators.count))
+                if share < 1 {
+                    for (range, old) in zip(controlRanges, control) {
+                        for (k, i) in range.enumerated() { s.global.values[i] = old[k] + share * (s.global.values[i] - old[k]) }
+                    }
+                }
                 if let bad = s.global.firstNonFinite {
                     // Every update was finite and so was their sum, yet the function's step was not
                     // (e.g. FedAvgM with an absurd server learning rate). The model is broken: never
