@@ -54,6 +54,29 @@ import FLTraining
         }
     }
 
+    /// SCAFFOLD with the site's own code: the numpy script adds the correction SwiftFL hands it in the
+    /// model's scaffold.* tensors and reports its steps; SwiftFL keeps each site's control variate.
+    @Test(.disabled(if: PythonInterop.skipped, "SWIFTFL_SKIP_PYTHON=1"))
+    func scaffoldWithTheNumpyScript() throws {
+        try PythonInterop.requireNumpy()
+        let fixture = try FederationFixture(template: "digits_numpy", collaborators: Self.sites)
+        try fixture.edit("plan/plan.yaml", replacing: "    rounds_to_train: 3\n", with: "    rounds_to_train: 3\n    aggregation: scaffold\n")
+        _ = try fixture.fx(["plan", "initialize", "--workspace", fixture.workspace])
+        let (aggregator, port) = try fixture.startAggregator()
+        let sites = try Self.sites.map { try fixture.startCollaborator($0, port: port) }
+        #expect(try aggregator.waitForExit(timeout: 180).isSuccess, "aggregator: \(aggregator.errorTail())")
+        for site in sites { #expect(try site.waitForExit(timeout: 30).isSuccess, "\(site.name): \(site.errorTail())") }
+        let finished = try #require(FederationFixture.events("finished", in: aggregator).first)
+        let accuracy = try #require((finished["metrics"] as? [String: Double])?["aggregated_model_validation/accuracy"])
+        #expect(accuracy >= 0.9, "numpy softmax regression with SCAFFOLD after 3 rounds: \(accuracy)")
+        let last = try Safetensors.read("\(fixture.workspace)/save/last.safetensors").model
+        #expect(last.tensor("scaffold.dense_0.weight")?.contains { $0 != 0 } == true, "the server's control variate never moved")
+        for site in Self.sites {
+            let (kept, metadata) = try Safetensors.read("\(fixture.workspace)/save/scaffold-\(site).safetensors")
+            #expect(metadata["swiftfl.scaffold.round"] == "2" && kept.layout.tensors.map(\.name) == ["dense_0.weight", "dense_0.bias"], "\(site): \(metadata)")
+        }
+    }
+
     /// The same workspace with `template: builtin`: one line changed, and the model the numpy
     /// script initialised is trained by SwiftFL's own runner.
     @Test(.disabled(if: PythonInterop.skipped, "SWIFTFL_SKIP_PYTHON=1"))

@@ -169,13 +169,15 @@ public struct ExperimentPlan: Sendable {
         network = try NetworkPlan(plan)
         aggregator = try AggregatorPlan(plan, collaboratorCount: collaborators.count, tasks: tasks, groups: groups)
         if aggregator.aggregation.function == AggregationSettings.Function.scaffold.rawValue {
-            guard case let .builtin(builtin) = runner else {
-                throw PlanCheck.error(plan, "aggregator.settings.aggregation",
-                                      "scaffold needs the sites to train with SwiftFL's builtin runner (task_runner.template: builtin), which keeps their control variates")
-            }
-            guard case .sgd = builtin.optimizer else {
-                throw PlanCheck.error(plan, "aggregator.settings.aggregation",
-                                      "scaffold corrects SGD's gradients; task_runner.settings.optimizer is '\(builtin.optimizer)': set optimizer: sgd")
+            switch runner {
+            case let .builtin(builtin):
+                guard case .sgd = builtin.optimizer else {
+                    throw PlanCheck.error(plan, "aggregator.settings.aggregation",
+                                          "scaffold corrects SGD's gradients; task_runner.settings.optimizer is '\(builtin.optimizer)': set optimizer: sgd")
+                }
+            case .external: break  // the command adds the correction it is handed (docs/external-runner.md)
+            case .noop:
+                throw PlanCheck.error(plan, "aggregator.settings.aggregation", "scaffold needs sites that train (task_runner.template: builtin or external)")
             }
             layout = try ScaffoldControl.layout(layout, controlling: runnerLayout)
         }
@@ -197,7 +199,10 @@ public struct ExperimentPlan: Sendable {
     /// scientist's own machine (`fx plan initialize`), never at a Director.
     /// - Throws: `WorkspaceError` quoting the external command's failure or the file's problem.
     public func initialModel(runningCommands: Bool) throws -> ModelState {
-        let model = try runnerInitialModel(runningCommands: runningCommands)
+        // The runner's own tensors lead whatever it returns (an external command's output is read into
+        // the whole layout); the federation's tensors are appended here, once.
+        let whole = try runnerInitialModel(runningCommands: runningCommands)
+        let model = ModelState(layout: runner.layout, values: Array(whole.values[0..<runner.layout.count]))
         // Until the sites' statistics are in, the standardizer leaves features as they are.
         let carried = federatedFeatures.map { Standardizer.identity(features: $0).appendingPreprocessTensors(to: model) } ?? model
         return usesScaffold ? try ScaffoldControl.appendingZeros(to: carried, controlling: runner.layout) : carried
@@ -329,6 +334,7 @@ public struct ExperimentPlan: Sendable {
                 throw WorkspaceError("\(name): the data file \(data.path) does not exist" + (dataPath == nil ? " (from \(workspace.dataPath))" : ""))
             }
             var settings = externalSettings(external, collaborator: name, index: index, data: data)
+            if usesScaffold { settings.scaffoldStatePath = scaffoldStatePath(for: name, stateDirectory: stateDirectory) }
             if data.standardization == "federated" {
                 // The command gets the federation's standardizer in the model; its share of the
                 // statistics SwiftFL reads from the site's training rows itself.

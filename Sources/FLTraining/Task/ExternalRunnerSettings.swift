@@ -37,6 +37,9 @@ public struct ExternalRunnerSettings: Sendable {
     /// This site's training rows' statistics when the federation standardizes with the sites' summed
     /// ones (read by SwiftFL, not the command); nil otherwise.
     public var featureStatistics: FeatureStatistics?
+    /// SCAFFOLD: where this site keeps its control variate (nil: no SCAFFOLD). The SwiftFL side keeps
+    /// it; the command adds the correction it is handed to its gradients and reports its steps.
+    public var scaffoldStatePath: String?
 
     public init(command: [String], layout: ModelLayout, workingDirectory: String, timeout: Double = 3600, terminationGrace: Double = 5,
                 environment: [String: String] = [:], scratchDirectory: String? = nil, keepTaskDirectories: Bool = false,

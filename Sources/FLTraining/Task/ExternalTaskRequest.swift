@@ -39,6 +39,8 @@ struct ExternalTaskRequest {
         root["collaborator"] = settings.collaborator.map { PlanNode(.string($0)) } ?? PlanNode(.null)
         root["collaborator_index"] = settings.collaborator == nil ? PlanNode(.null) : PlanNode(.int(settings.collaboratorIndex))
         root["seed"] = PlanNode(.int(Int(settings.taskSeed(round: round))))
+        // SCAFFOLD: the input model's scaffold.* tensors are the correction to add to every gradient.
+        root["scaffold"] = PlanNode(.bool(settings.scaffoldStatePath != nil))
         var kwargs = PlanMapping()
         for key in self.kwargs.keys.sorted() { kwargs[key] = Self.node(self.kwargs[key]!) }
         root["kwargs"] = PlanNode(.mapping(kwargs))
@@ -98,6 +100,9 @@ struct ExternalTaskResult: Equatable {
 
     var metrics: [String: Double]
     var sampleCount: Int
+    /// Under SCAFFOLD: the optimizer steps the command took, and the step size to divide by.
+    var steps: Int?
+    var stepSize: Double?
 
     /// Reads and checks the result file; the error text says what is wrong and where.
     /// - Parameter requireSamples: train and validate results must report a positive sample count.
@@ -136,7 +141,16 @@ struct ExternalTaskResult: Equatable {
             throw .invalid("sample_count: expected a positive integer, found \(count.summary)")
         }
         if requireSamples && samples <= 0 { throw .invalid("sample_count must be a positive integer, found \(samples)") }
-        return ExternalTaskResult(metrics: metrics, sampleCount: max(samples, 0))
+        var result = ExternalTaskResult(metrics: metrics, sampleCount: max(samples, 0))
+        if let node = object["steps"], !node.isNull {
+            guard let steps = node.asInt, steps > 0 else { throw .invalid("steps: expected a positive integer, found \(node.value.summary)") }
+            result.steps = steps
+        }
+        if let node = object["step_size"], !node.isNull {
+            guard let size = node.asDouble, size > 0, size.isFinite else { throw .invalid("step_size: expected a positive number, found \(node.value.summary)") }
+            result.stepSize = size
+        }
+        return result
     }
 
     enum ResultProblem: Error {

@@ -71,8 +71,38 @@ public final class ExternalTaskRunner: TaskRunner {
             throw ExternalTaskError(task: task.name, function: function.rawValue, round: task.round, collaborator: settings.collaborator,
                                     kind: .wrongInput("the model handed to the runner is not the plan's: \(difference)"), command: settings.command)
         }
+        if function == .train, let statePath = settings.scaffoldStatePath { return try trainWithControlVariates(task, model: model, statePath: statePath) }
         let (result, updated) = try execute(function, task: task.name, round: task.round, kwargs: task.kwargs, model: model)
         return TaskOutcome(model: function == .train ? updated : nil, metrics: result.metrics, sampleCount: result.sampleCount)
+    }
+
+    /// SCAFFOLD at a site whose own command trains (`ScaffoldControl`): SwiftFL keeps `cᵢ`; the
+    /// command gets the correction `c − cᵢ` in the input model's `scaffold.*` tensors, adds it to
+    /// every gradient, and reports the `steps` it took and their `step_size`.
+    private func trainWithControlVariates(_ task: TaskInvocation, model: ModelState, statePath: String) throws -> TaskOutcome {
+        func failure(_ reason: String) -> ExternalTaskError {
+            ExternalTaskError(task: task.name, function: ExternalFunction.train.rawValue, round: task.round, collaborator: settings.collaborator,
+                              kind: .invalidOutput(path: "result.json", reason: reason), command: settings.command)
+        }
+        let declared = try ModelLayout(layout.tensors.filter { !Standardizer.isPreprocessTensor($0.name) && !ScaffoldControl.isControlTensor($0.name) })
+        let n = declared.count, controlStart = model.values.count - n
+        let server = model.values[controlStart...]
+        let site: [Float]
+        do { site = try ScaffoldControl.loadSiteControl(statePath, network: declared, round: task.round) } catch { throw failure("\(error)") }
+        var handed = model
+        handed.values.replaceSubrange(controlStart..., with: zip(server, site).map { $0 - $1 })
+        let (result, output) = try execute(.train, task: task.name, round: task.round, kwargs: task.kwargs, model: handed)
+        guard let steps = result.steps, let stepSize = result.stepSize else {
+            throw failure("under SCAFFOLD the result must give steps (the optimizer steps taken) and step_size (their learning rate)")
+        }
+        guard var trained = output else { throw failure("no model") }
+        let (next, returned) = ScaffoldControl.update(site: site, server: server, start: Array(model.values[0..<n]), trained: Array(trained.values[0..<n]),
+                                                     steps: steps, learningRate: stepSize)
+        do { try ScaffoldControl.saveSiteControl(used: site, next: next, round: task.round, network: declared, to: statePath) } catch {
+            throw failure("cannot keep this site's SCAFFOLD control variate: \(error)")
+        }
+        trained.values.replaceSubrange(controlStart..., with: returned)
+        return TaskOutcome(model: trained, metrics: result.metrics, sampleCount: result.sampleCount)
     }
 
     /// Asks the command for the experiment's starting model (function `initialize`: no model in,
@@ -164,17 +194,28 @@ public final class ExternalTaskRunner: TaskRunner {
         return (result, updated)
     }
 
-    /// The command's model: every tensor of the layout. The preprocess tensors are the
-    /// federation's, not the command's: a file without them gets the input model's (or, for
-    /// `initialize`, the standardizer that changes nothing until the sites' statistics are in).
+    /// The command's model: every tensor of the layout. The preprocess and SCAFFOLD tensors are the
+    /// federation's, not the command's: those a file leaves out come from the input model (or, for
+    /// `initialize`, the standardizer that changes nothing until the sites' statistics are in, and a
+    /// zero control variate).
     private func readOutput(_ path: String, input: ModelState?) throws -> ModelState {
-        guard let features = layout.tensors.first(where: { Standardizer.isPreprocessTensor($0.name) })?.shape.first,
-              try SafetensorsHeader.read(path).entry(named: Standardizer.meanTensorName) == nil
-        else { return try Safetensors.read(path, matching: layout).model }
-        let own = try ModelLayout(layout.tensors.filter { !Standardizer.isPreprocessTensor($0.name) })
-        let read = try Safetensors.read(path, matching: own).model
-        if let input { return ModelState(layout: layout, values: read.values + input.values[own.count...]) }
-        return Standardizer.identity(features: features).appendingPreprocessTensors(to: read)
+        func federations(_ name: String) -> Bool { Standardizer.isPreprocessTensor(name) || ScaffoldControl.isControlTensor(name) }
+        guard layout.tensors.contains(where: { federations($0.name) }) else { return try Safetensors.read(path, matching: layout).model }
+        let header = try SafetensorsHeader.read(path)
+        let present = try ModelLayout(layout.tensors.filter { !federations($0.name) || header.entry(named: $0.name) != nil })
+        let read = try Safetensors.read(path, matching: present).model
+        var values: [Float] = []
+        values.reserveCapacity(layout.count)
+        for (i, spec) in layout.tensors.enumerated() {
+            if let j = present.index(of: spec.name) {
+                values += read.values[present.range(at: j)]
+            } else if let input {
+                values += input.values[layout.range(at: i)]
+            } else {
+                values += [Float](repeating: spec.name == Standardizer.scaleTensorName ? 1 : 0, count: layout.range(at: i).count)
+            }
+        }
+        return ModelState(layout: layout, values: values)
     }
 
     /// A fresh folder (mode 0700) named after the site, round and task, in the scratch directory.

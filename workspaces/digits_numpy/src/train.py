@@ -66,21 +66,25 @@ def forward(w, b, x, y):
     return p, float(loss), float((p.argmax(axis=1) == y).mean())
 
 
-def train(w, b, x, y, epochs, batch, lr, seed):
+def train(w, b, x, y, epochs, batch, lr, seed, correction=None):
+    """Minibatch SGD; `correction` (SCAFFOLD's c - c_i for w and b) is added to every gradient."""
     rng = np.random.default_rng(seed)
     loss = accuracy = 0.0
+    steps = 0
+    cw, cb = correction if correction is not None else (0.0, 0.0)
     for _ in range(epochs):
         order, losses, hits = rng.permutation(len(y)), [], 0
         for start in range(0, len(y), batch):
             rows = order[start:start + batch]
             p, l, a = forward(w, b, x[rows], y[rows])
             p[np.arange(len(rows)), y[rows]] -= 1  # gradient of the cross-entropy on the logits
-            w -= lr * (p.T @ x[rows]) / len(rows)
-            b -= lr * p.mean(axis=0)
+            w -= lr * ((p.T @ x[rows]) / len(rows) + cw)
+            b -= lr * (p.mean(axis=0) + cb)
+            steps += 1
             losses.append(l * len(rows))
             hits += a * len(rows)
         loss, accuracy = sum(losses) / len(y), hits / len(y)
-    return w, b, {"loss": loss, "accuracy": accuracy}
+    return w, b, {"loss": loss, "accuracy": accuracy}, steps
 
 
 def main():
@@ -88,7 +92,8 @@ def main():
     if request["version"] != 1:
         sys.exit("this script speaks version 1 of the request protocol, got %r" % request["version"])
     # The preprocess tensors are the federation's standardizer, read below; the rest is the model.
-    shapes = {t["name"]: t["shape"] for t in request["model"]["tensors"] if not t["name"].startswith("preprocess.")}
+    # Under SCAFFOLD the scaffold.* tensors are the correction to add to the gradients (below).
+    shapes = {t["name"]: t["shape"] for t in request["model"]["tensors"] if not t["name"].startswith(("preprocess.", "scaffold."))}
     if set(shapes) != {"dense_0.weight", "dense_0.bias"}:
         sys.exit("src/train.py trains a softmax regression (dense_0.weight, dense_0.bias); the plan declares %s" % sorted(shapes))
     settings, function, outputs = request["settings"], request["function"], request["outputs"]
@@ -108,9 +113,13 @@ def main():
         # The plan's own settings for this script (task_runner.settings.custom), which SwiftFL passes on unchecked.
         custom = settings.get("custom") or {}
         lr = settings["learning_rate"] * float(custom.get("lr_decay", 1.0)) ** request["round"]
-        w, b, metrics = train(w, b, xt, yt, epochs, request["data"]["batch_size"], lr, request["seed"])
+        correction = None
+        if request.get("scaffold"):
+            correction = (tensors["scaffold.dense_0.weight"].astype(np.float64), tensors["scaffold.dense_0.bias"].astype(np.float64))
+        w, b, metrics, steps = train(w, b, xt, yt, epochs, request["data"]["batch_size"], lr, request["seed"], correction)
         save(outputs["model"], {"dense_0.weight": w.astype(np.float32), "dense_0.bias": b.astype(np.float32)})
-        result = {"metrics": metrics, "sample_count": len(yt)}
+        # steps and step_size let SwiftFL update this site's SCAFFOLD control variate (ignored otherwise).
+        result = {"metrics": metrics, "sample_count": len(yt), "steps": steps, "step_size": lr}
     elif function == "validate":
         _, loss, accuracy = forward(w, b, xv, yv)
         result = {"metrics": {"loss": loss, "accuracy": accuracy}, "sample_count": len(yv)}
