@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # `make demo`: a real federation on this machine — three hospitals train a breast-cancer classifier
 # over mutual TLS on loopback, each in its own process, and the aggregated accuracy is printed.
-# Everything it makes is under ./demo (removed first).
+# Everything it makes is under ./demo (removed first; SWIFTFL_DEMO_DIR names another folder).
 set -euo pipefail
 BIN=${1:-.build/debug}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FX="$ROOT/$BIN/fx"
-DEMO="$ROOT/demo"
+DEMO="${SWIFTFL_DEMO_DIR:-$ROOT/demo}"
 WS="$DEMO/breast_cancer"
 SITES=(hospital_a hospital_b hospital_c)
 
@@ -56,8 +56,8 @@ for pid in "${pids[@]:1}"; do wait "$pid"; done
 pids=()
 
 echo "== 5. the best model on every row of the data (fx model evaluate)"
-# Each site standardized its own shard, so statistics fitted on all the rows stand in for theirs.
-"$FX" model evaluate --model "$WS/save/best.safetensors" --data "$WS/data/breast_cancer_wisconsin.csv" --standardize-from-data | sed -n 3,4p
+# The model carries the federation's standardizer (the sites' summed statistics), so raw rows go in as they are.
+"$FX" model evaluate --model "$WS/save/best.safetensors" --data "$WS/data/breast_cancer_wisconsin.csv" | sed -n 3,4p
 
 accuracy=$(sed -n 's/.*"event":"finished".*"aggregated_model_validation\/accuracy":\([0-9.eE-]*\).*/\1/p' "$DEMO/events.jsonl")
 echo "== done: models in $WS/save, metrics in $WS/logs/metrics.jsonl"
