@@ -11,6 +11,14 @@
 
 // Macros and variadic functions that Swift cannot import, as plain functions.
 
+/// Initializes libssl and libcrypto without registering OPENSSL_cleanup() with atexit(): a process
+/// that exits while another of its threads is still inside OpenSSL (a heartbeat, a connection being
+/// closed) would otherwise have the library torn down under that thread. Must come before any other
+/// OpenSSL call to take effect; returns 1 on success.
+static inline int fl_openssl_init_without_atexit(void) {
+    return OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT | OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
+}
+
 static inline long fl_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) {
     return SSL_CTX_set_min_proto_version(ctx, version);
 }

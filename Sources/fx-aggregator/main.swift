@@ -2,6 +2,6 @@ import FLCLI
 import Foundation
 import FLCore
 
-ProcessSetup.prepare()
+ProcessStart.prepare()
 
 exit(AggregatorProcess.command.main(Array(CommandLine.arguments.dropFirst()), context: CommandContext()))

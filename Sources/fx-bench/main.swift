@@ -1,8 +1,10 @@
 import Foundation
 import FLCore
+import FLWire
 
 // `make bench` runs this (release build): every figure the issues ask for, as a table on standard
 // output and as JSON (`--output FILE`). `--only a,b` runs some of them.
+OpenSSLRuntime.prepare()
 ProcessSetup.prepare()
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "child" {

@@ -2,7 +2,7 @@ import FLCLI
 import Foundation
 import FLCore
 
-ProcessSetup.prepare()
+ProcessStart.prepare()
 
 // Installed, fx-aggregator and fx-collaborator are this same binary under their own names.
 let invokedAs = CommandLine.arguments.first.map { ($0 as NSString).lastPathComponent } ?? "fx"

@@ -1,0 +1,11 @@
+import FLCore
+import FLWire
+
+/// What every SwiftFL executable does first: signals, memory and descriptor limits
+/// (`ProcessSetup`), and OpenSSL initialized so that it is not torn down under a thread at exit.
+public enum ProcessStart {
+    public static func prepare() {
+        OpenSSLRuntime.prepare()
+        ProcessSetup.prepare()
+    }
+}
