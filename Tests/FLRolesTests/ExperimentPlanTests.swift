@@ -48,6 +48,48 @@ import FLTraining
         #expect(text.contains(reason), "\(text)")
     }
 
+    /// The aggregation settings' worst values are refused where they are written, saying the range.
+    @Test(arguments: [
+        ("aggregation: fedsgd", "aggregator.settings.aggregation: expected one of fedavg, fedavgm"),
+        ("server_learning_rate: 0", "aggregator.settings.server_learning_rate: expected a number above 0, found 0.0"),
+        ("server_momentum: 1.0", "aggregator.settings.server_momentum: expected a number in [0, 1), found 1.0"),
+        ("server_beta_2: -0.1", "aggregator.settings.server_beta_2: expected a number in [0, 1)"),
+        ("server_tau: 0", "aggregator.settings.server_tau: expected a number above 0"),
+        ("trimmed_mean_beta: 0.5", "aggregator.settings.trimmed_mean_beta: expected a fraction in [0, 0.5), found 0.5"),
+        ("krum_f: -1", "aggregator.settings.krum_f: expected 0 or more sites, found -1"),
+        ("multi_krum_m: 0", "aggregator.settings.multi_krum_m: expected 1 or more updates, found 0"),
+        ("max_update_norm: -1.0", "aggregator.settings.max_update_norm: expected a norm above 0, found -1.0"),
+        ("aggregation_memory_budget: -5", "aggregator.settings.aggregation_memory_budget: expected 0 or more bytes, found -5"),
+    ])
+    func aggregationSettingsOutOfRangeAreRefused(_ setting: String, _ message: String) throws {
+        let (plan, error) = try load("    rounds_to_train: 3\n", "    rounds_to_train: 3\n    \(setting)\n")
+        #expect(plan == nil)
+        #expect(error?.contains("plan/plan.yaml:12:") == true && error?.contains(message) == true, "\(error ?? "")")
+    }
+
+    @Test func samplingFedProxAndScaffoldSettingsAreRefusedOutOfRange() throws {
+        for fraction in ["0", "1.5"] {
+            let (_, error) = try load("assigner:\n  defaults: defaults/assigner.yaml\n",
+                                      "assigner:\n  defaults: defaults/assigner.yaml\n  settings:\n    fraction_per_round: \(fraction)\n")
+            #expect(error?.contains("assigner.settings.fraction_per_round: expected a fraction in (0, 1]") == true, "\(error ?? "")")
+        }
+        let builtin = "  template: builtin\n"
+        var (_, error) = try load("  template: external\n", builtin)
+        #expect(error == nil, "the digits_numpy plan runs with the builtin runner too: \(error ?? "")")
+        let path = "\(workspace.root)/plan/plan.yaml"
+        let original = try String(contentsOfFile: path, encoding: .utf8)
+        defer { try? original.write(toFile: path, atomically: true, encoding: .utf8) }
+        try original.replacingOccurrences(of: "  template: external\n", with: builtin).write(toFile: path, atomically: true, encoding: .utf8)
+        (_, error) = try load("    optimizer: sgd\n", "    optimizer: sgd\n    proximal_mu: -1.0\n")
+        #expect(error?.contains("task_runner.settings.proximal_mu: expected 0 or more, found -1.0") == true, "\(error ?? "")")
+        (_, error) = try load("    rounds_to_train: 3\n", "    rounds_to_train: 3\n    aggregation: scaffold\n")
+        #expect(error == nil, "\(error ?? "")")
+        try original.replacingOccurrences(of: "  template: external\n", with: builtin).replacingOccurrences(of: "    optimizer: sgd\n", with: "    optimizer: adam\n")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        (_, error) = try load("    rounds_to_train: 3\n", "    rounds_to_train: 3\n    aggregation: scaffold\n")
+        #expect(error?.contains("scaffold corrects SGD's gradients") == true && error?.contains("set optimizer: sgd") == true, "\(error ?? "")")
+    }
+
     @Test func siteAndRunnerPathsStayInTheWorkspace() throws {
         let data = try load("  path: data/digits_8x8.csv\n  shard_index: 0\n", "  path: /home/site/all.csv\n  shard_index: 0\n", in: "plan/data.yaml")
         #expect(data.error?.contains("plan/data.yaml:2:9: site_1.path: '/home/site/all.csv' is absolute") == true, "\(data.error ?? "")")

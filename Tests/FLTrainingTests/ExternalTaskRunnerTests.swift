@@ -277,6 +277,11 @@ import Testing
         ("{\"metrics\": {\"loss\": NaN}, \"sample_count\": 3}", "metrics.loss is nan"),
         ("{\"metrics\": {\"loss\": \"low\"}, \"sample_count\": 3}", "metrics.loss: expected a number"),
         ("{\"metrics\": [0.5], \"sample_count\": 3}", "metrics: expected an object of numbers"),
+        // SCAFFOLD's step count and size divide the control variate's estimate: nothing but positive values.
+        ("{\"metrics\": {}, \"sample_count\": 3, \"steps\": 0}", "steps: expected a positive integer"),
+        ("{\"metrics\": {}, \"sample_count\": 3, \"steps\": 2.5}", "steps: expected a positive integer"),
+        ("{\"metrics\": {}, \"sample_count\": 3, \"step_size\": 0}", "step_size: expected a positive number"),
+        ("{\"metrics\": {}, \"sample_count\": 3, \"step_size\": -0.1}", "step_size: expected a positive number"),
     ])
     func garbledResultsAreRefusedWithTheReason(result: String, reason: String) throws {
         let f = try Fixture()
