@@ -159,6 +159,36 @@ import Testing
         #expect(updated.values == Self.model.values.map { $0 + 1 })
     }
 
+    /// SCAFFOLD through the external runner: the command is handed c − cᵢ in the scaffold.* tensors
+    /// (cᵢ = 0 at first, so c itself), may leave them out of its output, and must report its steps;
+    /// SwiftFL keeps cᵢ⁺ and returns c + (cᵢ⁺ − cᵢ).
+    @Test func scaffoldHandsTheCorrectionAndNeedsTheSteps() throws {
+        let f = try Fixture()
+        let full = try ScaffoldControl.layout(Self.layout, controlling: Self.layout)
+        let start = ModelState(layout: full, values: Self.model.values + [Float](repeating: 0.5, count: 15))
+        // The command moves every weight by −1: x − y = 1 each; 4 steps of 0.25: (x − y)/(K·η) = 1.
+        let trained = try f.fixtureModel("trained.safetensors", ModelState(layout: Self.layout, values: Self.model.values.map { $0 - 1 }))
+        var settings = f.settings([try f.script("""
+            cp "$SWIFTFL_MODEL_INPUT" "$CAPTURE/handed.safetensors"
+            cp '\(trained)' "$SWIFTFL_MODEL_OUTPUT"
+            cp "$SWIFTFL_TASK_REQUEST" "$CAPTURE/request.json"
+            echo "{\\"metrics\\": {}, \\"sample_count\\": 3 $EXTRA}" > "$SWIFTFL_RESULT"
+            """)])
+        settings.layout = full
+        settings.scaffoldStatePath = f.directory.appending("state/scaffold-site_1.safetensors")
+        let missing = try failure(try ExternalTaskRunner(settings: settings), model: start)
+        #expect("\(missing)".contains("under SCAFFOLD the result must give steps"), "\(missing)")
+        settings.environment["EXTRA"] = ", \"steps\": 4, \"step_size\": 0.25"
+        let updated = try #require(try ExternalTaskRunner(settings: settings).run(Self.train, model: start).model)
+        let handed = try Safetensors.read("\(f.capture)/handed.safetensors").model
+        #expect(handed.tensor("scaffold.dense_0.bias") == [Float](repeating: 0.5, count: 3))  // c − 0
+        #expect(try String(contentsOfFile: "\(f.capture)/request.json", encoding: .utf8).contains("\"scaffold\": true"))
+        // cᵢ⁺ = 0 − 0.5 + 1 = 0.5; returned c + (cᵢ⁺ − cᵢ) = 1.
+        #expect(Array(updated.values[15...]) == [Float](repeating: 1, count: 15))
+        #expect(Array(updated.values[..<15]) == Self.model.values.map { $0 - 1 })
+        #expect(try Safetensors.read(settings.scaffoldStatePath!).model.values == [Float](repeating: 0.5, count: 15))
+    }
+
     @Test func initializeAsksForAModelWithoutInputOrData() throws {
         let f = try Fixture()
         let start = ModelState(layout: Self.layout, values: (0..<15).map { Float($0) })
