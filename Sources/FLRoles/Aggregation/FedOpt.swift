@@ -4,12 +4,10 @@ import FLCore
 /// al. 2019) and FedAdam, FedYogi and FedAdagrad (Reddi et al. 2021). The weighted mean is folded in
 /// as updates arrive, exactly as FedAvg does; the step happens once per round.
 ///
-/// Memory: the running sum, the optimizer's one or two model-sized buffers, and (for the adaptive
-/// kinds) a model-sized buffer for the mean.
+/// Memory: the running sum and the optimizer's one or two model-sized buffers.
 public final class FedOpt: AggregationFunction {
     private let average: FedAvg
     public let optimizer: ServerOptimizer
-    private var mean: [Float] = []
 
     public init(layout: ModelLayout, optimizer: ServerOptimizer) {
         average = FedAvg(layout: layout)
@@ -22,13 +20,7 @@ public final class FedOpt: AggregationFunction {
 
     public func finish(into global: inout ModelState) {
         average.withSum { s, scale in
-            if mean.count != s.count { mean = [Float](repeating: 0, count: s.count) }
-            mean.withUnsafeMutableBufferPointer { m in
-                for i in 0..<m.count { m[i] = s[i] * scale }
-            }
-        }
-        mean.withUnsafeBufferPointer { m in
-            global.values.withUnsafeMutableBufferPointer { g in optimizer.step(global: g, combined: m) }
+            global.values.withUnsafeMutableBufferPointer { g in optimizer.step(global: g, combined: s, scale: scale) }
         }
     }
 

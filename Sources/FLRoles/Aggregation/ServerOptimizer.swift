@@ -36,22 +36,23 @@ public final class ServerOptimizer {
         second = kind == .momentum ? [] : [Float](repeating: tau * tau, count: count)
     }
 
-    /// Moves `global` one step towards `combined` (same count).
-    public func step(global: UnsafeMutableBufferPointer<Float>, combined: UnsafeBufferPointer<Float>) {
+    /// Moves `global` one step towards `combined × scale` (same count): FedAvg's running sum and the
+    /// factor that makes it the mean, so the mean needs no model-sized buffer of its own.
+    public func step(global: UnsafeMutableBufferPointer<Float>, combined: UnsafeBufferPointer<Float>, scale: Float = 1) {
         precondition(global.count == first.count && combined.count == first.count, "ServerOptimizer: model size changed")
         let (eta, b1, b2, tau) = (learningRate, beta1, beta2, tau)
         first.withUnsafeMutableBufferPointer { m in
             if kind == .momentum {
                 // FedAvgM's own form, bit for bit as before: v ← β·v + (global − mean); global ← global − η·v.
                 for i in 0..<global.count {
-                    m[i] = b1 * m[i] + (global[i] - combined[i])
+                    m[i] = b1 * m[i] + (global[i] - combined[i] * scale)
                     global[i] -= eta * m[i]
                 }
                 return
             }
             second.withUnsafeMutableBufferPointer { v in
                 for i in 0..<global.count {
-                    let delta = combined[i] - global[i]
+                    let delta = combined[i] * scale - global[i]
                     let square = delta * delta
                     m[i] = b1 * m[i] + (1 - b1) * delta
                     switch kind {
