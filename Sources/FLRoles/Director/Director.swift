@@ -137,7 +137,8 @@ public final class Director: FrameHandler, @unchecked Sendable {
             }
             return (result, s.outbox, s.events, changed || !s.events.isEmpty)
         }
-        for (responder, message) in outbox { responder.reply(message) }
+        // On each peer's writer: a stalled peer holds up neither the others nor the timer queue.
+        for (responder, message) in outbox { responder.post(message) }
         emit(events)
         if wakeRunner { wake.signal() }
         return result
@@ -198,8 +199,8 @@ public final class Director: FrameHandler, @unchecked Sendable {
                 s.envoys[peer.name]!.connection = nil
                 s.checkOnline()
             }
-            s.waiters = s.waiters.filter { $0.value.responder.peer !== peer }
-            s.watchers = s.watchers.filter { $0.value.responder.peer !== peer }
+            s.waiters.removeAll { $0.responder.peer === peer }
+            s.watchers.removeAll { $0.responder.peer === peer }
         }
     }
 
@@ -351,14 +352,12 @@ public final class Director: FrameHandler, @unchecked Sendable {
                 s.outbox.append((request.responder, WorkAssignment(action: .wait)))
                 return nil
             }
-            let token = s.token()
-            s.waiters[token] = DirectorState.WorkWaiter(envoy: peer.name, request: m, responder: request.responder)
-            return token
+            return s.waiters.hold(DirectorState.WorkWaiter(envoy: peer.name, request: m, responder: request.responder))
         }
         guard let token else { return }
         timers.asyncAfter(deadline: .now() + wait) { [weak self] in
             self?.mutate { s in
-                if let waiter = s.waiters.removeValue(forKey: token) { s.outbox.append((waiter.responder, WorkAssignment(action: .wait))) }
+                if let waiter = s.waiters.take(token) { s.outbox.append((waiter.responder, WorkAssignment(action: .wait))) }
             }
         }
     }
@@ -507,14 +506,12 @@ public final class Director: FrameHandler, @unchecked Sendable {
                 s.outbox.append((request.responder, s.statusReply(x)))
                 return nil
             }
-            let token = s.token()
-            s.watchers[token] = DirectorState.Watcher(experiment: m.name, afterVersion: m.afterVersion, responder: request.responder)
-            return token
+            return s.watchers.hold(DirectorState.Watcher(experiment: m.name, afterVersion: m.afterVersion, responder: request.responder))
         }
         guard let token else { return }
         timers.asyncAfter(deadline: .now() + wait) { [weak self] in
             self?.mutate { s in
-                if let w = s.watchers.removeValue(forKey: token), let x = s.experiment(w.experiment) {
+                if let w = s.watchers.take(token), let x = s.experiment(w.experiment) {
                     s.outbox.append((w.responder, s.statusReply(x)))
                 }
             }

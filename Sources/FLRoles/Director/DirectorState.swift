@@ -69,9 +69,8 @@ struct DirectorState {
     /// Names being uploaded right now, so two submissions cannot take the same name.
     var reservedNames: Set<String> = []
     var active: Active?
-    var waiters: [UInt64: WorkWaiter] = [:]
-    var watchers: [UInt64: Watcher] = [:]
-    var nextToken: UInt64 = 1
+    var waiters = HeldRequests<WorkWaiter>()
+    var watchers = HeldRequests<Watcher>()
     /// Envoys known from before the start; queued experiments wait (up to the grace) for them to return.
     var expectedEnvoys: Set<String> = []
     let startedAt = Deadline.now
@@ -259,24 +258,20 @@ struct DirectorState {
 
     /// Answers every held request for work that now has an answer.
     mutating func serveWaiters() {
-        for (token, waiter) in waiters.sorted(by: { $0.key < $1.key }) {
-            guard let answer = assignment(for: waiter.envoy, waiter.request) else { continue }
-            waiters.removeValue(forKey: token)
+        // Taken out while `assignment` reads the rest of the state (moved, not copied).
+        var held = waiters
+        waiters = HeldRequests()
+        for (waiter, answer) in held.take(answering: { assignment(for: $0.envoy, $0.request) }) {
             outbox.append((waiter.responder, answer))
         }
-    }
-
-    mutating func token() -> UInt64 {
-        defer { nextToken += 1 }
-        return nextToken
+        waiters = held
     }
 
     // MARK: Watchers
 
     private mutating func notifyWatchers(_ name: String) {
         guard let x = experiment(name) else { return }
-        for (token, w) in watchers where w.experiment == name && x.version > w.afterVersion {
-            watchers.removeValue(forKey: token)
+        for w in watchers.take(where: { $0.experiment == name && x.version > $0.afterVersion }) {
             outbox.append((w.responder, statusReply(x)))
         }
     }

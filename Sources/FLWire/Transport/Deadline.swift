@@ -31,9 +31,11 @@ public struct Deadline: Sendable, Hashable, Comparable, CustomStringConvertible 
     }
 
     /// Seconds since this instant, 0 while it is still ahead: how long something that started here took.
-    public var elapsedSeconds: Double {
-        let now = Deadline.monotonicNanoseconds()
-        return now <= uptimeNanoseconds ? 0 : Double(now - uptimeNanoseconds) / 1e9
+    public var elapsedSeconds: Double { elapsedSeconds(at: .now) }
+
+    /// Seconds from this instant to `later`, 0 when `later` is not after it.
+    public func elapsedSeconds(at later: Deadline) -> Double {
+        later.uptimeNanoseconds <= uptimeNanoseconds ? 0 : Double(later.uptimeNanoseconds - uptimeNanoseconds) / 1e9
     }
 
     /// Milliseconds left for `poll(2)`: -1 for never, 0 when passed, rounded up otherwise.

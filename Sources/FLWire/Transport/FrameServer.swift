@@ -35,6 +35,9 @@ public final class PeerConnection: Sendable, CustomStringConvertible {
     public let certificateSerial: String
     let channel: FrameChannel
     let writeTimeout: Double
+    /// Writes the replies posted for this peer, in order, off the thread that decided them: a peer
+    /// that stalls (up to `writeTimeout`) holds up only its own replies.
+    let writer = DispatchQueue(label: "swiftfl.peer.writer")
 
     init(name: String, role: CertificateRole?, address: String, serial: UInt64, certificateSerial: String = "", channel: FrameChannel,
          writeTimeout: Double) {
@@ -88,6 +91,16 @@ public struct Responder: Sendable {
 
     /// Answers with an error.
     public func fail(_ code: ErrorReply.Code, _ message: String) { reply(ErrorReply(code, message)) }
+
+    /// Queues `message` as the reply on the peer's writer and returns at once; `written` runs on the
+    /// writer once it is sent (or the peer is found gone). For replies decided for many peers at
+    /// once (a round opening, a long poll expiring), so no peer waits for another's socket.
+    public func post(_ message: some WireMessage, written: (@Sendable () -> Void)? = nil) {
+        peer.writer.async {
+            reply(message)
+            written?()
+        }
+    }
 }
 
 /// A mutual-TLS server speaking SwiftFL frames.
