@@ -67,60 +67,61 @@ struct ExtractionPolicy {
             throw .init(.emptyPath)
         }
         if entry.kind != .directory && raw.last == UInt8(ascii: "/") { throw .init(.trailingSlash) }
+        let (node, missingFrom) = try parents(of: components)
+        let path = ArchivePath.join(components)
+        let existing = missingFrom == nil ? children[ChildKey(parent: node, name: components[components.count - 1])] : nil
+        if entry.kind == .directory, let existing {
+            guard kinds[existing] == .directory else { throw .init(.duplicateEntry) }
+            return Step(parents: [], action: .directory(path: path, exists: true))
+        }
+        let (action, newKind) = try action(for: entry, path: path, linkDepth: components.count - 1, exists: existing != nil)
+        let parents = record(newKind, of: entry, components, under: node, missingFrom: missingFrom)
+        return Step(parents: parents, action: action)
+    }
 
-        // Parents: each must be a directory already, or be missing (then every deeper one is too).
+    /// The node of the deepest parent that exists, and the index of the first missing one (nil when
+    /// all exist). Each existing parent must be a directory.
+    private func parents(of components: [[UInt8]]) throws(ArchivePath.Violation) -> (node: Int, missingFrom: Int?) {
         var node = 0
-        var missingFrom: Int?
         for i in 0..<(components.count - 1) {
-            guard let child = children[ChildKey(parent: node, name: components[i])] else {
-                missingFrom = i
-                break
-            }
+            guard let child = children[ChildKey(parent: node, name: components[i])] else { return (node, i) }
             switch kinds[child] {
             case .directory: node = child
             case .symbolicLink: throw .init(.parentIsSymlink(Self.text(components[...i])))
             case .file: throw .init(.parentIsNotDirectory(Self.text(components[...i])))
             }
         }
-        let path = ArchivePath.join(components)
-        let existing = missingFrom == nil ? children[ChildKey(parent: node, name: components[components.count - 1])] : nil
+        return (node, nil)
+    }
 
-        let action: Action
-        let newKind: NodeKind
+    /// What extracting a new `entry` at `path` does, within the limits, and the kind of node it makes.
+    private func action(for entry: TarEntry, path: [UInt8], linkDepth: Int, exists: Bool) throws(ArchivePath.Violation) -> (Action, NodeKind) {
+        if exists { throw .init(.duplicateEntry) }
         switch entry.kind {
         case .directory:
-            if let existing {
-                guard kinds[existing] == .directory else { throw .init(.duplicateEntry) }
-                return Step(parents: [], action: .directory(path: path, exists: true))
-            }
-            action = .directory(path: path, exists: false)
-            newKind = .directory
+            return (.directory(path: path, exists: false), .directory)
         case .file:
-            if existing != nil { throw .init(.duplicateEntry) }
             if entry.size > limits.maximumFileSize {
                 throw .init(.fileTooLarge(size: entry.size, limit: limits.maximumFileSize))
             }
             if entry.size > limits.maximumTotalSize - totalSize {
                 throw .init(.totalSizeExceeded(limit: limits.maximumTotalSize))
             }
-            action = .file(path: path, executable: entry.mode & 0o111 != 0, size: entry.size)
-            newKind = .file
+            return (.file(path: path, executable: entry.mode & 0o111 != 0, size: entry.size), .file)
         case .symbolicLink:
-            if existing != nil { throw .init(.duplicateEntry) }
             let target = Array(entry.linkTarget.utf8)
-            try ArchivePath.checkSymlinkTarget(target, linkDepth: components.count - 1)
-            action = .symbolicLink(path: path, target: target)
-            newKind = .symbolicLink
+            try ArchivePath.checkSymlinkTarget(target, linkDepth: linkDepth)
+            return (.symbolicLink(path: path, target: target), .symbolicLink)
         case .hardLink:
-            if existing != nil { throw .init(.duplicateEntry) }
-            let target = try hardLinkTarget(entry.linkTarget)
-            action = .hardLink(path: path, target: target)
-            newKind = .file
+            return (.hardLink(path: path, target: try hardLinkTarget(entry.linkTarget)), .file)
         default:
             throw .init(.unsupportedType(entry.kind.description))
         }
+    }
 
-        // Admitted: record the missing parents and the entry.
+    /// Records an admitted entry and the missing parents it creates; returns those parents' paths.
+    private mutating func record(_ newKind: NodeKind, of entry: TarEntry, _ components: [[UInt8]], under parent: Int, missingFrom: Int?) -> [[UInt8]] {
+        var node = parent
         var parents: [[UInt8]] = []
         if let missingFrom {
             for i in missingFrom..<(components.count - 1) {
@@ -140,7 +141,7 @@ struct ExtractionPolicy {
             totalSize += entry.size
         default: linkCount += 1
         }
-        return Step(parents: parents, action: action)
+        return parents
     }
 
     /// A hard link's target is an archive path (relative to the destination, not to the link)

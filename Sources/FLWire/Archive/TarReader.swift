@@ -119,12 +119,17 @@ public final class TarReader {
         if case let .file(fd) = source { close(fd) }
     }
 
-    /// The next entry, or nil at the end-of-archive marker. Unread data of the previous entry is skipped.
-    public func next() throws -> TarEntry? {
-        if ended { return nil }
+    /// What metadata headers said about the entry that follows them.
+    private struct PendingMetadata {
         var pax = TarHeader.PAXOverrides()
         var longName: [UInt8]?
         var longLink: [UInt8]?
+    }
+
+    /// The next entry, or nil at the end-of-archive marker. Unread data of the previous entry is skipped.
+    public func next() throws -> TarEntry? {
+        if ended { return nil }
+        var pending = PendingMetadata()
         var offset = nextHeader
         let start = offset
         current = nil
@@ -152,79 +157,86 @@ public final class TarReader {
                 return nil
             }
             let fields = try header.withUnsafeBytes { h in try parseFields(h, start: start) }
-            let type = fields.type
             let afterHeader = offset + Int64(TarHeader.blockSize)
-            let remaining = totalSize - afterHeader
-
             // Metadata headers describe the entry that follows them.
-            if type == UInt8(ascii: "x") || type == UInt8(ascii: "g") || type == UInt8(ascii: "L") || type == UInt8(ascii: "K") {
-                let kind = type == UInt8(ascii: "x") || type == UInt8(ascii: "g") ? "PAX extended header" : "GNU long name"
-                if fields.size > remaining {
-                    throw error(start, nil, .truncated(needed: fields.size, available: remaining))
-                }
-                let next = afterHeader + fields.size + TarHeader.padding(fields.size)
-                if type == UInt8(ascii: "g") {
-                    // Global headers carry defaults (mostly times and charsets) this reader does not use.
-                    offset = min(next, totalSize)
-                    continue
-                }
-                if fields.size > Int64(maximumMetadataSize) {
-                    throw error(start, nil, .metadataTooLarge(kind: kind, size: fields.size, limit: maximumMetadataSize))
-                }
-                var data = [UInt8](repeating: 0, count: Int(fields.size))
-                try data.withUnsafeMutableBytes { try readExactly(at: afterHeader, into: $0) }
-                if type == UInt8(ascii: "x") {
-                    if let fault = TarHeader.parsePAX(data, into: &pax) { throw error(start, nil, .badPAXRecord(fault)) }
-                } else {
-                    // GNU long names are NUL-terminated; anything after the first NUL is ignored.
-                    let text = Array(data.prefix { $0 != 0 })
-                    if type == UInt8(ascii: "L") { longName = text } else { longLink = text }
-                }
-                offset = min(next, totalSize)
+            if let next = try readMetadata(fields, at: afterHeader, start: start, into: &pending) {
+                offset = next
                 continue
             }
-
-            // The entry itself.
-            let pathBytes = pax.path ?? longName ?? fields.path
-            let linkBytes = pax.linkpath ?? longLink ?? fields.link
-            guard let path = String(validating: pathBytes, as: UTF8.self) else {
-                throw error(start, nil, .notUTF8(field: "path"))
-            }
-            guard let linkTarget = String(validating: linkBytes, as: UTF8.self) else {
-                throw error(start, path, .notUTF8(field: "link target"))
-            }
-            let size = pax.size ?? fields.size
-            var kind: TarEntry.Kind
-            switch type {
-            case 0, UInt8(ascii: "0"), UInt8(ascii: "7"): kind = .file
-            case UInt8(ascii: "1"): kind = .hardLink
-            case UInt8(ascii: "2"): kind = .symbolicLink
-            case UInt8(ascii: "3"): kind = .characterDevice
-            case UInt8(ascii: "4"): kind = .blockDevice
-            case UInt8(ascii: "5"): kind = .directory
-            case UInt8(ascii: "6"): kind = .fifo
-            case UInt8(ascii: "S"): throw error(start, path, .sparseFile)
-            default: kind = .other(type)
-            }
-            // Old (v7) archives mark directories with a trailing '/' on a plain-file entry.
-            if type == 0, pathBytes.last == UInt8(ascii: "/") { kind = .directory }
-            if pax.sparse { throw error(start, path, .sparseFile) }
-            switch kind {
-            case .file, .other: break
-            default:
-                if size != 0 { throw error(start, path, .unexpectedData(kind: kind.description, size: size)) }
-            }
-            if size > remaining { throw error(start, path, .truncated(needed: size, available: remaining)) }
-
-            let entry = TarEntry(index: entryIndex, offset: start, path: path, kind: kind, size: size, mode: fields.mode,
-                                 linkTarget: linkTarget, modificationTime: fields.mtime)
-            entryIndex += 1
-            current = entry
-            dataOffset = afterHeader
-            dataLeft = size
-            nextHeader = afterHeader + size + TarHeader.padding(size)
-            return entry
+            return try entry(fields, at: afterHeader, start: start, pending)
         }
+    }
+
+    /// Reads a metadata header's data (PAX, GNU long names) into `pending` and returns the offset of
+    /// the header after it; nil when `fields` describe an entry.
+    private func readMetadata(_ fields: Fields, at afterHeader: Int64, start: Int64, into pending: inout PendingMetadata) throws -> Int64? {
+        let type = fields.type
+        guard type == UInt8(ascii: "x") || type == UInt8(ascii: "g") || type == UInt8(ascii: "L") || type == UInt8(ascii: "K") else { return nil }
+        let kind = type == UInt8(ascii: "x") || type == UInt8(ascii: "g") ? "PAX extended header" : "GNU long name"
+        let remaining = totalSize - afterHeader
+        if fields.size > remaining {
+            throw error(start, nil, .truncated(needed: fields.size, available: remaining))
+        }
+        let next = min(afterHeader + fields.size + TarHeader.padding(fields.size), totalSize)
+        // Global headers carry defaults (mostly times and charsets) this reader does not use.
+        if type == UInt8(ascii: "g") { return next }
+        if fields.size > Int64(maximumMetadataSize) {
+            throw error(start, nil, .metadataTooLarge(kind: kind, size: fields.size, limit: maximumMetadataSize))
+        }
+        var data = [UInt8](repeating: 0, count: Int(fields.size))
+        try data.withUnsafeMutableBytes { try readExactly(at: afterHeader, into: $0) }
+        if type == UInt8(ascii: "x") {
+            if let fault = TarHeader.parsePAX(data, into: &pending.pax) { throw error(start, nil, .badPAXRecord(fault)) }
+        } else {
+            // GNU long names are NUL-terminated; anything after the first NUL is ignored.
+            let text = Array(data.prefix { $0 != 0 })
+            if type == UInt8(ascii: "L") { pending.longName = text } else { pending.longLink = text }
+        }
+        return next
+    }
+
+    /// The entry `fields` and the metadata before it describe, made current.
+    private func entry(_ fields: Fields, at afterHeader: Int64, start: Int64, _ pending: PendingMetadata) throws -> TarEntry {
+        let pathBytes = pending.pax.path ?? pending.longName ?? fields.path
+        let linkBytes = pending.pax.linkpath ?? pending.longLink ?? fields.link
+        guard let path = String(validating: pathBytes, as: UTF8.self) else {
+            throw error(start, nil, .notUTF8(field: "path"))
+        }
+        guard let linkTarget = String(validating: linkBytes, as: UTF8.self) else {
+            throw error(start, path, .notUTF8(field: "link target"))
+        }
+        let size = pending.pax.size ?? fields.size
+        var kind: TarEntry.Kind
+        switch fields.type {
+        case 0, UInt8(ascii: "0"), UInt8(ascii: "7"): kind = .file
+        case UInt8(ascii: "1"): kind = .hardLink
+        case UInt8(ascii: "2"): kind = .symbolicLink
+        case UInt8(ascii: "3"): kind = .characterDevice
+        case UInt8(ascii: "4"): kind = .blockDevice
+        case UInt8(ascii: "5"): kind = .directory
+        case UInt8(ascii: "6"): kind = .fifo
+        case UInt8(ascii: "S"): throw error(start, path, .sparseFile)
+        default: kind = .other(fields.type)
+        }
+        // Old (v7) archives mark directories with a trailing '/' on a plain-file entry.
+        if fields.type == 0, pathBytes.last == UInt8(ascii: "/") { kind = .directory }
+        if pending.pax.sparse { throw error(start, path, .sparseFile) }
+        switch kind {
+        case .file, .other: break
+        default:
+            if size != 0 { throw error(start, path, .unexpectedData(kind: kind.description, size: size)) }
+        }
+        let remaining = totalSize - afterHeader
+        if size > remaining { throw error(start, path, .truncated(needed: size, available: remaining)) }
+
+        let entry = TarEntry(index: entryIndex, offset: start, path: path, kind: kind, size: size, mode: fields.mode,
+                             linkTarget: linkTarget, modificationTime: fields.mtime)
+        entryIndex += 1
+        current = entry
+        dataOffset = afterHeader
+        dataLeft = size
+        nextHeader = afterHeader + size + TarHeader.padding(size)
+        return entry
     }
 
     /// Reads up to `buffer.count` bytes of the current entry's data; returns 0 when it is all read.
