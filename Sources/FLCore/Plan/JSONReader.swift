@@ -29,37 +29,17 @@ private struct JSONReader {
 
     func at(_ i: Int) -> UInt8 { i < b.count ? b[i] : 0 }
 
-    // Locations are asked for in increasing order; counting on from the last one keeps a long
-    // single-line document (what `json.dumps` writes) linear.
-    var cacheLine = 0, cachePos = 0, cacheColumn = 1
+    var columns = ColumnCounter()
 
     mutating func location(_ p: Int) -> TextLocation {
-        var column = 1
-        var i = lineStart
-        if cacheLine == line, cachePos >= lineStart, cachePos <= p {
-            i = cachePos
-            column = cacheColumn
-        }
-        let stop = min(p, b.count)
-        while i < stop {
-            if b[i] & 0xC0 != 0x80 { column += 1 }
-            i += 1
-        }
-        cacheLine = line
-        cachePos = stop
-        cacheColumn = column
-        return TextLocation(file: file, line: line, column: column)
+        TextLocation(file: file, line: line, column: columns.column(of: p, line: line, lineStart: lineStart, in: b))
     }
 
     mutating func fail(_ p: Int, _ message: String) -> PlanError {
         PlanError(.syntax, at: location(p), message)
     }
 
-    func found(_ p: Int) -> String {
-        guard p < b.count else { return "the end of the input" }
-        guard let (scalar, _) = UTF8Text.decode(b, at: p) else { return "an invalid UTF-8 byte" }
-        return UTF8Text.describe(scalar)
-    }
+    func found(_ p: Int) -> String { UTF8Text.describe(b, at: p) }
 
     mutating func skipWhitespace() {
         while pos < b.count {

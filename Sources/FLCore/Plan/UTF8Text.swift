@@ -60,6 +60,13 @@ enum UTF8Text {
         scalar < 0xD800 || (scalar > 0xDFFF && scalar <= 0x10FFFF)
     }
 
+    /// How the character at byte offset `p` of `bytes` is named in an error message.
+    static func describe(_ bytes: [UInt8], at p: Int) -> String {
+        guard p < bytes.count else { return "the end of the input" }
+        guard let (scalar, _) = decode(bytes, at: p) else { return "an invalid UTF-8 byte" }
+        return describe(scalar)
+    }
+
     /// How a character is shown in an error message: `'x'`, `a tab`, `U+0007`.
     static func describe(_ scalar: UInt32) -> String {
         switch scalar {

@@ -36,9 +36,7 @@ struct YAMLReader {
     /// Set after a plain scalar ends a line, so an indentation error below it can explain that
     /// multi-line plain scalars are not supported.
     var plainMayContinue = false
-    // The last computed column on the current line; locations are asked for in increasing order,
-    // so counting from here keeps column computation linear even on one very long line.
-    var cacheLine = 0, cachePos = 0, cacheColumn = 1
+    var columns = ColumnCounter()
 
     init(bytes: [UInt8], file: String) {
         self.b = bytes
@@ -79,20 +77,7 @@ struct YAMLReader {
     /// The location of byte offset `p`, which must be on the current line.
     mutating func location(_ p: Int) -> TextLocation {
         guard p >= lineStart else { return slowLocation(p) }
-        var i = lineStart, column = 1
-        if cacheLine == line, cachePos >= lineStart, cachePos <= p {
-            i = cachePos
-            column = cacheColumn
-        }
-        let stop = min(p, end)
-        while i < stop {
-            if b[i] & 0xC0 != 0x80 { column += 1 }
-            i += 1
-        }
-        cacheLine = line
-        cachePos = stop
-        cacheColumn = column
-        return TextLocation(file: file, line: line, column: column)
+        return TextLocation(file: file, line: line, column: columns.column(of: p, line: line, lineStart: lineStart, in: b))
     }
 
     mutating func here() -> TextLocation { location(pos) }
@@ -115,11 +100,7 @@ struct YAMLReader {
     }
 
     /// How the character at `p` is named in an error message.
-    func found(_ p: Int) -> String {
-        guard p < end else { return "the end of the input" }
-        guard let (scalar, _) = UTF8Text.decode(b, at: p) else { return "an invalid byte" }
-        return UTF8Text.describe(scalar)
-    }
+    func found(_ p: Int) -> String { UTF8Text.describe(b, at: p) }
 
     mutating func fail(_ p: Int, _ message: String) -> PlanError {
         PlanError(.syntax, at: location(p), message)

@@ -81,11 +81,17 @@ extension RoundMachine {
         }
         let why = "round \(round) timed out with \(completed.count) of \(assignments.count) collaborators reported, "
             + "fewer than the minimum \(required) (missing: \(missing.joined(separator: ", ")))"
+        shortfall(why, retrying: "retrying the round") { $0.openRound() }
+    }
+
+    /// Too few reported: the straggler policy tries again (`reopen`) while it has retries left;
+    /// otherwise the experiment fails.
+    mutating func shortfall(_ why: String, retrying: String, reopen: (inout Self) -> Void) {
         switch settings.straggler.shortfall {
-        case let .retry(limit) where self.attempt < limit:
-            self.attempt += 1
-            log(.warning, "\(why); retrying the round (attempt \(self.attempt + 1) of \(limit + 1))")
-            openRound()
+        case let .retry(limit) where attempt < limit:
+            attempt += 1
+            log(.warning, "\(why); \(retrying) (attempt \(attempt + 1) of \(limit + 1))")
+            reopen(&self)
         default:
             finish(succeeded: false, reason: why)
         }

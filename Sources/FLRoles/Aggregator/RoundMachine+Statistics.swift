@@ -69,14 +69,7 @@ extension RoundMachine {
         let missing = expected.filter { !answered.contains($0) }
         let why = "the sites' feature statistics timed out with \(answered.count) of \(expected.count) in, fewer than the minimum \(required) "
             + "(missing: \(missing.joined(separator: ", ")))"
-        switch settings.straggler.shortfall {
-        case let .retry(limit) where self.attempt < limit:
-            self.attempt += 1
-            log(.warning, "\(why); waiting again (attempt \(self.attempt + 1) of \(limit + 1))")
-            openStatistics()
-        default:
-            finish(succeeded: false, reason: why)
-        }
+        shortfall(why, retrying: "waiting again") { $0.openStatistics() }
     }
 
     /// Adds up the sites' statistics into the federation's standardizer, writes it into the model's
