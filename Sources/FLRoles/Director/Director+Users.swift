@@ -72,14 +72,7 @@ extension Director {
     func status(_ m: ExperimentStatusRequest, _ request: Request) {
         let wait = min(m.maximumWaitSeconds, settings.longPollSeconds)
         let token: UInt64? = mutate { s in
-            guard let x = s.experiment(m.name) else {
-                s.outbox.append((request.responder, ErrorReply(.notFound, "no experiment '\(m.name)'")))
-                return nil
-            }
-            guard Director.owns(request.peer, x) else {
-                Director.refusal(&s, request, .notAllowed, Director.notOwned(x, "follow"))
-                return nil
-            }
+            guard let x = Director.ownedExperiment(&s, m.name, request, "follow") else { return nil }
             if wait <= 0 || x.version > m.afterVersion || x.status.isFinal {
                 s.outbox.append((request.responder, s.statusReply(x)))
                 return nil
@@ -127,14 +120,7 @@ extension Director {
     func cancel(_ m: CancelExperiment, _ request: Request) {
         let user = request.peer.name
         let terminate: Bool = mutate { s in
-            guard let x = s.experiment(m.name) else {
-                s.outbox.append((request.responder, ErrorReply(.notFound, "no experiment '\(m.name)'")))
-                return false
-            }
-            guard Director.owns(request.peer, x) else {
-                Director.refusal(&s, request, .notAllowed, Director.notOwned(x, "cancel"))
-                return false
-            }
+            guard let x = Director.ownedExperiment(&s, m.name, request, "cancel") else { return false }
             var terminate = false
             switch x.status {
             case .queued:

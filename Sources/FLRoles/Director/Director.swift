@@ -261,6 +261,19 @@ public final class Director: FrameHandler, @unchecked Sendable {
         peer.role == .admin || (peer.role == .user && x.submittedBy == peer.name)
     }
 
+    /// Experiment `name` when `request`'s sender may `what` it; otherwise the refusal is queued and nil returned.
+    static func ownedExperiment(_ s: inout DirectorState, _ name: String, _ request: Request, _ what: String) -> ExperimentInfo? {
+        guard let x = s.experiment(name) else {
+            s.outbox.append((request.responder, ErrorReply(.notFound, "no experiment '\(name)'")))
+            return nil
+        }
+        guard owns(request.peer, x) else {
+            refusal(&s, request, .notAllowed, notOwned(x, what))
+            return nil
+        }
+        return x
+    }
+
     static func notOwned(_ x: ExperimentInfo, _ what: String) -> String {
         "experiment '\(x.name)' belongs to '\(x.submittedBy)'; only its submitter or an admin may \(what) it"
     }
