@@ -1,14 +1,15 @@
 import Foundation
 import Testing
 import FLCore
+import FLWire
 @testable import FLRoles
 import FLTesting
 
 /// The round journal and the metrics log are cut back to the rounds a checkpoint holds.
 @Suite struct RoundJournalTests {
-    static func summary(_ round: Int, final: Bool = false) -> RoundSummary {
-        RoundSummary(round: round, isFinalValidation: final, attempt: 0, reported: ["a", "b"], missing: [],
-                     metrics: ["t/accuracy": Double(round) / 10], duration: 0.5, isBest: round == 1)
+    static func summary(_ round: Int, final: Bool = false) -> RoundInfo {
+        RoundInfo(round: round, finalValidation: final, attempt: 0, metrics: ["t/accuracy": Double(round) / 10], reported: ["a", "b"], missing: [],
+                  duration: 0.5, best: round == 1)
     }
 
     @Test func keepsTheRoundsBeforeTheCheckpointInOrder() throws {

@@ -84,7 +84,7 @@ struct RoundMachineTests {
         #expect(m.round == 0)
         try Self.report(&m, "b", accuracy: 0.6, values: [5, 5], samples: 30)
         let effects = m.takeEffects()
-        var closed: RoundSummary?
+        var closed: RoundInfo?
         var checkpoint: AggregatorCheckpoint?
         var started: Int?
         for effect in effects {
@@ -96,7 +96,7 @@ struct RoundMachineTests {
             }
         }
         let summary = try #require(closed)
-        #expect(summary.reported == ["a", "b"] && summary.missing.isEmpty && summary.isBest)
+        #expect(summary.reported == ["a", "b"] && summary.missing.isEmpty && summary.best)
         #expect(abs(summary.metrics["validate/accuracy"]! - (0.2 * 10 + 0.6 * 30) / 40) < 1e-12)
         #expect(checkpoint?.roundsCompleted == 1 && checkpoint?.model.values == [4, 4])
         #expect(started == 1 && m.round == 1)

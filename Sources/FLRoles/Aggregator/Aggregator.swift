@@ -20,7 +20,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
     private let metricsLog: MetricsLog
     private let journal: RoundJournal
     /// The rounds the checkpoint resumed from holds, reported again at the start.
-    private let recoveredRounds: [RoundSummary]
+    private let recoveredRounds: [RoundInfo]
     let onEvent: @Sendable (AggregatorEvent) -> Void
     let machine: Mutex<RoundMachine<Responder>>
     let staging: UpdateStaging

@@ -1,4 +1,5 @@
 import Foundation
+import FLWire
 
 extension AggregatorEvent {
     /// The flat JSON object an event is written as, one per line, on an aggregator's standard output
@@ -34,9 +35,9 @@ extension AggregatorEvent {
             r = Record(event: "round_started", round: round, attempt: attempt, collaborators: collaborators, final_validation: isFinal)
         case let .roundClosed(s), let .roundRecovered(s):
             let name = if case .roundClosed = self { "round_closed" } else { "round_recovered" }
-            r = Record(event: name, round: s.round, attempt: s.attempt, final_validation: s.isFinalValidation, reported: s.reported,
-                       missing: s.missing, metrics: s.metrics, duration: s.duration, best: s.isBest,
-                       best_validation: s.isBestValidation ? true : nil, site_metrics: s.siteMetrics.isEmpty ? nil : s.siteMetrics)
+            r = Record(event: name, round: s.round, attempt: s.attempt, final_validation: s.finalValidation, reported: s.reported,
+                       missing: s.missing, metrics: s.metrics, duration: s.duration, best: s.best,
+                       best_validation: s.bestValidation ? true : nil, site_metrics: s.sites.isEmpty ? nil : s.sites)
         case let .checkpointSaved(rounds):
             r = Record(event: "checkpoint_saved", rounds_completed: rounds)
         case let .updateRejected(collaborator, reason):
@@ -63,10 +64,10 @@ extension AggregatorEvent {
             self = .roundStarted(round: round, attempt: r.attempt ?? 0, collaborators: r.collaborators ?? [], isFinalValidation: r.final_validation ?? false)
         case "round_closed", "round_recovered":
             guard let round = r.round else { return nil }
-            let summary = RoundSummary(round: round, isFinalValidation: r.final_validation ?? false, attempt: r.attempt ?? 0,
-                                       reported: r.reported ?? [], missing: r.missing ?? [], metrics: r.metrics ?? [:],
-                                       duration: r.duration ?? 0, isBest: r.best ?? false, isBestValidation: r.best_validation ?? false,
-                                       siteMetrics: r.site_metrics ?? [:])
+            let summary = RoundInfo(round: round, finalValidation: r.final_validation ?? false, attempt: r.attempt ?? 0,
+                                    metrics: r.metrics ?? [:], reported: r.reported ?? [], missing: r.missing ?? [],
+                                    duration: r.duration ?? 0, best: r.best ?? false, bestValidation: r.best_validation ?? false,
+                                    sites: r.site_metrics ?? [:])
             self = r.event == "round_closed" ? .roundClosed(summary) : .roundRecovered(summary)
         case "checkpoint_saved":
             guard let rounds = r.rounds_completed else { return nil }
@@ -82,12 +83,12 @@ extension AggregatorEvent {
     }
 }
 
-extension RoundSummary {
+extension RoundInfo {
     /// A one-line account for a terminal: `round 3/10 done in 41 ms (3/3 reported): task/metric=… [best]`.
     public func progressLine(roundsToTrain: Int) -> String {
-        let head = isBestValidation ? "best model's validation" : isFinalValidation ? "final validation" : "round \(round + 1)/\(roundsToTrain)"
+        let head = bestValidation ? "best model's validation" : finalValidation ? "final validation" : "round \(round + 1)/\(roundsToTrain)"
         let shown = metrics.keys.sorted().map { "\($0)=\(String(format: "%.4f", metrics[$0]!))" }.joined(separator: " ")
         let who = "\(reported.count)/\(reported.count + missing.count) reported" + (missing.isEmpty ? "" : ", missing \(missing.joined(separator: ", "))")
-        return "\(head) done in \(Int((duration * 1000).rounded())) ms (\(who)): \(shown)\(isBest ? " [best]" : "")"
+        return "\(head) done in \(Int((duration * 1000).rounded())) ms (\(who)): \(shown)\(best ? " [best]" : "")"
     }
 }

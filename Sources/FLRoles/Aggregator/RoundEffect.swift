@@ -28,7 +28,7 @@ enum RoundSave {
     /// Round 0's model with the federation's standardizer, before anyone trains on it.
     case standardizedModel(AggregatorCheckpoint)
     /// The checkpoint after a round (its summary into the journal first), then `last` linked to it.
-    case roundCheckpoint(AggregatorCheckpoint, summary: RoundSummary, after: String)
+    case roundCheckpoint(AggregatorCheckpoint, summary: RoundInfo, after: String)
     /// The model a round started from became the best: link `source` as the best model, with its note.
     case bestModel(source: String, note: BestModelNote)
 }

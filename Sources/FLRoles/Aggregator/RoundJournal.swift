@@ -1,5 +1,6 @@
 import Foundation
 import FLCore
+import FLWire
 
 /// Every closed round's summary, one JSON line each (the `round_closed` event's line), kept in the
 /// checkpoint folder and written with each checkpoint, before its `state.json`. On a resume it is cut
@@ -15,7 +16,7 @@ struct RoundJournal: Sendable {
     }
 
     /// Appends `summary` (durably: it is written before the checkpoint that counts the round).
-    func append(_ summary: RoundSummary) throws {
+    func append(_ summary: RoundInfo) throws {
         let directory = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
@@ -27,10 +28,10 @@ struct RoundJournal: Sendable {
 
     /// Cuts the journal back to rounds before `round` (atomically) and returns what is kept, in order.
     /// A torn last line is dropped; a missing journal is an empty one.
-    func keepRounds(before round: Int) throws -> [RoundSummary] {
+    func keepRounds(before round: Int) throws -> [RoundInfo] {
         guard FileManager.default.fileExists(atPath: path) else { return [] }
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        var kept: [RoundSummary] = []
+        var kept: [RoundInfo] = []
         var lines = ""
         for line in text.split(separator: "\n") {
             guard case let .roundClosed(summary)? = AggregatorEvent(jsonLine: line), summary.round < round else { continue }

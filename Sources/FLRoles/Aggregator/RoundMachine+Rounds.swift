@@ -109,9 +109,9 @@ extension RoundMachine {
         }))
         let isBest = !isBestValidation && chooseBest(metrics)
         let missing = (assignments.keys.filter { !completed.contains($0) } + departedThisRound).sorted()
-        let summary = RoundSummary(round: round, isFinalValidation: isFinal, attempt: attempt, reported: completed.sorted(),
-                                   missing: missing, metrics: metrics, duration: roundStart.elapsedSeconds(at: clock()), isBest: isBest,
-                                   isBestValidation: isBestValidation, siteMetrics: isFinal || isBestValidation ? siteMetrics : [:])
+        let summary = RoundInfo(round: round, finalValidation: isFinal, attempt: attempt, metrics: metrics, reported: completed.sorted(),
+                                missing: missing, duration: roundStart.elapsedSeconds(at: clock()), best: isBest,
+                                bestValidation: isBestValidation, sites: isFinal || isBestValidation ? siteMetrics : [:])
         if isBestValidation {
             // Nothing to aggregate or checkpoint: the best model was only measured.
             emit(.event(.roundClosed(summary)))
@@ -185,7 +185,7 @@ extension RoundMachine {
 
     /// Asks for the checkpoint of the rounds completed so far (written in the background, in order);
     /// the next round's model is served from that file's contents.
-    private mutating func saveCheckpoint(summary: RoundSummary, finalValidationDone: Bool) {
+    private mutating func saveCheckpoint(summary: RoundInfo, finalValidationDone: Bool) {
         let checkpoint = AggregatorCheckpoint(experiment: settings.experiment, roundsCompleted: roundsCompleted,
                                               finalValidationDone: finalValidationDone, model: global,
                                               bestValue: bestValue, aggregationState: aggregation.state, modelMetadata: settings.modelMetadata)

@@ -284,10 +284,7 @@ extension Director {
                 s.update(name) { $0.currentRound = round }
                 s.events.append(.roundStarted(experiment: name, round: round))
             }
-        case let .roundClosed(summary), let .roundRecovered(summary):
-            let info = RoundInfo(round: summary.round, finalValidation: summary.isFinalValidation, attempt: summary.attempt, metrics: summary.metrics,
-                                 reported: summary.reported, missing: summary.missing, duration: summary.duration, best: summary.isBest,
-                                 bestValidation: summary.isBestValidation, sites: summary.siteMetrics)
+        case let .roundClosed(info), let .roundRecovered(info):
             let recovered = if case .roundRecovered = event { true } else { false }
             mutate { s in
                 s.update(name) { x in
