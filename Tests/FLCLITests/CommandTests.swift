@@ -3,16 +3,16 @@ import Testing
 import FLWire
 
 @Suite struct CommandTests {
+    static let plan = Option("--plan", value: "FILE", help: "The plan.", required: true)
+    static let json = Flag("--json", help: "JSON.")
+    static let host = RepeatedOption("--host", value: "HOST", help: "A host.")
+    static let port = Option("--port", value: "PORT", help: "A port.", default: 0, as: .integer(in: 0...65535))
+    static let target = Positional("target", help: "What to run.", required: false)
+
     static let tool = Command("tool", abstract: "A tool.", subcommands: [
-        Command("run", abstract: "Run it.", arguments: [
-            .option("--plan", value: "FILE", help: "The plan.", required: true),
-            .flag("--json", help: "JSON."),
-            .repeated("--host", value: "HOST", help: "A host."),
-            .option("--port", value: "PORT", help: "A port."),
-            .positional("target", help: "What to run.", required: false),
-        ]) { args, context in
-            context.console.print("plan=\(try args.required("--plan")) json=\(args.flag("--json")) hosts=\(args.options("--host")) "
-                                  + "port=\(try args.int("--port", default: 0, in: 0...65535)!) target=\(args.option("target") ?? "-")")
+        Command("run", abstract: "Run it.", arguments: [plan, json, host, port, target]) { args, context in
+            context.console.print("plan=\(try args.required(plan)) json=\(args[json]) hosts=\(args[host]) "
+                                  + "port=\(try args.required(port)) target=\(args[target] ?? "-")")
             return 0
         },
     ])
@@ -86,7 +86,7 @@ import FLWire
         #expect(status == 64)
         #expect(error.contains("unknown command '--version'"))
         // A runnable root command answers before its required options are asked for.
-        let runnable = Command("agg", abstract: "A role.", arguments: [.option("--plan", value: "FILE", help: "The plan.", required: true)]) { _, _ in 1 }
+        let runnable = Command("agg", abstract: "A role.", arguments: [CommandTests.plan]) { _, _ in 1 }
             .versioned("Agg 2")
         let (console2, captured2) = Console.capturing()
         #expect(runnable.main(["--version"], context: CommandContext(console: console2)) == 0)

@@ -1,4 +1,6 @@
-/// One argument a command accepts: a flag, an option with a value, or a positional value.
+/// What the parser and the help text need to know of one declared argument, whatever its value's
+/// type: commands declare `Option`, `Positional`, `Flag` and `RepeatedOption` constants, and each
+/// of those carries its spec.
 public struct ArgumentSpec: Sendable {
     public enum Kind: Sendable, Equatable {
         /// `--json`: present or not.
@@ -11,51 +13,60 @@ public struct ArgumentSpec: Sendable {
         case positional
     }
 
-    public var kind: Kind
-    /// Spellings, long first: `["--plan", "-p"]`; for a positional, its display name.
-    public var names: [String]
-    /// How the value is shown in help (`FILE`, `HOST:PORT`).
-    public var valueName: String
-    public var help: String
-    public var isRequired: Bool
+    public let kind: Kind
+    /// `--plan`; for a positional, its display name (`file`). Values are stored under it.
+    public let name: String
+    /// How the value is shown in help (`FILE`, `HOST:PORT`); empty for a flag.
+    public let valueName: String
+    public let help: String
+    public let isRequired: Bool
+    /// Turns one given text into the value, type-erased; nil for a flag.
+    let read: (@Sendable (String) -> Result<any Sendable, InvalidArgumentValue>)?
 
-    /// The name arguments are looked up by (`--plan`, or the positional's name).
-    public var key: String { names[0] }
-
-    public static func flag(_ names: String..., help: String) -> ArgumentSpec {
-        ArgumentSpec(kind: .flag, names: names, valueName: "", help: help, isRequired: false)
+    init<Value: Sendable>(kind: Kind, name: String, valueName: String, help: String, isRequired: Bool, parser: ValueParser<Value>?) {
+        self.kind = kind
+        self.name = name
+        self.valueName = valueName
+        self.help = help
+        self.isRequired = isRequired
+        if let parser {
+            self.read = { @Sendable text -> Result<any Sendable, InvalidArgumentValue> in
+                parser.parse(text).map { value -> any Sendable in value }
+            }
+        } else {
+            self.read = nil
+        }
     }
 
-    public static func option(_ names: String..., value: String, help: String, required: Bool = false) -> ArgumentSpec {
-        ArgumentSpec(kind: .option, names: names, valueName: value, help: help, isRequired: required)
-    }
-
-    public static func repeated(_ names: String..., value: String, help: String) -> ArgumentSpec {
-        ArgumentSpec(kind: .repeatedOption, names: names, valueName: value, help: help, isRequired: false)
-    }
-
-    public static func positional(_ name: String, help: String, required: Bool = true) -> ArgumentSpec {
-        ArgumentSpec(kind: .positional, names: [name], valueName: name.uppercased(), help: help, isRequired: required)
+    /// The argument as written, without brackets: `--plan FILE`, `--host HOST...`, `<file>`.
+    var synopsis: String {
+        switch kind {
+        case .flag: name
+        case .option: "\(name) \(valueName)"
+        case .repeatedOption: "\(name) \(valueName)..."
+        case .positional: "<\(name)>"
+        }
     }
 
     /// How the argument appears in a usage line.
-    var usage: String {
-        let body: String
-        switch kind {
-        case .flag: body = key
-        case .option: body = "\(key) \(valueName)"
-        case .repeatedOption: body = "\(key) \(valueName)..."
-        case .positional: body = "<\(key)>"
-        }
-        return isRequired ? body : "[\(body)]"
-    }
+    var usage: String { isRequired ? synopsis : "[\(synopsis)]" }
 
     /// How the argument is listed in help.
     var listing: String {
         switch kind {
-        case .flag: names.joined(separator: ", ")
-        case .option, .repeatedOption: names.joined(separator: ", ") + " \(valueName)"
-        case .positional: "<\(key)>"
+        case .flag: name
+        case .option, .repeatedOption: "\(name) \(valueName)"
+        case .positional: "<\(name)>"
+        }
+    }
+
+    /// `text` read by `read`, or the usage error of `commandPath` that names this argument.
+    func value(of text: String, commandPath: String) throws(CommandLineError) -> any Sendable {
+        guard let read else { preconditionFailure("\(name) takes no value") }
+        switch read(text) {
+        case let .success(value): return value
+        case let .failure(.expected(form)): throw CommandLineError(commandPath: commandPath, message: "\(name) expects \(form), got '\(text)'")
+        case let .failure(.refused(reason)): throw CommandLineError(commandPath: commandPath, message: "\(name): \(reason)")
         }
     }
 }

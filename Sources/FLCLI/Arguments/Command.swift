@@ -8,18 +8,21 @@ public struct Command: Sendable {
     public var abstract: String
     /// More text for `--help`: examples, what files are read and written.
     public var discussion: String
+    /// The specs of the declared arguments, in the order usage and help show them.
     public var arguments: [ArgumentSpec]
     public var subcommands: [Command]
     public var action: Action?
     /// What `--version` prints; set on the executables' root commands only.
     public var version: String?
 
-    /// A runnable command.
-    public init(_ name: String, abstract: String, discussion: String = "", arguments: [ArgumentSpec] = [], action: @escaping Action) {
+    /// A runnable command, taking the declared arguments (each name once); the action reads their
+    /// values through the same declarations.
+    public init(_ name: String, abstract: String, discussion: String = "", arguments: [any CommandArgument] = [], action: @escaping Action) {
         self.name = name
         self.abstract = abstract
         self.discussion = discussion
-        self.arguments = arguments
+        self.arguments = arguments.map(\.spec)
+        precondition(Set(self.arguments.map(\.name)).count == self.arguments.count, "\(name) declares an argument twice")
         self.subcommands = []
         self.action = action
     }
@@ -79,53 +82,8 @@ public struct Command: Sendable {
             context.console.print(help(path: path))
             return 0
         }
-        let parsed = try parse(words, path: path)
+        let parsed = try ParsedArguments(parsing: words, arguments: arguments, commandPath: path)
         return try action!(parsed, context)
-    }
-
-    /// Parses `words` against this command's argument specs.
-    func parse(_ words: ArraySlice<String>, path: String) throws -> ParsedArguments {
-        var parsed = ParsedArguments(commandPath: path)
-        let positionals = arguments.filter { $0.kind == .positional }
-        var positionalIndex = 0
-        var rest = words
-        var onlyPositionals = false
-        func fail(_ message: String) -> CommandLineError { CommandLineError(commandPath: path, message: message) }
-        while let word = rest.popFirst() {
-            if !onlyPositionals && word == "--" {
-                onlyPositionals = true
-                continue
-            }
-            if !onlyPositionals && word.hasPrefix("-") && word.count > 1 && Double(word) == nil {
-                var name = word, inlineValue: String? = nil
-                if let eq = word.firstIndex(of: "="), word.hasPrefix("--") {
-                    name = String(word[..<eq])
-                    inlineValue = String(word[word.index(after: eq)...])
-                }
-                guard let spec = arguments.first(where: { $0.kind != .positional && $0.names.contains(name) }) else {
-                    throw fail("unknown option '\(name)'")
-                }
-                switch spec.kind {
-                case .flag:
-                    if inlineValue != nil { throw fail("\(spec.key) takes no value") }
-                    parsed.flags.insert(spec.key)
-                case .option, .repeatedOption:
-                    guard let value = inlineValue ?? rest.popFirst() else { throw fail("\(spec.key) needs a value (\(spec.valueName))") }
-                    if spec.kind == .option, parsed.values[spec.key] != nil { throw fail("\(spec.key) given more than once") }
-                    parsed.values[spec.key, default: []].append(value)
-                case .positional:
-                    break
-                }
-                continue
-            }
-            guard positionalIndex < positionals.count else { throw fail("unexpected argument '\(word)'") }
-            parsed.values[positionals[positionalIndex].key] = [word]
-            positionalIndex += 1
-        }
-        for spec in arguments where spec.isRequired && parsed.values[spec.key] == nil {
-            throw fail(spec.kind == .positional ? "missing <\(spec.key)>" : "missing \(spec.key) \(spec.valueName)")
-        }
-        return parsed
     }
 
     /// The `--help` text.

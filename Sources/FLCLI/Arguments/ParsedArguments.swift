@@ -1,54 +1,66 @@
-import FLWire
-
-/// The arguments a command was given, checked against its specs, with typed accessors whose errors
-/// name the option and what was expected.
+/// The arguments a command was given, checked against its declarations and converted to their
+/// types. Values are read through the declarations themselves (`parsed[Self.plan]`), so a name is
+/// never spelt twice; reading a declaration the command does not list is a programming error.
 public struct ParsedArguments: Sendable {
     /// The command path, e.g. `fx plan print`, for error messages.
     public let commandPath: String
+    /// The names the command declares: what may be read.
+    let declared: Set<String>
+    /// Each given argument's values, converted by its parser, in the order given.
+    var values: [String: [any Sendable]] = [:]
     var flags: Set<String> = []
-    var values: [String: [String]] = [:]
 
-    init(commandPath: String) { self.commandPath = commandPath }
+    init(commandPath: String, declared: Set<String>) {
+        self.commandPath = commandPath
+        self.declared = declared
+    }
 
     /// Whether the flag was given.
-    public func flag(_ name: String) -> Bool { flags.contains(name) }
-
-    /// The option's value, if given.
-    public func option(_ name: String) -> String? { values[name]?.last }
-
-    /// Every value of a repeated option, in order.
-    public func options(_ name: String) -> [String] { values[name] ?? [] }
-
-    /// The option's value; a usage error when missing.
-    public func required(_ name: String) throws -> String {
-        guard let v = option(name) else { throw CommandLineError(commandPath: commandPath, message: "missing \(name)") }
-        return v
+    public subscript(flag: Flag) -> Bool {
+        checkDeclared(flag.spec)
+        return flags.contains(flag.spec.name)
     }
 
-    /// The option as an integer within `range`.
-    public func int(_ name: String, default value: Int? = nil, in range: ClosedRange<Int> = Int.min...Int.max) throws -> Int? {
-        guard let text = option(name) else { return value }
-        guard let v = Int(text), range.contains(v) else {
-            throw CommandLineError(commandPath: commandPath, message: "\(name) expects an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
-        }
-        return v
+    /// The value given, else the declaration's default, else nil.
+    public subscript<Argument: SingleValueArgument>(argument: Argument) -> Argument.Value? {
+        given(argument.spec, as: Argument.Value.self).last ?? argument.defaultValue
     }
 
-    /// The option as a number of seconds or another non-negative real.
-    public func double(_ name: String, default value: Double? = nil) throws -> Double? {
-        guard let text = option(name) else { return value }
-        guard let v = Double(text), v.isFinite, v >= 0 else {
-            throw CommandLineError(commandPath: commandPath, message: "\(name) expects a non-negative number, got '\(text)'")
-        }
-        return v
+    /// Every value of a repeated option, in the order given.
+    public subscript<Value>(option: RepeatedOption<Value>) -> [Value] {
+        given(option.spec, as: Value.self)
     }
 
-    /// `HOST:PORT` split into its parts (IPv6 hosts in brackets: `[::1]:9000`).
-    public func endpoint(_ name: String) throws -> (host: String, port: Int)? {
-        guard let text = option(name) else { return nil }
-        guard let endpoint = Endpoint(text) else {
-            throw CommandLineError(commandPath: commandPath, message: "\(name) expects HOST:PORT, got '\(text)'")
+    /// The value given or defaulted; a usage error naming the argument when there is neither.
+    public func required<Argument: SingleValueArgument>(_ argument: Argument) throws(CommandLineError) -> Argument.Value {
+        guard let value = self[argument] else { throw error("missing \(argument.spec.synopsis)") }
+        return value
+    }
+
+    /// The option's value, else `text` (an environment variable's, say) read as the option reads its
+    /// own, with the same error when it does not read; nil when there is neither.
+    public func value<Value>(_ option: Option<Value>, orParsing text: String?) throws(CommandLineError) -> Value? {
+        if let value = self[option] { return value }
+        guard let text else { return nil }
+        return try option.spec.value(of: text, commandPath: commandPath) as? Value
+    }
+
+    /// A usage error of this command.
+    public func error(_ message: String) -> CommandLineError {
+        CommandLineError(commandPath: commandPath, message: message)
+    }
+
+    private func given<Value>(_ spec: ArgumentSpec, as type: Value.Type) -> [Value] {
+        checkDeclared(spec)
+        return (values[spec.name] ?? []).map { value in
+            guard let typed = value as? Value else {
+                preconditionFailure("\(commandPath): \(spec.name) is declared with values of type \(Swift.type(of: value)), read as \(Value.self)")
+            }
+            return typed
         }
-        return (endpoint.host, endpoint.port)
+    }
+
+    private func checkDeclared(_ spec: ArgumentSpec) {
+        precondition(declared.contains(spec.name), "\(commandPath) reads \(spec.name), which it does not declare")
     }
 }

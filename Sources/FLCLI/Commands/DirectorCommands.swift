@@ -20,22 +20,17 @@ enum DirectorCommands {
         decision_timeout change at once, without dropping connections or experiments. Under systemd (Type=notify)
         it reports READY=1 once listening, and WATCHDOG=1 when WatchdogSec is set.
         """,
-        arguments: [
-            .option("--config", value: "FILE", help: "The Director's configuration (YAML).", required: true),
-            .option("--port", value: "PORT", help: "Listen on this port instead of listen.port (0 picks a free one)."),
-            .flag("--events", help: "Write one JSON object per event to standard output."),
-            .option("--log-level", value: "LEVEL", help: "debug, info, warning or error (default: info)."),
-        ]
+        arguments: [configuration, port, events, ProcessLogging.level]
     ) { args, context in
-        let configuration = context.absolute(try args.required("--config"))
-        let portOverride = try args.int("--port", in: 0...65535)
+        let configuration = context.absolute(try args.required(Self.configuration))
+        let portOverride = args[Self.port]
         var loaded = try DirectorSettings.load(path: configuration)
         if let portOverride { loaded.port = portOverride }
         let settings = loaded
         let notifier = try ServiceNotifier(environment: context.environment)
         let logger = try ProcessLogging.logger(label: "director", file: "\(settings.stateDirectory)/director.log", args: args)
         let console = context.console
-        let events = args.flag("--events")
+        let events = args[Self.events]
         let director = try Director(settings: settings, logger: logger) { event in
             if events { console.print(event.jsonLine) }
         }
@@ -61,4 +56,8 @@ enum DirectorCommands {
         director.waitUntilStopped()
         return 0
     }
+
+    static let configuration = Option("--config", value: "FILE", help: "The Director's configuration (YAML).", required: true)
+    static let port = Option("--port", value: "PORT", help: "Listen on this port instead of listen.port (0 picks a free one).", as: .integer(in: 0...65535))
+    static let events = Flag("--events", help: "Write one JSON object per event to standard output.")
 }

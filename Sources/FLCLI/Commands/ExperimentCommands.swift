@@ -17,16 +17,13 @@ enum ExperimentCommands {
         models). Sites that run an allow-list need its SHA-256, printed here, approved with `fx envoy approve`.
         Experiments run one at a time, in the order they were submitted.
         """,
-        arguments: [WorkspaceCommands.workspaceOption,
-                    .option("--name", value: "NAME", help: "The experiment's name (letters, digits, . _ -).", required: true)]
-            + DirectorConnection.options + [.flag("--json", help: "Print the queued experiment as JSON.")]
+        arguments: [WorkspaceCommands.workspace, newName] + DirectorConnection.options + [submitJSON]
     ) { args, context in
-        let workspace = Workspace(root: context.absolute(args.option("--workspace") ?? "."))
-        let name = try args.required("--name")
+        let workspace = try WorkspaceCommands.workspace(args, context)
         let client = try DirectorConnection.client(args, context)
-        let info = try client.submit(workspace: workspace, name: name)
-        if args.flag("--json") {
-            context.console.print(try DirectorConnection.json(info))
+        let info = try client.submit(workspace: workspace, name: try args.required(Self.newName))
+        if args[Self.submitJSON] {
+            context.console.print(try DirectorConnection.jsonText(info))
         } else {
             context.console.print("submitted experiment '\(info.name)' (queued at position \(info.queuePosition), \(info.roundsToTrain) rounds)")
             context.console.print("archive SHA-256: \(info.archiveSHA256)")
@@ -37,13 +34,13 @@ enum ExperimentCommands {
 
     static let listCommand = Command(
         "list", abstract: "List every experiment: queued, running and finished.",
-        arguments: DirectorConnection.options + [.flag("--json", help: "Print JSON.")]
+        arguments: DirectorConnection.options + [DirectorConnection.json]
     ) { args, context in
         let list = try DirectorConnection.client(args, context).experimentList()
         let experiments = list.experiments
         if !list.stateWarning.isEmpty { context.console.error("warning: the Director cannot save its state: \(list.stateWarning)") }
-        if args.flag("--json") {
-            context.console.print(try DirectorConnection.json(experiments))
+        if args[DirectorConnection.json] {
+            context.console.print(try DirectorConnection.jsonText(experiments))
             return 0
         }
         if experiments.isEmpty {
@@ -67,24 +64,23 @@ enum ExperimentCommands {
 
     static let statusCommand = Command(
         "status", abstract: "Show one experiment: status, rounds, metrics, what each site did.",
-        arguments: [.positional("name", help: "The experiment.")] + DirectorConnection.options + [.flag("--json", help: "Print JSON.")]
+        arguments: [name] + DirectorConnection.options + [DirectorConnection.json]
     ) { args, context in
-        let report = try DirectorConnection.client(args, context).statusReport(try args.required("name"))
+        let report = try DirectorConnection.client(args, context).statusReport(try args.required(Self.name))
         if !report.stateWarning.isEmpty { context.console.error("warning: the Director cannot save its state: \(report.stateWarning)") }
-        context.console.print(args.flag("--json") ? try DirectorConnection.json(report.experiment) : describe(report.experiment))
+        context.console.print(args[DirectorConnection.json] ? try DirectorConnection.jsonText(report.experiment) : describe(report.experiment))
         return 0
     }
 
     static let watchCommand = Command(
         "watch", abstract: "Follow an experiment round by round until it ends.",
         discussion: "Prints a progress bar per round with the latest aggregated metrics. Exits 0 when the experiment succeeds, 1 otherwise.",
-        arguments: [.positional("name", help: "The experiment.")] + DirectorConnection.options
-            + [.flag("--json", help: "Print each change of the experiment as one line of JSON.")]
+        arguments: [name] + DirectorConnection.options + [watchJSON]
     ) { args, context in
         let client = try DirectorConnection.client(args, context)
-        let json = args.flag("--json")
+        let json = args[Self.watchJSON]
         var printer = WatchPrinter()
-        let final = try client.watch(try args.required("name")) { info in
+        let final = try client.watch(try args.required(Self.name)) { info in
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -99,18 +95,14 @@ enum ExperimentCommands {
 
     static let modelCommand = Command(
         "model", abstract: "Download an experiment's best or last model (safetensors).",
-        arguments: [.positional("name", help: "The experiment."),
-                    .flag("--best", help: "The model with the best validation score (the default)."),
-                    .flag("--last", help: "The model after the last round."),
-                    .option("--output", value: "FILE", help: "Where to write it (default: <name>-<best|last>.safetensors).")]
-            + DirectorConnection.options
+        arguments: [name, best, last, modelOutput] + DirectorConnection.options
     ) { args, context in
-        guard !(args.flag("--best") && args.flag("--last")) else {
-            throw CommandLineError(commandPath: args.commandPath, message: "--best and --last exclude each other")
+        guard !(args[Self.best] && args[Self.last]) else {
+            throw args.error("\(Self.best.spec.name) and \(Self.last.spec.name) exclude each other")
         }
-        let name = try args.required("name")
-        let which: ModelChoice = args.flag("--last") ? .last : .best
-        let output = context.absolute(args.option("--output") ?? "\(name)-\(which).safetensors")
+        let name = try args.required(Self.name)
+        let which: ModelChoice = args[Self.last] ? .last : .best
+        let output = context.absolute(args[Self.modelOutput] ?? "\(name)-\(which).safetensors")
         let size = try DirectorConnection.client(args, context).model(name, which, to: output)
         context.console.print("wrote the \(which) model of '\(name)' to \(output) (\(size) bytes)")
         return 0
@@ -118,9 +110,9 @@ enum ExperimentCommands {
 
     static let cancelCommand = Command(
         "cancel", abstract: "Cancel a queued or running experiment.",
-        arguments: [.positional("name", help: "The experiment.")] + DirectorConnection.options
+        arguments: [name] + DirectorConnection.options
     ) { args, context in
-        let info = try DirectorConnection.client(args, context).cancel(try args.required("name"))
+        let info = try DirectorConnection.client(args, context).cancel(try args.required(Self.name))
         if info.status == .cancelled {
             context.console.print("experiment '\(info.name)' cancelled")
         } else {
@@ -128,6 +120,14 @@ enum ExperimentCommands {
         }
         return 0
     }
+
+    static let name = Positional("name", help: "The experiment.")
+    static let newName = Option("--name", value: "NAME", help: "The experiment's name (letters, digits, . _ -).", required: true)
+    static let submitJSON = Flag("--json", help: "Print the queued experiment as JSON.")
+    static let watchJSON = Flag("--json", help: "Print each change of the experiment as one line of JSON.")
+    static let best = Flag("--best", help: "The model with the best validation score (the default).")
+    static let last = Flag("--last", help: "The model after the last round.")
+    static let modelOutput = Option("--output", value: "FILE", help: "Where to write it (default: <name>-<best|last>.safetensors).")
 
     /// The human-readable account of one experiment.
     static func describe(_ x: ExperimentInfo) -> String {

@@ -15,8 +15,8 @@ extension ModelCommands {
         what the sites did, sound only for many rows drawn like the training data).
         """
 
-    static let modelOption = ArgumentSpec.option("--model", value: "FILE", help: "The model (safetensors) to run, e.g. best.safetensors.", required: true)
-    static let fitOption = ArgumentSpec.flag(
+    static let model = Option("--model", value: "FILE", help: "The model (safetensors) to run, e.g. best.safetensors.", required: true)
+    static let standardizeFromData = Flag(
         "--standardize-from-data", help: "Standardize with the mean and standard deviation of the given rows (for a model that carries no preprocess tensors).")
 
     static let predictCommand = Command(
@@ -28,16 +28,13 @@ extension ModelCommands {
         (the highest score; ties go to the lowest class) and each class's probability (a softmax). The label column
         may be absent; when present it is not read.
         """,
-        arguments: [modelOption,
-                    .option("--data", value: "CSV", help: "The rows: a header naming the columns, then one row per line.", required: true),
-                    .option("--output", value: "CSV", help: "Where to write the predictions (default: standard output)."),
-                    fitOption]
+        arguments: [model, rows, predictionOutput, standardizeFromData]
     ) { args, context in
-        let data = context.absolute(try args.required("--data"))
-        var model = try TrainedModel.load(context.absolute(try args.required("--model")))
+        let data = context.absolute(try args.required(Self.rows))
+        var model = try TrainedModel.load(context.absolute(try args.required(Self.model)))
         let table = try CSVDataset.loadFeatures(path: data, labelColumn: model.modelDescription.labelColumn)
         try checkColumns(table.featureCount, of: data, labelColumn: model.modelDescription.labelColumn, against: model)
-        if args.flag("--standardize-from-data") {
+        if args[Self.standardizeFromData] {
             let rows = Dataset(features: table.features, labels: [Int32](repeating: 0, count: table.count), featureNames: table.featureNames, classCount: 1)
             model = try fitted(model, on: rows)
         }
@@ -52,7 +49,7 @@ extension ModelCommands {
             for j in 0..<k { text += ",\(predictions.probabilities[r * k + j])" }
             text += "\n"
         }
-        if let output = args.option("--output") {
+        if let output = args[Self.predictionOutput] {
             let path = context.absolute(output)
             try AtomicFile.write(string: text, to: path)
             context.console.error("wrote \(predictions.classes.count) predictions to \(path)")
@@ -71,20 +68,17 @@ extension ModelCommands {
         cross-entropy (natural log). A class that is never predicted has precision 0, one with no rows recall 0
         (as scikit-learn reports them). The confusion matrix has a row per true class and a column per predicted one.
         """,
-        arguments: [modelOption,
-                    .option("--data", value: "CSV", help: "Labelled rows: a header naming the columns, the label column among them.", required: true),
-                    .flag("--json", help: "Print one JSON object (one line, sorted keys) instead of a table."),
-                    fitOption]
+        arguments: [model, labelledRows, evaluationJSON, standardizeFromData]
     ) { args, context in
-        let data = context.absolute(try args.required("--data"))
-        var model = try TrainedModel.load(context.absolute(try args.required("--model")))
+        let data = context.absolute(try args.required(Self.labelledRows))
+        var model = try TrainedModel.load(context.absolute(try args.required(Self.model)))
         let description = model.modelDescription
         let rows = try CSVDataset.load(path: data, labelColumn: description.labelColumn, classCount: description.architecture.classCount)
         try checkColumns(rows.featureCount, of: data, labelColumn: description.labelColumn, against: model)
-        if args.flag("--standardize-from-data") { model = try fitted(model, on: rows) }
+        if args[Self.standardizeFromData] { model = try fitted(model, on: rows) }
         warn(about: model, context)
         let report = model.evaluate(rows)
-        if args.flag("--json") {
+        if args[Self.evaluationJSON] {
             context.console.print(try evaluation(report, model: model, data: data).canonicalJSON())
             return 0
         }
@@ -104,6 +98,12 @@ extension ModelCommands {
         for line in aligned(matrix, rightAligned: [false] + [Bool](repeating: true, count: k)) { context.console.print(line) }
         return 0
     }
+
+    static let rows = Option("--data", value: "CSV", help: "The rows: a header naming the columns, then one row per line.", required: true)
+    static let predictionOutput = Option("--output", value: "CSV", help: "Where to write the predictions (default: standard output).")
+    static let labelledRows = Option(
+        "--data", value: "CSV", help: "Labelled rows: a header naming the columns, the label column among them.", required: true)
+    static let evaluationJSON = Flag("--json", help: "Print one JSON object (one line, sorted keys) instead of a table.")
 
     /// Prints the model's warnings, with what this command offers for them.
     static func warn(about model: TrainedModel, _ context: CommandContext) {

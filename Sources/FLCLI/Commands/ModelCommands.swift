@@ -26,14 +26,13 @@ enum ModelCommands {
         label column and how its inputs were standardized, shown in words; preprocess.mean and preprocess.scale, when
         the file has them, are the standardization `fx model predict` applies.
         """,
-        arguments: [.positional("file", help: "The safetensors file."),
-                    .flag("--json", help: "Print one JSON object (sorted keys) instead of a table.")]
+        arguments: [file, json]
     ) { args, context in
-        let path = context.absolute(try args.required("file"))
+        let path = context.absolute(try args.required(Self.file))
         let header = try SafetensorsHeader.read(path)
         let swiftFL = header.entries.allSatisfy { $0.spec.dtype == .float32 }
         let run = try ModelRunInformation(header)
-        if args.flag("--json") {
+        if args[Self.json] {
             context.console.print(try inspection(header, shownPath: path, swiftFL: swiftFL, run: run).canonicalJSON(pretty: true))
             return 0
         }
@@ -71,14 +70,12 @@ enum ModelCommands {
         (aggregator.settings.init_state_path). A value that is not finite in F32 (NaN, infinity, or an F64 beyond
         ±3.4e38) is refused, naming the tensor. The output is written atomically; it may be the input file.
         """,
-        arguments: [.option("--input", value: "FILE", help: "The safetensors file to convert.", required: true),
-                    .option("--output", value: "FILE", help: "Where to write the F32 model.", required: true),
-                    .option("--workspace", value: "DIR", help: "Match and order the tensors as this workspace's plan declares them.")]
+        arguments: [input, convertOutput, layoutWorkspace]
     ) { args, context in
-        let input = context.absolute(try args.required("--input")), output = context.absolute(try args.required("--output"))
+        let input = context.absolute(try args.required(Self.input)), output = context.absolute(try args.required(Self.convertOutput))
         var layout: ModelLayout?
         var plan: ExperimentPlan?
-        if let directory = args.option("--workspace") {
+        if let directory = args[Self.layoutWorkspace] {
             let workspace = Workspace(root: context.absolute(directory))
             plan = try ExperimentPlan.load(workspace: workspace, installation: try? Installation.locate(environment: context.environment))
             // The model's own tensors; the federation's preprocessing is not the checkpoint's to give.
@@ -104,6 +101,13 @@ enum ModelCommands {
         context.console.print("wrote \(output)")
         return 0
     }
+
+    static let file = Positional("file", help: "The safetensors file.")
+    /// `--json` of `inspect` and `evaluate`.
+    static let json = Flag("--json", help: "Print one JSON object (sorted keys) instead of a table.")
+    static let input = Option("--input", value: "FILE", help: "The safetensors file to convert.", required: true)
+    static let convertOutput = Option("--output", value: "FILE", help: "Where to write the F32 model.", required: true)
+    static let layoutWorkspace = Option("--workspace", value: "DIR", help: "Match and order the tensors as this workspace's plan declares them.")
 
     /// The `--json` form of `inspect`.
     static func inspection(_ header: SafetensorsHeader, shownPath: String, swiftFL: Bool, run: ModelRunInformation) -> PlanNode {

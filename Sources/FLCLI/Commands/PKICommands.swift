@@ -19,11 +19,10 @@ enum PKICommands {
 
     static let initCommand = Command(
         "init", abstract: "Create a certificate authority (ca.key and ca.crt) in a folder.",
-        arguments: [.option("--dir", value: "DIR", help: "Folder for the CA's files (created 0700).", required: true),
-                    .option("--name", value: "CN", help: "The CA's common name (default: SwiftFL CA).")]
+        arguments: [caFolder, caName]
     ) { args, context in
-        let dir = context.absolute(try args.required("--dir"))
-        let ca = try CertificateAuthority.create(directory: dir, commonName: args.option("--name") ?? "SwiftFL CA")
+        let ca = try CertificateAuthority.create(directory: context.absolute(try args.required(Self.caFolder)),
+                                                 commonName: try args.required(Self.caName))
         context.console.print("created certificate authority '\(ca.certificate.commonName)'")
         context.console.print("  certificate: \(ca.certificatePath)")
         context.console.print("  key:         \(ca.keyPath) (keep it secret)")
@@ -34,12 +33,10 @@ enum PKICommands {
 
     static let requestCommand = Command(
         "request", abstract: "Make a private key and a certificate signing request at a site.",
-        arguments: [.option("--name", value: "NAME", help: "The identity: an envoy's, user's, director's or aggregator's name.", required: true),
-                    .repeated("--host", value: "HOST", help: "A DNS name or IP address the certificate is for (servers)."),
-                    .option("--dir", value: "DIR", help: "Where NAME.key and NAME.csr go (default: current folder).")]
+        arguments: [requester, hosts, requestFolder]
     ) { args, context in
-        let dir = context.absolute(args.option("--dir") ?? ".")
-        let files = try CertificateRequest.create(name: try args.required("--name"), hosts: args.options("--host"), directory: dir)
+        let files = try CertificateRequest.create(name: try args.required(Self.requester), hosts: args[Self.hosts],
+                                                  directory: context.absolute(try args.required(Self.requestFolder)))
         context.console.print("private key: \(files.keyPath) (stays on this machine)")
         context.console.print("request:     \(files.requestPath) (send it to the federation's operator)")
         return 0
@@ -47,16 +44,12 @@ enum PKICommands {
 
     static let signCommand = Command(
         "sign", abstract: "Sign a certificate request with the CA; prints the certificate's fingerprint.",
-        arguments: [.option("--csr", value: "FILE", help: "The request to sign.", required: true),
-                    roleOption,
-                    .option("--ca-dir", value: "DIR", help: "The CA's folder (default: ./ca)."),
-                    .option("--days", value: "N", help: "Validity in days (default: 365)."),
-                    .option("--out", value: "FILE", help: "Where the certificate goes (default: NAME.crt beside the request).")]
+        arguments: [request, role, caDirectory, days, certificateOutput]
     ) { args, context in
-        let (role, days) = (try role(args), try args.int("--days", default: 365, in: 1...36500)!)
-        let ca = try CertificateAuthority.load(directory: context.absolute(args.option("--ca-dir") ?? "ca"))
-        let issued = try ca.sign(requestPath: context.absolute(try args.required("--csr")), role: role, validity: .days(days),
-                                 outputPath: args.option("--out").map(context.absolute))
+        let (role, days) = (try args.required(Self.role), try args.required(Self.days))
+        let ca = try certificateAuthority(args, context)
+        let issued = try ca.sign(requestPath: context.absolute(try args.required(Self.request)), role: role, validity: .days(days),
+                                 outputPath: args[Self.certificateOutput].map(context.absolute))
         context.console.print("issued certificate for '\(issued.commonName)' (role \(role)): \(issued.path)")
         context.console.print("SHA-256 fingerprint: \(issued.fingerprint)")
         context.console.print("Compare it with the requester out of band before they use it.")
@@ -65,19 +58,14 @@ enum PKICommands {
 
     static let certifyCommand = Command(
         "certify", abstract: "Make a key and a signed certificate in one step (a federation on one machine).",
-        arguments: [.option("--name", value: "NAME", help: "The identity.", required: true),
-                    .repeated("--host", value: "HOST", help: "A DNS name or IP address the certificate is for (servers)."),
-                    roleOption,
-                    .option("--ca-dir", value: "DIR", help: "The CA's folder (default: ./ca)."),
-                    .option("--dir", value: "DIR", help: "Where NAME.key, NAME.crt and ca.crt go (default: current folder)."),
-                    .option("--days", value: "N", help: "Validity in days (default: 365).")]
+        arguments: [identity, hosts, role, caDirectory, identityFolder, days]
     ) { args, context in
-        let (role, days) = (try role(args), try args.int("--days", default: 365, in: 1...36500)!)
-        let ca = try CertificateAuthority.load(directory: context.absolute(args.option("--ca-dir") ?? "ca"))
-        var hosts = args.options("--host")
+        let (role, days) = (try args.required(Self.role), try args.required(Self.days))
+        let ca = try certificateAuthority(args, context)
+        var hosts = args[Self.hosts]
         if role.acceptsConnections && hosts.isEmpty { hosts = ["127.0.0.1", "localhost"] }
-        let identity = try ca.certify(name: try args.required("--name"), hosts: hosts, role: role,
-                                      directory: context.absolute(args.option("--dir") ?? "."), validity: .days(days))
+        let identity = try ca.certify(name: try args.required(Self.identity), hosts: hosts, role: role,
+                                      directory: context.absolute(try args.required(Self.identityFolder)), validity: .days(days))
         context.console.print("\(identity.name) (role \(role)): \(identity.certificatePath) (key \(identity.keyPath))")
         context.console.print("SHA-256 fingerprint: \(identity.fingerprint)")
         return 0
@@ -92,15 +80,13 @@ enum PKICommands {
         in their configuration is re-read when it changes; connections of a revoked certificate are then refused,
         and ones already open are closed.
         """,
-        arguments: [.positional("name", help: "The participant whose certificates to revoke.", required: false),
-                    .option("--cert", value: "FILE", help: "Revoke the certificate in this PEM file instead."),
-                    .option("--ca-dir", value: "DIR", help: "The CA's folder (default: ./ca).")]
+        arguments: [participant, revokedCertificate, caDirectory]
     ) { args, context in
-        let name = args.option("name"), file = args.option("--cert")
+        let name = args[Self.participant], file = args[Self.revokedCertificate]
         guard (name == nil) != (file == nil) else {
-            throw CommandLineError(commandPath: args.commandPath, message: "give either a NAME or --cert FILE (one of them)")
+            throw args.error("give either a NAME or \(Self.revokedCertificate.spec.synopsis) (one of them)")
         }
-        let ca = try CertificateAuthority.load(directory: context.absolute(args.option("--ca-dir") ?? "ca"))
+        let ca = try certificateAuthority(args, context)
         let outcome = if let name { try ca.revoke(name: name) } else { try ca.revoke(certificateFile: context.absolute(file!)) }
         for record in outcome.revoked {
             context.console.print("revoked '\(record.commonName)' serial \(record.serialNumber)")
@@ -114,12 +100,29 @@ enum PKICommands {
         return 0
     }
 
-    static let roleOption = ArgumentSpec.option(
-        "--role", value: "ROLE", help: "director, aggregator, envoy, user or admin: what the holder may do (see above).", required: true)
+    static let caFolder = Option("--dir", value: "DIR", help: "Folder for the CA's files (created 0700).", required: true)
+    static let caName = Option("--name", value: "CN", help: "The CA's common name (default: SwiftFL CA).", default: "SwiftFL CA")
+    static let requester = Option(
+        "--name", value: "NAME", help: "The identity: an envoy's, user's, director's or aggregator's name.", required: true)
+    static let hosts = RepeatedOption("--host", value: "HOST", help: "A DNS name or IP address the certificate is for (servers).")
+    static let requestFolder = Option("--dir", value: "DIR", help: "Where NAME.key and NAME.csr go (default: current folder).", default: ".")
+    static let request = Option("--csr", value: "FILE", help: "The request to sign.", required: true)
+    static let days = Option("--days", value: "N", help: "Validity in days (default: 365).", default: 365, as: .integer(in: 1...36500))
+    static let certificateOutput = Option("--out", value: "FILE", help: "Where the certificate goes (default: NAME.crt beside the request).")
+    static let identity = Option("--name", value: "NAME", help: "The identity.", required: true)
+    static let identityFolder = Option(
+        "--dir", value: "DIR", help: "Where NAME.key, NAME.crt and ca.crt go (default: current folder).", default: ".")
+    static let participant = Positional("name", help: "The participant whose certificates to revoke.", required: false)
+    static let revokedCertificate = Option("--cert", value: "FILE", help: "Revoke the certificate in this PEM file instead.")
+    static let caDirectory = Option("--ca-dir", value: "DIR", help: "The CA's folder (default: ./ca).", default: "ca")
+    static let role = Option(
+        "--role", value: "ROLE", help: "director, aggregator, envoy, user or admin: what the holder may do (see above).", required: true,
+        as: ValueParser { text in
+            Result { try CertificateRole.named(text) }.mapError { .refused(($0 as? PKIError)?.reason ?? "\($0)") }
+        })
 
-    private static func role(_ args: ParsedArguments) throws -> CertificateRole {
-        do { return try CertificateRole.named(try args.required("--role")) } catch let error as PKIError {
-            throw CommandLineError(commandPath: args.commandPath, message: "--role: \(error.reason)")
-        }
+    /// The CA `--ca-dir` names.
+    private static func certificateAuthority(_ args: ParsedArguments, _ context: CommandContext) throws -> CertificateAuthority {
+        try CertificateAuthority.load(directory: context.absolute(try args.required(caDirectory)))
     }
 }
