@@ -13,6 +13,8 @@ let package = Package(
         .executable(name: "fx-fuzz", targets: ["fx-fuzz"]),
         .library(name: "FLCore", targets: ["FLCore"]),
         .library(name: "FLTraining", targets: ["FLTraining"]),
+        .library(name: "FLArchive", targets: ["FLArchive"]),
+        .library(name: "FLPKI", targets: ["FLPKI"]),
         .library(name: "FLWire", targets: ["FLWire"]),
         .library(name: "FLRoles", targets: ["FLRoles"]),
     ],
@@ -31,23 +33,29 @@ let package = Package(
         .target(name: "FLCore", dependencies: ["CShims"]),
         // Layers, losses, optimizers, CSV shards and splits, task runners.
         .target(name: "FLTraining", dependencies: ["FLCore"]),
-        // Frames, messages, mutual TLS, PKI, archives.
-        .target(name: "FLWire", dependencies: ["FLCore", "COpenSSL", "CShims"]),
+        // Workspace archives: tar reading and writing (hashed with FLPKI's SHA-256), extraction within limits.
+        .target(name: "FLArchive", dependencies: ["FLCore", "FLPKI"]),
+        // Certificates, keys, the CA and its records, revocation lists, SHA-256: what SwiftFL takes from OpenSSL's crypto.
+        .target(name: "FLPKI", dependencies: ["FLCore", "COpenSSL"]),
+        // Frames, messages, mutual TLS and the frame server and client.
+        .target(name: "FLWire", dependencies: ["FLCore", "FLPKI", "COpenSSL", "CShims"]),
         // Aggregator, Collaborator, Director, Envoy.
-        .target(name: "FLRoles", dependencies: ["FLCore", "FLTraining", "FLWire"]),
+        .target(name: "FLRoles", dependencies: ["FLCore", "FLTraining", "FLArchive", "FLPKI", "FLWire"]),
         // The `fx` command tree: argument parsing and commands, kept out of the executables so it is testable.
-        .target(name: "FLCLI", dependencies: ["FLCore", "FLTraining", "FLWire", "FLRoles", "CBuildInfo"]),
+        .target(name: "FLCLI", dependencies: ["FLCore", "FLTraining", "FLArchive", "FLPKI", "FLWire", "FLRoles", "CBuildInfo"]),
         // Helpers shared by tests and benchmarks: temporary directories, PKI fixtures, child processes.
-        .target(name: "FLTesting", dependencies: ["FLCore", "FLWire"]),
+        .target(name: "FLTesting", dependencies: ["FLCore", "FLArchive", "FLPKI", "FLWire"]),
         .executableTarget(name: "fx", dependencies: ["FLCLI"]),
         .executableTarget(name: "fx-aggregator", dependencies: ["FLCLI"]),
         .executableTarget(name: "fx-collaborator", dependencies: ["FLCLI"]),
-        .executableTarget(name: "fx-bench", dependencies: ["FLCore", "FLTraining", "FLWire", "FLRoles", "FLTesting"]),
+        .executableTarget(name: "fx-bench", dependencies: ["FLCore", "FLTraining", "FLArchive", "FLPKI", "FLWire", "FLRoles", "FLTesting"]),
         // libFuzzer driver for the decoders (`make fuzz`); a plain build makes a replay-only tool.
-        .executableTarget(name: "fx-fuzz", dependencies: ["FLCore", "FLWire"]),
+        .executableTarget(name: "fx-fuzz", dependencies: ["FLCore", "FLArchive", "FLWire"]),
         .testTarget(name: "FLCoreTests", dependencies: ["FLCore", "FLTesting"]),
         .testTarget(name: "FLTrainingTests", dependencies: ["FLTraining", "FLTesting"]),
-        .testTarget(name: "FLWireTests", dependencies: ["FLWire", "FLTesting"]),
+        .testTarget(name: "FLArchiveTests", dependencies: ["FLArchive", "FLPKI", "FLTesting"]),
+        .testTarget(name: "FLPKITests", dependencies: ["FLPKI", "FLWire", "FLTesting"]),
+        .testTarget(name: "FLWireTests", dependencies: ["FLWire", "FLArchive", "FLTesting"]),
         .testTarget(name: "FLRolesTests", dependencies: ["FLRoles", "FLTesting"]),
         .testTarget(name: "FLCLITests", dependencies: ["FLCLI", "FLTesting"]),
     ]

@@ -1,6 +1,7 @@
 import Foundation
 import FLCore
 import FLWire
+import FLPKI
 
 /// A long-lived federation laid out on one machine for tests and benchmarks: a Director folder
 /// (configuration, certificates for the Director and the aggregators it starts, state), one folder

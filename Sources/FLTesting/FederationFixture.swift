@@ -1,6 +1,7 @@
 import Foundation
 import FLCore
 import FLWire
+import FLPKI
 
 /// A federation on loopback for multi-process tests: a workspace made from a template with `fx`,
 /// a CA with certificates for the aggregator and each collaborator in the workspace's `cert/`, and

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import FLWire
+import FLPKI
 
 /// A throwaway certificate authority for tests: made in a temporary directory in about a
 /// millisecond, it issues named certificates and hands back ready `TLSConfiguration`s.

@@ -7,6 +7,7 @@ import FLCore
 import FLRoles
 import FLTesting
 import FLWire
+import FLPKI
 
 /// The Director's figures: (1) a Director (in a child process of its own, so its CPU and memory
 /// are its own) holding 1,000 Envoy connections that heartbeat every second, each also holding a

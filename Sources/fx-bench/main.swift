@@ -1,6 +1,7 @@
 import Foundation
 import FLCore
 import FLWire
+import FLPKI
 
 // `make bench` runs this (release build): every figure the issues ask for, as a table on standard
 // output and as JSON (`--output FILE`). `--only a,b` runs some of them.

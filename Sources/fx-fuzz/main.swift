@@ -11,6 +11,7 @@ import Glibc
 import Foundation
 import FLCore
 import FLWire
+import FLArchive
 
 /// One fuzz target: a name for the command line and the library function that takes the bytes.
 struct FuzzTarget: Sendable {
@@ -27,7 +28,7 @@ let targets: [FuzzTarget] = [
     FuzzTarget(name: "plan", summary: "YAMLParser.parse (and the JSON reader) with yamlText/canonicalJSON round trips",
                run: { (bytes: [UInt8]) throws(FuzzFinding) in try PlanFuzzTarget.run(bytes) }),
     FuzzTarget(name: "archive", summary: "TarReader.entries(in:) and ArchiveExtractor.check(bytes:)",
-               run: { (bytes: [UInt8]) throws(FuzzFinding) in try WireFuzzTargets.archive(bytes) }),
+               run: { (bytes: [UInt8]) throws(FuzzFinding) in try ArchiveFuzzTarget.archive(bytes) }),
 ]
 
 func usage() -> Never {

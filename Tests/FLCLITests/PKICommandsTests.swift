@@ -4,6 +4,7 @@ import FLCore
 import FLTesting
 import FLWire
 @testable import FLCLI
+import FLPKI
 
 @Suite struct PKICommandsTests {
     @Test func initRequestSignAndCertify() throws {

@@ -6,6 +6,7 @@ import FLTesting
 import FLTraining
 import FLWire
 @testable import FLCLI
+import FLPKI
 
 /// Runs `fx` in this process with a capturing console.
 func fx(_ words: [String], in directory: String? = nil) -> (status: Int32, out: String, err: String) {

@@ -6,6 +6,7 @@ import FLTesting
 import FLTraining
 import Synchronization
 @testable import FLWire
+import FLPKI
 
 /// A collaborator played by the test through a raw client, so it can misbehave on purpose.
 struct ScriptedSite {

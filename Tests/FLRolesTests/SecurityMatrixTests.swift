@@ -7,6 +7,7 @@ import FLCore
 import FLRoles
 import FLTesting
 @testable import FLWire
+import FLPKI
 
 /// Each way of knocking on a real aggregator process without belonging: every one is refused and
 /// logged, and the honest hospitals then train to the end on the same aggregator.

@@ -7,6 +7,8 @@ import FLCore
 import FLRoles
 import FLTesting
 @testable import FLWire
+import FLPKI
+import FLArchive
 
 /// A federation of real processes (`fx director start`, `fx envoy start`, the aggregators and
 /// collaborators they spawn) with an honest experiment running, for trying what an attacker holding

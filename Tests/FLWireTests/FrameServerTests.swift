@@ -7,6 +7,7 @@ import Testing
 import FLCore
 import FLTesting
 @testable import FLWire
+import FLPKI
 
 /// Serves the requests the tests send: models out, updates in, and "who am I".
 final class EchoHandler: FrameHandler {

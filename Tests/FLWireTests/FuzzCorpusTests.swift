@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import FLCore
 @testable import FLWire
+import FLArchive
 
 /// Replays the committed fuzz corpora (seeds, and in `regressions/` every input a fuzzer once
 /// crashed on) through the same entry points `fx-fuzz` drives, so `make test` catches a decoder
@@ -10,7 +11,7 @@ import FLCore
     static let targets: [String: @Sendable ([UInt8]) throws(FuzzFinding) -> Void] = [
         "frame": { (bytes: [UInt8]) throws(FuzzFinding) in try WireFuzzTargets.frames(bytes) },
         "message": { (bytes: [UInt8]) throws(FuzzFinding) in try WireFuzzTargets.message(bytes) },
-        "archive": { (bytes: [UInt8]) throws(FuzzFinding) in try WireFuzzTargets.archive(bytes) },
+        "archive": { (bytes: [UInt8]) throws(FuzzFinding) in try ArchiveFuzzTarget.archive(bytes) },
     ]
 
     @Test(arguments: ["frame", "message", "archive"])

@@ -1,4 +1,5 @@
 import FLWire
+import FLPKI
 
 /// `fx pki`: the federation's certificate authority and its participants' certificates.
 enum PKICommands {

@@ -1,5 +1,6 @@
 import FLCore
 import FLWire
+import FLPKI
 
 /// What every SwiftFL executable does first: signals, memory and descriptor limits
 /// (`ProcessSetup`), and OpenSSL initialized so that it is not torn down under a thread at exit.

@@ -1,6 +1,7 @@
 import Foundation
 import FLCore
 import FLWire
+import FLPKI
 
 /// The collaborators of one experiment as the Director admitted them, each with the number of rows
 /// its site registered: what `fx-aggregator --participants FILE` reads. The names replace the plan's

@@ -1,6 +1,7 @@
 import Foundation
 import FLCore
 import FLWire
+import FLPKI
 
 // What data scientists ask: submissions, lists, status, models and cancellation.
 extension Director {

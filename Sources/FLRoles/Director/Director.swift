@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import FLCore
 import FLWire
+import FLPKI
 
 /// The centre of a long-lived federation. It runs for months: Envoys (one per data site) dial in,
 /// register their shard and send heartbeats; data scientists submit experiments, which the Director

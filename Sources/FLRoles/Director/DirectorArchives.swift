@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import FLCore
 import FLWire
+import FLPKI
 
 /// Receiving and checking workspace archives, shared by the Director (submissions) and the Envoy
 /// (archives it fetches).

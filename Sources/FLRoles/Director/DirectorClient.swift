@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import FLCore
 import FLWire
+import FLPKI
 
 /// A data scientist's or operator's connection to a Director: submit experiments, follow them,
 /// download their models, list the Envoys. Calls block the calling thread (never the Swift

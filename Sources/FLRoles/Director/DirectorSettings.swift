@@ -1,6 +1,7 @@
 import Foundation
 import FLCore
 import FLWire
+import FLPKI
 
 /// Everything a Director needs, from its configuration file (`DirectorSettings.load`) or built in code.
 ///

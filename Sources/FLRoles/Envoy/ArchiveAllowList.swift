@@ -1,5 +1,6 @@
 import Foundation
 import FLCore
+import FLPKI
 
 /// A site's list of approved archives: one SHA-256 (64 hex digits) per line, optionally followed
 /// by a comment; `#` lines and blank lines are ignored. The site's administrator maintains it with

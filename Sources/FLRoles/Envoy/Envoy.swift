@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import FLCore
 import FLWire
+import FLPKI
 
 /// A data site's long-lived agent. It dials out to the Director (a site never accepts
 /// connections), registers its shard, sends a heartbeat every period and long-polls for work. When

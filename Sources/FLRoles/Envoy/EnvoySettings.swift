@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import FLCore
 import FLWire
+import FLPKI
 
 /// Which archives a site runs.
 public enum ArchivePolicy: Sendable, Hashable, CustomStringConvertible {

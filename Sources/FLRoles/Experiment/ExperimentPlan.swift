@@ -2,6 +2,7 @@ import Foundation
 import FLCore
 import FLTraining
 import FLWire
+import FLPKI
 
 /// A workspace's plan read into typed settings and checked as a whole: every task a group names
 /// exists, the best-model metric is one a validation produces, the collaborators are valid

@@ -1,6 +1,7 @@
 import Foundation
 import FLCore
 import FLWire
+import FLPKI
 
 /// A Director's or Envoy's YAML configuration, read with the plan reader so every error names
 /// `file:line:column`. Keys nobody reads are refused (a misspelt key would otherwise be silently

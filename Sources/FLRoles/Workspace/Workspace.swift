@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import FLCore
 import FLWire
+import FLArchive
 
 /// A workspace: the folder a data scientist works in, laid out as OpenFL's are.
 ///

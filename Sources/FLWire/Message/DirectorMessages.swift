@@ -1,3 +1,5 @@
+import FLPKI
+
 // The long-lived federation's protocol. Two kinds of peers talk to a Director, each over its own
 // mutual-TLS connection, identified by the common name of its certificate:
 //

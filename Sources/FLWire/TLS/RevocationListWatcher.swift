@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Synchronization
 import FLCore
+import FLPKI
 internal import COpenSSL
 
 /// The revocation list a `TLSContext` checks peers against, as it is on disk now.

@@ -1,3 +1,5 @@
+import FLPKI
+
 /// What one end of a mutual-TLS connection presents and trusts. Both ends always present a
 /// certificate signed by the federation's CA and verify the other's; only TLS 1.3 is spoken.
 public struct TLSConfiguration: Sendable, Hashable {

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import FLPKI
 import Glibc
 #endif
 import Synchronization

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import FLCore
+import FLPKI
 internal import COpenSSL
 
 /// An OpenSSL `SSL_CTX` configured for SwiftFL's mutual TLS: TLS 1.3 only, the federation CA as the

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Synchronization
 import FLCore
+import FLPKI
 
 /// Who a client means to reach: the name and role the server's certificate must carry.
 public struct ExpectedPeer: Sendable, Hashable {

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Synchronization
 import FLCore
+import FLPKI
 import CShims
 
 /// A mutual-TLS server speaking SwiftFL frames.

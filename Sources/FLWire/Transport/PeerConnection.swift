@@ -1,3 +1,4 @@
+import FLPKI
 import Foundation
 
 /// An authenticated peer connected to a server.

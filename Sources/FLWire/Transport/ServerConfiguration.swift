@@ -1,3 +1,5 @@
+import FLPKI
+
 /// How a `FrameServer` listens, what it accepts, and how much any one peer or address may hold.
 ///
 /// A server spends nothing per TCP connection but a descriptor and a place in its handshake queue

@@ -3,7 +3,8 @@ import Glibc
 #endif
 import Foundation
 import Testing
-@testable import FLWire
+@testable import FLArchive
+import FLPKI
 
 /// A workspace-like tree exercising what the writer must handle: nested and empty directories,
 /// empty files, an executable, non-ASCII names, a path that needs the ustar prefix, a path that

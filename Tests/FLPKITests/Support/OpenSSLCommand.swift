@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import FLCore
+import FLPKI
 
 /// Runs the `openssl` command-line tool, the independent judge of what our PKI writes.
 enum OpenSSLCommand {

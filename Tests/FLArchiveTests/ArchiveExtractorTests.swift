@@ -4,7 +4,7 @@ import Glibc
 import Foundation
 import FLTesting
 import Testing
-@testable import FLWire
+@testable import FLArchive
 
 /// One hostile archive and what extracting it must report.
 struct HostileCase: CustomTestStringConvertible, Sendable {

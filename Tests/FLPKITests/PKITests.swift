@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import FLTesting
 import FLWire
+import FLPKI
 
 @Suite struct PKITests {
     @Test(arguments: ["site-1", "aggregator", "a", "Hospital.North_2", "0", String(repeating: "x", count: 64)])

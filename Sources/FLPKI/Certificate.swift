@@ -5,7 +5,7 @@ internal import COpenSSL
 /// An X.509 certificate and what SwiftFL reads from it. Loading checks only that it parses; trust
 /// is decided by TLS verification against the CA (or `CertificateAuthority.verify`).
 public struct Certificate: Sendable, CustomStringConvertible {
-    let handle: X509Handle
+    package let handle: X509Handle
 
     /// The subject's common name: a participant's identity in the federation.
     public let commonName: String

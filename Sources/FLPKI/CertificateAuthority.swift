@@ -105,7 +105,7 @@ public final class CertificateAuthority: Sendable {
 
     /// `optionalRole` nil issues a certificate without a role, as CAs did before roles existed:
     /// tests use it to check that such certificates are refused.
-    func sign(_ request: CertificateRequest, optionalRole role: CertificateRole?, validity: Validity) throws -> Certificate {
+    package func sign(_ request: CertificateRequest, optionalRole role: CertificateRole?, validity: Validity) throws -> Certificate {
         guard request.keySecurityBits >= 112 else {
             throw PKIError(.weakKey, "the key in the request for '\(request.commonName)' gives \(request.keySecurityBits) bits of security; at least 112 (EC P-256, RSA-2048) are required")
         }

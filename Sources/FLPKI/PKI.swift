@@ -68,7 +68,7 @@ public enum PKI {
 
     /// Reads a small file whole (certificates, keys, requests), refusing anything over `limit` bytes
     /// (1 MiB unless told: revocation lists and the CA's records may be larger).
-    static func readFile(_ path: String, what: String, limit: Int = 1 << 20) throws -> [UInt8] {
+    package static func readFile(_ path: String, what: String, limit: Int = 1 << 20) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let e = errno

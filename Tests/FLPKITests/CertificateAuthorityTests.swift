@@ -6,6 +6,7 @@ import Testing
 import FLCore
 import FLTesting
 import FLWire
+import FLPKI
 
 /// The CA as the `fx pki` commands use it: files on disk, checked by the OpenSSL command-line tool.
 @Suite struct CertificateAuthorityTests {

@@ -1,7 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-internal import COpenSSL
+// `package`: the TLS layer (FLWire) verifies peers with these handles too.
+package import COpenSSL
 
 // Each OpenSSL object the PKI keeps is owned by exactly one of these tiny classes, which frees it in
 // `deinit`. The objects are never mutated after construction, and OpenSSL 3 guards the lazy caches
@@ -9,9 +10,9 @@ internal import COpenSSL
 // through a value type is safe: hence `@unchecked Sendable`.
 
 /// Owns an `X509*` (a certificate).
-final class X509Handle: @unchecked Sendable {
-    let pointer: OpaquePointer
-    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+package final class X509Handle: @unchecked Sendable {
+    package let pointer: OpaquePointer
+    package init(_ pointer: OpaquePointer) { self.pointer = pointer }
     deinit { X509_free(pointer) }
 }
 
@@ -23,16 +24,16 @@ final class RequestHandle: @unchecked Sendable {
 }
 
 /// Owns an `EVP_PKEY*` (a key pair, or a public key alone).
-final class KeyHandle: @unchecked Sendable {
-    let pointer: OpaquePointer
-    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+package final class KeyHandle: @unchecked Sendable {
+    package let pointer: OpaquePointer
+    package init(_ pointer: OpaquePointer) { self.pointer = pointer }
     deinit { EVP_PKEY_free(pointer) }
 }
 
 /// Owns an `X509_CRL*` (a certificate revocation list).
-final class CRLHandle: @unchecked Sendable {
-    let pointer: OpaquePointer
-    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+package final class CRLHandle: @unchecked Sendable {
+    package let pointer: OpaquePointer
+    package init(_ pointer: OpaquePointer) { self.pointer = pointer }
     deinit { X509_CRL_free(pointer) }
 }
 
@@ -40,9 +41,9 @@ final class CRLHandle: @unchecked Sendable {
 /// connection given the store with `SSL_set1_verify_cert_store` takes a reference of its own, so the
 /// store outlives this handle for as long as a handshake still uses it; OpenSSL locks the store
 /// internally, so many handshakes on many threads may verify against it at once.
-final class X509StoreHandle: @unchecked Sendable {
-    let pointer: OpaquePointer
-    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+package final class X509StoreHandle: @unchecked Sendable {
+    package let pointer: OpaquePointer
+    package init(_ pointer: OpaquePointer) { self.pointer = pointer }
     deinit { X509_STORE_free(pointer) }
 }
 
@@ -72,23 +73,23 @@ enum PEMCodec {
 }
 
 /// Small conversions between OpenSSL's ASN.1 types and Swift values.
-enum ASN1 {
+package enum ASN1 {
     /// The bytes of an `ASN1_STRING` (also an IA5String or OCTET STRING).
-    static func bytes(_ string: UnsafePointer<ASN1_STRING>) -> [UInt8] {
+    package static func bytes(_ string: UnsafePointer<ASN1_STRING>) -> [UInt8] {
         let n = Int(ASN1_STRING_length(string))
         guard n > 0, let data = ASN1_STRING_get0_data(string) else { return [] }
         return Array(UnsafeBufferPointer(start: data, count: n))
     }
 
     /// Seconds since 1970 of an `ASN1_TIME`.
-    static func seconds(_ time: UnsafePointer<ASN1_TIME>) -> Int? {
+    package static func seconds(_ time: UnsafePointer<ASN1_TIME>) -> Int? {
         var parts = tm()
         guard ASN1_TIME_to_tm(time, &parts) == 1 else { return nil }
         return Int(timegm(&parts))
     }
 
     /// A UTF-8 string from a name entry's data, whatever ASN.1 string type it was stored as.
-    static func utf8(_ string: UnsafePointer<ASN1_STRING>) -> String? {
+    package static func utf8(_ string: UnsafePointer<ASN1_STRING>) -> String? {
         var out: UnsafeMutablePointer<UInt8>?
         let n = ASN1_STRING_to_UTF8(&out, string)
         guard n >= 0, let out else { return nil }
@@ -97,7 +98,7 @@ enum ASN1 {
     }
 
     /// The common name of an `X509_NAME`, nil when it has none.
-    static func commonName(_ name: OpaquePointer?) -> String? {
+    package static func commonName(_ name: OpaquePointer?) -> String? {
         guard let name else { return nil }
         let index = X509_NAME_get_index_by_NID(name, NID_commonName, -1)
         guard index >= 0, let entry = X509_NAME_get_entry(name, index), let data = X509_NAME_ENTRY_get_data(entry) else { return nil }
@@ -107,7 +108,7 @@ enum ASN1 {
     /// The subject alternative names in an OpenSSL `GENERAL_NAMES` stack: hosts in `names`, URIs
     /// (which carry roles) in `uris`; other kinds of name (email, directory name) are returned in
     /// `others`, described, so callers can refuse them.
-    static func alternativeNames(_ names: OpaquePointer) -> (names: [SubjectAlternativeName], uris: [String], others: [String]) {
+    package static func alternativeNames(_ names: OpaquePointer) -> (names: [SubjectAlternativeName], uris: [String], others: [String]) {
         var out: [SubjectAlternativeName] = []
         var uris: [String] = []
         var others: [String] = []
@@ -133,7 +134,7 @@ enum ASN1 {
 
     /// The hosts and the SwiftFL role in certificate `x`'s subjectAltName. The role is nil when the
     /// certificate names none, or more than one (the CA never issues that, so trust neither).
-    static func subjectNames(of x: OpaquePointer) -> (hosts: [SubjectAlternativeName], role: CertificateRole?) {
+    package static func subjectNames(of x: OpaquePointer) -> (hosts: [SubjectAlternativeName], role: CertificateRole?) {
         guard let raw = X509_get_ext_d2i(x, NID_subject_alt_name, nil, nil) else { return ([], nil) }
         defer { fl_GENERAL_NAMES_free(OpaquePointer(raw)) }
         let parsed = alternativeNames(OpaquePointer(raw))
@@ -165,5 +166,28 @@ enum IPAddress {
         let ok = bytes.withUnsafeBytes { raw in inet_ntop(family, raw.baseAddress, &buffer, socklen_t(buffer.count)) != nil }
         guard ok else { return nil }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+extension ASN1 {
+    /// An ASN.1 INTEGER as uppercase hexadecimal, as `openssl x509 -serial` prints it.
+    package static func hex(_ integer: UnsafePointer<ASN1_INTEGER>?) -> String? {
+        guard let integer, let bn = ASN1_INTEGER_to_BN(integer, nil) else { return nil }
+        defer { BN_free(bn) }
+        guard let hex = BN_bn2hex(bn) else { return nil }
+        defer { fl_OPENSSL_free(hex) }
+        return String(cString: hex)
+    }
+
+    /// A new ASN.1 INTEGER from hexadecimal text; the caller frees it.
+    static func integer(hex: String) throws -> UnsafeMutablePointer<ASN1_INTEGER> {
+        guard !hex.isEmpty, hex.utf8.count <= 64, hex.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 70) || ($0 >= 97 && $0 <= 102) }) else {
+            throw PKIError(.malformed, "'\(hex)' is not a serial number: expected 1-64 hexadecimal digits")
+        }
+        var bn: OpaquePointer?
+        guard BN_hex2bn(&bn, hex) > 0, let bn else { throw OpenSSLError("BN_hex2bn") }
+        defer { BN_free(bn) }
+        guard let integer = BN_to_ASN1_INTEGER(bn, nil) else { throw OpenSSLError("BN_to_ASN1_INTEGER") }
+        return integer
     }
 }

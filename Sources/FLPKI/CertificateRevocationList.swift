@@ -20,7 +20,7 @@ public struct CertificateRevocationList: Sendable, CustomStringConvertible {
         public var revocationDate: Date
     }
 
-    let handle: CRLHandle
+    package let handle: CRLHandle
 
     /// The issuer's common name (the CA's).
     public let issuerCommonName: String
@@ -83,7 +83,7 @@ public struct CertificateRevocationList: Sendable, CustomStringConvertible {
         isSigned(by: authority.handle.pointer)
     }
 
-    func isSigned(by authority: OpaquePointer) -> Bool {
+    package func isSigned(by authority: OpaquePointer) -> Bool {
         defer { _ = OpenSSLError.drainQueue() }
         guard let key = X509_get0_pubkey(authority),
               X509_NAME_cmp(X509_CRL_get_issuer(handle.pointer), X509_get_subject_name(authority)) == 0 else { return false }
@@ -154,28 +154,5 @@ public struct CertificateRevocationList: Sendable, CustomStringConvertible {
         guard let time = ASN1_TIME_set(nil, time_t(date.timeIntervalSince1970.rounded(.down))) else { throw OpenSSLError("make \(what) \(date)") }
         defer { ASN1_TIME_free(time) }
         guard set(time) == 1 else { throw OpenSSLError("set \(what) \(date)") }
-    }
-}
-
-extension ASN1 {
-    /// An ASN.1 INTEGER as uppercase hexadecimal, as `openssl x509 -serial` prints it.
-    static func hex(_ integer: UnsafePointer<ASN1_INTEGER>?) -> String? {
-        guard let integer, let bn = ASN1_INTEGER_to_BN(integer, nil) else { return nil }
-        defer { BN_free(bn) }
-        guard let hex = BN_bn2hex(bn) else { return nil }
-        defer { fl_OPENSSL_free(hex) }
-        return String(cString: hex)
-    }
-
-    /// A new ASN.1 INTEGER from hexadecimal text; the caller frees it.
-    static func integer(hex: String) throws -> UnsafeMutablePointer<ASN1_INTEGER> {
-        guard !hex.isEmpty, hex.utf8.count <= 64, hex.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 70) || ($0 >= 97 && $0 <= 102) }) else {
-            throw PKIError(.malformed, "'\(hex)' is not a serial number: expected 1-64 hexadecimal digits")
-        }
-        var bn: OpaquePointer?
-        guard BN_hex2bn(&bn, hex) > 0, let bn else { throw OpenSSLError("BN_hex2bn") }
-        defer { BN_free(bn) }
-        guard let integer = BN_to_ASN1_INTEGER(bn, nil) else { throw OpenSSLError("BN_to_ASN1_INTEGER") }
-        return integer
     }
 }

@@ -4,7 +4,7 @@ import Glibc
 import Foundation
 import FLCore
 import Testing
-@testable import FLWire
+@testable import FLArchive
 
 /// Expects `body` to throw an `ArchiveError` whose rule matches; returns the error for more checks.
 @discardableResult

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import FLWire
+@testable import FLArchive
 
 /// Builds tar archives byte by byte, independently of `TarWriter`, so tests can make archives no
 /// honest writer would: hostile paths, wrong checksums, absurd sizes, truncations.

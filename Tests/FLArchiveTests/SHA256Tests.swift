@@ -1,7 +1,8 @@
 import Foundation
 import FLCore
 import Testing
-@testable import FLWire
+@testable import FLArchive
+import FLPKI
 
 @Suite("SHA256")
 struct SHA256Tests {

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 import FLCore
 import FLTesting
-@testable import FLWire
+@testable import FLPKI
 
 /// The CA's records and revocation list on disk, judged by the OpenSSL command-line tool.
 @Suite struct CertificateRevocationListTests {

@@ -5,6 +5,7 @@ import Foundation
 import Testing
 import FLTesting
 import FLWire
+import FLPKI
 
 @Suite struct CertificateRequestTests {
     let temporary: TemporaryDirectory

@@ -4,7 +4,8 @@ import Glibc
 import Foundation
 import FLCore
 import Testing
-@testable import FLWire
+@testable import FLArchive
+import FLPKI
 
 // Helpers shared by the archive tests: scratch directories, running GNU tar / Python / sha256sum,
 // small file-tree utilities. The tests at the bottom check the helpers themselves.

@@ -5,6 +5,7 @@ import Musl
 #endif
 import Foundation
 import FLCore
+import FLPKI
 
 /// Writes POSIX ustar archives, with PAX extended headers (`x`) for what ustar cannot hold:
 /// paths longer than its name/prefix fields, non-ASCII names, long link targets, sizes of 8 GiB

@@ -16,7 +16,7 @@ public struct OpenSSLError: Error, Sendable, CustomStringConvertible {
     }
 
     /// Takes every entry off this thread's OpenSSL error queue, as readable strings.
-    static func drainQueue() -> [String] {
+    package static func drainQueue() -> [String] {
         var out: [String] = []
         while true {
             let code = ERR_get_error()
