@@ -54,9 +54,10 @@ public final class ProcessUnderTest: @unchecked Sendable {
 
     /// The first output line matching `predicate`, waiting up to `timeout` seconds; throws with the
     /// child's standard error when none comes (or the child ends first).
+    /// Only lines after the first `skipping` count: what came after something the test saw or did.
     @discardableResult
-    public func waitForLine(timeout: Double, where predicate: (String) -> Bool) throws -> String {
-        guard let line = output.wait(timeout: timeout, where: predicate) else {
+    public func waitForLine(timeout: Double, skipping: Int = 0, where predicate: (String) -> Bool) throws -> String {
+        guard let line = output.wait(timeout: timeout, skipping: skipping, where: predicate) else {
             throw ProcessUnderTestError("\(name): no expected output line within \(timeout) s (\(output.hasEnded ? "it ended" : "still running")); stderr:\n\(errorTail())")
         }
         return line
@@ -145,13 +146,13 @@ private final class CollectedLines: @unchecked Sendable {
         return ended
     }
 
-    func wait(timeout: Double, where predicate: (String) -> Bool) -> String? {
+    func wait(timeout: Double, skipping: Int = 0, where predicate: (String) -> Bool) -> String? {
         let deadline = Date().addingTimeInterval(timeout)
         condition.lock()
         defer { condition.unlock() }
         while true {
-            if let hit = collected.first(where: { predicate($0.line) }) { return hit.line }
-            if ended || !condition.wait(until: deadline) { return collected.first { predicate($0.line) }?.line }
+            if let hit = collected.dropFirst(skipping).first(where: { predicate($0.line) }) { return hit.line }
+            if ended || !condition.wait(until: deadline) { return collected.dropFirst(skipping).first { predicate($0.line) }?.line }
         }
     }
 

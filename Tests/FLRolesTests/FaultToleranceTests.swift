@@ -27,7 +27,7 @@ import FLTesting
     }
 
     static func isEvent(_ kind: String, round: Int? = nil) -> (String) -> Bool {
-        { line in line.contains("\"event\":\"\(kind)\"") && (round.map { line.contains("\"round\":\($0),") || line.hasSuffix("\"round\":\($0)}") } ?? true) }
+        { line in EventLine(line).map { $0.matches(kind) && (round == nil || $0["round"]?.asInt == round) } == true }
     }
 
     @Test func aCollaboratorKilledInRoundTwoDoesNotStopTheExperiment() throws {
@@ -59,7 +59,7 @@ import FLTesting
         // Round 4 has just begun: hold the sites inside it until the aggregator is gone.
         try first.waitForLine(timeout: 120, where: Self.isEvent("round_started", round: 3))
         for site in sites { site.process.signal(SIGSTOP) }
-        try first.waitForLine(timeout: 60) { $0.contains("\"event\":\"checkpoint_saved\",\"rounds_completed\":3") }
+        try first.waitForLine(timeout: 60) { EventLine($0).map { $0.matches("checkpoint_saved") && $0["rounds_completed"]?.asInt == 3 } == true }
         first.process.kill()
         try first.waitForExit(timeout: 30)
         for site in sites { site.process.signal(SIGCONT) }

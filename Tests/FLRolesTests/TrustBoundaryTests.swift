@@ -576,9 +576,12 @@ final class RogueEnvoy: @unchecked Sendable {
             .write(toFile: plan, atomically: true, encoding: .utf8)
         try fixture.fx(["experiment", "submit", "--workspace", workspace, "--name", "full"] + fixture.clientOptions(port: port))
         let line = try DirectorFixture.waitForEvent("experiment_finished", ["experiment": "full"], in: director, timeout: 120)
-        #expect(line.contains("\"status\":\"failed\""), "\(line)")
-        #expect(line.contains("No space left on device") && line.contains("cannot save the checkpoint after round 1"), "\(line)")
-        #expect(!director.outputLines.contains { $0.contains("\"status\":\"succeeded\"") })
+        let event = try #require(EventLine(line))
+        #expect(event["status"]?.asString == "failed", "\(line)")
+        // The reason is prose for people: the system's error and what could not be saved, in it.
+        let reason = event["reason"]?.asString ?? ""
+        #expect(reason.contains("No space left on device") && reason.contains("cannot save the checkpoint after round 1"), "\(line)")
+        #expect(!director.outputLines.contains { EventLine($0)?["status"]?.asString == "succeeded" })
         let status = try fixture.fxStatus(["experiment", "status", "full"] + fixture.clientOptions(port: port))
         #expect(status.output.contains("status:      failed"), "\(status.output)")
     }
