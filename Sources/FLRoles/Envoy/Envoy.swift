@@ -39,7 +39,7 @@ public final class Envoy: Sendable {
         /// Experiments whose archive was fetched, approved and unpacked here: name → SHA-256.
         var prepared: [String: String] = [:]
         /// Reports that could not be sent yet (no connection); sent first on the next one.
-        var unsent: [SiteReport] = []
+        var unsent = UnsentReports()
     }
 
     /// Checks the shard (its columns against the declared sample shape) and the TLS identity.
@@ -165,11 +165,11 @@ public final class Envoy: Sendable {
 
     /// One connection's life: heartbeats on their own thread, requests for work on this one.
     private func session(_ client: FrameClient, _ welcome: EnvoyWelcome) {
-        let unsent: [SiteReport] = state.withLock { s in
+        let (unsent, dropped) = state.withLock { s in
             s.client = client
-            defer { s.unsent = [] }
-            return s.unsent
+            return s.unsent.take()
         }
+        if dropped > 0 { logger.warning("\(dropped) reports made while the Director was unreachable were dropped; sending the newest \(unsent.count)") }
         for report in unsent { send(report) }
         let ended = DispatchSemaphore(value: 0)
         let heartbeatDone = DispatchSemaphore(value: 0)
@@ -448,16 +448,21 @@ public final class Envoy: Sendable {
 
     /// Sends a report now if connected, else keeps it for the next connection.
     private func send(_ report: SiteReport) {
-        guard let client = state.withLock({ $0.client }) else {
-            state.withLock { $0.unsent.append(report) }
-            return
-        }
+        guard let client = state.withLock({ $0.client }) else { return keep(report) }
         do {
             try client.call(report, timeout: settings.idleTimeout)
         } catch let error as ErrorReply {
             logger.warning("the Director did not take the report on '\(report.experiment)': \(error.message)")
         } catch {
-            state.withLock { $0.unsent.append(report) }
+            keep(report)
+        }
+    }
+
+    /// Keeps a report for the next connection; the first one dropped for want of room is logged.
+    private func keep(_ report: SiteReport) {
+        let (firstDropped, capacity) = state.withLock { ($0.unsent.append(report), $0.unsent.capacity) }
+        if firstDropped {
+            logger.warning("more than \(capacity) reports wait for the Director; dropping the oldest from now on")
         }
     }
 
