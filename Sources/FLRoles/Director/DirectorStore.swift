@@ -65,6 +65,8 @@ public final class DirectorStore: Sendable {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: incomingDirectory)) ?? [] {
             try? FileManager.default.removeItem(atPath: "\(incomingDirectory)/\(name)")
         }
+        // So are workspaces half unpacked (nothing is unpacked before the Director starts).
+        ArchiveExtractor.removeLeftovers(inFoldersOf: experimentsDirectory)
     }
 
     public var envoysPath: String { "\(root)/envoys.json" }

@@ -58,6 +58,8 @@ public final class Envoy: Sendable {
         }
         collaboratorExecutable = executable
         try FileManager.default.createDirectory(atPath: settings.workDirectory, withIntermediateDirectories: true)
+        // Archives half unpacked when an earlier Envoy died: nothing is being unpacked before `run()`.
+        ArchiveExtractor.removeLeftovers(inFoldersOf: settings.workDirectory)
     }
 
     /// Reads the shard's header and counts its rows: the label column must be there and the other
