@@ -379,12 +379,7 @@ public final class Director: FrameHandler, @unchecked Sendable {
         } catch {
             return request.responder.fail(.internalError, "cannot read the archive of '\(x.name)': \(error)")
         }
-        // Streamed from a thread of its own, so this connection's thread goes on reading the
-        // Envoy's heartbeats while a large archive is on its way (it stays online meanwhile).
-        let responder = request.responder
-        let sender = Thread { responder.reply(ArchiveReply(experiment: x.name, sha256: x.archiveSHA256), stream: source) }
-        sender.name = "archive:\(peer.name)"
-        sender.start()
+        DirectorArchives.send(ArchiveReply(experiment: x.name, sha256: x.archiveSHA256), archive: source, to: request.responder)
     }
 
     private func report(_ m: SiteReport, _ request: Request) {

@@ -8,6 +8,19 @@ import FLWire
 /// Receiving and checking workspace archives, shared by the Director (submissions) and the Envoy
 /// (archives it fetches).
 enum DirectorArchives {
+    /// The threads that stream archives to Envoys, for every Director of the process. Each stream
+    /// goes at most at one core's cipher speed, so more threads than this only split the same
+    /// bandwidth; further downloads wait their turn (an Envoy waits for its reply as long as its
+    /// idle timeout, a minute by default), and one Envoy's connection streams one archive at a time.
+    static let senders = WorkerPool(name: "archive-sender", maximumThreads: 16)
+
+    /// Streams `reply` and the archive in `source` to the Envoy behind `responder` on a thread of
+    /// `senders`, not the connection's own: that one goes on reading the Envoy's heartbeats while a
+    /// large archive is on its way, so the Envoy stays online meanwhile.
+    static func send(_ reply: ArchiveReply, archive source: FileRegionSource, to responder: Responder) {
+        senders.submit(key: responder.peer.serial) { responder.reply(reply, stream: source) }
+    }
+
     /// Reads the whole stream into a new file at `path` through one buffer, and returns the bytes' SHA-256 (hex).
     static func receive(_ stream: InboundStream, to path: String) throws -> String {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
