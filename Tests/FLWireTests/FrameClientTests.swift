@@ -49,4 +49,23 @@ import FLTesting
             #expect(!client.isKeepingAlive)
         }
     }
+
+    /// Every role reaches its server this way: a server whose certificate has another name or role is left at once.
+    @Test func connectingChecksTheServersNameAndRole() throws {
+        let fixture = try ServerFixture()
+        let context = try TLSContext(fixture.pki.issue(name: "site-1"), side: .client)
+        let server = Endpoint(host: "127.0.0.1", port: fixture.server.port)
+        let client = try FrameClient.connect(to: server, expecting: ExpectedPeer(name: "aggregator", role: .aggregator), context: context,
+                                             timeout: 5, idleTimeout: 30)
+        #expect(client.peerName == "aggregator" && client.peerRole == .aggregator)
+        client.close()
+        for wrong in [ExpectedPeer(name: "director", role: .aggregator), ExpectedPeer(name: "aggregator", role: .director)] {
+            #expect {
+                try FrameClient.connect(to: server, expecting: wrong, context: context, timeout: 5, idleTimeout: 30)
+            } throws: { error in
+                guard case let .unexpectedPeer(address, _) = error as? TLSError else { return false }
+                return address == "127.0.0.1:\(fixture.server.port)"
+            }
+        }
+    }
 }

@@ -19,9 +19,8 @@ public final class DirectorClient: Sendable {
         self.director = director
         self.timeout = timeout
         let context = try TLSContext(tls, side: .client)
-        client = try FrameClient.connect(host: director.host, port: director.port, context: context,
-                                         limits: FrameLimits(maximumStreamSize: 1 << 40), timeout: connectTimeout, idleTimeout: timeout,
-                                         expecting: ExpectedPeer(name: directorName, role: .director))
+        client = try FrameClient.connect(to: director, expecting: ExpectedPeer(name: directorName, role: .director), context: context,
+                                         limits: FrameLimits(maximumStreamSize: 1 << 40), timeout: connectTimeout, idleTimeout: timeout)
     }
 
     deinit { client.close() }

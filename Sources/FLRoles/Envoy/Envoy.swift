@@ -25,8 +25,8 @@ public final class Envoy: Sendable {
     private let audit: AuditLog
     private let collaboratorExecutable: String
     private let state = Mutex(State())
-    /// Signalled by `stop()`; every wait between attempts waits on it.
-    private let stopSignal = DispatchSemaphore(value: 0)
+    /// Connects again and again until `stop()`, which also ends a wait between attempts at once.
+    private let reconnect: ReconnectLoop
 
     private struct State: Sendable {
         var stopped = false
@@ -53,6 +53,7 @@ public final class Envoy: Sendable {
         self.onEvent = onEvent
         self.context = try TLSContext(settings.tls, side: .client)
         self.audit = try AuditLog(path: settings.auditLogPath)
+        reconnect = ReconnectLoop(backoff: Backoff(initial: settings.initialBackoff, maximum: settings.maximumBackoff))
         guard let executable = settings.collaboratorExecutable ?? ChildProcess.siblingExecutable("fx-collaborator") else {
             throw EnvoyError("cannot find the fx-collaborator executable beside this one; build the package (swift build)")
         }
@@ -88,31 +89,29 @@ public final class Envoy: Sendable {
     /// Serves the Director until `stop()`. Throws when the Director turns this site away for good
     /// (wrong shapes, not allowed, a certificate it refuses); connection failures are retried forever.
     public func run() throws {
-        var backoff = Backoff(initial: settings.initialBackoff, maximum: settings.maximumBackoff)
         defer { stopCollaborator(reason: "the Envoy is stopping", grace: settings.stopGrace) }
-        while !isStopped {
+        _ = try reconnect.run(willWait: { reason, delay in
+            logger.info("\(reason); retrying in \(String(format: "%.1f", delay)) s")
+            onEvent(.waiting(reason: reason))
+        }) { () throws -> ReconnectStep<Void> in
             let client: FrameClient
             let welcome: EnvoyWelcome
             do {
                 (client, welcome) = try connect()
-                backoff.reset()
             } catch let error as ErrorReply where [.rejected, .notAllowed, .badRequest].contains(error.code) {
                 throw EnvoyError("the Director refused '\(settings.name)': \(error.message)")
             } catch let error as TLSError {
                 if error.isCertificateRefusal {
                     throw EnvoyError("cannot connect to the Director at \(settings.director): \(error) (a certificate problem that retrying cannot mend: a new certificate from the federation's CA, or the CA's own certificate, is needed)")
                 }
-                if waitBeforeRetry(&backoff, "Director at \(settings.director) not reachable (\(error))") { break }
-                continue
+                return .unreachable(reason: "Director at \(settings.director) not reachable (\(error))")
             } catch let error as EnvoyError {
                 throw error
             } catch {
-                if waitBeforeRetry(&backoff, "cannot register with the Director at \(settings.director) (\(error))") { break }
-                continue
+                return .unreachable(reason: "cannot register with the Director at \(settings.director) (\(error))")
             }
             session(client, welcome)
-            if isStopped { break }
-            if waitBeforeRetry(&backoff, "lost the Director at \(settings.director)") { break }
+            return .lost(reason: "lost the Director at \(settings.director)", waitFirst: true)
         }
     }
 
@@ -122,7 +121,7 @@ public final class Envoy: Sendable {
             s.stopped = true
             return s.client
         }
-        stopSignal.signal()
+        reconnect.stop()
         client?.close()
     }
 
@@ -132,23 +131,10 @@ public final class Envoy: Sendable {
     /// watchdog asks before it tells systemd the service is alive.
     public var isResponsive: Bool { !isStopped }
 
-    /// Waits the next backoff delay (or until stopped); true when stopped.
-    private func waitBeforeRetry(_ backoff: inout Backoff, _ why: String) -> Bool {
-        let delay = backoff.next()
-        logger.info("\(why); retrying in \(String(format: "%.1f", delay)) s")
-        onEvent(.waiting(reason: why))
-        if stopSignal.wait(timeout: .now() + delay) == .success {
-            stopSignal.signal()
-            return true
-        }
-        return isStopped
-    }
-
     private func connect() throws -> (FrameClient, EnvoyWelcome) {
-        let client = try FrameClient.connect(host: settings.director.host, port: settings.director.port, context: context,
-                                             limits: FrameLimits(maximumStreamSize: settings.maximumArchiveSize),
-                                             timeout: settings.connectTimeout, idleTimeout: settings.idleTimeout,
-                                             expecting: ExpectedPeer(name: settings.directorName, role: .director))
+        let client = try FrameClient.connect(to: settings.director, expecting: ExpectedPeer(name: settings.directorName, role: .director),
+                                             context: context, limits: FrameLimits(maximumStreamSize: settings.maximumArchiveSize),
+                                             timeout: settings.connectTimeout, idleTimeout: settings.idleTimeout)
         do {
             return (client, try register(client))
         } catch {

@@ -59,6 +59,14 @@ public final class FrameClient: @unchecked Sendable {
         return FrameClient(connection: connection, limits: limits, idleTimeout: idleTimeout)
     }
 
+    /// Connects to the server a site dials out to and checks that its certificate names `peer`:
+    /// how every role reaches its server (a collaborator its aggregator, an Envoy or a user the Director).
+    public static func connect(to server: Endpoint, expecting peer: ExpectedPeer, context: TLSContext, limits: FrameLimits = FrameLimits(),
+                               timeout: Double, idleTimeout: Double) throws -> FrameClient {
+        try connect(host: server.host, port: server.port, context: context, limits: limits, timeout: timeout, idleTimeout: idleTimeout,
+                    expecting: peer)
+    }
+
     private init(connection: TLSConnection, limits: FrameLimits, idleTimeout: Double) {
         self.connection = connection
         self.channel = FrameChannel(stream: connection, limits: limits)
