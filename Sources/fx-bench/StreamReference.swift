@@ -10,6 +10,8 @@ struct StreamReference {
     static let executable = "tls-stream-reference"
 
     var bytesPerSecond: Double
+    /// CPU seconds of the sending process in its best stream.
+    var senderCPU: Double
     var cipherSuite: String
 
     /// Runs the reference with the certificates of `server` and `client`; best of its three streams.
@@ -29,9 +31,10 @@ struct StreamReference {
             let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
             if parts.count == 2 { fields[parts[0]] = parts[1] }
         }
-        guard status.isSuccess, let rate = fields["bytes_per_second"].flatMap(Double.init), let cipher = fields["cipher"] else {
+        guard status.isSuccess, let rate = fields["bytes_per_second"].flatMap(Double.init),
+              let cpu = fields["sender_cpu_seconds"].flatMap(Double.init), let cipher = fields["cipher"] else {
             throw BenchError("\(executable) \(status): \(output)")
         }
-        return StreamReference(bytesPerSecond: rate, cipherSuite: cipher)
+        return StreamReference(bytesPerSecond: rate, senderCPU: cpu, cipherSuite: cipher)
     }
 }

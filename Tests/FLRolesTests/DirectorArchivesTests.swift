@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import FLCore
-import FLRoles
+@testable import FLRoles
 import FLTesting
 import FLWire
 
@@ -39,19 +39,10 @@ import FLWire
         let digests = Mutex<[Int: [String]]>([:])
         DispatchQueue.concurrentPerform(iterations: requests.count) { i in
             let index = requests[i]
+            // Received as the Envoy receives it.
             let digest = try? clients[index].call(ArchiveRequest(experiment: "x"), timeout: 60) { reply, stream -> String in
                 guard reply is ArchiveReply, let stream else { throw DirectorError("no archive") }
-                var hash = SHA256()
-                var buffer = [UInt8](repeating: 0, count: 1 << 16)
-                while stream.remaining > 0 {
-                    let n = min(stream.remaining, buffer.count)
-                    try buffer.withUnsafeMutableBytes { raw in
-                        let part = UnsafeMutableRawBufferPointer(rebasing: raw[0..<n])
-                        try stream.read(into: part)
-                        hash.update(UnsafeRawBufferPointer(part))
-                    }
-                }
-                return hash.hexDigest()
+                return try DirectorArchives.receive(stream, to: fixture.directory.appending("received-\(i).tar"))
             }
             digests.withLock { $0[index, default: []].append(digest ?? "failed") }
         }
