@@ -38,7 +38,10 @@ deb: release
 demo: build
 	./scripts/demo.sh $(BIN_DEBUG)
 
+# fx-bench compares our TLS stream with the same stream made by a plain C program on the same
+# OpenSSL (scripts/bench/tls_stream.c), which it finds beside itself.
 bench: release
+	cc -O2 -Wall -o $(BIN_RELEASE)/tls-stream-reference scripts/bench/tls_stream.c $$(pkg-config --cflags --libs openssl)
 	$(BIN_RELEASE)/fx-bench --output bench-results.json
 
 # Fuzzing: each libFuzzer target (Sources/fx-fuzz) runs FUZZ_SECONDS with the committed seeds in

@@ -88,6 +88,45 @@ public enum ArchiveExtractor {
         return summary(policy)
     }
 
+    /// Removes the staging directories (`.<name>.extract-XXXXXX`) that extractions into `parent`
+    /// left behind when their process died mid-way, and returns the paths removed. Call it where an
+    /// owner of `parent` starts, before it extracts anything there: a staging directory of an
+    /// extraction still under way would be removed too.
+    @discardableResult
+    public static func removeLeftovers(in parent: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
+        var removed: [String] = []
+        for name in names where isStagingName(name) {
+            let path = "\(parent)/\(name)"
+            var st = stat()
+            // Only real directories: a link by that name is not ours to follow.
+            guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else { continue }
+            if (try? FileManager.default.removeItem(atPath: path)) != nil { removed.append(path) }
+        }
+        return removed
+    }
+
+    /// `removeLeftovers(in:)` in each folder of `directory` (an Envoy's or a Director's folder of
+    /// experiments, whose workspaces are unpacked at `<directory>/<experiment>/workspace`).
+    @discardableResult
+    public static func removeLeftovers(inFoldersOf directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.sorted().flatMap { removeLeftovers(in: "\(directory)/\($0)") }
+    }
+
+    /// The `mkdtemp` template of the staging directory for a destination named `name`.
+    static func stagingTemplate(for name: String) -> String { ".\(name)\(stagingMarker)XXXXXX" }
+
+    private static let stagingMarker = ".extract-"
+
+    /// Whether `name` is what `stagingTemplate` makes: a dot, a name, the marker, and six characters from `mkdtemp`.
+    static func isStagingName(_ name: String) -> Bool {
+        guard name.hasPrefix("."), let marker = name.range(of: stagingMarker, options: .backwards),
+              marker.lowerBound > name.index(after: name.startIndex) else { return false }
+        let suffix = name[marker.upperBound...]
+        return suffix.count == 6 && suffix.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) }
+    }
+
     private static func summary(_ policy: ExtractionPolicy) -> Summary {
         Summary(entryCount: policy.entryCount, fileCount: policy.fileCount, directoryCount: policy.directoryCount,
                 linkCount: policy.linkCount, byteCount: policy.totalSize)
@@ -143,7 +182,7 @@ private final class Staging {
 
     init(beside destination: Destination, archive: String) throws {
         self.archive = archive
-        var template = Array("\(destination.parent)/.\(destination.name).extract-XXXXXX".utf8CString)
+        var template = Array("\(destination.parent)/\(ArchiveExtractor.stagingTemplate(for: destination.name))".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         guard made != nil else {
             throw ArchiveError(archive: archive, rule: .fileSystem(

@@ -264,4 +264,49 @@ struct ArchiveExtractorTests {
         let large = try ThreadCPUTime.best { _ = try ArchiveExtractor.check(bytes: deep) }
         #expect(large / max(small, 1e-3) < 8, "depth 100: \(small) s, depth 400: \(large) s")
     }
+
+    /// A process that dies mid-extraction leaves its staging directory; the owner of the
+    /// destination's parent removes such leftovers when it starts, and nothing else.
+    @Test func leftoverStagingDirectoriesAreRemovedAndNothingElse() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let source = try SampleTree.make(in: scratch, "src")
+        let archive = scratch.sub("ws.tar")
+        try TarWriter.archive(directory: source, to: archive, modificationTime: 0)
+        let leftover = try makeStagingLeftover(in: scratch.path)
+        // Look-alikes that are not staging directories: kept.
+        _ = try scratch.makeDirectory(".workspace.extract-abc")
+        _ = try scratch.makeDirectory("workspace.extract-abcdef")
+        _ = try scratch.write(".notes.extract-abcdef", [0])
+        #expect(symlink(source, scratch.sub(".link.extract-abcdef")) == 0)
+        #expect(ArchiveExtractor.removeLeftovers(in: scratch.path) == [leftover])
+        #expect(scratch.list() == [".link.extract-abcdef", ".notes.extract-abcdef", ".workspace.extract-abc", "src", "workspace.extract-abcdef", "ws.tar"])
+        #expect(!scratch.list("src").isEmpty, "the link was followed")
+        // Extraction works as before, and leaves nothing to clean.
+        try ArchiveExtractor.extract(archive: archive, into: scratch.sub("workspace"))
+        #expect(try treeSnapshot(scratch.sub("workspace")) == (try treeSnapshot(source)))
+        #expect(ArchiveExtractor.removeLeftovers(in: scratch.path).isEmpty)
+    }
+
+    /// The layout of an Envoy's and a Director's experiments: one folder each, the workspace inside.
+    @Test func leftoversAreRemovedFromEveryExperimentsFolder() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let a = try makeStagingLeftover(in: scratch.makeDirectory("experiments/a"))
+        let b = try makeStagingLeftover(in: scratch.makeDirectory("experiments/b"))
+        _ = try scratch.write("experiments/b/archive.tar", [0])
+        _ = try scratch.write("experiments/notes.txt", [0])
+        #expect(ArchiveExtractor.removeLeftovers(inFoldersOf: scratch.sub("experiments")) == [a, b])
+        #expect(scratch.list("experiments") == ["a", "b", "notes.txt"])
+        #expect(scratch.list("experiments/a").isEmpty && scratch.list("experiments/b") == ["archive.tar"])
+    }
+
+    /// What a crash leaves: a staging directory for `workspace`, as mkdtemp names it, with a file in it.
+    private func makeStagingLeftover(in parent: String) throws -> String {
+        var template = Array("\(parent)/\(ArchiveExtractor.stagingTemplate(for: "workspace"))".utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { throw ToolError(description: "mkdtemp failed") }
+        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: "\(path)/half.bin"))
+        return path
+    }
 }

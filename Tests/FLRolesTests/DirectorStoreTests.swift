@@ -22,6 +22,22 @@ import FLWire
                        sites: status == .queued ? [] : [SiteInfo(envoy: "hospital_a", state: .running)], version: 7)
     }
 
+    /// A Director that died while unpacking a workspace left the extraction's staging folder (and
+    /// an upload); the next start removes them and keeps the experiment's own files.
+    @Test func startRemovesHalfUnpackedWorkspacesAndUploads() throws {
+        let dir = try TemporaryDirectory(prefix: "swiftfl-store")
+        let store = try DirectorStore(root: dir.appending("state"), logger: Logger(label: "test", sink: MemoryLogSink()))
+        let experiment = store.directory(of: "x")
+        for folder in ["\(experiment)/.workspace.extract-Ab12Cd/plan", "\(experiment)/workspace/plan"] {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        }
+        try Data([1]).write(to: URL(fileURLWithPath: store.archivePath(of: "x")))
+        try Data([1]).write(to: URL(fileURLWithPath: "\(store.incomingDirectory)/x-1-1.tar"))
+        _ = try DirectorStore(root: dir.appending("state"), logger: Logger(label: "test", sink: MemoryLogSink()))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: experiment).sorted() == ["archive.tar", "workspace"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.incomingDirectory).isEmpty)
+    }
+
     @Test func experimentsAndEnvoysSurviveAndReadBackEqual() throws {
         let dir = try TemporaryDirectory(prefix: "swiftfl-store")
         let logger = Logger(label: "test", sink: MemoryLogSink())

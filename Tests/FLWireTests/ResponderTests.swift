@@ -16,11 +16,9 @@ final class StallingHandler: FrameHandler {
         if request.peer.name == "site-a" {
             let responder = request.responder
             stalledResponder.withLock { $0 = responder }
-            request.peer.writer.async { [stalling] in
-                let source = SignallingSource(byteCount: 64 << 20, writing: stalling)
-                let layout = try! ModelLayout([TensorSpec(name: "w", shape: [source.byteCount / 4])])
-                responder.reply(ModelReply(round: 0, layout: layout), stream: source)
-            }
+            let source = SignallingSource(byteCount: 64 << 20, writing: stalling)
+            let layout = try! ModelLayout([TensorSpec(name: "w", shape: [source.byteCount / 4])])
+            responder.post(ModelReply(round: 0, layout: layout), stream: source)
             return
         }
         stalledResponder.withLock { $0 }?.post(TaskReply(status: .wait, round: 0, tasks: ["site-a"]))

@@ -87,14 +87,15 @@ public final class Collaborator: Sendable {
     /// Throws when the aggregator refuses this site or stays unreachable beyond the reconnect window.
     public func run() throws -> CollaboratorOutcome {
         var tasksRun = 0
-        var backoff = Backoff(initial: 0.1, maximum: 5)
         var unreachableSince: Deadline?
-        while true {
+        let loop = ReconnectLoop(backoff: Backoff(initial: 0.1, maximum: 5))
+        let outcome = try loop.run(willWait: { reason, delay in
+            logger.info("aggregator not reachable (\(reason)); retrying in \(String(format: "%.1f", delay)) s")
+        }) { () throws -> ReconnectStep<CollaboratorOutcome> in
             let client: FrameClient
             do {
                 client = try connect()
                 unreachableSince = nil
-                backoff.reset()
             } catch let error as CollaboratorError {
                 throw error
             } catch let error as ErrorReply where Collaborator.isRefusal(error) {
@@ -109,14 +110,11 @@ public final class Collaborator: Sendable {
                 if waited > settings.reconnectWindow {
                     throw CollaboratorError("aggregator at \(settings.aggregator) unreachable for \(Int(waited)) s: \(error)")
                 }
-                let delay = backoff.next()
-                logger.info("aggregator not reachable (\(error)); retrying in \(String(format: "%.1f", delay)) s")
-                Thread.sleep(forTimeInterval: delay)
-                continue
+                return .unreachable(reason: "\(error)")
             }
             defer { client.close() }
             do {
-                return try work(client, tasksRun: &tasksRun)
+                return .finished(try work(client, tasksRun: &tasksRun))
             } catch let error as CollaboratorError {
                 throw error
             } catch let error as ErrorReply where Collaborator.isRefusal(error) {
@@ -124,8 +122,12 @@ public final class Collaborator: Sendable {
             } catch {
                 logger.warning("lost the aggregator (\(error)); reconnecting")
                 unreachableSince = .now
+                return .lost(reason: "\(error)", waitFirst: false)
             }
         }
+        // Nothing stops this loop but its own attempts.
+        guard let outcome else { throw CollaboratorError("stopped before the experiment ended") }
+        return outcome
     }
 
     /// Answers that will not change by asking again: this site is not welcome, or speaks another protocol.
@@ -134,9 +136,9 @@ public final class Collaborator: Sendable {
     }
 
     private func connect() throws -> FrameClient {
-        let client = try FrameClient.connect(host: settings.aggregator.host, port: settings.aggregator.port, context: context,
-                                             limits: settings.limits, timeout: settings.connectTimeout, idleTimeout: settings.idleTimeout,
-                                             expecting: ExpectedPeer(name: settings.aggregatorName, role: .aggregator))
+        let client = try FrameClient.connect(to: settings.aggregator, expecting: ExpectedPeer(name: settings.aggregatorName, role: .aggregator),
+                                             context: context, limits: settings.limits, timeout: settings.connectTimeout,
+                                             idleTimeout: settings.idleTimeout)
         client.startKeepAlive(interval: max(1, settings.idleTimeout / 3))
         let reply = try client.call(CollaboratorHello(collaborator: settings.name, experiment: settings.experiment), timeout: settings.idleTimeout)
         guard let welcome = reply as? AggregatorWelcome else {
@@ -262,26 +264,4 @@ public final class Collaborator: Sendable {
             logger.warning("round \(round) \(task): result not accepted: \(error.message)")
         }
     }
-}
-
-/// Exponential backoff with jitter: each wait is random in the upper half of min(maximum, initial·2ⁿ), so
-/// many sites that lost the same server do not all knock again at the same instant.
-public struct Backoff: Sendable {
-    public let initial: Double
-    public let maximum: Double
-    private var attempt = 0
-
-    public init(initial: Double, maximum: Double) {
-        self.initial = initial
-        self.maximum = maximum
-    }
-
-    /// The next wait in seconds.
-    public mutating func next() -> Double {
-        let ceiling = min(maximum, initial * Double(1 << min(attempt, 30)))
-        attempt += 1
-        return Double.random(in: (ceiling / 2)...ceiling)
-    }
-
-    public mutating func reset() { attempt = 0 }
 }

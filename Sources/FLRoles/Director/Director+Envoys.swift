@@ -116,12 +116,9 @@ extension Director {
         } catch {
             return request.responder.fail(.internalError, "cannot read the archive of '\(x.name)': \(error)")
         }
-        // Streamed from a thread of its own, so this connection's thread goes on reading the
-        // Envoy's heartbeats while a large archive is on its way (it stays online meanwhile).
-        let responder = request.responder
-        let sender = Thread { responder.reply(ArchiveReply(experiment: x.name, sha256: x.archiveSHA256), stream: source) }
-        sender.name = "archive:\(peer.name)"
-        sender.start()
+        // On the peer's writer, not this connection's thread: that one goes on reading the Envoy's
+        // heartbeats while a large archive is on its way, so the Envoy stays online meanwhile.
+        request.responder.post(ArchiveReply(experiment: x.name, sha256: x.archiveSHA256), stream: source)
     }
 
     func report(_ m: SiteReport, _ request: Request) {

@@ -28,11 +28,11 @@ extension Director {
         let plan: ExperimentPlan
         let sha256: String
         do {
-            sha256 = try DirectorArchives.receive(stream, to: upload)
+            sha256 = try ArchiveReceiver.receive(stream, to: upload)
             guard sha256 == m.sha256.lowercased() else {
                 return refuse(request, .rejected, "the archive arrived with SHA-256 \(sha256), not the \(m.sha256) announced")
             }
-            plan = try DirectorArchives.check(upload, scratch: "\(upload).check", sampleShape: settings.sampleShape)
+            plan = try ArchiveReceiver.check(upload, scratch: "\(upload).check", sampleShape: settings.sampleShape)
             let directory = store.directory(of: m.name)
             try? FileManager.default.removeItem(atPath: directory)  // left by a crash before the experiment was recorded
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -20,9 +20,8 @@ public final class DirectorClient: Sendable {
         self.director = director
         self.timeout = timeout
         let context = try TLSContext(tls, side: .client)
-        client = try FrameClient.connect(host: director.host, port: director.port, context: context,
-                                         limits: FrameLimits(maximumStreamSize: 1 << 40), timeout: connectTimeout, idleTimeout: timeout,
-                                         expecting: ExpectedPeer(name: directorName, role: .director))
+        client = try FrameClient.connect(to: director, expecting: ExpectedPeer(name: directorName, role: .director), context: context,
+                                         limits: FrameLimits(maximumStreamSize: 1 << 40), timeout: connectTimeout, idleTimeout: timeout)
     }
 
     deinit { client.close() }
@@ -96,7 +95,7 @@ public final class DirectorClient: Sendable {
         let size: Int = try client.call(ExperimentModelRequest(name: name, which: which), timeout: timeout) { reply, stream in
             guard reply is ExperimentModelReply, let stream else { throw DirectorError("the Director sent no model") }
             let size = stream.byteCount
-            _ = try DirectorArchives.receive(stream, to: tmp)
+            _ = try ArchiveReceiver.receive(stream, to: tmp)
             return size
         }
         guard rename(tmp, path) == 0 else { throw FileError(path: path, operation: "rename into place", errno: errno) }

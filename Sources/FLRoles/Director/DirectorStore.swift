@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import FLCore
 import FLWire
+import FLArchive
 
 /// What the Director remembers about an Envoy across restarts (heartbeats are not written: they
 /// change every second and mean nothing after a restart).
@@ -65,6 +66,8 @@ public final class DirectorStore: Sendable {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: incomingDirectory)) ?? [] {
             try? FileManager.default.removeItem(atPath: "\(incomingDirectory)/\(name)")
         }
+        // So are workspaces half unpacked (nothing is unpacked before the Director starts).
+        ArchiveExtractor.removeLeftovers(inFoldersOf: experimentsDirectory)
     }
 
     public var envoysPath: String { "\(root)/envoys.json" }

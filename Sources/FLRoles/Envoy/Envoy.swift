@@ -3,6 +3,7 @@ import Synchronization
 import FLCore
 import FLWire
 import FLPKI
+import FLArchive
 
 /// A data site's long-lived agent. It dials out to the Director (a site never accepts
 /// connections), registers its shard, sends a heartbeat every period and long-polls for work. When
@@ -26,8 +27,8 @@ public final class Envoy: Sendable {
     private let audit: AuditLog
     private let collaboratorExecutable: String
     private let state = Mutex(State())
-    /// Signalled by `stop()`; every wait between attempts waits on it.
-    private let stopSignal = DispatchSemaphore(value: 0)
+    /// Connects again and again until `stop()`, which also ends a wait between attempts at once.
+    private let reconnect: ReconnectLoop
 
     private struct State: Sendable {
         var stopped = false
@@ -40,7 +41,7 @@ public final class Envoy: Sendable {
         /// Experiments whose archive was fetched, approved and unpacked here: name → SHA-256.
         var prepared: [String: String] = [:]
         /// Reports that could not be sent yet (no connection); sent first on the next one.
-        var unsent: [SiteReport] = []
+        var unsent = UnsentReports()
     }
 
     /// Checks the shard (its columns against the declared sample shape) and the TLS identity.
@@ -54,11 +55,14 @@ public final class Envoy: Sendable {
         self.onEvent = onEvent
         self.context = try TLSContext(settings.tls, side: .client)
         self.audit = try AuditLog(path: settings.auditLogPath)
+        reconnect = ReconnectLoop(backoff: Backoff(initial: settings.initialBackoff, maximum: settings.maximumBackoff))
         guard let executable = settings.collaboratorExecutable ?? ChildProcess.siblingExecutable("fx-collaborator") else {
             throw EnvoyError("cannot find the fx-collaborator executable beside this one; build the package (swift build)")
         }
         collaboratorExecutable = executable
         try FileManager.default.createDirectory(atPath: settings.workDirectory, withIntermediateDirectories: true)
+        // Archives half unpacked when an earlier Envoy died: nothing is being unpacked before `run()`.
+        ArchiveExtractor.removeLeftovers(inFoldersOf: settings.workDirectory)
     }
 
     /// Reads the shard's header and counts its rows: the label column must be there and the other
@@ -87,31 +91,29 @@ public final class Envoy: Sendable {
     /// Serves the Director until `stop()`. Throws when the Director turns this site away for good
     /// (wrong shapes, not allowed, a certificate it refuses); connection failures are retried forever.
     public func run() throws {
-        var backoff = Backoff(initial: settings.initialBackoff, maximum: settings.maximumBackoff)
         defer { stopCollaborator(reason: "the Envoy is stopping", grace: settings.stopGrace) }
-        while !isStopped {
+        _ = try reconnect.run(willWait: { reason, delay in
+            logger.info("\(reason); retrying in \(String(format: "%.1f", delay)) s")
+            onEvent(.waiting(reason: reason))
+        }) { () throws -> ReconnectStep<Void> in
             let client: FrameClient
             let welcome: EnvoyWelcome
             do {
                 (client, welcome) = try connect()
-                backoff.reset()
             } catch let error as ErrorReply where [.rejected, .notAllowed, .badRequest].contains(error.code) {
                 throw EnvoyError("the Director refused '\(settings.name)': \(error.message)")
             } catch let error as TLSError {
                 if error.isCertificateRefusal {
                     throw EnvoyError("cannot connect to the Director at \(settings.director): \(error) (a certificate problem that retrying cannot mend: a new certificate from the federation's CA, or the CA's own certificate, is needed)")
                 }
-                if waitBeforeRetry(&backoff, "Director at \(settings.director) not reachable (\(error))") { break }
-                continue
+                return .unreachable(reason: "Director at \(settings.director) not reachable (\(error))")
             } catch let error as EnvoyError {
                 throw error
             } catch {
-                if waitBeforeRetry(&backoff, "cannot register with the Director at \(settings.director) (\(error))") { break }
-                continue
+                return .unreachable(reason: "cannot register with the Director at \(settings.director) (\(error))")
             }
             session(client, welcome)
-            if isStopped { break }
-            if waitBeforeRetry(&backoff, "lost the Director at \(settings.director)") { break }
+            return .lost(reason: "lost the Director at \(settings.director)", waitFirst: true)
         }
     }
 
@@ -121,7 +123,7 @@ public final class Envoy: Sendable {
             s.stopped = true
             return s.client
         }
-        stopSignal.signal()
+        reconnect.stop()
         client?.close()
     }
 
@@ -131,23 +133,10 @@ public final class Envoy: Sendable {
     /// watchdog asks before it tells systemd the service is alive.
     public var isResponsive: Bool { !isStopped }
 
-    /// Waits the next backoff delay (or until stopped); true when stopped.
-    private func waitBeforeRetry(_ backoff: inout Backoff, _ why: String) -> Bool {
-        let delay = backoff.next()
-        logger.info("\(why); retrying in \(String(format: "%.1f", delay)) s")
-        onEvent(.waiting(reason: why))
-        if stopSignal.wait(timeout: .now() + delay) == .success {
-            stopSignal.signal()
-            return true
-        }
-        return isStopped
-    }
-
     private func connect() throws -> (FrameClient, EnvoyWelcome) {
-        let client = try FrameClient.connect(host: settings.director.host, port: settings.director.port, context: context,
-                                             limits: FrameLimits(maximumStreamSize: settings.maximumArchiveSize),
-                                             timeout: settings.connectTimeout, idleTimeout: settings.idleTimeout,
-                                             expecting: ExpectedPeer(name: settings.directorName, role: .director))
+        let client = try FrameClient.connect(to: settings.director, expecting: ExpectedPeer(name: settings.directorName, role: .director),
+                                             context: context, limits: FrameLimits(maximumStreamSize: settings.maximumArchiveSize),
+                                             timeout: settings.connectTimeout, idleTimeout: settings.idleTimeout)
         do {
             return (client, try register(client))
         } catch {
@@ -166,11 +155,11 @@ public final class Envoy: Sendable {
 
     /// One connection's life: heartbeats on their own thread, requests for work on this one.
     private func session(_ client: FrameClient, _ welcome: EnvoyWelcome) {
-        let unsent: [SiteReport] = state.withLock { s in
+        let (unsent, dropped) = state.withLock { s in
             s.client = client
-            defer { s.unsent = [] }
-            return s.unsent
+            return s.unsent.take()
         }
+        if dropped > 0 { logger.warning("\(dropped) reports made while the Director was unreachable were dropped; sending the newest \(unsent.count)") }
         for report in unsent { send(report) }
         let ended = DispatchSemaphore(value: 0)
         let heartbeatDone = DispatchSemaphore(value: 0)
@@ -292,7 +281,7 @@ public final class Envoy: Sendable {
                 guard stream.byteCount == assignment.archiveSize else {
                     return .failure(EnvoyError("the archive stream has \(stream.byteCount) bytes, not the \(assignment.archiveSize) announced"))
                 }
-                return .success(try DirectorArchives.receive(stream, to: archive))
+                return .success(try ArchiveReceiver.receive(stream, to: archive))
             }
             let digest: String
             switch received {
@@ -449,16 +438,21 @@ public final class Envoy: Sendable {
 
     /// Sends a report now if connected, else keeps it for the next connection.
     private func send(_ report: SiteReport) {
-        guard let client = state.withLock({ $0.client }) else {
-            state.withLock { $0.unsent.append(report) }
-            return
-        }
+        guard let client = state.withLock({ $0.client }) else { return keep(report) }
         do {
             try client.call(report, timeout: settings.idleTimeout)
         } catch let error as ErrorReply {
             logger.warning("the Director did not take the report on '\(report.experiment)': \(error.message)")
         } catch {
-            state.withLock { $0.unsent.append(report) }
+            keep(report)
+        }
+    }
+
+    /// Keeps a report for the next connection; the first one dropped for want of room is logged.
+    private func keep(_ report: SiteReport) {
+        let (firstDropped, capacity) = state.withLock { ($0.unsent.append(report), $0.unsent.capacity) }
+        if firstDropped {
+            logger.warning("more than \(capacity) reports wait for the Director; dropping the oldest from now on")
         }
     }
 

@@ -28,7 +28,15 @@ public final class FrameClient: @unchecked Sendable {
     private let nextID = Atomic<UInt32>(1)
     private let failure = Mutex<(any Error)?>(nil)
     private let readerDone = DispatchSemaphore(value: 0)
-    private var keepAlive: DispatchSourceTimer?
+    /// The keep-alive timer, started and stopped from any thread; `.closed` once `close()` ran, so a
+    /// late `startKeepAlive` cannot leave a timer pinging a closed connection.
+    private let keepAlive = Mutex(KeepAlive.stopped)
+
+    private enum KeepAlive {
+        case stopped
+        case running(DispatchSourceTimer)
+        case closed
+    }
 
     /// The server's certificate name.
     public var peerName: String { connection.peerName }
@@ -52,6 +60,14 @@ public final class FrameClient: @unchecked Sendable {
         return FrameClient(connection: connection, limits: limits, idleTimeout: idleTimeout)
     }
 
+    /// Connects to the server a site dials out to and checks that its certificate names `peer`:
+    /// how every role reaches its server (a collaborator its aggregator, an Envoy or a user the Director).
+    public static func connect(to server: Endpoint, expecting peer: ExpectedPeer, context: TLSContext, limits: FrameLimits = FrameLimits(),
+                               timeout: Double, idleTimeout: Double) throws -> FrameClient {
+        try connect(host: server.host, port: server.port, context: context, limits: limits, timeout: timeout, idleTimeout: idleTimeout,
+                    expecting: peer)
+    }
+
     private init(connection: TLSConnection, limits: FrameLimits, idleTimeout: Double) {
         self.connection = connection
         self.channel = FrameChannel(stream: connection, limits: limits)
@@ -63,30 +79,57 @@ public final class FrameClient: @unchecked Sendable {
     }
 
     deinit {
-        keepAlive?.cancel()
-        connection.close()
+        close()
     }
 
     /// Sends a `Ping` every `interval` seconds so the server does not close the connection as idle
-    /// while this end is busy (training, for example). The replies are ignored.
+    /// while this end is busy (training, for example). The replies are ignored. Calling it again
+    /// replaces the timer (one timer at most); after `close()` it does nothing. Any thread may call it.
     public func startKeepAlive(interval: Double) {
-        let timer = DispatchSource.makeTimerSource(queue: .global())
-        timer.schedule(deadline: .now() + interval, repeating: interval)
-        timer.setEventHandler { [weak self] in
-            guard let self, !self.isClosed else { return }
-            let id = self.nextID.add(1, ordering: .relaxed).oldValue
-            try? self.channel.send(Ping(), id: id, deadline: .after(seconds: interval))
+        let replaced: DispatchSourceTimer? = keepAlive.withLock { state in
+            if case .closed = state { return nil }
+            // Made and resumed under the lock (neither blocks), so a `close()` racing this one sees the new timer.
+            let timer = DispatchSource.makeTimerSource(queue: .global())
+            timer.schedule(deadline: .now() + interval, repeating: interval)
+            timer.setEventHandler { [weak self] in
+                guard let self, !self.isClosed else { return }
+                let id = self.nextID.add(1, ordering: .relaxed).oldValue
+                try? self.channel.send(Ping(), id: id, deadline: .after(seconds: interval))
+            }
+            timer.resume()
+            defer { state = .running(timer) }
+            if case let .running(old) = state { return old }
+            return nil
         }
-        timer.resume()
-        keepAlive = timer
+        replaced?.cancel()
+    }
+
+    /// Stops the keep-alive pings, if any; idempotent, from any thread.
+    public func stopKeepAlive() {
+        let running: DispatchSourceTimer? = keepAlive.withLock { state in
+            guard case let .running(timer) = state else { return nil }
+            state = .stopped
+            return timer
+        }
+        running?.cancel()
+    }
+
+    /// Whether keep-alive pings are scheduled.
+    var isKeepingAlive: Bool {
+        keepAlive.withLock { if case .running = $0 { true } else { false } }
     }
 
     /// Whether the connection has ended.
     public var isClosed: Bool { failure.withLock { $0 != nil } || connection.isClosed }
 
-    /// Closes the connection; outstanding calls fail.
+    /// Closes the connection and stops the keep-alive pings; outstanding calls fail. Idempotent.
     public func close() {
-        keepAlive?.cancel()
+        let running: DispatchSourceTimer? = keepAlive.withLock { state in
+            defer { state = .closed }
+            if case let .running(timer) = state { return timer }
+            return nil
+        }
+        running?.cancel()
         connection.close()
     }
 

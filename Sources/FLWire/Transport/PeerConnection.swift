@@ -14,9 +14,6 @@ public final class PeerConnection: Sendable, CustomStringConvertible {
     public let certificateSerial: String
     let channel: FrameChannel
     let writeTimeout: Double
-    /// Writes the replies posted for this peer, in order, off the thread that decided them: a peer
-    /// that stalls (up to `writeTimeout`) holds up only its own replies.
-    let writer = DispatchQueue(label: "swiftfl.peer.writer")
 
     init(name: String, role: CertificateRole?, address: String, serial: UInt64, certificateSerial: String = "", channel: FrameChannel,
          writeTimeout: Double) {

@@ -8,7 +8,7 @@ import FLPKI
 
 /// Receiving and checking workspace archives, shared by the Director (submissions) and the Envoy
 /// (archives it fetches).
-enum DirectorArchives {
+enum ArchiveReceiver {
     /// Reads the whole stream into a new file at `path` through one buffer, and returns the bytes' SHA-256 (hex).
     static func receive(_ stream: InboundStream, to path: String) throws -> String {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
