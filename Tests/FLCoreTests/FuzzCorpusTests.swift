@@ -2,24 +2,31 @@ import Foundation
 import Testing
 import FLCore
 
-/// Replays the committed plan corpus (seeds, and in `regressions/` every input a fuzzer once
-/// crashed on) through `PlanFuzzTarget.run`, the function `fx-fuzz plan` drives.
+/// Replays the committed plan and safetensors corpora (seeds, and in `regressions/` every input a
+/// fuzzer once crashed on) through `PlanFuzzTarget.run` and `SafetensorsFuzzTarget.run`, the
+/// functions `fx-fuzz plan` and `fx-fuzz safetensors` drive.
 @Suite struct FuzzCorpusTests {
-    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("FuzzCorpus/plan").path
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("FuzzCorpus").path
 
-    @Test func replayPlanCorpus() throws {
+    /// Every regular file under `Tests/FuzzCorpus/<target>`, subfolders included, sorted.
+    static func files(of target: String) throws -> [String] {
         var files: [String] = []
-        for relative in try FileManager.default.subpathsOfDirectory(atPath: FuzzCorpusTests.folder) {
-            let path = "\(FuzzCorpusTests.folder)/\(relative)"
+        for relative in try FileManager.default.subpathsOfDirectory(atPath: "\(root)/\(target)") {
+            let path = "\(root)/\(target)/\(relative)"
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
                 files.append(path)
             }
         }
+        return files.sorted()
+    }
+
+    @Test func replayPlanCorpus() throws {
+        let files = try FuzzCorpusTests.files(of: "plan")
         try #require(!files.isEmpty, "Tests/FuzzCorpus/plan holds no inputs")
         var shippedPlans = 0
-        for file in files.sorted() {
+        for file in files {
             let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
             do {
                 try PlanFuzzTarget.run(bytes)
@@ -35,5 +42,31 @@ import FLCore
             }
         }
         #expect(shippedPlans > 0, "the plan corpus holds no copy of a shipped plan")
+    }
+
+    /// Every input goes through the fuzz target; `model-…` seeds must read as models and `header-…`
+    /// seeds as headers, so a format change cannot leave the fuzzer starting from stale seeds.
+    @Test func replaySafetensorsCorpus() throws {
+        let files = try FuzzCorpusTests.files(of: "safetensors")
+        var wellFormed = 0
+        for file in files {
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+            do {
+                try SafetensorsFuzzTarget.run(bytes)
+            } catch {
+                Issue.record("\(file): \(error)")
+            }
+            let name = (file as NSString).lastPathComponent
+            if name.hasPrefix("model-") {
+                wellFormed += 1
+                #expect(throws: Never.self, "\(name)") { try Safetensors.decode(Data(bytes), source: file) }
+            } else if name.hasPrefix("header-") {
+                wellFormed += 1
+                #expect(throws: Never.self, "\(name)") { try SafetensorsHeader.decode(bytes, path: file) }
+            } else if name.hasPrefix("edge-") {
+                #expect(throws: SafetensorsError.self, "\(name)") { try SafetensorsHeader.decode(bytes, path: file).modelLayout() }
+            }
+        }
+        #expect(wellFormed > 0, "Tests/FuzzCorpus/safetensors holds no well-formed seed")
     }
 }
