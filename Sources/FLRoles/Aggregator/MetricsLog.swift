@@ -64,7 +64,7 @@ public final class MetricsLog: Sendable {
     public static func keepRounds(before round: Int, in path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else { return }
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        let decoder = JSONDecoder()
+        let decoder = JSONCoding.decoder()
         var kept = ""
         for line in text.split(separator: "\n") {
             guard let record = try? decoder.decode(MetricRecord.self, from: Data(line.utf8)), record.round < round else { continue }
@@ -76,7 +76,7 @@ public final class MetricsLog: Sendable {
     /// Reads every record of a metrics log; lines that do not parse are skipped (a torn last line).
     public static func read(_ path: String) throws -> [MetricRecord] {
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        let decoder = JSONDecoder()
+        let decoder = JSONCoding.decoder()
         return text.split(separator: "\n").compactMap { try? decoder.decode(MetricRecord.self, from: Data($0.utf8)) }
     }
 }

@@ -61,9 +61,7 @@ public final class AuditLog: Sendable {
 
     /// Appends one record (and syncs it: the audit trail must survive a crash).
     public func append(_ record: AuditRecord) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var line = try encoder.encode(record)
+        var line = try JSONCoding.encoder(.line).encode(record)
         line.append(0x0A)
         try fd.withLock { fd in
             try FileDescriptorIO.writeAll(fd, line, path: path)
@@ -74,7 +72,7 @@ public final class AuditLog: Sendable {
     /// Every record of an audit log, in order.
     public static func read(_ path: String) throws -> [AuditRecord] {
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        let decoder = JSONDecoder()
+        let decoder = JSONCoding.decoder()
         return try text.split(separator: "\n").enumerated().map { i, line in
             do { return try decoder.decode(AuditRecord.self, from: Data(line.utf8)) } catch {
                 throw FileError(path: path, operation: "read the audit log", reason: "line \(i + 1): \(error)")
