@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Testing
 import FLCore
+import FLTesting
 
 @Suite struct AtomicFileTests {
     func inode(_ path: String) -> UInt64? {
