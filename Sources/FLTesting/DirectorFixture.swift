@@ -196,10 +196,7 @@ public final class DirectorFixture: @unchecked Sendable {
     /// Waits for the Director's event of kind `event` whose fields include `fields` (string values).
     @discardableResult
     public static func waitForEvent(_ kind: String, _ fields: [String: String] = [:], in process: ProcessUnderTest, timeout: Double = 60) throws -> String {
-        try process.waitForLine(timeout: timeout) { line in
-            guard line.contains("\"event\":\"\(kind)\"") else { return false }
-            return fields.allSatisfy { line.contains("\"\($0.key)\":\"\($0.value)\"") }
-        }
+        try process.waitForLine(timeout: timeout) { EventLine.matches($0, kind, strings: fields) }
     }
 
     /// The folder above the test bundle (or executable) that holds `workspaces/federation`.

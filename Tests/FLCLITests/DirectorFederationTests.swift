@@ -63,8 +63,8 @@ import FLTesting
         try DirectorFixture.waitForEvent("experiment_finished", ["experiment": "first"], in: director, timeout: 60)
         try DirectorFixture.waitForEvent("experiment_finished", ["experiment": "second"], in: director, timeout: 60)
         let lines = director.outputLines
-        let firstFinished = try #require(lines.firstIndex { $0.contains("\"experiment_finished\"") && $0.contains("\"first\"") })
-        let secondOffered = try #require(lines.firstIndex { $0.contains("\"experiment_offered\"") && $0.contains("\"second\"") })
+        let firstFinished = try #require(lines.firstIndex { EventLine.matches($0, "experiment_finished", strings: ["experiment": "first"]) })
+        let secondOffered = try #require(lines.firstIndex { EventLine.matches($0, "experiment_offered", strings: ["experiment": "second"]) })
         #expect(firstFinished < secondOffered, "the second experiment started before the first ended")
 
         #expect(try watch.waitForExit(timeout: 30).isSuccess, "\(watch.errorTail())")
@@ -107,7 +107,7 @@ import FLTesting
         // running one from its checkpoint and then runs the rest; the Envoys come back by themselves.
         try fixture.fx(["experiment", "submit", "--workspace", third, "--name", "third"] + client)
         try fixture.fx(["experiment", "submit", "--workspace", fourth, "--name", "fourth"] + client)
-        try director.waitForLine(timeout: 60) { $0.contains("\"round_closed\"") && $0.contains("\"third\"") }
+        try director.waitForLine(timeout: 60) { EventLine.matches($0, "round_closed", strings: ["experiment": "third"]) }
         director.process.kill()
         _ = try director.waitForExit(timeout: 10)
         (director, _) = try fixture.startDirector(port: port)
@@ -152,8 +152,8 @@ import FLTesting
         try fixture.fx(["pki", "certify", "--name", "alice", "--role", "user", "--ca-dir", ca, "--dir", "\(root)/alice/cert"])
 
         let director = try fixture.start("fx", ["director", "start", "--config", "\(root)/director/director.yaml", "--port", "0", "--events"], name: "director")
-        let listening = try director.waitForLine(timeout: 30) { $0.contains("\"event\":\"listening\"") }
-        let port = try #require(Int(listening.split(separator: ":").last?.prefix { $0.isNumber } ?? ""))
+        let listening = try director.waitForLine(timeout: 30) { EventLine.matches($0, "listening") }
+        let port = try #require(EventLine(listening)?.int("port"))
         let envoys = try hospitals.map { h in
             try fixture.start("fx", ["envoy", "start", "--name", h, "--config", "\(root)/\(h)/envoy.yaml", "--director", "127.0.0.1:\(port)"], name: h)
         }
@@ -212,9 +212,9 @@ import FLTesting
         // Killed the moment a round closes (its metrics written, its checkpoint perhaps not yet), five times.
         while kills < 5 {
             let line = try director.waitForLine(timeout: 60) {
-                ($0.contains("\"round_closed\"") && $0.contains("\"long\"")) || $0.contains("\"experiment_finished\"")
+                EventLine.matches($0, "round_closed", strings: ["experiment": "long"]) || EventLine.matches($0, "experiment_finished")
             }
-            if line.contains("experiment_finished") { break }
+            if EventLine(line)?.event == "experiment_finished" { break }
             director.process.kill()
             _ = try director.waitForExit(timeout: 10)
             kills += 1
@@ -222,7 +222,7 @@ import FLTesting
         }
         #expect(kills == 5, "the experiment ended after \(kills) kills; make it longer")
         let finished = try DirectorFixture.waitForEvent("experiment_finished", ["experiment": "long"], in: director, timeout: 120)
-        #expect(finished.contains("\"status\":\"succeeded\""), "\(finished)")
+        #expect(EventLine(finished)?.string("status") == "succeeded", "\(finished)")
 
         let status = try #require(try JSONSerialization.jsonObject(with: Data(try fixture.fx(["experiment", "status", "long", "--json"] + client).utf8)) as? [String: Any])
         #expect(status["launches"] as? Int == kills + 1)
@@ -251,7 +251,7 @@ import FLTesting
         for name in ["hospital_a", "hospital_b", "hospital_c"] { try DirectorFixture.waitForEvent("envoy_online", ["envoy": name], in: director, timeout: 30) }
         let client = fixture.clientOptions(port: port)
         try fixture.fx(["experiment", "submit", "--workspace", workspace, "--name", "steady"] + client)
-        try director.waitForLine(timeout: 60) { $0.contains("\"round_closed\"") && $0.contains("\"steady\"") }
+        try director.waitForLine(timeout: 60) { EventLine.matches($0, "round_closed", strings: ["experiment": "steady"]) }
 
         // hospital_c's collaborator dies (the Envoy logged its pid).
         let started = try envoys[2].waitForErrorLine(timeout: 30) { $0.contains("experiment 'steady': collaborator started (pid ") }
@@ -262,12 +262,12 @@ import FLTesting
         try DirectorFixture.waitForEvent("site_updated", ["experiment": "steady", "envoy": "hospital_c", "state": "failed"], in: director, timeout: 30)
         // Rounds go on without it within seconds, not the ten minutes of the round timeout.
         let next = try director.waitForLine(timeout: 30) { line in
-            line.contains("\"round_closed\"") && line.contains("\"steady\"") && !line.contains("hospital_c")
-                && (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["metrics"] != nil
+            EventLine.matches(line, "round_closed", strings: ["experiment": "steady"]) && !line.contains("hospital_c")
+                && EventLine(line)?.fields["metrics"] != nil
         }
         #expect(Date().timeIntervalSince(killedAt) < 10, "the next round closed \(Date().timeIntervalSince(killedAt)) s after the kill: \(next)")
         let finished = try DirectorFixture.waitForEvent("experiment_finished", ["experiment": "steady"], in: director, timeout: 120)
-        #expect(finished.contains("\"status\":\"succeeded\""), "\(finished)")
+        #expect(EventLine(finished)?.string("status") == "succeeded", "\(finished)")
         let status = try #require(try JSONSerialization.jsonObject(with: Data(try fixture.fx(["experiment", "status", "steady", "--json"] + client).utf8)) as? [String: Any])
         let rounds = try #require(status["rounds"] as? [[String: Any]])
         #expect(rounds.last?["reported"] as? [String] == ["hospital_a", "hospital_b"])

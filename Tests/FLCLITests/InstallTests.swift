@@ -88,8 +88,8 @@ import FLTesting
         let aggregator = try ProcessUnderTest(command: command(["aggregator", "start", "--workspace", "ws", "--port", "0", "--events"]),
                                               name: "aggregator", errorLog: stage.appending("aggregator.stderr"), environment: environment)
         defer { aggregator.process.kill() }
-        let listening = try aggregator.waitForLine(timeout: 60) { $0.contains("\"listening\"") }
-        let port = try #require(listening.range(of: "\"port\":").flatMap { Int(listening[$0.upperBound...].prefix { $0.isNumber }) })
+        let listening = try aggregator.waitForLine(timeout: 60) { EventLine.matches($0, "listening") }
+        let port = try #require(EventLine(listening)?.int("port"))
         // `fx aggregator start` became the installed fx-aggregator (same process).
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(aggregator.process.pid)/exe") == "\(bin)/fx-aggregator")
         let collaborators = try ["hospital_a", "hospital_b"].map { site in
@@ -99,8 +99,8 @@ import FLTesting
         defer { for collaborator in collaborators { collaborator.process.kill() } }
         #expect(try aggregator.waitForExit(timeout: 120) == .exited(0), "\(aggregator.errorTail())")
         for collaborator in collaborators { #expect(try collaborator.waitForExit(timeout: 60) == .exited(0), "\(collaborator.errorTail())") }
-        let finished = try #require(aggregator.outputLines.first { $0.contains("\"finished\"") })
-        #expect(finished.contains("\"rounds\":3") || finished.contains("aggregated_model_validation"), "\(finished)")
+        let finished = try #require(aggregator.outputLines.compactMap(EventLine.init).first { $0.event == "finished" })
+        #expect(finished.fields["metrics"]?.asMapping?.keys.contains { $0.hasPrefix("aggregated_model_validation") } == true, "\(finished.fields)")
         #expect(FileManager.default.fileExists(atPath: "\(workspace)/save/last.safetensors"))
         let inspected = try fx(["model", "inspect", "ws/save/last.safetensors"])
         #expect(inspected.contains("dense_0.weight"), "\(inspected)")

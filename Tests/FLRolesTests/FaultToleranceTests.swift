@@ -27,7 +27,7 @@ import FLTesting
     }
 
     static func isEvent(_ kind: String, round: Int? = nil) -> (String) -> Bool {
-        { line in line.contains("\"event\":\"\(kind)\"") && (round.map { line.contains("\"round\":\($0),") || line.hasSuffix("\"round\":\($0)}") } ?? true) }
+        { EventLine.matches($0, kind, ints: round.map { ["round": $0] } ?? [:]) }
     }
 
     @Test func aCollaboratorKilledInRoundTwoDoesNotStopTheExperiment() throws {
@@ -59,7 +59,7 @@ import FLTesting
         // Round 4 has just begun: hold the sites inside it until the aggregator is gone.
         try first.waitForLine(timeout: 120, where: Self.isEvent("round_started", round: 3))
         for site in sites { site.process.signal(SIGSTOP) }
-        try first.waitForLine(timeout: 60) { $0.contains("\"event\":\"checkpoint_saved\",\"rounds_completed\":3") }
+        try first.waitForLine(timeout: 60) { EventLine.matches($0, "checkpoint_saved", ints: ["rounds_completed": 3]) }
         first.process.kill()
         try first.waitForExit(timeout: 30)
         for site in sites { site.process.signal(SIGCONT) }

@@ -42,7 +42,7 @@ import FLWire
         // The storm is paced by the rounds: after each round from the third on closes, 30 more garbage
         // connections, so they arrive while the following rounds run.
         func roundClosed(_ round: Int) throws {
-            try aggregator.waitForLine(timeout: 120) { $0.contains("\"event\":\"round_closed\"") && $0.hasSuffix("\"round\":\(round)}") }
+            try aggregator.waitForLine(timeout: 120) { EventLine.matches($0, "round_closed", ints: ["round": round]) }
         }
         try roundClosed(1)
         let baseline = try #require(ResourceUsage.of(pid: aggregator.process.pid)).residentBytes

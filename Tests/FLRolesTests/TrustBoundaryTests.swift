@@ -574,9 +574,10 @@ final class RogueEnvoy: @unchecked Sendable {
             .write(toFile: plan, atomically: true, encoding: .utf8)
         try fixture.fx(["experiment", "submit", "--workspace", workspace, "--name", "full"] + fixture.clientOptions(port: port))
         let line = try DirectorFixture.waitForEvent("experiment_finished", ["experiment": "full"], in: director, timeout: 120)
-        #expect(line.contains("\"status\":\"failed\""), "\(line)")
-        #expect(line.contains("No space left on device") && line.contains("cannot save the checkpoint after round 1"), "\(line)")
-        #expect(!director.outputLines.contains { $0.contains("\"status\":\"succeeded\"") })
+        let finished = try #require(EventLine(line))
+        #expect(finished.string("status") == "failed", "\(line)")
+        #expect(finished.string("reason").map { $0.contains("No space left on device") && $0.contains("cannot save the checkpoint after round 1") } == true, "\(line)")
+        #expect(!director.outputLines.contains { EventLine($0)?.string("status") == "succeeded" })
         let status = try fixture.fxStatus(["experiment", "status", "full"] + fixture.clientOptions(port: port))
         #expect(status.output.contains("status:      failed"), "\(status.output)")
     }
