@@ -22,20 +22,23 @@ import FLCore
         return files.sorted()
     }
 
-    @Test func replayPlanCorpus() throws {
-        let files = try FuzzCorpusTests.files(of: "plan")
-        try #require(!files.isEmpty, "Tests/FuzzCorpus/plan holds no inputs")
-        var shippedPlans = 0
-        for file in files {
+    /// Runs every input of `target`'s corpus through `run` (a finding is an issue) and returns each
+    /// input's file, name and bytes for the target's own checks.
+    static func replay(_ target: String, _ run: ([UInt8]) throws(FuzzFinding) -> Void) throws -> [(file: String, name: String, bytes: [UInt8])] {
+        let files = try FuzzCorpusTests.files(of: target)
+        try #require(!files.isEmpty, "Tests/FuzzCorpus/\(target) holds no inputs")
+        return try files.map { file in
             let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
-            do {
-                try PlanFuzzTarget.run(bytes)
-            } catch {
-                Issue.record("\(file): \(error)")
-            }
+            do { try run(bytes) } catch { Issue.record("\(file): \(error)") }
+            return (file, (file as NSString).lastPathComponent, bytes)
+        }
+    }
+
+    @Test func replayPlanCorpus() throws {
+        var shippedPlans = 0
+        for (file, name, bytes) in try Self.replay("plan", { (bytes: [UInt8]) throws(FuzzFinding) in try PlanFuzzTarget.run(bytes) }) {
             // Copies of the plans shipped in plans/ and workspaces/ must parse, or the round trips
             // above were never exercised on real plans.
-            let name = (file as NSString).lastPathComponent
             if name.hasPrefix("plans-") || name.hasPrefix("workspaces-") {
                 shippedPlans += 1
                 #expect(throws: Never.self, "\(name)") { try YAMLParser.parse(bytes: bytes, file: file) }
@@ -47,16 +50,8 @@ import FLCore
     /// Every input goes through the fuzz target; `model-…` seeds must read as models and `header-…`
     /// seeds as headers, so a format change cannot leave the fuzzer starting from stale seeds.
     @Test func replaySafetensorsCorpus() throws {
-        let files = try FuzzCorpusTests.files(of: "safetensors")
         var wellFormed = 0
-        for file in files {
-            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
-            do {
-                try SafetensorsFuzzTarget.run(bytes)
-            } catch {
-                Issue.record("\(file): \(error)")
-            }
-            let name = (file as NSString).lastPathComponent
+        for (file, name, bytes) in try Self.replay("safetensors", { (bytes: [UInt8]) throws(FuzzFinding) in try SafetensorsFuzzTarget.run(bytes) }) {
             if name.hasPrefix("model-") {
                 wellFormed += 1
                 #expect(throws: Never.self, "\(name)") { try Safetensors.decode(Data(bytes), source: file) }
