@@ -68,7 +68,7 @@ enum CertificateLedger {
     static func read<Record: Decodable>(_ type: Record.Type, from path: String) throws -> [Record] {
         guard FileManager.default.fileExists(atPath: path) else { return [] }
         let bytes = try PKI.readFile(path, what: "CA record", limit: maximumFileSize)
-        let decoder = JSONDecoder()
+        let decoder = JSONCoding.decoder()
         decoder.dateDecodingStrategy = .iso8601
         var records: [Record] = []
         for (index, line) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
@@ -86,9 +86,8 @@ enum CertificateLedger {
         guard !records.isEmpty else { return }
         var bytes = FileManager.default.fileExists(atPath: path) ? try PKI.readFile(path, what: "CA record", limit: maximumFileSize) : []
         if let last = bytes.last, last != UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\n")) }
-        let encoder = JSONEncoder()
+        let encoder = JSONCoding.encoder(.line)
         encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         for record in records {
             bytes += try encoder.encode(record)
             bytes.append(UInt8(ascii: "\n"))

@@ -74,8 +74,7 @@ public enum PythonInterop {
         let child = try ChildProcess(executable: python3(), arguments: arguments, environment: environment, workingDirectory: workingDirectory,
                                      standardOutput: .file(outPath), standardError: .file(errPath))
         guard let status = child.wait(timeout: timeout) else {
-            child.kill()
-            child.wait(timeout: 10)
+            child.stop(grace: 0)
             throw Failure("python3 \(arguments.prefix(3).joined(separator: " ")) ran longer than \(timeout) s and was killed")
         }
         return Output(status: status, standardOutput: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",

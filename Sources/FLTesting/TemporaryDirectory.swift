@@ -28,6 +28,15 @@ public final class TemporaryDirectory: Sendable {
     /// `path/name`.
     public func appending(_ name: String) -> String { "\(path)/\(name)" }
 
+    /// Writes `text` to `relative` (creating its folders) and returns the full path.
+    @discardableResult
+    public func write(_ relative: String, _ text: String) throws -> String {
+        let full = appending(relative)
+        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: full))
+        return full
+    }
+
     /// Deletes the directory and its contents. Idempotent.
     public func remove() {
         if removed.exchange(true, ordering: .acquiringAndReleasing) { return }

@@ -1,4 +1,5 @@
 import Foundation
+import FLCore
 
 /// One measured figure, with what it is compared against and the target it must meet.
 struct BenchmarkFigure: Codable, Sendable {
@@ -48,8 +49,6 @@ final class BenchmarkReport: @unchecked Sendable {
     }
 
     func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(figures).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try JSONCoding.encoder(.pretty).encode(figures).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }

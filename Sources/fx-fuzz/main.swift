@@ -29,11 +29,13 @@ let targets: [FuzzTarget] = [
                run: { (bytes: [UInt8]) throws(FuzzFinding) in try PlanFuzzTarget.run(bytes) }),
     FuzzTarget(name: "archive", summary: "TarReader.entries(in:) and ArchiveExtractor.check(bytes:)",
                run: { (bytes: [UInt8]) throws(FuzzFinding) in try ArchiveFuzzTarget.archive(bytes) }),
+    FuzzTarget(name: "safetensors", summary: "Safetensors.decode and SafetensorsHeader.decode, cross-checked, with an encode round trip",
+               run: { (bytes: [UInt8]) throws(FuzzFinding) in try SafetensorsFuzzTarget.run(bytes) }),
 ]
 
 func usage() -> Never {
     var text = "usage: fx-fuzz TARGET [libFuzzer flags] [CORPUS_DIR...]   (or FX_FUZZ_TARGET=TARGET)\ntargets:\n"
-    for target in targets { text += "  \(target.name.padding(toLength: 8, withPad: " ", startingAt: 0)) \(target.summary)\n" }
+    for target in targets { text += "  \(target.name.padding(toLength: 11, withPad: " ", startingAt: 0)) \(target.summary)\n" }
     #if !FUZZING
     text += "This build has no libFuzzer (see `make fuzz`); it replays files: fx-fuzz TARGET FILE|DIR...\n"
     #endif

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Testing
 import FLCore
+import FLTesting
 
 @Suite struct AtomicFileTests {
     func inode(_ path: String) -> UInt64? {
@@ -56,6 +57,36 @@ import FLCore
         defer { dir.remove() }
         let error = try #require(throws: FileError.self) { try AtomicFile.link("\(dir.path)/missing.safetensors", to: "\(dir.path)/best.safetensors") }
         #expect(error.path.hasSuffix("missing.safetensors"))
+        #expect(try names(in: dir).isEmpty)
+    }
+
+    struct Interrupted: Error {}
+
+    /// A write that fails half way (as a crash would stop it) leaves the old file whole: the new bytes
+    /// go to a temporary file that never has the file's name and is removed when the write throws.
+    @Test func aWriteThatFailsMidwayLeavesTheOldFileWhole() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.appending("state.json")
+        try AtomicFile.write(string: "{\"round\":1}", to: path)
+        let before = inode(path)
+        #expect(throws: Interrupted.self) {
+            try AtomicFile.write(to: path) { fd in
+                try FileDescriptorIO.writeAll(fd, Data("{\"round\":".utf8), path: path)
+                // Mid-write, the name still holds the old file, and the half-written one is elsewhere.
+                #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data("{\"round\":1}".utf8))
+                #expect(try names(in: dir) == ["state.json", "state.json.tmp.\(getpid())"])
+                throw Interrupted()
+            }
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data("{\"round\":1}".utf8))
+        #expect(inode(path) == before)
+        #expect(try names(in: dir) == ["state.json"])
+    }
+
+    @Test func aWriteIntoAMissingFolderThrowsAndLeavesNothing() throws {
+        let dir = try TemporaryDirectory()
+        let error = #expect(throws: FileError.self) { try AtomicFile.write(string: "x", to: dir.appending("missing/state.json")) }
+        #expect(error?.operation == "create")
         #expect(try names(in: dir).isEmpty)
     }
 }

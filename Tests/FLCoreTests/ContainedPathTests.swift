@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Testing
 @testable import FLCore
+import FLTesting
 
 @Suite struct ContainedPathTests {
     @Test(arguments: [

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Testing
 @testable import FLCore
+import FLTesting
 
 @Suite struct LoggerTests {
     /// Writes through a sink made for the write end of a pipe and returns what came out.
@@ -53,5 +54,23 @@ import Testing
         #expect(!unset.writesToJournal)
         let (_, malformed) = try written(journal: nil, environment: { _ in ["JOURNAL_STREAM": "journal"] }) { _ in }
         #expect(!malformed.writesToJournal)
+    }
+
+    /// The JSON sink appends one object per event to its file, the fields as keys of their own,
+    /// and passes the event on.
+    @Test func theJSONSinkAppendsOneObjectPerEvent() throws {
+        let directory = try TemporaryDirectory()
+        let memory = MemoryLogSink()
+        let sink = try JSONLinesLogSink(path: directory.appending("logs/fx.jsonl"), next: memory)
+        sink.write(level: .warning, label: "aggregator", message: "round 1/2:\n closed", fields: ["peer": "site_a"])
+        sink.write(level: .info, label: "envoy", message: "é", fields: [:])
+        let objects = try JSONLinesFile.lines(in: directory.appending("logs/fx.jsonl")).map {
+            try JSONCoding.decoder().decode([String: String].self, from: Data($0.utf8))
+        }
+        try #require(objects.count == 2)
+        #expect(objects[0].filter { $0.key != "time" } == ["level": "warning", "label": "aggregator", "message": "round 1/2:\n closed", "peer": "site_a"])
+        #expect(objects[1].filter { $0.key != "time" } == ["level": "info", "label": "envoy", "message": "é"])
+        #expect(objects.allSatisfy { $0["time"]?.count == "2026-11-24T16:40:01.123Z".count })
+        #expect(memory.lines.map(\.message) == ["round 1/2:\n closed", "é"])
     }
 }

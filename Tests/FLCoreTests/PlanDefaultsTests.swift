@@ -1,6 +1,7 @@
 import FLCore
 import Foundation
 import Testing
+import FLTesting
 
 @Suite struct PlanDefaultsTests {
     /// The description of the `PlanError` `body` throws (nil if it throws nothing).

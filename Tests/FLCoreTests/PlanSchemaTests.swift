@@ -1,6 +1,7 @@
 import FLCore
 import Foundation
 import Testing
+import FLTesting
 
 /// The key check: the defaults files are the schema of settings, user-named structures are checked
 /// by shape, and every refusal names file:line:column, the place, and the nearest known key.

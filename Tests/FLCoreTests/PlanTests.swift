@@ -1,5 +1,6 @@
 import FLCore
 import Testing
+import FLTesting
 
 @Suite struct PlanTests {
     static let text = """

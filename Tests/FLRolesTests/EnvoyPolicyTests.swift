@@ -56,6 +56,6 @@ import FLTesting
         #expect(Set(records.dropFirst(2).map(\.experiment)).count == 64)
         #expect(records.dropFirst(2).allSatisfy { $0.launch == 1 && $0.exit_status?.hasPrefix("exited with status") == true })
         let firstLine = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")[0]
-        #expect(firstLine.hasPrefix("{\"decision\":\"accepted\",\"experiment\":\"first\",\"launch\":0,\"reason\":\"\",\"sha256\":\"abab"))
+        #expect(firstLine == "{\"decision\":\"accepted\",\"experiment\":\"first\",\"launch\":0,\"reason\":\"\",\"sha256\":\"\(Self.digestA)\",\"time\":\"1970-01-01T00:00:00Z\"}")
     }
 }

@@ -30,6 +30,20 @@ import FLTesting
         #expect(try journal.keepRounds(before: 0).isEmpty)
     }
 
+    /// A diverged metric is written as "nan" and read back as NaN: the round is kept, not dropped
+    /// as a line that does not parse.
+    @Test func keepsARoundWithANonFiniteMetric() throws {
+        let dir = try TemporaryDirectory(prefix: "swiftfl-journal")
+        let journal = RoundJournal(checkpointDirectory: dir.appending("checkpoint"))
+        var diverged = Self.summary(0)
+        diverged.metrics = ["t/loss": .nan, "t/accuracy": -.infinity]
+        try journal.append(diverged)
+        let kept = try journal.keepRounds(before: 1)
+        try #require(kept.count == 1)
+        #expect(kept[0].metrics["t/loss"]?.isNaN == true)
+        #expect(kept[0].metrics["t/accuracy"] == -.infinity)
+    }
+
     @Test func theMetricsLogIsCutBackTheSameWay() throws {
         let dir = try TemporaryDirectory(prefix: "swiftfl-journal")
         let path = dir.appending("logs/metrics.jsonl")

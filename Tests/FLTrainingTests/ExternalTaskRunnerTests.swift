@@ -183,7 +183,7 @@ import Testing
         let handed = try Safetensors.read("\(f.capture)/handed.safetensors").model
         #expect(handed.tensor("scaffold.dense_0.bias") == [Float](repeating: 0.5, count: 3))  // c − 0
         let request = try PlanNode.parseJSON(Array(try Data(contentsOf: URL(fileURLWithPath: "\(f.capture)/request.json"))))
-        #expect(request.asMapping?["scaffold"]?.asBool == true)
+        #expect(request.node(at: "scaffold") == PlanNode(.bool(true)))
         // cᵢ⁺ = 0 − 0.5 + 1 = 0.5; returned c + (cᵢ⁺ − cᵢ) = 1.
         #expect(Array(updated.values[15...]) == [Float](repeating: 1, count: 15))
         #expect(Array(updated.values[..<15]) == Self.model.values.map { $0 - 1 })
@@ -255,7 +255,6 @@ import Testing
             echo 'still working' >&2
             sleep 60
             """, timeout: 1.5)  // time enough, even on a loaded machine, to get past the first lines
-        // Stopped at its timeout, not after its 60 s of sleep: the error says so.
         let error = try failure(runner)
         #expect(error.kind == .timedOut(seconds: 1.5))
         #expect(error.stderrTail.contains("still working"))
@@ -266,10 +265,13 @@ import Testing
 
     @Test func aCommandIgnoringSIGTERMIsKilledAfterTheGrace() throws {
         let f = try Fixture()
-        let runner = try f.runner("trap '' TERM\nwhile true; do sleep 0.05; done", timeout: 0.3, grace: 0.3)
-        // The loop never ends by itself: an answer at all means it was killed.
+        let runner = try f.runner("echo $$ > \"$CAPTURE/command.pid\"\ntrap '' TERM\nwhile true; do sleep 0.05; done", timeout: 0.3, grace: 0.3)
         let error = try failure(runner)
         #expect(error.kind == .timedOut(seconds: 0.3))
+        // SIGTERM alone would have left it running: it is gone, killed after the grace (ChildProcessTests
+        // checks the order of the signals).
+        let pid = try #require(pid_t(try String(contentsOfFile: "\(f.capture)/command.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(waitUntilGone(pid), "the command \(pid) ignoring SIGTERM outlived the task")
     }
 
     @Test func processesLeftBehindBySuccessfulCommandsAreKilled() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import FLCore
 import FLRoles
 import FLWire
 
@@ -32,10 +33,7 @@ enum DirectorConnection {
 
     /// `value` as pretty JSON with sorted keys.
     static func jsonText(_ value: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        String(decoding: try JSONCoding.encoder(.pretty).encode(value), as: UTF8.self)
     }
 
     /// Rows as left-aligned columns.

@@ -82,10 +82,7 @@ enum ExperimentCommands {
         var printer = WatchPrinter()
         let final = try client.watch(try args.required(Self.name)) { info in
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-                context.console.print(String(decoding: try encoder.encode(info), as: UTF8.self))
+                context.console.print(try JSONCoding.line(info))
             } else {
                 for line in printer.lines(for: info) { context.console.print(line) }
             }

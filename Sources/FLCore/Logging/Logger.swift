@@ -115,20 +115,17 @@ extension LogLevel {
 }
 
 /// JSON lines appended to a file, one object per line with `time`, `level`, `label`, `message` and the fields.
+/// A `JSONLinesFile`, with its crash safety; a line that cannot be written is dropped (logging
+/// must not stop the process).
 public final class JSONLinesLogSink: LogSink {
-    private let lock = Mutex(())
-    private let fd: Int32
+    private let file: JSONLinesFile
     private let next: (any LogSink)?
 
     /// Appends to `path`, creating it; `next` also receives every line (e.g. standard error).
     public init(path: String, next: (any LogSink)? = StandardErrorLogSink.shared) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FileError(path: path, operation: "open log", errno: errno) }
-        self.fd = fd
+        file = try JSONLinesFile(path: path, operation: "open log")
         self.next = next
     }
-
-    deinit { close(fd) }
 
     public func write(level: LogLevel, label: String, message: String, fields: [String: String]) {
         var object: [String: String] = fields
@@ -136,11 +133,7 @@ public final class JSONLinesLogSink: LogSink {
         object["level"] = level.description
         object["label"] = label
         object["message"] = message
-        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
-            var bytes = [UInt8](data)
-            bytes.append(0x0A)
-            lock.withLock { _ in _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
-        }
+        try? file.append([object])
         next?.write(level: level, label: label, message: message, fields: fields)
     }
 }

@@ -60,7 +60,7 @@ public enum PlanFuzzTarget {
 /// (a round trip, a cross-check between two readers) came out wrong. The fuzzer driver turns it into
 /// a crash so libFuzzer keeps the input; the corpus replay tests report it as a failure.
 public struct FuzzFinding: Error, Sendable, CustomStringConvertible {
-    /// The target that found it (`frame`, `message`, `plan`, `archive`).
+    /// The target that found it (`frame`, `message`, `plan`, `archive`, `safetensors`).
     public var target: String
     public var message: String
 

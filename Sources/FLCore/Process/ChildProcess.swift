@@ -184,13 +184,21 @@ public final class ChildProcess: @unchecked Sendable {
     /// Stops the child now (SIGKILL).
     public func kill() { signal(SIGKILL) }
 
-    /// SIGTERM, then SIGKILL if the child is still there after `grace` seconds; waits for the exit.
+    /// Seconds `stop` waits for the exit after SIGKILL: a child still there then is stuck in the
+    /// kernel (uninterruptible I/O) and nothing more can be done from here.
+    public static let killWait = 10.0
+
+    /// The one way SwiftFL stops a child: SIGTERM to its process group, up to `grace` seconds for it
+    /// to exit, then SIGKILL and up to `killWait` seconds more; the waiting thread reaps it. With
+    /// `grace` 0 the SIGKILL follows at once (for a child already judged stuck). A child that has
+    /// already exited gets no signal.
+    /// - Returns: how it ended, or nil if it outlived even SIGKILL's wait.
     @discardableResult
     public func stop(grace: Double = 5) -> Status? {
         terminate()
         if let s = wait(timeout: grace) { return s }
         kill()
-        return wait(timeout: 10)
+        return wait(timeout: ChildProcess.killWait)
     }
 }
 

@@ -117,7 +117,8 @@ extension Safetensors {
         return placed
     }
 
-    private static func littleEndianFloats(_ values: [Float]) -> [Float] {
+    /// The floats as read from a little-endian file, in this machine's byte order.
+    static func littleEndianFloats(_ values: [Float]) -> [Float] {
         #if _endian(big)
         return values.map { Float(bitPattern: UInt32(littleEndian: $0.bitPattern)) }
         #else

@@ -61,117 +61,32 @@ public enum Safetensors {
         return try read(descriptor: fd, path: path)
     }
 
-    /// Reads a model from an open descriptor positioned at the file's start (the caller keeps it
-    /// open: it may have been opened without following links); `path` names it in errors.
+    /// Reads a model from an open descriptor (the caller keeps it open: it may have been opened
+    /// without following links); `path` names it in errors. The header is checked by
+    /// `SafetensorsHeader.parse`, the one header parser; the model rule is `SafetensorsHeader.modelLayout()`.
     public static func read(descriptor fd: Int32, path: String) throws -> (model: ModelState, metadata: [String: String]) {
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw SafetensorsError(path: path, reason: String(cString: strerror(errno))) }
-        let fileSize = Int(st.st_size)
-        do {
-            var lengthBytes = [UInt8](repeating: 0, count: 8)
-            guard fileSize >= 8 else { throw SafetensorsError(path: path, reason: "file is \(fileSize) bytes, shorter than the 8-byte header length") }
-            try lengthBytes.withUnsafeMutableBytes {  raw in try FileDescriptorIO.readExactly(fd, into: raw, path: path) }
-            let headerLength = lengthBytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-            guard headerLength <= UInt64(maximumHeaderSize), Int(headerLength) <= fileSize - 8 else {
-                throw SafetensorsError(path: path, reason: "header length \(headerLength) exceeds the file size or the \(maximumHeaderSize)-byte limit")
-            }
-            var headerBytes = [UInt8](repeating: 0, count: Int(headerLength))
-            try headerBytes.withUnsafeMutableBytes {  raw in try FileDescriptorIO.readExactly(fd, into: raw, path: path) }
-            let (layout, metadata) = try parseHeader(headerBytes, dataSize: fileSize - 8 - Int(headerLength), path: path)
-            let values = try [Float](unsafeUninitializedCapacity: layout.count) { (buffer, initialized) throws in
-                try FileDescriptorIO.readExactly(fd, into: UnsafeMutableRawBufferPointer(buffer), path: path)
-                initialized = layout.count
-            }
-            #if _endian(big)
-            let fixed = values.map { Float(bitPattern: UInt32(littleEndian: $0.bitPattern)) }
-            return (ModelState(layout: layout, values: fixed), metadata)
-            #else
-            return (ModelState(layout: layout, values: values), metadata)
-            #endif
-        } catch let error as SafetensorsError {
-            throw error
-        } catch {
-            throw SafetensorsError(path: path, reason: "\(error)")
+        let header = try SafetensorsHeader.read(fd: fd, path: path)
+        let layout = try header.modelLayout()
+        let values = try [Float](unsafeUninitializedCapacity: layout.count) { (buffer, initialized) throws in
+            try SafetensorsHeader.pread(fd, into: UnsafeMutableRawBufferPointer(buffer), at: header.dataOffset, path: path)
+            initialized = layout.count
         }
+        return (ModelState(layout: layout, values: littleEndianFloats(values)), header.metadata)
     }
 
-    /// Decodes a model from safetensors bytes held in memory.
+    /// Decodes a model from safetensors bytes held in memory, checked as `read` checks a file.
     public static func decode(_ data: Data, source: String = "<memory>") throws -> (model: ModelState, metadata: [String: String]) {
-        guard data.count >= 8 else { throw SafetensorsError(path: source, reason: "\(data.count) bytes, shorter than the 8-byte header length") }
         let bytes = [UInt8](data)
-        let headerLength = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        guard headerLength <= UInt64(maximumHeaderSize), Int(headerLength) <= bytes.count - 8 else {
-            throw SafetensorsError(path: source, reason: "header length \(headerLength) exceeds the data size or the \(maximumHeaderSize)-byte limit")
-        }
-        let h = Int(headerLength)
-        let (layout, metadata) = try parseHeader(Array(bytes[8..<(8 + h)]), dataSize: bytes.count - 8 - h, path: source)
+        let header = try SafetensorsHeader.decode(bytes, path: source)
+        let layout = try header.modelLayout()
         let values = bytes.withUnsafeBytes { raw in
             [Float](unsafeUninitializedCapacity: layout.count) { buffer, n in
-                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(8 + h)...]))
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[header.dataOffset...]))
                 n = layout.count
             }
         }
-        return (ModelState(layout: layout, values: values), metadata)
+        return (ModelState(layout: layout, values: littleEndianFloats(values)), header.metadata)
     }
-
-    /// Parses and checks a header: every entry is an F32 tensor whose byte range matches its shape,
-    /// and the ranges tile the data section exactly, with no gap or overlap.
-    static func parseHeader(_ bytes: [UInt8], dataSize: Int, path: String) throws -> (ModelLayout, [String: String]) {
-        func fail(_ reason: String) -> SafetensorsError { SafetensorsError(path: path, reason: reason) }
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: Data(bytes)) } catch { throw fail("header is not valid JSON") }
-        guard let root = object as? [String: Any] else { throw fail("header is not a JSON object") }
-        var metadata: [String: String] = [:]
-        var entries: [(spec: TensorSpec, begin: Int, end: Int)] = []
-        for (name, value) in root {
-            if name == "__metadata__" {
-                guard let meta = value as? [String: Any] else { throw fail("__metadata__ is not an object") }
-                for (k, v) in meta {
-                    guard let s = v as? String else { throw fail("__metadata__.\(k) is not a string") }
-                    metadata[k] = s
-                }
-                continue
-            }
-            guard let info = value as? [String: Any] else { throw fail("entry '\(name)' is not an object") }
-            guard let dtypeName = info["dtype"] as? String else { throw fail("tensor '\(name)' has no dtype") }
-            guard let dtype = DType(rawValue: dtypeName) else { throw fail("tensor '\(name)' has unknown dtype '\(dtypeName)'") }
-            guard dtype == .float32 else {
-                throw fail("tensor '\(name)' has dtype \(dtypeName); SwiftFL models are F32 (convert with `fx model convert`)")
-            }
-            guard let shapeAny = info["shape"] as? [Any] else { throw fail("tensor '\(name)' has no shape list") }
-            var shape: [Int] = []
-            for d in shapeAny {
-                guard let n = d as? NSNumber, n.doubleValue == Double(n.int64Value), n.int64Value >= 0 else {
-                    throw fail("tensor '\(name)' has a shape entry that is not a non-negative integer")
-                }
-                shape.append(Int(n.int64Value))
-            }
-            guard let offsets = info["data_offsets"] as? [Any], offsets.count == 2,
-                  let b = offsets[0] as? NSNumber, let e = offsets[1] as? NSNumber,
-                  b.int64Value >= 0, e.int64Value >= b.int64Value else {
-                throw fail("tensor '\(name)' has invalid data_offsets (expected [begin, end] with begin <= end)")
-            }
-            entries.append((TensorSpec(name: name, shape: shape), Int(b.int64Value), Int(e.int64Value)))
-        }
-        // By end too: an empty tensor shares its offset with the tensor after it and must come first.
-        entries.sort { ($0.begin, $0.end, $0.spec.name) < ($1.begin, $1.end, $1.spec.name) }
-        let layout: ModelLayout
-        do { layout = try ModelLayout(entries.map(\.spec)) } catch let error as ModelLayoutError { throw fail(error.reason) }
-        var expected = 0
-        for (i, entry) in entries.enumerated() {
-            guard entry.begin == expected else {
-                throw fail("tensor '\(entry.spec.name)' starts at byte \(entry.begin), expected \(expected) (gap or overlap)")
-            }
-            let bytes = layout.tensors[i].count * 4
-            guard entry.end - entry.begin == bytes else {
-                throw fail("tensor '\(entry.spec.name)' spans \(entry.end - entry.begin) bytes but shape \(TensorSpec.format(entry.spec.shape)) needs \(bytes)")
-            }
-            expected = entry.end
-        }
-        guard expected == dataSize else { throw fail("tensors cover \(expected) bytes but the data section has \(dataSize)") }
-        return (layout, metadata)
-    }
-
 }
 
 /// A safetensors file that cannot be read, with the file and the reason.

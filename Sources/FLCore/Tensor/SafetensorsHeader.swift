@@ -6,8 +6,8 @@ import Foundation
 /// The header of a safetensors file, whatever its tensors' dtypes: each tensor's name, dtype, shape
 /// and bytes, and the metadata.
 ///
-/// `Safetensors.read` is the fast path for SwiftFL's own files (F32, in buffer order). This type is
-/// for files written elsewhere (PyTorch, numpy, an external task runner's command): it reads only
+/// Every safetensors reader in SwiftFL checks its header here. `Safetensors.read` is the fast path
+/// for SwiftFL's own files (F32, in buffer order); this type alone serves files written elsewhere (PyTorch, numpy, an external task runner's command): it reads only
 /// the first `8 + headerLength` bytes, so inspecting a large checkpoint costs nothing, and it is
 /// checked as strictly as the reference implementation checks: known dtypes, byte ranges that match
 /// the shapes and tile the data section with no gap or overlap, no duplicate names.
@@ -56,19 +56,54 @@ public struct SafetensorsHeader: Sendable, Equatable {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SafetensorsError(path: path, reason: String(cString: strerror(errno))) }
         let fileSize = Int(st.st_size)
-        guard fileSize >= 8 else { throw SafetensorsError(path: path, reason: "file is \(fileSize) bytes, shorter than the 8-byte header length") }
-        var lengthBytes = [UInt8](repeating: 0, count: 8)
+        var lengthBytes = [UInt8](repeating: 0, count: min(8, max(fileSize, 0)))
         try lengthBytes.withUnsafeMutableBytes { try SafetensorsHeader.pread(fd, into: $0, at: 0, path: path) }
-        let headerLength = lengthBytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        guard headerLength <= UInt64(Safetensors.maximumHeaderSize), Int(headerLength) <= fileSize - 8 else {
-            throw SafetensorsError(path: path, reason: "header length \(headerLength) exceeds the file size (\(fileSize) bytes) or the \(Safetensors.maximumHeaderSize)-byte limit")
-        }
-        var headerBytes = [UInt8](repeating: 0, count: Int(headerLength))
+        let headerLength = try checkedHeaderLength(lengthBytes, size: fileSize, path: path)
+        var headerBytes = [UInt8](repeating: 0, count: headerLength)
         try headerBytes.withUnsafeMutableBytes { try SafetensorsHeader.pread(fd, into: $0, at: 8, path: path) }
-        return try parse(headerBytes, dataSize: fileSize - 8 - Int(headerLength), path: path)
+        return try parse(headerBytes, dataSize: fileSize - 8 - headerLength, path: path)
     }
 
-    /// Parses the JSON header `bytes` of a file whose data section is `dataSize` bytes long.
+    /// Reads and checks the header of safetensors bytes held in memory (the whole file); `path`
+    /// names them in errors.
+    public static func decode(_ bytes: [UInt8], path: String) throws -> SafetensorsHeader {
+        let headerLength = try checkedHeaderLength(bytes, size: bytes.count, path: path)
+        return try parse(Array(bytes[8..<(8 + headerLength)]), dataSize: bytes.count - 8 - headerLength, path: path)
+    }
+
+    /// The header length a file of `size` bytes starting with `prefix` declares, once it is known
+    /// to fit in the file and under `Safetensors.maximumHeaderSize` (checked before the header is read).
+    static func checkedHeaderLength(_ prefix: [UInt8], size: Int, path: String) throws -> Int {
+        guard size >= 8, prefix.count >= 8 else {
+            throw SafetensorsError(path: path, reason: "file is \(size) bytes, shorter than the 8-byte header length")
+        }
+        let headerLength = prefix.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard headerLength <= UInt64(Safetensors.maximumHeaderSize), Int(headerLength) <= size - 8 else {
+            throw SafetensorsError(path: path, reason: "header length \(headerLength) exceeds the file size (\(size) bytes) or the \(Safetensors.maximumHeaderSize)-byte limit")
+        }
+        return Int(headerLength)
+    }
+
+    /// The tensors as a SwiftFL model in data order: every tensor F32 and named as `ModelLayout`
+    /// requires. This is the one model rule on top of the one header rule (`parse`): the header may
+    /// hold any `DType`, because `Safetensors.readConverting` and `values(of:)` read them all, but a
+    /// model is float32 and other dtypes are refused here, naming `fx model convert`.
+    public func modelLayout() throws -> ModelLayout {
+        if let other = entries.first(where: { $0.spec.dtype != .float32 }) {
+            throw SafetensorsError(path: path, reason: "tensor '\(other.spec.name)' has dtype \(other.spec.dtype.rawValue); SwiftFL models are F32 (convert with `fx model convert`)")
+        }
+        do { return try ModelLayout(entries.map(\.spec)) } catch let error as ModelLayoutError {
+            throw SafetensorsError(path: path, reason: error.reason)
+        }
+    }
+
+    /// Parses the JSON header `bytes` of a file whose data section is `dataSize` bytes long: SwiftFL's
+    /// one safetensors header parser (`Safetensors.read`/`decode` and `readConverting` all use it).
+    ///
+    /// The rules are the strictest either former reader had: JSON as `PlanNode.parseJSON` reads it
+    /// (duplicate names refused, integers exact: `2.0` is not a dimension or an offset), dtypes from
+    /// `DType` (anything else refused by name), shapes whose element count fits a model, byte ranges
+    /// exactly as long as their shape needs that tile the data section with no gap or overlap.
     public static func parse(_ bytes: [UInt8], dataSize: Int, path: String) throws -> SafetensorsHeader {
         func fail(_ reason: String) -> SafetensorsError { SafetensorsError(path: path, reason: reason) }
         let root: PlanNode

@@ -69,9 +69,7 @@ public struct AggregatorCheckpoint: Sendable, Equatable {
         }
         let state = StateFile(experiment: experiment, rounds_completed: roundsCompleted, final_validation_done: finalValidationDone,
                               model: modelFile, aggregation: aggregationFile, best_value: bestValue)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(state), to: "\(directory)/state.json")
+        try AtomicFile.write(try JSONCoding.encoder(.pretty).encode(state), to: "\(directory)/state.json")
         let keep: Set<String> = [modelFile, aggregationFile ?? "", "state.json"]
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         where !keep.contains(name) && (name.hasPrefix("round-") || name.hasPrefix("aggregation-")) && name.hasSuffix(".safetensors") {
@@ -86,7 +84,7 @@ public struct AggregatorCheckpoint: Sendable, Equatable {
         guard FileManager.default.fileExists(atPath: statePath) else { return nil }
         let state: StateFile
         do {
-            state = try JSONDecoder().decode(StateFile.self, from: Data(contentsOf: URL(fileURLWithPath: statePath)))
+            state = try JSONCoding.decoder().decode(StateFile.self, from: Data(contentsOf: URL(fileURLWithPath: statePath)))
         } catch {
             throw FileError(path: statePath, operation: "read checkpoint", reason: "\(error)")
         }
@@ -131,12 +129,10 @@ public struct BestModelNote: Codable, Sendable, Equatable {
     /// The note beside `model`, or nil when there is none (or it does not read).
     public static func read(besideModel model: String) -> BestModelNote? {
         guard let data = FileManager.default.contents(atPath: path(besideModel: model)) else { return nil }
-        return try? JSONDecoder().decode(BestModelNote.self, from: data)
+        return try? JSONCoding.decoder().decode(BestModelNote.self, from: data)
     }
 
     public func write(besideModel model: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(self), to: BestModelNote.path(besideModel: model))
+        try AtomicFile.write(try JSONCoding.encoder(.pretty).encode(self), to: BestModelNote.path(besideModel: model))
     }
 }

@@ -20,14 +20,12 @@ public enum AggregatorCommand: Sendable, Equatable {
         switch self {
         case let .depart(collaborator, reason): record = Record(command: "depart", collaborator: collaborator, reason: reason)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(record)) ?? Data(), as: UTF8.self)
+        return (try? JSONCoding.line(record)) ?? ""
     }
 
     /// The command a line holds; nil for anything else.
     public init?(jsonLine line: some StringProtocol) {
-        guard let record = try? JSONDecoder().decode(Record.self, from: Data(line.utf8)) else { return nil }
+        guard let record = try? JSONCoding.decoder().decode(Record.self, from: Data(line.utf8)) else { return nil }
         switch record.command {
         case "depart":
             guard let collaborator = record.collaborator else { return nil }

@@ -1,4 +1,5 @@
 import Foundation
+import FLCore
 import FLWire
 
 extension AggregatorEvent {
@@ -46,15 +47,12 @@ extension AggregatorEvent {
             r = Record(event: "finished", metrics: o.finalMetrics, reason: o.reason, succeeded: o.succeeded, rounds_completed: o.roundsCompleted,
                        best_value: o.bestValue)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: (try? encoder.encode(r)) ?? Data("{\"event\":\"unencodable\"}".utf8), as: UTF8.self)
+        return (try? JSONCoding.line(r)) ?? "{\"event\":\"unencodable\"}"
     }
 
     /// Reads an event from its JSON line; nil for lines that are not events (e.g. other output).
     public init?(jsonLine line: some StringProtocol) {
-        guard let r = try? JSONDecoder().decode(Record.self, from: Data(line.utf8)) else { return nil }
+        guard let r = try? JSONCoding.decoder().decode(Record.self, from: Data(line.utf8)) else { return nil }
         switch r.event {
         case "listening":
             guard let port = r.port else { return nil }

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
-import Synchronization
 import FLCore
 
 /// One measured value: which round, who measured it (a collaborator, or `aggregator` for the
@@ -23,39 +19,28 @@ public struct MetricRecord: Sendable, Hashable, Codable {
     }
 }
 
-/// Appends metric records to a JSON-lines file (`logs/metrics.jsonl`), one object per line, so a
-/// crash loses at most the line being written and any tool can read the file while it grows.
+/// Appends metric records to a JSON-lines file (`logs/metrics.jsonl`), one object per line, so any
+/// tool can read the file while it grows; a `JSONLinesFile`, with its crash safety.
 public final class MetricsLog: Sendable {
-    private let fd: Mutex<Int32>
-    public let path: String
+    private let file: JSONLinesFile
+    public var path: String { file.path }
 
     public init(path: String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FileError(path: path, operation: "open metrics log", errno: errno) }
-        self.fd = Mutex(fd)
-        self.path = path
+        file = try JSONLinesFile(path: path, operation: "open metrics log")
     }
 
-    deinit { fd.withLock { _ = close($0) } }
-
-    /// Appends the records, in order, with one write.
+    /// Appends the records, in order, with one write. Metrics are not worth stopping a round for: a
+    /// failed write is dropped.
     public func append(_ records: [MetricRecord]) {
-        guard !records.isEmpty else { return }
-        var text = ""
-        for r in records { text += MetricsLog.line(r) }
-        let bytes = Array(text.utf8)
-        fd.withLock { fd in
-            bytes.withUnsafeBytes { raw in try? FileDescriptorIO.writeAll(fd, raw, path: path) }
-        }
+        try? file.append(lines: records.map(MetricsLog.line))
     }
 
-    /// The JSON line for one record; keys in a fixed order so the file diffs well.
+    /// The JSON line for one record (no newline); keys in a fixed order so the file diffs well, and a
+    /// non-finite value written as `null` (it is not read back: such a record is skipped).
     static func line(_ r: MetricRecord) -> String {
         let value = r.value.isFinite ? "\(r.value)" : "null"
         return "{\"round\":\(r.round),\"origin\":\(JSONText.string(r.origin)),\"task\":\(JSONText.string(r.task)),"
-            + "\"metric\":\(JSONText.string(r.metric)),\"value\":\(value)}\n"
+            + "\"metric\":\(JSONText.string(r.metric)),\"value\":\(value)}"
     }
 
     /// Cuts the log at `path` back to the records of rounds before `round` (and drops a torn last
@@ -63,20 +48,19 @@ public final class MetricsLog: Sendable {
     /// appears twice. A missing file is left missing.
     public static func keepRounds(before round: Int, in path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else { return }
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        let decoder = JSONDecoder()
+        let decoder = JSONCoding.decoder()
         var kept = ""
-        for line in text.split(separator: "\n") {
+        for line in try JSONLinesFile.lines(in: path) {
             guard let record = try? decoder.decode(MetricRecord.self, from: Data(line.utf8)), record.round < round else { continue }
             kept += line + "\n"
         }
         try AtomicFile.write(string: kept, to: path)
     }
 
-    /// Reads every record of a metrics log; lines that do not parse are skipped (a torn last line).
+    /// Reads every record of a metrics log; a torn last line is dropped, and lines that do not
+    /// parse (a non-finite value) are skipped.
     public static func read(_ path: String) throws -> [MetricRecord] {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        let decoder = JSONDecoder()
-        return text.split(separator: "\n").compactMap { try? decoder.decode(MetricRecord.self, from: Data($0.utf8)) }
+        let decoder = JSONCoding.decoder()
+        return try JSONLinesFile.lines(in: path).compactMap { try? decoder.decode(MetricRecord.self, from: Data($0.utf8)) }
     }
 }

@@ -58,7 +58,7 @@ public struct ParticipantList: Sendable, Hashable {
     public static func decode(_ data: Data, file: String) throws(ParticipantListError) -> ParticipantList {
         let list: ParticipantList
         do {
-            list = try JSONDecoder().decode(FileFormat.self, from: data).list
+            list = try JSONCoding.decoder().decode(FileFormat.self, from: data).list
         } catch let error as DecodingError {
             throw ParticipantListError(file: file, decoding: error)
         } catch {
@@ -90,10 +90,8 @@ public struct ParticipantList: Sendable, Hashable {
 
     /// The list as the file holds it (pretty-printed JSON, keys sorted).
     public func encoded() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         // Only strings and integers: encoding cannot fail.
-        return (try? encoder.encode(FileFormat(self))) ?? Data()
+        return (try? JSONCoding.encoder(.pretty).encode(FileFormat(self))) ?? Data()
     }
 
     /// Checks the list, then writes it to `path` atomically (a reader sees the old file or the new one).

@@ -17,23 +17,18 @@ struct RoundJournal: Sendable {
 
     /// Appends `summary` (durably: it is written before the checkpoint that counts the round).
     func append(_ summary: RoundInfo) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FileError(path: path, operation: "open the round journal", errno: errno) }
-        defer { close(fd) }
-        try FileDescriptorIO.writeAll(fd, Data((AggregatorEvent.roundClosed(summary).jsonLine + "\n").utf8), path: path)
-        guard fsync(fd) == 0 else { throw FileError(path: path, operation: "fsync", errno: errno) }
+        // Opened for each append and closed at once: `keepRounds` replaces the file, which a kept
+        // descriptor would go on writing to.
+        try JSONLinesFile(path: path, operation: "open the round journal").append(lines: [AggregatorEvent.roundClosed(summary).jsonLine])
     }
 
     /// Cuts the journal back to rounds before `round` (atomically) and returns what is kept, in order.
     /// A torn last line is dropped; a missing journal is an empty one.
     func keepRounds(before round: Int) throws -> [RoundInfo] {
         guard FileManager.default.fileExists(atPath: path) else { return [] }
-        let text = try String(contentsOfFile: path, encoding: .utf8)
         var kept: [RoundInfo] = []
         var lines = ""
-        for line in text.split(separator: "\n") {
+        for line in try JSONLinesFile.lines(in: path) {
             guard case let .roundClosed(summary)? = AggregatorEvent(jsonLine: line), summary.round < round else { continue }
             kept.append(summary)
             lines += line + "\n"

@@ -221,8 +221,7 @@ extension Director {
         var status = child.wait(timeout: 30)
         if status == nil {
             logger.warning("experiment '\(name)': the aggregator closed its output but did not exit; killing it")
-            child.kill()
-            status = child.wait(timeout: 10)
+            status = child.stop(grace: 0)
         }
         aggregator.withLock { $0 = nil }
         if stopping.load(ordering: .acquiring) {

@@ -1,4 +1,5 @@
 import Foundation
+import FLCore
 import FLWire
 
 /// Moments a Director reports as it runs: logged, and written as JSON lines on standard output by
@@ -71,10 +72,7 @@ public enum DirectorEvent: Sendable, Equatable {
         case let .stateUnsaved(problem):
             r = Record(event: problem.isEmpty ? "state_saved" : "state_unsaved", reason: problem)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: (try? encoder.encode(r)) ?? Data("{\"event\":\"unencodable\"}".utf8), as: UTF8.self)
+        return (try? JSONCoding.line(r)) ?? "{\"event\":\"unencodable\"}"
     }
 
     /// A line for the log.

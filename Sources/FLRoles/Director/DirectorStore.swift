@@ -103,9 +103,7 @@ public final class DirectorStore: Sendable {
     private func load<T: Decodable>(_ type: T.Type, from path: String) throws -> T? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         do {
-            let decoder = JSONDecoder()
-            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            return try decoder.decode(T.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+            return try JSONCoding.decoder().decode(T.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
         } catch {
             throw FileError(path: path, operation: "read the Director's state", reason: "\(error)")
         }
@@ -171,11 +169,8 @@ public final class DirectorStore: Sendable {
 
     /// Writes `value` as JSON to `path` atomically; returns what went wrong, or nil.
     private func write<T: Encodable>(_ value: T, to path: String) -> String? {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         do {
-            try AtomicFile.write(try encoder.encode(value), to: path)
+            try AtomicFile.write(try JSONCoding.encoder(.pretty).encode(value), to: path)
             return nil
         } catch {
             return "\(error)"

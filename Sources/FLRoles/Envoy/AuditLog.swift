@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
-import Synchronization
 import FLCore
 
 /// One line of a site's audit log.
@@ -42,40 +38,25 @@ public struct AuditRecord: Sendable, Hashable, Codable {
 }
 
 /// A site's audit log: every experiment it was offered, accepted or refused, and every
-/// collaborator it ran with its exit status, as JSON lines appended with one write each, so the
-/// file can be read (or shipped) while it grows and a crash loses at most the line being written.
+/// collaborator it ran with its exit status, as JSON lines (a `JSONLinesFile`: one write and an
+/// fsync each), so the file can be read (or shipped) while it grows and the trail survives a crash.
 public final class AuditLog: Sendable {
-    public let path: String
-    private let fd: Mutex<Int32>
+    private let file: JSONLinesFile
+    public var path: String { file.path }
 
     public init(path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw FileError(path: path, operation: "open the audit log", errno: errno) }
-        self.path = path
-        self.fd = Mutex(fd)
+        file = try JSONLinesFile(path: path, permissions: 0o640, operation: "open the audit log")
     }
 
-    deinit { fd.withLock { _ = close($0) } }
-
-    /// Appends one record (and syncs it: the audit trail must survive a crash).
+    /// Appends one record, synced to disk.
     public func append(_ record: AuditRecord) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var line = try encoder.encode(record)
-        line.append(0x0A)
-        try fd.withLock { fd in
-            try FileDescriptorIO.writeAll(fd, line, path: path)
-            _ = fsync(fd)
-        }
+        try file.append([record])
     }
 
-    /// Every record of an audit log, in order.
+    /// Every record of an audit log, in order (a torn last line is dropped; any other bad line throws).
     public static func read(_ path: String) throws -> [AuditRecord] {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        let decoder = JSONDecoder()
-        return try text.split(separator: "\n").enumerated().map { i, line in
+        let decoder = JSONCoding.decoder()
+        return try JSONLinesFile.lines(in: path).enumerated().map { i, line in
             do { return try decoder.decode(AuditRecord.self, from: Data(line.utf8)) } catch {
                 throw FileError(path: path, operation: "read the audit log", reason: "line \(i + 1): \(error)")
             }

@@ -154,13 +154,7 @@ public final class ExternalTaskRunner: TaskRunner {
             throw failure(.cannotStart(error.reason), folder: folder)
         }
         let status = child.wait(timeout: settings.timeout)
-        if status == nil {
-            child.terminate()
-            if child.wait(timeout: settings.terminationGrace) == nil {
-                child.kill()
-                child.wait(timeout: 10)
-            }
-        }
+        if status == nil { child.stop(grace: settings.terminationGrace) }
         // Whatever the command started and left running dies with it: nothing outlives its task.
         // A group id cannot be taken by anyone else while a member lives; with none left, this finds no one.
         _ = Glibc.kill(-child.pid, SIGKILL)
