@@ -105,15 +105,7 @@ public final class ChildProcess: @unchecked Sendable {
             _ = fl_spawn_file_actions_addchdir(&actions, workingDirectory)
         }
 
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for sig in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD, SIGQUIT] { sigaddset(&defaults, sig) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+        ChildProcess.startAfresh(&attributes)
 
         let argv = [executable] + arguments
         let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
@@ -135,6 +127,21 @@ public final class ChildProcess: @unchecked Sendable {
         waiter.name = "wait:\(pid)"
         waiter.stackSize = 64 << 10
         waiter.start()
+    }
+
+    /// The child starts with no signal blocked (a thread that spawns may have some blocked: swift-corelibs-
+    /// foundation#4772), the signals SwiftFL handles or ignores back at their defaults, and a process
+    /// group of its own (so a stop reaches what it starts).
+    private static func startAfresh(_ attributes: inout posix_spawnattr_t) {
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for sig in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD, SIGQUIT] { sigaddset(&defaults, sig) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
     }
 
     private func waitForExit() {
