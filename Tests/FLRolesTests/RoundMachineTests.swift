@@ -172,4 +172,25 @@ struct RoundMachineTests {
         m.requestTasks(from: "b", waiter: "b1", wait: 5)
         #expect(Self.replies(m.takeEffects()) == ["b1": Reply(status: .done, round: 1, reason: "stopped")])
     }
+
+    @Test func aBestModelThatCannotBeReadBackEndsTheExperimentWithTheFinalModelsNumbers() throws {
+        var m = try Self.machine(Self.settings(rounds: 2, collaborators: ["a", "b"], finalValidation: true))
+        for name in ["a", "b"] { _ = m.connect(name) }
+        m.start()
+        for accuracy in [0.9, 0.1] {
+            try Self.report(&m, "a", accuracy: accuracy, values: [1, 1])
+            try Self.report(&m, "b", accuracy: accuracy, values: [1, 1])
+        }
+        for name in ["a", "b"] {
+            m.record(TaskResultMessage(round: m.round, task: "validate", sampleCount: 5, metrics: ["accuracy": 0.2], layout: nil), from: name, weight: 5)
+        }
+        #expect(m.phase == .loadingBestModel)
+        // A departure while the best model is read back changes nothing but the log.
+        m.depart("b", reason: "gone")
+        #expect(m.phase == .loadingBestModel && m.outcome == nil)
+        _ = m.takeEffects()
+        m.bestModelLoaded(nil)
+        #expect(m.phase == .done && m.outcome?.succeeded == true && m.outcome?.finalMetrics["validate/accuracy"] == 0.2)
+        #expect(m.takeEffects().contains { if case .finished = $0 { true } else { false } })
+    }
 }

@@ -67,3 +67,28 @@ import Testing
         #expect(order.withLock { $0 } == [0, 1, 2, 3])
     }
 }
+
+extension WorkerPoolTests {
+    @Test func aKeyWithTooManyJobsWaitingIsRefusedMoreWhileOthersAreTaken() {
+        let pool = WorkerPool(name: "test", maximumThreads: 2, maximumQueuedPerKey: 3)
+        let started = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let ran = Mutex(0)
+        let each = DispatchSemaphore(value: 0)
+        #expect(pool.submit(key: 7) { started.signal(); release.wait() })
+        #expect(started.wait(timeout: .now() + 30) == .success)
+        // Key 7 is busy: three more wait, the fourth is refused; another key is still taken.
+        for _ in 0..<3 { #expect(pool.submit(key: 7) { ran.withLock { $0 += 1 }; each.signal() }) }
+        #expect(!pool.submit(key: 7) { ran.withLock { $0 += 100 } })
+        let other = DispatchSemaphore(value: 0)
+        #expect(pool.submit(key: 8) { other.signal() })
+        #expect(other.wait(timeout: .now() + 30) == .success)
+        // Once the queue drains, the key is taken again.
+        release.signal()
+        for _ in 0..<3 { #expect(each.wait(timeout: .now() + 30) == .success) }
+        let drained = DispatchSemaphore(value: 0)
+        #expect(pool.submit(key: 7) { drained.signal() })
+        #expect(drained.wait(timeout: .now() + 30) == .success)
+        #expect(ran.withLock { $0 } == 3)
+    }
+}

@@ -37,10 +37,26 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
     let peersChanged = DispatchSemaphore(value: 0)
     private let serverBox = Mutex<FrameServer?>(nil)
 
-    /// Runs `body` with the machine locked, then carries out what it decided, in order.
+    /// Runs `body` with the machine locked, then carries out what it decided. What must keep the
+    /// order it was decided in (log lines, events, metrics, saves, the outcome) is queued on `saver`
+    /// before the lock is released (queueing never blocks); replies and timers go out after.
     func mutate<R: Sendable>(_ body: (inout RoundMachine<Responder>) -> R) -> R {
-        let (result, effects) = machine.withLock { m in (body(&m), m.takeEffects()) }
-        for effect in effects { run(effect) }
+        let (result, immediate) = machine.withLock { m in
+            let result = body(&m)
+            var immediate: [RoundEffect<Responder>] = []
+            var ordered: [RoundEffect<Responder>] = []
+            for effect in m.takeEffects() {
+                switch effect {
+                case .reply, .expireRequest, .roundTimer, .statisticsTimer: immediate.append(effect)
+                default: ordered.append(effect)
+                }
+            }
+            if !ordered.isEmpty {
+                saver.async { [self, ordered] in for effect in ordered { runInOrder(effect) } }
+            }
+            return (result, immediate)
+        }
+        for effect in immediate { run(effect) }
         return result
     }
 
@@ -113,9 +129,14 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         return reportedOutcome.withLock { $0! }
     }
 
-    /// Stops serving at once. An experiment still running ends as failed.
+    /// Stops serving. An experiment still running ends as failed; the collaborators waiting are told
+    /// so (for up to a second) before their connections close.
     public func stop() {
         mutate { $0.finish(succeeded: false, reason: "stopped") }
+        let deadline = Deadline.after(seconds: 1)
+        while !deadline.hasPassed, !machine.withLock({ $0.everyoneConnectedTold }) {
+            _ = peersChanged.wait(timeout: .now() + max(0.001, deadline.remainingSeconds))
+        }
         let server = serverBox.withLock { $0 }
         server?.stop()
         saver.sync {}
@@ -135,8 +156,9 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         logger.warning("ignored a line on the command channel that is not a command: \(line.prefix(200))")
     }
 
-    // MARK: - Effects (run after `machine` is unlocked)
+    // MARK: - Effects
 
+    /// Replies and timers, after `machine` is unlocked.
     private func run(_ effect: RoundEffect<Responder>) {
         switch effect {
         case let .reply(responder, reply):
@@ -145,28 +167,36 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                 machine.withLock { _ = $0.toldDone.insert(responder.peer.name) }
                 peersChanged.signal()
             }
-        case let .log(level, message, fields):
-            logger.log(level, message, fields)
-        case let .event(event):
-            onEvent(event)
-        case let .metrics(records):
-            metricsLog.append(records)
         case let .expireRequest(token, seconds):
             timers.asyncAfter(deadline: .now() + seconds) { [self] in mutate { $0.expire(token) } }
         case let .roundTimer(round, attempt, seconds):
             timers.asyncAfter(deadline: .now() + seconds) { [self] in mutate { $0.roundTimedOut(round: round, attempt: attempt) } }
         case let .statisticsTimer(attempt, seconds):
             timers.asyncAfter(deadline: .now() + seconds) { [self] in mutate { $0.statisticsTimedOut(attempt: attempt) } }
+        default:
+            saver.async { [self] in runInOrder(effect) }
+        }
+    }
+
+    /// Everything else, on `saver`, in the order it was decided.
+    private func runInOrder(_ effect: RoundEffect<Responder>) {
+        switch effect {
+        case let .log(level, message, fields):
+            logger.log(level, message, fields)
+        case let .event(event):
+            onEvent(event)
+        case let .metrics(records):
+            metricsLog.append(records)
         case let .save(save):
-            saver.async { [self] in self.save(save) }
+            self.save(save)
         case .loadBestModel:
-            // After the saves before it: the best model's link may still be on its way.
-            saver.async { [self] in
-                let best = loadBestModel()
-                timers.async { [self] in mutate { $0.bestModelLoaded(best) } }
-            }
+            // After the saves before it: the best model's link has been made.
+            let best = loadBestModel()
+            timers.async { [self] in mutate { $0.bestModelLoaded(best) } }
         case let .finished(outcome):
-            saver.async { [self] in report(outcome) }
+            report(outcome)
+        case .reply, .expireRequest, .roundTimer, .statisticsTimer:
+            run(effect)
         }
     }
 

@@ -206,10 +206,7 @@ extension RoundMachine {
     /// experiment ends with the final model's numbers alone).
     mutating func bestModelLoaded(_ best: ModelState?) {
         guard phase == .loadingBestModel else { return }
-        guard let best, best.layout == layout else {
-            phase = .finalValidation
-            return finish(succeeded: true, reason: "completed \(roundsCompleted) rounds")
-        }
+        guard let best, best.layout == layout else { return finish(succeeded: true, reason: "completed \(roundsCompleted) rounds") }
         servedOverride = best
         phase = .bestValidation
         round += 1

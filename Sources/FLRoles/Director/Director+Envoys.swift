@@ -116,8 +116,8 @@ extension Director {
         } catch {
             return request.responder.fail(.internalError, "cannot read the archive of '\(x.name)': \(error)")
         }
-        // On the peer's writer, not this connection's thread: that one goes on reading the Envoy's
-        // heartbeats while a large archive is on its way, so the Envoy stays online meanwhile.
+        // On a streaming thread, not this connection's: that one goes on reading while a large archive
+        // is on its way, so the Envoy's heartbeats still count (their replies wait for the stream).
         request.responder.post(ArchiveReply(experiment: x.name, sha256: x.archiveSHA256), stream: source)
     }
 

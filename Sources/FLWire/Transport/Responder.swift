@@ -26,24 +26,37 @@ public struct Responder: Sendable {
     /// Answers with an error.
     public func fail(_ code: ErrorReply.Code, _ message: String) { reply(ErrorReply(code, message)) }
 
-    /// The threads that write posted replies: one job at a time per connection, in order. A peer
-    /// whose socket does not drain holds one of them until its write deadline; 64 such peers at once
+    /// The threads that write posted replies, one job at a time per connection, in order. A peer
+    /// whose socket does not drain holds one of them until its write deadline: 64 such peers at once
     /// before the others' posted replies wait. Blocking writes never run on Dispatch's threads.
     static let writers = WorkerPool(name: "peer-writer", maximumThreads: 64)
+    /// Streams (archives, models) go on threads of their own, so a burst of downloads never holds up
+    /// the small replies everyone else waits for; more than 16 at once would only share the same
+    /// cipher bandwidth.
+    static let streamers = WorkerPool(name: "peer-streamer", maximumThreads: 16)
+
+    /// The connection's key in the pools: the object's identity, unique in the process while a job
+    /// holds it (each server numbers its own connections from 1, so `serial` is not).
+    private var key: UInt64 { UInt64(UInt(bitPattern: ObjectIdentifier(peer))) }
 
     /// Queues `message` as the reply on the peer's writer and returns at once; `written` runs on the
     /// writer once it is sent (or the peer is found gone). For replies decided for many peers at
-    /// once (a round opening, a long poll expiring), so no peer waits for another's socket.
+    /// once (a round opening, a long poll expiring), so no peer waits for another's socket. A peer
+    /// with a thousand replies waiting is not reading: it is closed.
     public func post(_ message: some WireMessage, written: (@Sendable () -> Void)? = nil) {
-        Responder.writers.submit(key: peer.serial) {
+        let accepted = Responder.writers.submit(key: key) {
             reply(message)
+            written?()
+        }
+        if !accepted {
+            peer.close()
             written?()
         }
     }
 
-    /// Queues `message` and the stream after it (an archive, a model) on the peer's writer: the
-    /// connection's own thread goes on reading (an Envoy's heartbeats) while it is on its way.
+    /// Queues `message` and the stream after it (an archive, a model) on a streaming thread; the
+    /// connection's own thread goes on reading meanwhile.
     public func post(_ message: some WireMessage, stream: any ChunkSource) {
-        Responder.writers.submit(key: peer.serial) { reply(message, stream: stream) }
+        if !Responder.streamers.submit(key: key, { reply(message, stream: stream) }) { peer.close() }
     }
 }
