@@ -19,6 +19,11 @@ public struct WireWriter: Sendable {
     public mutating func int(_ v: Int) { i64(Int64(v)) }
     public mutating func f64(_ v: Double) { u64(v.bitPattern) }
 
+    /// Replaces the 32-bit value at `offset`: a list's count, written before its elements were known.
+    mutating func overwriteU32(_ v: UInt32, at offset: Int) {
+        withUnsafeBytes(of: v.littleEndian) { bytes.replaceSubrange(offset..<(offset + 4), with: $0) }
+    }
+
     public mutating func string(_ v: String) {
         let utf8 = v.utf8
         u32(UInt32(utf8.count))
