@@ -50,6 +50,14 @@ public struct WireReader {
         return v
     }
 
+    /// Any fixed-width integer in its own width, little-endian.
+    mutating func integer<T: FixedWidthInteger>(_ field: String) throws -> T {
+        let s = try take(MemoryLayout<T>.size, field)
+        var v = T.zero
+        for i in 0..<MemoryLayout<T>.size { v |= T(truncatingIfNeeded: bytes[s + i]) << (8 * i) }
+        return v
+    }
+
     public mutating func i64(_ field: String) throws -> Int64 { Int64(bitPattern: try u64(field)) }
     public mutating func int(_ field: String) throws -> Int { Int(try i64(field)) }
     public mutating func f64(_ field: String) throws -> Double { Double(bitPattern: try u64(field)) }

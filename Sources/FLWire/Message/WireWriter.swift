@@ -19,6 +19,9 @@ public struct WireWriter: Sendable {
     public mutating func int(_ v: Int) { i64(Int64(v)) }
     public mutating func f64(_ v: Double) { u64(v.bitPattern) }
 
+    /// Any fixed-width integer in its own width, little-endian.
+    mutating func integer<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+
     /// Replaces the 32-bit value at `offset`: a list's count, written before its elements were known.
     mutating func overwriteU32(_ v: UInt32, at offset: Int) {
         withUnsafeBytes(of: v.littleEndian) { bytes.replaceSubrange(offset..<(offset + 4), with: $0) }

@@ -25,56 +25,23 @@ extension Float: WireRepresentable {
     static func read(from r: inout WireReader, field: String) throws -> Float { Float(bitPattern: try r.u32(field)) }
 }
 
-/// Every integer travels in its own width, little-endian; `Int` as a signed 64-bit value.
-extension Int: WireRepresentable {
-    func write(to w: inout WireWriter) { w.int(self) }
-    static func read(from r: inout WireReader, field: String) throws -> Int { try r.int(field) }
+/// Every integer travels in its own width, little-endian (`Int` and `UInt` as 64 bits): the
+/// bytes `WireWriter.u16`, `.int` and the others write.
+extension WireRepresentable where Self: FixedWidthInteger {
+    func write(to w: inout WireWriter) { w.integer(self) }
+    static func read(from r: inout WireReader, field: String) throws -> Self { try r.integer(field) }
 }
 
-extension Int8: WireRepresentable {
-    func write(to w: inout WireWriter) { w.u8(UInt8(bitPattern: self)) }
-    static func read(from r: inout WireReader, field: String) throws -> Int8 { Int8(bitPattern: try r.u8(field)) }
-}
-
-extension Int16: WireRepresentable {
-    func write(to w: inout WireWriter) { w.u16(UInt16(bitPattern: self)) }
-    static func read(from r: inout WireReader, field: String) throws -> Int16 { Int16(bitPattern: try r.u16(field)) }
-}
-
-extension Int32: WireRepresentable {
-    func write(to w: inout WireWriter) { w.u32(UInt32(bitPattern: self)) }
-    static func read(from r: inout WireReader, field: String) throws -> Int32 { Int32(bitPattern: try r.u32(field)) }
-}
-
-extension Int64: WireRepresentable {
-    func write(to w: inout WireWriter) { w.i64(self) }
-    static func read(from r: inout WireReader, field: String) throws -> Int64 { try r.i64(field) }
-}
-
-extension UInt: WireRepresentable {
-    func write(to w: inout WireWriter) { w.u64(UInt64(self)) }
-    static func read(from r: inout WireReader, field: String) throws -> UInt { UInt(try r.u64(field)) }
-}
-
-extension UInt8: WireRepresentable {
-    func write(to w: inout WireWriter) { w.u8(self) }
-    static func read(from r: inout WireReader, field: String) throws -> UInt8 { try r.u8(field) }
-}
-
-extension UInt16: WireRepresentable {
-    func write(to w: inout WireWriter) { w.u16(self) }
-    static func read(from r: inout WireReader, field: String) throws -> UInt16 { try r.u16(field) }
-}
-
-extension UInt32: WireRepresentable {
-    func write(to w: inout WireWriter) { w.u32(self) }
-    static func read(from r: inout WireReader, field: String) throws -> UInt32 { try r.u32(field) }
-}
-
-extension UInt64: WireRepresentable {
-    func write(to w: inout WireWriter) { w.u64(self) }
-    static func read(from r: inout WireReader, field: String) throws -> UInt64 { try r.u64(field) }
-}
+extension Int: WireRepresentable {}
+extension Int8: WireRepresentable {}
+extension Int16: WireRepresentable {}
+extension Int32: WireRepresentable {}
+extension Int64: WireRepresentable {}
+extension UInt: WireRepresentable {}
+extension UInt8: WireRepresentable {}
+extension UInt16: WireRepresentable {}
+extension UInt32: WireRepresentable {}
+extension UInt64: WireRepresentable {}
 
 /// Lists of doubles (feature statistics: up to a million) go through in one loop, with no
 /// per-element dispatch; the bytes are those of any other list.
