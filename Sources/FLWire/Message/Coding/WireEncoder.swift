@@ -17,7 +17,7 @@ final class WireEncoder: Encoder {
     /// Appends `value` to `writer`.
     static func encode<T: Encodable>(_ value: T, into writer: inout WireWriter) {
         let encoder = WireEncoder(writer)
-        writer = WireWriter()  // hand over the buffer so appending does not copy it
+        writer = WireWriter(capacity: 0)  // hand over the buffer so appending does not copy it
         do {
             try encoder.encodeValue(value)
         } catch {
