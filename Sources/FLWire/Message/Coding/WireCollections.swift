@@ -41,7 +41,7 @@ extension Dictionary: WireStringKeyed where Key == String, Value: Codable {
         let n = try decoder.decodeCount()
         var map: [String: Value] = [:]
         for _ in 0..<n {
-            let key = try decoder.reader.string(decoder.field)
+            let key = try decoder.located { try decoder.reader.string("") }
             let value = try decoder.decodeValue(Value.self)
             guard map.updateValue(value, forKey: key) == nil else { throw decoder.error("key '\(key)' repeats") }
         }

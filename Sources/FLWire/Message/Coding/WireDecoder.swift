@@ -31,30 +31,37 @@ final class WireDecoder: Decoder {
 
     func error(_ reason: String) -> WireDecodingError { WireDecodingError(context: reader.context, field: field, reason: reason) }
 
+    /// Runs a read of `reader` given the field "" (or ".sub"): the path's text is built only when the
+    /// read throws, not for every field read.
+    func located<R>(_ read: () throws -> R) throws -> R {
+        do { return try read() } catch var error as WireDecodingError {
+            error.field = field + error.field
+            throw error
+        }
+    }
+
     /// One value at `key` (nil: at the current path).
     func decodeValue<T: Decodable>(_ type: T.Type, at key: (any CodingKey)? = nil) throws -> T {
         if let key { path.append(key) }
         defer { if key != nil { path.removeLast() } }
-        let value: T
-        if let optional = T.self as? any WireOptional.Type {
-            value = try optional.decodeTagged(from: self) as! T
-        } else if let representable = T.self as? any WireRepresentable.Type {
-            value = try representable.read(from: &reader, field: field) as! T
+        if let representable = T.self as? any WireRepresentable.Type {
+            return try located { try representable.read(from: &reader, field: "") as! T }
+        } else if let optional = T.self as? any WireOptional.Type {
+            return try optional.decodeTagged(from: self) as! T
         } else if let map = T.self as? any WireStringKeyed.Type {
-            value = try map.decodeSorted(from: self) as! T
-        } else {
-            do {
-                value = try T(from: self)
-            } catch let error as DecodingError {
-                // An enumeration's raw value that names no case, from `RawRepresentable`'s decoding.
-                guard case .dataCorrupted(let context) = error else { throw self.error("\(error)") }
-                throw self.error(context.debugDescription)
-            }
+            return try map.decodeSorted(from: self) as! T
+        }
+        let value: T
+        do {
+            value = try T(from: self)
+        } catch let error as DecodingError {
+            // An enumeration's raw value that names no case, from `RawRepresentable`'s decoding.
+            guard case .dataCorrupted(let context) = error else { throw self.error("\(error)") }
+            throw self.error(context.debugDescription)
         }
         if let checked = value as? any WireChecked {
             do { try checked.check() } catch {
-                let inner = error.field.isEmpty ? field : field.isEmpty ? error.field : "\(field).\(error.field)"
-                throw WireDecodingError(context: reader.context, field: inner, reason: error.reason)
+                throw WireDecodingError(context: reader.context, field: field.isEmpty ? error.field : "\(field).\(error.field)", reason: error.reason)
             }
         }
         return value
@@ -62,7 +69,7 @@ final class WireDecoder: Decoder {
 
     /// The tag of an optional: whether it is nil (tag 0) or a value follows (tag 1).
     func decodeNilTag() throws -> Bool {
-        switch try reader.u8(field) {
+        switch try located({ try reader.u8("") }) {
         case 0: return true
         case 1: return false
         case let tag: throw error("optional tag is \(tag)")
@@ -71,7 +78,7 @@ final class WireDecoder: Decoder {
 
     /// A list's count, checked against the bytes left (every element takes at least one).
     func decodeCount() throws -> Int {
-        let n = Int(try reader.u32(field))
+        let n = Int(try located { try reader.u32("") })
         guard n <= reader.remaining else { throw error("claims \(n) elements, only \(reader.remaining) bytes left") }
         return n
     }
