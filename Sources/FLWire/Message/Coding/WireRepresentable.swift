@@ -32,23 +32,31 @@ extension WireRepresentable where Self: FixedWidthInteger {
     static func read(from r: inout WireReader, field: String) throws -> Self { try r.integer(field) }
 }
 
-extension Int: WireRepresentable {}
-extension Int8: WireRepresentable {}
-extension Int16: WireRepresentable {}
-extension Int32: WireRepresentable {}
-extension Int64: WireRepresentable {}
-extension UInt: WireRepresentable {}
-extension UInt8: WireRepresentable {}
-extension UInt16: WireRepresentable {}
-extension UInt32: WireRepresentable {}
-extension UInt64: WireRepresentable {}
 
-/// Lists of doubles (feature statistics: up to a million) go through in one loop, with no
-/// per-element dispatch; the bytes are those of any other list.
-extension Array: WireRepresentable where Element == Double {
-    func write(to w: inout WireWriter) { w.list(self) { $0.f64($1) } }
-    static func read(from r: inout WireReader, field: String) throws -> [Double] {
-        try r.list(field, minimumElementSize: 8) { try $0.f64(field) }
+/// A value of fixed size, so a list of them can be read and written in one loop with no
+/// per-element dispatch (feature statistics carry a million doubles; a byte payload stays one
+/// contiguous array), and its count checked against the bytes left before any space is reserved.
+protocol WireFixedSize: WireRepresentable {}
+
+extension Bool: WireFixedSize {}
+extension Double: WireFixedSize {}
+extension Float: WireFixedSize {}
+extension Int: WireFixedSize {}
+extension Int8: WireFixedSize {}
+extension Int16: WireFixedSize {}
+extension Int32: WireFixedSize {}
+extension Int64: WireFixedSize {}
+extension UInt: WireFixedSize {}
+extension UInt8: WireFixedSize {}
+extension UInt16: WireFixedSize {}
+extension UInt32: WireFixedSize {}
+extension UInt64: WireFixedSize {}
+
+/// The same bytes as any other list: a 32-bit count, then the elements.
+extension Array: WireRepresentable where Element: WireFixedSize {
+    func write(to w: inout WireWriter) { w.list(self) { $1.write(to: &$0) } }
+    static func read(from r: inout WireReader, field: String) throws -> [Element] {
+        try r.list(field, minimumElementSize: MemoryLayout<Element>.size) { try Element.read(from: &$0, field: field) }
     }
 }
 
