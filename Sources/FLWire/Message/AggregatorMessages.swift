@@ -19,18 +19,6 @@ public struct CollaboratorHello: WireMessage {
         self.experiment = experiment
         self.version = version
     }
-
-    public func encode(to w: inout WireWriter) {
-        w.string(collaborator)
-        w.string(experiment)
-        w.u16(version)
-    }
-
-    public init(from r: inout WireReader) throws {
-        collaborator = try r.string("collaborator")
-        experiment = try r.string("experiment")
-        version = try r.u16("version")
-    }
 }
 
 /// The aggregator's answer to a hello.
@@ -54,21 +42,12 @@ public struct AggregatorWelcome: WireMessage {
         self.layout = layout
         self.wantsFeatureStatistics = wantsFeatureStatistics
     }
+}
 
-    public func encode(to w: inout WireWriter) {
-        w.string(experiment)
-        w.int(roundsToTrain)
-        w.int(currentRound)
-        w.layout(layout)
-        w.bool(wantsFeatureStatistics)
-    }
-
-    public init(from r: inout WireReader) throws {
-        experiment = try r.string("experiment")
-        roundsToTrain = try r.count("roundsToTrain", limit: 1_000_000)
-        currentRound = try r.count("currentRound", limit: 1_000_000)
-        layout = try r.layout("layout")
-        wantsFeatureStatistics = try r.bool("wantsFeatureStatistics")
+extension AggregatorWelcome: WireChecked {
+    func check() throws(WireFieldError) {
+        try WireFieldError.round(roundsToTrain, "roundsToTrain")
+        try WireFieldError.round(currentRound, "currentRound")
     }
 }
 
@@ -97,22 +76,13 @@ public struct FeatureStatisticsReport: WireMessage {
     public static func declining(_ reason: String) -> FeatureStatisticsReport {
         FeatureStatisticsReport(count: 0, sum: [], sumOfSquares: [], declined: reason)
     }
+}
 
-    public func encode(to w: inout WireWriter) {
-        w.int(count)
-        w.list(sum) { $0.f64($1) }
-        w.list(sumOfSquares) { $0.f64($1) }
-        w.string(declined)
-    }
-
-    public init(from r: inout WireReader) throws {
-        count = try r.count("count", limit: Int.max)
-        sum = try r.list("sum", minimumElementSize: 8) { try $0.f64("sum") }
-        sumOfSquares = try r.list("sumOfSquares", minimumElementSize: 8) { try $0.f64("sumOfSquares") }
-        declined = try r.string("declined")
-        guard sum.count == sumOfSquares.count, sum.count <= FeatureStatisticsReport.maximumFeatures else {
-            throw WireDecodingError(context: r.context, field: "sumOfSquares", reason: "\(sumOfSquares.count) sums of squares for \(sum.count) sums")
-        }
+extension FeatureStatisticsReport: WireChecked {
+    func check() throws(WireFieldError) {
+        try WireFieldError.count(count, "count")
+        try WireFieldError.require(sum.count == sumOfSquares.count && sum.count <= FeatureStatisticsReport.maximumFeatures, "sumOfSquares",
+                                   "\(sumOfSquares.count) sums of squares for \(sum.count) sums")
     }
 }
 
@@ -129,18 +99,12 @@ public struct TaskRequest: WireMessage {
         self.round = round
         self.maximumWaitSeconds = maximumWaitSeconds
     }
+}
 
-    public func encode(to w: inout WireWriter) {
-        w.int(round)
-        w.f64(maximumWaitSeconds)
-    }
-
-    public init(from r: inout WireReader) throws {
-        round = try r.count("round", limit: 1_000_000)
-        maximumWaitSeconds = try r.f64("maximumWaitSeconds")
-        guard maximumWaitSeconds.isFinite, maximumWaitSeconds >= 0 else {
-            throw WireDecodingError(context: r.context, field: "maximumWaitSeconds", reason: "is \(maximumWaitSeconds)")
-        }
+extension TaskRequest: WireChecked {
+    func check() throws(WireFieldError) {
+        try WireFieldError.round(round, "round")
+        try WireFieldError.wait(maximumWaitSeconds, "maximumWaitSeconds")
     }
 }
 
@@ -148,7 +112,7 @@ public struct TaskRequest: WireMessage {
 public struct TaskReply: WireMessage {
     public static let type = MessageType(rawValue: 0x0103)
 
-    public enum Status: UInt8, Sendable {
+    public enum Status: UInt8, Sendable, Codable {
         /// Run `tasks` for `round`.
         case run = 1
         /// Nothing yet: ask again (the long-poll timed out).
@@ -169,20 +133,10 @@ public struct TaskReply: WireMessage {
         self.tasks = tasks
         self.reason = reason
     }
+}
 
-    public func encode(to w: inout WireWriter) {
-        w.u8(status.rawValue)
-        w.int(round)
-        w.strings(tasks)
-        w.string(reason)
-    }
-
-    public init(from r: inout WireReader) throws {
-        status = try r.enumeration("status", as: Status.self)
-        round = try r.count("round", limit: 1_000_000)
-        tasks = try r.strings("tasks")
-        reason = try r.string("reason")
-    }
+extension TaskReply: WireChecked {
+    func check() throws(WireFieldError) { try WireFieldError.round(round, "round") }
 }
 
 /// Asks for the aggregated model of a round; answered by `ModelReply` with the tensors streamed.
@@ -190,8 +144,10 @@ public struct ModelRequest: WireMessage {
     public static let type = MessageType(rawValue: 0x0104)
     public var round: Int
     public init(round: Int) { self.round = round }
-    public func encode(to w: inout WireWriter) { w.int(round) }
-    public init(from r: inout WireReader) throws { round = try r.count("round", limit: 1_000_000) }
+}
+
+extension ModelRequest: WireChecked {
+    func check() throws(WireFieldError) { try WireFieldError.round(round, "round") }
 }
 
 /// Announces the model streamed in the chunks that follow.
@@ -203,14 +159,10 @@ public struct ModelReply: WireMessage {
         self.round = round
         self.layout = layout
     }
-    public func encode(to w: inout WireWriter) {
-        w.int(round)
-        w.layout(layout)
-    }
-    public init(from r: inout WireReader) throws {
-        round = try r.count("round", limit: 1_000_000)
-        layout = try r.layout("layout")
-    }
+}
+
+extension ModelReply: WireChecked {
+    func check() throws(WireFieldError) { try WireFieldError.round(round, "round") }
 }
 
 /// The outcome of one task: metrics, the number of samples behind them, and for training tasks
@@ -232,20 +184,9 @@ public struct TaskResultMessage: WireMessage {
         self.metrics = metrics
         self.layout = layout
     }
+}
 
-    public func encode(to w: inout WireWriter) {
-        w.int(round)
-        w.string(task)
-        w.i64(Int64(sampleCount))
-        w.metrics(metrics)
-        w.optional(layout) { $0.layout($1) }
-    }
-
-    public init(from r: inout WireReader) throws {
-        round = try r.count("round", limit: 1_000_000)
-        task = try r.string("task")
-        sampleCount = Int(try r.i64("sampleCount"))
-        metrics = try r.metrics("metrics")
-        layout = try r.optional("layout") { try $0.layout("layout") }
-    }
+// `sampleCount` is not checked: it has always travelled as any 64-bit value.
+extension TaskResultMessage: WireChecked {
+    func check() throws(WireFieldError) { try WireFieldError.round(round, "round") }
 }

@@ -1,14 +1,22 @@
 import FLCore
 
 /// A typed control message: small, binary-encoded, one per frame.
-public protocol WireMessage: Sendable {
+///
+/// A message lists its fields once, as its stored properties in wire order; `Codable` derives its
+/// encoding and decoding from that list through `WireEncoder` and `WireDecoder` (see there for the
+/// format). Limits beyond the fields' types are the message's `WireChecked.check()`.
+public protocol WireMessage: Codable, Sendable {
     /// The frame type that carries this message.
     static var type: MessageType { get }
-    func encode(to writer: inout WireWriter)
-    init(from reader: inout WireReader) throws
 }
 
 extension WireMessage {
+    /// Appends the message's payload to `writer`.
+    public func encode(to writer: inout WireWriter) { WireEncoder.encode(self, into: &writer) }
+
+    /// Reads one message from `reader`, leaving it after the message.
+    public init(from reader: inout WireReader) throws { self = try WireDecoder.decode(Self.self, from: &reader) }
+
     /// The message's encoded payload.
     public func encoded() -> [UInt8] {
         var w = WireWriter()
@@ -61,82 +69,5 @@ public enum MessageRegistry {
     public static func decode(type: UInt16, payload: [UInt8]) throws -> any WireMessage {
         guard let m = types[type] else { throw FrameError.unknownType(type) }
         return try m.decode(payload)
-    }
-}
-
-// MARK: - Common messages
-
-/// A refusal or failure, answering any request.
-public struct ErrorReply: WireMessage, Error, CustomStringConvertible {
-    public static let type = MessageType(rawValue: 0x0010)
-
-    /// Why the request failed, in a form programs can act on.
-    public enum Code: UInt16, Sendable {
-        case badRequest = 1, notAllowed = 2, notFound = 3, rejected = 4, conflict = 5, internalError = 6, shuttingDown = 7, unknownPeer = 8
-    }
-
-    public var code: Code
-    public var message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public func encode(to w: inout WireWriter) {
-        w.u16(code.rawValue)
-        w.string(message)
-    }
-
-    public init(from r: inout WireReader) throws {
-        let raw = try r.u16("code")
-        code = Code(rawValue: raw) ?? .internalError
-        message = try r.string("message")
-    }
-
-    public var description: String { "\(message) (\(code))" }
-}
-
-/// A request that succeeded with nothing to return.
-public struct OkReply: WireMessage {
-    public static let type = MessageType(rawValue: 0x0011)
-    public init() {}
-    public func encode(to w: inout WireWriter) {}
-    public init(from r: inout WireReader) throws {}
-}
-
-/// Keeps an idle connection alive; answered with `OkReply`.
-public struct Ping: WireMessage {
-    public static let type = MessageType(rawValue: 0x0012)
-    public init() {}
-    public func encode(to w: inout WireWriter) {}
-    public init(from r: inout WireReader) throws {}
-}
-
-// MARK: - Layout encoding shared by messages that carry models
-
-extension WireWriter {
-    /// A model layout: each tensor's name, dtype and shape.
-    public mutating func layout(_ layout: ModelLayout) {
-        list(layout.tensors) { w, spec in
-            w.string(spec.name)
-            w.string(spec.dtype.rawValue)
-            w.list(spec.shape) { $0.int($1) }
-        }
-    }
-}
-
-extension WireReader {
-    public mutating func layout(_ field: String) throws -> ModelLayout {
-        let specs = try list(field, minimumElementSize: 12) { r -> TensorSpec in
-            let name = try r.string("\(field).name")
-            let dtypeName = try r.string("\(field).dtype")
-            guard let dtype = DType(rawValue: dtypeName) else {
-                throw WireDecodingError(context: r.context, field: field, reason: "unknown dtype '\(dtypeName)'")
-            }
-            let shape = try r.list("\(field).shape", minimumElementSize: 8) { try $0.count("\(field).shape", limit: ModelLayout.maximumCount) }
-            return TensorSpec(name: name, shape: shape, dtype: dtype)
-        }
-        do { return try ModelLayout(specs) } catch { throw WireDecodingError(context: context, field: field, reason: "\(error)") }
     }
 }

@@ -31,35 +31,23 @@ public struct WireReader {
         }
     }
 
-    public mutating func u16(_ field: String) throws -> UInt16 {
-        let s = try take(2, field)
-        return UInt16(bytes[s]) | UInt16(bytes[s + 1]) << 8
-    }
+    public mutating func u16(_ field: String) throws -> UInt16 { try integer(field) }
 
-    public mutating func u32(_ field: String) throws -> UInt32 {
-        let s = try take(4, field)
-        var v: UInt32 = 0
-        for i in 0..<4 { v |= UInt32(bytes[s + i]) << (8 * UInt32(i)) }
-        return v
-    }
+    public mutating func u32(_ field: String) throws -> UInt32 { try integer(field) }
 
-    public mutating func u64(_ field: String) throws -> UInt64 {
-        let s = try take(8, field)
-        var v: UInt64 = 0
-        for i in 0..<8 { v |= UInt64(bytes[s + i]) << (8 * UInt64(i)) }
+    public mutating func u64(_ field: String) throws -> UInt64 { try integer(field) }
+
+    /// Any fixed-width integer in its own width, little-endian.
+    mutating func integer<T: FixedWidthInteger>(_ field: String) throws -> T {
+        let s = try take(MemoryLayout<T>.size, field)
+        var v = T.zero
+        for i in 0..<MemoryLayout<T>.size { v |= T(truncatingIfNeeded: bytes[s + i]) << (8 * i) }
         return v
     }
 
     public mutating func i64(_ field: String) throws -> Int64 { Int64(bitPattern: try u64(field)) }
     public mutating func int(_ field: String) throws -> Int { Int(try i64(field)) }
     public mutating func f64(_ field: String) throws -> Double { Double(bitPattern: try u64(field)) }
-
-    /// A one-byte enumeration value; a byte that names no case is an error naming the field.
-    public mutating func enumeration<E: RawRepresentable>(_ field: String, as type: E.Type = E.self) throws -> E where E.RawValue == UInt8 {
-        let raw = try u8(field)
-        guard let value = E(rawValue: raw) else { throw WireDecodingError(context: context, field: field, reason: "unknown value \(raw)") }
-        return value
-    }
 
     /// A non-negative integer no larger than `limit`.
     public mutating func count(_ field: String, limit: Int) throws -> Int {
@@ -77,20 +65,6 @@ public struct WireReader {
         return text
     }
 
-    public mutating func blob(_ field: String) throws -> [UInt8] {
-        let n = Int(try u32(field))
-        let s = try take(n, field)
-        return Array(bytes[s..<(s + n)])
-    }
-
-    public mutating func optional<T>(_ field: String, _ read: (inout WireReader) throws -> T) throws -> T? {
-        switch try u8(field) {
-        case 0: return nil
-        case 1: return try read(&self)
-        case let v: throw WireDecodingError(context: context, field: field, reason: "optional tag is \(v)")
-        }
-    }
-
     /// A list whose every element takes at least `minimumElementSize` bytes, so the count is checked
     /// against the bytes left before any element is read or space reserved.
     public mutating func list<T>(_ field: String, minimumElementSize: Int = 1, _ read: (inout WireReader) throws -> T) throws -> [T] {
@@ -104,43 +78,8 @@ public struct WireReader {
         return out
     }
 
-    public mutating func strings(_ field: String) throws -> [String] {
-        try list(field, minimumElementSize: 4) { try $0.string(field) }
-    }
-
-    public mutating func metrics(_ field: String) throws -> [String: Double] {
-        let pairs = try list(field, minimumElementSize: 12) { r in (try r.string(field), try r.f64(field)) }
-        var m: [String: Double] = [:]
-        for (k, v) in pairs {
-            guard m.updateValue(v, forKey: k) == nil else { throw WireDecodingError(context: context, field: field, reason: "key '\(k)' repeats") }
-        }
-        return m
-    }
-
-    public mutating func dictionary(_ field: String) throws -> [String: String] {
-        let pairs = try list(field, minimumElementSize: 8) { r in (try r.string(field), try r.string(field)) }
-        var m: [String: String] = [:]
-        for (k, v) in pairs {
-            guard m.updateValue(v, forKey: k) == nil else { throw WireDecodingError(context: context, field: field, reason: "key '\(k)' repeats") }
-        }
-        return m
-    }
-
     /// Ends decoding; trailing bytes are an error because they mean the peer speaks another version.
     public func finish() throws {
         guard remaining == 0 else { throw WireDecodingError(context: context, field: "end", reason: "\(remaining) unexpected trailing bytes") }
     }
-}
-
-/// A control message that does not decode, naming the message and field.
-public struct WireDecodingError: Error, Sendable, CustomStringConvertible {
-    public var context: String
-    public var field: String
-    public var reason: String
-    public init(context: String, field: String, reason: String) {
-        self.context = context
-        self.field = field
-        self.reason = reason
-    }
-    public var description: String { "malformed \(context): field '\(field)' \(reason)" }
 }

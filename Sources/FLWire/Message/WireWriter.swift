@@ -11,13 +11,21 @@ public struct WireWriter: Sendable {
 
     public mutating func u8(_ v: UInt8) { bytes.append(v) }
     public mutating func bool(_ v: Bool) { bytes.append(v ? 1 : 0) }
-    public mutating func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-    public mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-    public mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    public mutating func u16(_ v: UInt16) { integer(v) }
+    public mutating func u32(_ v: UInt32) { integer(v) }
+    public mutating func u64(_ v: UInt64) { integer(v) }
     public mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
     /// An `Int` as a signed 64-bit value.
     public mutating func int(_ v: Int) { i64(Int64(v)) }
     public mutating func f64(_ v: Double) { u64(v.bitPattern) }
+
+    /// Any fixed-width integer in its own width, little-endian.
+    mutating func integer<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+
+    /// Replaces the 32-bit value at `offset`: a list's count, written before its elements were known.
+    mutating func overwriteU32(_ v: UInt32, at offset: Int) {
+        withUnsafeBytes(of: v.littleEndian) { bytes.replaceSubrange(offset..<(offset + 4), with: $0) }
+    }
 
     public mutating func string(_ v: String) {
         let utf8 = v.utf8
@@ -25,44 +33,9 @@ public struct WireWriter: Sendable {
         bytes.append(contentsOf: utf8)
     }
 
-    public mutating func blob(_ v: [UInt8]) {
-        u32(UInt32(v.count))
-        bytes.append(contentsOf: v)
-    }
-
-    public mutating func optional<T>(_ v: T?, _ write: (inout WireWriter, T) -> Void) {
-        if let v {
-            u8(1)
-            write(&self, v)
-        } else {
-            u8(0)
-        }
-    }
-
     public mutating func list<T>(_ items: [T], _ write: (inout WireWriter, T) -> Void) {
         u32(UInt32(items.count))
         for item in items { write(&self, item) }
     }
 
-    public mutating func strings(_ items: [String]) { list(items) { $0.string($1) } }
-
-    /// A string → double map, written with sorted keys so equal maps encode to equal bytes.
-    public mutating func metrics(_ m: [String: Double]) {
-        let keys = m.keys.sorted()
-        u32(UInt32(keys.count))
-        for k in keys {
-            string(k)
-            f64(m[k]!)
-        }
-    }
-
-    /// A string → string map, sorted by key.
-    public mutating func dictionary(_ m: [String: String]) {
-        let keys = m.keys.sorted()
-        u32(UInt32(keys.count))
-        for k in keys {
-            string(k)
-            string(m[k]!)
-        }
-    }
 }
