@@ -5,9 +5,19 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 
 int fl_accept_cloexec(int fd) {
     return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+}
+
+long fl_socket_send_space(int fd) {
+    int queued = 0, size = 0;
+    socklen_t length = sizeof(size);
+    if (ioctl(fd, SIOCOUTQ, &queued) != 0) return -1;
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, &length) != 0) return -1;
+    return (long)size - (long)queued;
 }
 
 int fl_pipe_cloexec(int fds[2]) {

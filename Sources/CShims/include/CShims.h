@@ -11,6 +11,10 @@
 int fl_accept_cloexec(int fd);
 /// pipe2(2) with O_CLOEXEC.
 int fl_pipe_cloexec(int fds[2]);
+
+/// Bytes a write to socket `fd` can queue now without blocking (its send buffer less what is still
+/// unsent, SIOCOUTQ); -1 when the kernel will not say.
+long fl_socket_send_space(int fd);
 /// Adds "close every descriptor from `lowfd` up" to spawn file actions (glibc 2.34+).
 int fl_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowfd);
 /// Adds "change to `path`" to spawn file actions (glibc 2.29+).

@@ -76,6 +76,18 @@ public final class FrameChannel: @unchecked Sendable {
         }
     }
 
+    /// Sends one control message if that cannot wait: the channel is free (no stream on its way) and
+    /// the connection has room for it. Returns false, having sent nothing, otherwise.
+    public func sendIfWritable(_ message: some WireMessage, id: UInt32, flags: FrameFlags = [], deadline: Deadline) throws -> Bool {
+        let frame = FrameChannel.encodeFrame(message, id: id, flags: flags, streamLength: nil)
+        let sent = try writeLock.withLockIfAvailable { _ -> Bool in
+            guard stream.canWriteWithoutWaiting(frame.count) else { return false }
+            try frame.withUnsafeBytes { try stream.write($0, deadline: deadline) }
+            return true
+        }
+        return sent ?? false
+    }
+
     /// Sends a message followed by its stream in chunk frames; the two are never interleaved
     /// with other frames. Chunks go straight from the source's storage to the connection.
     public func send(_ message: some WireMessage, id: UInt32, flags: FrameFlags = [], stream source: any ChunkSource, deadline: Deadline) throws {

@@ -4,6 +4,7 @@ import Glibc
 #endif
 import Synchronization
 internal import COpenSSL
+import CShims
 
 /// One mutual-TLS 1.3 connection over a non-blocking TCP socket.
 ///
@@ -257,4 +258,10 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
     }
 
     public var isClosed: Bool { closed.load(ordering: .relaxed) }
+
+    /// Room in the socket's send buffer for `count` bytes and their TLS records' overhead (a record
+    /// per 16 KiB, each well under the 4 KiB margin).
+    public func canWriteWithoutWaiting(_ count: Int) -> Bool {
+        !closed.load(ordering: .relaxed) && fl_socket_send_space(fd) >= count + 4096
+    }
 }

@@ -10,9 +10,14 @@ public protocol ByteStream: AnyObject, Sendable {
     func write(_ buffer: UnsafeRawBufferPointer, deadline: Deadline) throws
     /// Closes the stream; blocked readers and writers return with an error or end-of-stream.
     func close()
+    /// Whether writing `count` bytes now would not wait for the peer (room in the socket's buffer).
+    func canWriteWithoutWaiting(_ count: Int) -> Bool
 }
 
 extension ByteStream {
+    /// Streams that cannot tell say no: their writes go where waiting is harmless.
+    public func canWriteWithoutWaiting(_ count: Int) -> Bool { false }
+
     /// Fills `buffer` completely, or throws `FrameError.truncated` if the stream ends first.
     public func readExactly(into buffer: UnsafeMutableRawBufferPointer, deadline: Deadline) throws {
         var done = 0

@@ -44,6 +44,19 @@ public struct Responder: Sendable {
     /// once (a round opening, a long poll expiring), so no peer waits for another's socket. A peer
     /// with a thousand replies waiting is not reading: it is closed.
     public func post(_ message: some WireMessage, written: (@Sendable () -> Void)? = nil) {
+        // Most replies fit the room the connection has: written at once on this thread (no thread
+        // hand-off, which costs more than the write on a busy machine); only one that would wait goes
+        // to the writers.
+        do {
+            if try peer.channel.sendIfWritable(message, id: id, flags: .reply, deadline: .after(seconds: peer.writeTimeout)) {
+                written?()
+                return
+            }
+        } catch {
+            peer.close()
+            written?()
+            return
+        }
         let accepted = Responder.writers.submit(key: key) {
             reply(message)
             written?()
