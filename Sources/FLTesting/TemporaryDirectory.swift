@@ -28,13 +28,33 @@ public final class TemporaryDirectory: Sendable {
     /// `path/name`.
     public func appending(_ name: String) -> String { "\(path)/\(name)" }
 
-    /// Writes `text` to `relative` (creating its folders) and returns the full path.
+    /// Writes `text` to `relative` (creating its folders, with `mode`) and returns the full path.
     @discardableResult
-    public func write(_ relative: String, _ text: String) throws -> String {
+    public func write(_ relative: String, _ text: String, mode: mode_t = 0o644) throws -> String {
+        try write(relative, Array(text.utf8), mode: mode)
+    }
+
+    /// Writes `bytes` to `relative` (creating its folders, with `mode`) and returns the full path.
+    @discardableResult
+    public func write(_ relative: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws -> String {
         let full = appending(relative)
         try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: full))
+        try Data(bytes).write(to: URL(fileURLWithPath: full))
+        chmod(full, mode)
         return full
+    }
+
+    /// Creates the folder `relative` (and its parents) and returns its full path.
+    @discardableResult
+    public func makeDirectory(_ relative: String) throws -> String {
+        let full = appending(relative)
+        try FileManager.default.createDirectory(atPath: full, withIntermediateDirectories: true)
+        return full
+    }
+
+    /// The names in the folder `relative` (the directory itself when empty), sorted; none when it is missing.
+    public func list(_ relative: String = "") -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: relative.isEmpty ? path : appending(relative))) ?? []).sorted()
     }
 
     /// Deletes the directory and its contents. Idempotent.

@@ -106,12 +106,12 @@ func sameRule(_ a: ArchiveError.Rule, _ b: ArchiveError.Rule) -> Bool {
 struct ArchiveExtractorTests {
     @Test(arguments: HostileCase.all)
     func hostileArchivesAreRefusedAndLeaveNothing(_ hostile: HostileCase) throws {
-        let archives = try ScratchDirectory()
-        let parent = try ScratchDirectory()
+        let archives = try TemporaryDirectory(prefix: "swiftfl-archive")
+        let parent = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { archives.remove(); parent.remove() }
         let archive = try archives.write("ws.tar", hostile.bytes)
         let error = expectArchiveError({
-            try ArchiveExtractor.extract(archive: archive, into: parent.sub("ws"), limits: hostile.limits)
+            try ArchiveExtractor.extract(archive: archive, into: parent.appending("ws"), limits: hostile.limits)
         }) { sameRule($0, hostile.rule) }
         #expect(error?.entryIndex == hostile.index)
         #expect(error?.archive == archive)
@@ -121,11 +121,11 @@ struct ArchiveExtractorTests {
     }
 
     @Test func errorsReadAsTheyShould() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let bytes = RawTar.file("a", "1") + RawTar.file("b", "2") + RawTar.file("c", "3") + RawTar.file("../etc/passwd", "x") + RawTar.end
         let archive = try scratch.write("ws.tar", bytes)
-        let error = expectArchiveError({ try ArchiveExtractor.extract(archive: archive, into: scratch.sub("out")) }) { $0 == .parentComponent }
+        let error = expectArchiveError({ try ArchiveExtractor.extract(archive: archive, into: scratch.appending("out")) }) { $0 == .parentComponent }
         #expect(error?.description == "\(archive): entry 3 \"../etc/passwd\": path climbs out of the destination ('..' component)")
         // Hostile names cannot break the line they are printed on.
         let printed = ArchiveError(archive: "ws.tar", entryIndex: 0, entryName: "a\nb\u{1b}[31m\"", rule: .emptyPath).description
@@ -133,12 +133,12 @@ struct ArchiveExtractorTests {
     }
 
     @Test func roundTripKeepsContentModesAndNames() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let source = try SampleTree.make(in: scratch, "src")
-        let archive = scratch.sub("ws.tar")
+        let archive = scratch.appending("ws.tar")
         try TarWriter.archive(directory: source, to: archive, modificationTime: 0)
-        let destination = scratch.sub("out")
+        let destination = scratch.appending("out")
         let summary = try ArchiveExtractor.extract(archive: archive, into: destination)
         #expect(try treeSnapshot(destination) == (try treeSnapshot(source)))
         #expect(summary.entryCount == SampleTree.entries.count)
@@ -155,21 +155,21 @@ struct ArchiveExtractorTests {
     }
 
     @Test func gnuTarArchiveWithRootEntryExtracts() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let source = try SampleTree.make(in: scratch, "src")
         try FileManager.default.createSymbolicLink(atPath: source + "/src/link.py", withDestinationPath: "model.py")
         try FileManager.default.createSymbolicLink(atPath: source + "/up", withDestinationPath: "src/deep/../deep")
         link(source + "/run.sh", source + "/run-again.sh")
-        let archive = scratch.sub("gnu.tar")
+        let archive = scratch.appending("gnu.tar")
         try Tools.gnuTar(["--format=gnu", "-cf", archive, "-C", source, "."])
         // GNU tar keeps "src/deep/../deep", which could climb out through a symlink: refused.
-        expectArchiveError({ try ArchiveExtractor.extract(archive: archive, into: scratch.sub("refused")) }) {
+        expectArchiveError({ try ArchiveExtractor.extract(archive: archive, into: scratch.appending("refused")) }) {
             $0 == .linkEscapes("src/deep/../deep")
         }
         try FileManager.default.removeItem(atPath: source + "/up")
         try Tools.gnuTar(["--format=gnu", "-cf", archive, "-C", source, "."])
-        let destination = scratch.sub("out")
+        let destination = scratch.appending("out")
         let summary = try ArchiveExtractor.extract(archive: archive, into: destination)
         #expect(try treeSnapshot(destination) == (try treeSnapshot(source)))
         #expect(summary.linkCount == 2)
@@ -179,7 +179,7 @@ struct ArchiveExtractorTests {
     }
 
     @Test func linksInsideTheDestinationAreKept() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let bytes = RawTar.header("lib/", type: "5") + RawTar.file("lib/tool.sh", "echo\n", mode: "0000755")
             + RawTar.header("bin/tool", type: "2", link: "../lib/tool.sh")
@@ -187,7 +187,7 @@ struct ArchiveExtractorTests {
             + RawTar.header("lib/same.sh", type: "1", link: "./lib/tool.sh")
             + RawTar.end
         let archive = try scratch.write("ws.tar", bytes)
-        let out = scratch.sub("out")
+        let out = scratch.appending("out")
         try ArchiveExtractor.extract(archive: archive, into: out)
         #expect(try String(contentsOfFile: out + "/bin/tool", encoding: .utf8) == "echo\n")
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: out + "/here") == "./")
@@ -197,12 +197,12 @@ struct ArchiveExtractorTests {
     }
 
     @Test func specialModeBitsAreDropped() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let bytes = RawTar.header("d/", type: "5", mode: "0001777") + RawTar.file("d/suid", "x", mode: "0004755")
             + RawTar.file("d/sgid", "x", mode: "0002640") + RawTar.file("d/group-exec", "x", mode: "0000610") + RawTar.end
         let archive = try scratch.write("ws.tar", bytes)
-        let out = scratch.sub("out")
+        let out = scratch.appending("out")
         try ArchiveExtractor.extract(archive: archive, into: out)
         let snapshot = try treeSnapshot(out)
         #expect(snapshot["d"] == "dir 755")
@@ -212,7 +212,7 @@ struct ArchiveExtractorTests {
     }
 
     @Test func destinationMustBeMissingOrAnEmptyDirectory() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let archive = try scratch.write("ws.tar", RawTar.file("a", "1") + RawTar.end)
         // An empty directory is replaced.
@@ -231,12 +231,12 @@ struct ArchiveExtractorTests {
         #expect(scratch.list("full") == ["keep"])
         // A symlink to an empty directory is refused too (it is not a directory itself).
         try scratch.makeDirectory("target")
-        try FileManager.default.createSymbolicLink(atPath: scratch.sub("alias"), withDestinationPath: "target")
-        expectArchiveError({ try ArchiveExtractor.extract(archive: archive, into: scratch.sub("alias")) }) {
-            $0 == .destinationExists(scratch.sub("alias"))
+        try FileManager.default.createSymbolicLink(atPath: scratch.appending("alias"), withDestinationPath: "target")
+        expectArchiveError({ try ArchiveExtractor.extract(archive: archive, into: scratch.appending("alias")) }) {
+            $0 == .destinationExists(scratch.appending("alias"))
         }
         // A missing parent is a file-system error, and nothing is created.
-        expectArchiveError({ try ArchiveExtractor.extract(archive: archive, into: scratch.sub("no/such/dir")) }) {
+        expectArchiveError({ try ArchiveExtractor.extract(archive: archive, into: scratch.appending("no/such/dir")) }) {
             if case .fileSystem = $0 { return true } else { return false }
         }
         #expect(scratch.list() == ["alias", "empty", "file", "full", "target", "ws.tar"])
@@ -268,35 +268,35 @@ struct ArchiveExtractorTests {
     /// A process that dies mid-extraction leaves its staging directory; the owner of the
     /// destination's parent removes such leftovers when it starts, and nothing else.
     @Test func leftoverStagingDirectoriesAreRemovedAndNothingElse() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let source = try SampleTree.make(in: scratch, "src")
-        let archive = scratch.sub("ws.tar")
+        let archive = scratch.appending("ws.tar")
         try TarWriter.archive(directory: source, to: archive, modificationTime: 0)
         let leftover = try makeStagingLeftover(in: scratch.path)
         // Look-alikes that are not staging directories: kept.
         _ = try scratch.makeDirectory(".workspace.extract-abc")
         _ = try scratch.makeDirectory("workspace.extract-abcdef")
         _ = try scratch.write(".notes.extract-abcdef", [0])
-        #expect(symlink(source, scratch.sub(".link.extract-abcdef")) == 0)
+        #expect(symlink(source, scratch.appending(".link.extract-abcdef")) == 0)
         #expect(ArchiveExtractor.removeLeftovers(in: scratch.path) == [leftover])
         #expect(scratch.list() == [".link.extract-abcdef", ".notes.extract-abcdef", ".workspace.extract-abc", "src", "workspace.extract-abcdef", "ws.tar"])
         #expect(!scratch.list("src").isEmpty, "the link was followed")
         // Extraction works as before, and leaves nothing to clean.
-        try ArchiveExtractor.extract(archive: archive, into: scratch.sub("workspace"))
-        #expect(try treeSnapshot(scratch.sub("workspace")) == (try treeSnapshot(source)))
+        try ArchiveExtractor.extract(archive: archive, into: scratch.appending("workspace"))
+        #expect(try treeSnapshot(scratch.appending("workspace")) == (try treeSnapshot(source)))
         #expect(ArchiveExtractor.removeLeftovers(in: scratch.path).isEmpty)
     }
 
     /// The layout of an Envoy's and a Director's experiments: one folder each, the workspace inside.
     @Test func leftoversAreRemovedFromEveryExperimentsFolder() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let a = try makeStagingLeftover(in: scratch.makeDirectory("experiments/a"))
         let b = try makeStagingLeftover(in: scratch.makeDirectory("experiments/b"))
         _ = try scratch.write("experiments/b/archive.tar", [0])
         _ = try scratch.write("experiments/notes.txt", [0])
-        #expect(ArchiveExtractor.removeLeftovers(inFoldersOf: scratch.sub("experiments")) == [a, b])
+        #expect(ArchiveExtractor.removeLeftovers(inFoldersOf: scratch.appending("experiments")) == [a, b])
         #expect(scratch.list("experiments") == ["a", "b", "notes.txt"])
         #expect(scratch.list("experiments/a").isEmpty && scratch.list("experiments/b") == ["archive.tar"])
     }

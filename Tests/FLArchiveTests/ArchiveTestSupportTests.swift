@@ -4,59 +4,14 @@ import Glibc
 import Foundation
 import FLCore
 import Testing
+import FLTesting
 @testable import FLArchive
 import FLPKI
 
-// Helpers shared by the archive tests: scratch directories, running GNU tar / Python / sha256sum,
+// Helpers shared by the archive tests (scratch folders are FLTesting's TemporaryDirectory): running GNU tar / Python / sha256sum,
 // small file-tree utilities. The tests at the bottom check the helpers themselves.
 
 /// A scratch directory under the system temporary directory, removed by `remove()`.
-struct ScratchDirectory {
-    let path: String
-
-    init() throws {
-        var template = Array((FileManager.default.temporaryDirectory.path + "/swiftfl-archive-XXXXXX").utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        guard made != nil else { throw FileError(path: "mkdtemp", operation: "create", errno: errno) }
-        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    func remove() {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-
-    func sub(_ name: String) -> String { path + "/" + name }
-
-    /// Makes `name` (and parents) as a directory and returns its path.
-    @discardableResult
-    func makeDirectory(_ name: String) throws -> String {
-        let p = sub(name)
-        try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
-        return p
-    }
-
-    /// Writes `contents` to `name` (making parents) with `mode`, and returns its path.
-    @discardableResult
-    func write(_ name: String, _ contents: [UInt8], mode: mode_t = 0o644) throws -> String {
-        let p = sub(name)
-        try FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try Data(contents).write(to: URL(fileURLWithPath: p))
-        chmod(p, mode)
-        return p
-    }
-
-    @discardableResult
-    func write(_ name: String, _ text: String, mode: mode_t = 0o644) throws -> String {
-        try write(name, Array(text.utf8), mode: mode)
-    }
-
-    /// Names in `name` (the scratch root when empty), sorted.
-    func list(_ name: String = "") -> [String] {
-        let p = name.isEmpty ? path : sub(name)
-        return ((try? FileManager.default.contentsOfDirectory(atPath: p)) ?? []).sorted()
-    }
-}
-
 struct ToolError: Error, CustomStringConvertible {
     var description: String
 }
@@ -81,9 +36,9 @@ enum Tools {
 
     /// Runs `executable` to completion (30 s at most) with output captured through files.
     static func run(_ executable: String, _ arguments: [String], in directory: String? = nil) throws -> RunResult {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
-        let out = scratch.sub("stdout"), err = scratch.sub("stderr")
+        let out = scratch.appending("stdout"), err = scratch.appending("stderr")
         let child = try ChildProcess(executable: executable, arguments: arguments, workingDirectory: directory,
                                      standardOutput: .file(out), standardError: .file(err))
         guard let status = child.wait(timeout: 30) else {
@@ -142,7 +97,7 @@ func treeSnapshot(_ root: String) throws -> [String: String] {
 @Suite("Archive test support")
 struct ArchiveTestSupportTests {
     @Test func scratchDirectoryWritesListsAndRemoves() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         try scratch.write("a/b.txt", "hello", mode: 0o755)
         #expect(scratch.list() == ["a"])
         let snapshot = try treeSnapshot(scratch.path)

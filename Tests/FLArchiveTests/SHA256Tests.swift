@@ -1,6 +1,7 @@
 import Foundation
 import FLCore
 import Testing
+import FLTesting
 @testable import FLArchive
 import FLPKI
 
@@ -51,7 +52,7 @@ struct SHA256Tests {
     }
 
     @Test func fileDigestMatchesSha256sum() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         // Larger than the 64 KiB read buffer and not a multiple of it.
         let bytes = (0..<200_001).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ ($0 >> 8)) }

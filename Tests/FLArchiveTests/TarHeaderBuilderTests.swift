@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import FLTesting
 @testable import FLArchive
 
 /// Builds tar archives byte by byte, independently of `TarWriter`, so tests can make archives no
@@ -70,7 +71,7 @@ enum RawTar {
 @Suite("Raw tar builder (test helper)")
 struct TarHeaderBuilderTests {
     @Test func gnuTarAcceptsRawArchives() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let longName = String(repeating: "n", count: 120) + ".txt"
         let bytes = RawTar.file("hello.txt", "hi\n")
@@ -84,7 +85,7 @@ struct TarHeaderBuilderTests {
     }
 
     @Test func brokenChecksumIsBrokenForGNUTarToo() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let archive = try scratch.write("bad.tar", RawTar.header("x", validChecksum: false) + RawTar.end)
         let result = try Tools.run(Tools.tar, ["-tf", archive])

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import FLCore
 import Testing
+import FLTesting
 @testable import FLArchive
 
 /// Expects `body` to throw an `ArchiveError` whose rule matches; returns the error for more checks.
@@ -35,7 +36,7 @@ struct TarReaderTests {
 
     @Test(arguments: ["gnu", "pax", "ustar", "oldgnu"])
     func readsArchivesMadeByGNUTar(format: String) throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let source = try scratch.makeDirectory("src")
         // Over 100 bytes but splittable, so even plain ustar can store it (in its prefix field).
@@ -46,7 +47,7 @@ struct TarReaderTests {
         try scratch.write("src/empty", [])
         try scratch.write("src/run.sh", "#!/bin/sh\n", mode: 0o755)
         try FileManager.default.createSymbolicLink(atPath: source + "/link", withDestinationPath: "run.sh")
-        let archive = scratch.sub("gnu.tar")
+        let archive = scratch.appending("gnu.tar")
         try Tools.gnuTar(["--format=\(format)", "--sort=name", "-cf", archive, "-C", source, "."])
 
         let entries = try Self.readAll(archive)
@@ -102,7 +103,7 @@ struct TarReaderTests {
     }
 
     @Test func fileAndMemoryReadersAgree() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let bytes = RawTar.file("a", "1") + RawTar.file("b", String(repeating: "x", count: 1000)) + RawTar.end
         let path = try scratch.write("a.tar", bytes)
@@ -120,13 +121,13 @@ struct TarReaderTests {
     // MARK: Faults
 
     @Test func onlyRegularFilesAreOpened() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
-        #expect(mkfifo(scratch.sub("fifo"), 0o644) == 0)
+        #expect(mkfifo(scratch.appending("fifo"), 0o644) == 0)
         // Opening a FIFO for reading would block until a writer came; it is refused at once.
-        expectArchiveError({ _ = try TarReader(path: scratch.sub("fifo")) }) { $0 == .fileSystem("not a regular file") }
+        expectArchiveError({ _ = try TarReader(path: scratch.appending("fifo")) }) { $0 == .fileSystem("not a regular file") }
         expectArchiveError({ _ = try TarReader(path: scratch.path) }) { $0 == .fileSystem("not a regular file") }
-        expectArchiveError({ _ = try TarReader(path: scratch.sub("missing")) }) { if case .fileSystem = $0 { true } else { false } }
+        expectArchiveError({ _ = try TarReader(path: scratch.appending("missing")) }) { if case .fileSystem = $0 { true } else { false } }
     }
 
     @Test func badChecksumNamesEntryAndOffset() throws {

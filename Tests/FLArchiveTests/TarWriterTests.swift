@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Testing
+import FLTesting
 @testable import FLArchive
 import FLPKI
 
@@ -28,7 +29,7 @@ struct SampleTree {
         return key(a).lexicographicallyPrecedes(key(b))
     }
 
-    static func make(in scratch: ScratchDirectory, _ name: String) throws -> String {
+    static func make(in scratch: TemporaryDirectory, _ name: String) throws -> String {
         let root = try scratch.makeDirectory(name)
         try scratch.write("\(name)/plan/plan.yaml", "aggregator:\n  rounds: 3\n")
         try scratch.write("\(name)/plan/cols.yaml", "collaborators: [one, two]\n")
@@ -48,10 +49,10 @@ struct SampleTree {
 @Suite("TarWriter")
 struct TarWriterTests {
     @Test func gnuTarListsAndExtractsIdenticalContent() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let source = try SampleTree.make(in: scratch, "src")
-        let archive = scratch.sub("ws.tar")
+        let archive = scratch.appending("ws.tar")
         let summary = try TarWriter.archive(directory: source, to: archive, modificationTime: 1_700_000_000)
         #expect(summary.entryCount == SampleTree.entries.count)
         #expect(summary.byteCount == Int64(try FileManager.default.attributesOfItem(atPath: archive)[.size] as! UInt64))
@@ -74,10 +75,10 @@ struct TarWriterTests {
 
     @Test func pythonTarfileListsOurArchive() throws {
         let python = try Tools.python()
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let source = try SampleTree.make(in: scratch, "src")
-        let archive = scratch.sub("ws.tar")
+        let archive = scratch.appending("ws.tar")
         try TarWriter.archive(directory: source, to: archive, modificationTime: 0)
         let script = """
         import sys, tarfile
@@ -96,18 +97,18 @@ struct TarWriterTests {
     }
 
     @Test func sameTreeGivesSameBytes() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let one = try SampleTree.make(in: scratch, "one")
         // A second copy made later: different inodes, creation order and file times.
         let two = try SampleTree.make(in: scratch, "two")
         utimes(two + "/plan/plan.yaml", [timeval(tv_sec: 12345, tv_usec: 0), timeval(tv_sec: 12345, tv_usec: 0)])
-        let a = try TarWriter.archive(directory: one, to: scratch.sub("a.tar"), modificationTime: 42)
-        let b = try TarWriter.archive(directory: two, to: scratch.sub("b.tar"), modificationTime: 42)
-        let again = try TarWriter.archive(directory: one, to: scratch.sub("c.tar"), modificationTime: 42)
+        let a = try TarWriter.archive(directory: one, to: scratch.appending("a.tar"), modificationTime: 42)
+        let b = try TarWriter.archive(directory: two, to: scratch.appending("b.tar"), modificationTime: 42)
+        let again = try TarWriter.archive(directory: one, to: scratch.appending("c.tar"), modificationTime: 42)
         #expect(a.sha256 == b.sha256)
         #expect(a.sha256 == again.sha256)
-        let later = try TarWriter.archive(directory: one, to: scratch.sub("d.tar"), modificationTime: 43)
+        let later = try TarWriter.archive(directory: one, to: scratch.appending("d.tar"), modificationTime: 43)
         #expect(later.sha256 != a.sha256)
     }
 
@@ -171,7 +172,7 @@ struct TarWriterTests {
     }
 
     @Test func fileContentsAreStreamedFromADescriptor() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let bytes = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 / 3) }
         let path = try scratch.write("f", bytes)
@@ -187,7 +188,7 @@ struct TarWriterTests {
     }
 
     @Test func fileThatChangesSizeIsAnError() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let path = try scratch.write("f", Array("12345".utf8))
         for claimed: Int64 in [4, 6] {
@@ -203,7 +204,7 @@ struct TarWriterTests {
     }
 
     @Test func includeFilterAndTheArchiveItselfAreLeftOut() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let source = try SampleTree.make(in: scratch, "src")
         try scratch.write("src/.git/config", "x")
@@ -225,35 +226,35 @@ struct TarWriterTests {
     }
 
     @Test func symlinksSkippedByDefaultStoredOnRequestAndCheckedWhenStored() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let source = try scratch.makeDirectory("src")
         try scratch.write("src/lib/tool.sh", "echo\n")
         try FileManager.default.createSymbolicLink(atPath: source + "/tool", withDestinationPath: "lib/tool.sh")
-        let skipped = try TarWriter.archive(directory: source, to: scratch.sub("a.tar"), modificationTime: 0)
+        let skipped = try TarWriter.archive(directory: source, to: scratch.appending("a.tar"), modificationTime: 0)
         #expect(skipped.entryCount == 2)
-        try TarWriter.archive(directory: source, to: scratch.sub("b.tar"), modificationTime: 0, symlinks: .store)
-        let entries = try TarReader.entries(in: Array(try Data(contentsOf: URL(fileURLWithPath: scratch.sub("b.tar")))))
+        try TarWriter.archive(directory: source, to: scratch.appending("b.tar"), modificationTime: 0, symlinks: .store)
+        let entries = try TarReader.entries(in: Array(try Data(contentsOf: URL(fileURLWithPath: scratch.appending("b.tar")))))
         #expect(entries.map(\.path) == ["lib/", "lib/tool.sh", "tool"])
         #expect(entries[2].kind == .symbolicLink && entries[2].linkTarget == "lib/tool.sh")
 
         try FileManager.default.createSymbolicLink(atPath: source + "/etc", withDestinationPath: "/etc")
         #expect {
-            try TarWriter.archive(directory: source, to: scratch.sub("c.tar"), modificationTime: 0, symlinks: .store)
+            try TarWriter.archive(directory: source, to: scratch.appending("c.tar"), modificationTime: 0, symlinks: .store)
         } throws: { error in
             let e = error as? ArchiveError
             return e?.rule == .absoluteLinkTarget("/etc") && e?.entryName == "etc"
         }
-        #expect(!FileManager.default.fileExists(atPath: scratch.sub("c.tar")))
+        #expect(!FileManager.default.fileExists(atPath: scratch.appending("c.tar")))
     }
 
     @Test func specialFilesAreErrorsAndLeaveNoArchive() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "swiftfl-archive")
         defer { scratch.remove() }
         let source = try scratch.makeDirectory("src")
         try scratch.write("src/a.txt", "a")
         #expect(mkfifo(source + "/pipe", 0o644) == 0)
-        let archive = scratch.sub("ws.tar")
+        let archive = scratch.appending("ws.tar")
         #expect {
             try TarWriter.archive(directory: source, to: archive, modificationTime: 0)
         } throws: { error in

@@ -1,6 +1,7 @@
 import FLTraining
 import Foundation
 import Testing
+import FLTesting
 
 @Suite struct CSVDatasetTests {
     func error(_ text: String, classCount: Int? = nil) -> CSVDatasetError? {
@@ -89,14 +90,14 @@ import Testing
     }
 
     @Test func loadsFromAFileAndReportsUnreadableOnes() throws {
-        let dir = try ScratchDirectory()
+        let dir = try TemporaryDirectory(prefix: "fltraining")
         defer { dir.remove() }
-        let path = try dir.file("d.csv", contents: "f,label\n0.5,1\n-1,0\n")
+        let path = try dir.write("d.csv", "f,label\n0.5,1\n-1,0\n")
         let data = try CSVDataset.load(path: path)
         #expect(data.features == [0.5, -1])
         #expect(data.labels == [1, 0])
 
-        let bad = try dir.file("bad.csv", contents: "f,label\n0.5,1\nzz,0\n")
+        let bad = try dir.write("bad.csv", "f,label\n0.5,1\nzz,0\n")
         #expect(throws: CSVDatasetError.self) { try CSVDataset.load(path: bad) }
         do {
             _ = try CSVDataset.load(path: bad)
@@ -104,7 +105,7 @@ import Testing
             #expect(e.description == "\(bad):3:1: column \"f\": \"zz\" is not a number")
         }
         do {
-            _ = try CSVDataset.load(path: dir.url.appendingPathComponent("missing.csv").path)
+            _ = try CSVDataset.load(path: dir.appending("missing.csv"))
             Issue.record("loading a missing file succeeded")
         } catch let e as CSVDatasetError {
             guard case .unreadable = e.problem else { Issue.record("unexpected problem \(e.problem)"); return }

@@ -14,24 +14,6 @@ enum ShippedData {
     }
 }
 
-/// A fresh directory under the system temporary directory, removed by `remove()`.
-struct ScratchDirectory {
-    let url: URL
-
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("fltraining-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    func file(_ name: String, contents: String) throws -> String {
-        let path = url.appendingPathComponent(name).path
-        try contents.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
-
-    func remove() { try? FileManager.default.removeItem(at: url) }
-}
-
 /// A small random classification problem: `rows × features` normal values, labels uniform over `classes`.
 func randomDataset(rows: Int, features: Int, classes: Int, seed: UInt64) -> Dataset {
     var rng = SeededGenerator(seed: seed)
