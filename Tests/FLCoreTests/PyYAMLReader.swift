@@ -1,5 +1,6 @@
 import FLCore
 import Foundation
+import FLTesting
 
 /// Reads YAML with Python's PyYAML (`yaml.safe_load`, what OpenFL uses) in a child process, to
 /// check that every document our parser accepts means the same to PyYAML.
@@ -78,9 +79,9 @@ enum PyYAMLReader {
     }
 
     private static func run(mode: String, items: [String]) async throws -> [Outcome] {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pyyaml-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let scratch = try TemporaryDirectory(prefix: "pyyaml")
+        defer { scratch.remove() }
+        let dir = scratch.path
         let input = "\(dir)/input.json", output = "\(dir)/output.json", errors = "\(dir)/stderr.txt"
         let list = PlanNode(.sequence(items.map { PlanNode(.string($0)) }))
         try Data(list.canonicalJSON().utf8).write(to: URL(fileURLWithPath: input))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import FLTesting
 import FLCore
 @testable import FLRoles
 
@@ -71,8 +72,10 @@ import FLCore
     }
 
     @Test func theStoreSpillsPastItsBudgetAndKeepsEveryRow() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spill-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let scratch = try TemporaryDirectory(prefix: "spill")
+        defer { scratch.remove() }
+        // A folder the store makes itself.
+        let directory = scratch.appending("spill")
         // Two rows fit the budget (4 floats × 4 bytes × 2); the fifth row needs more and moves everything to a file.
         let store = UpdateStore(count: 4, memoryBudget: 64, spillDirectory: directory)
         for i in 0..<9 {
