@@ -17,25 +17,8 @@ public struct EventLine: Sendable {
 
     public subscript(key: String) -> PlanNode? { fields[key] }
 
-    /// Field `key` as a string, if it is one.
-    public func string(_ key: String) -> String? { fields[key]?.asString }
-
-    /// Field `key` as an integer, if it is one.
-    public func int(_ key: String) -> Int? { fields[key]?.asInt }
-
-    /// Whether `line` is an event of kind `kind` whose fields include `strings` and `ints`.
-    public static func matches(_ line: some StringProtocol, _ kind: String, strings: [String: String] = [:], ints: [String: Int] = [:]) -> Bool {
-        guard let event = EventLine(line) else { return false }
-        return event.matches(kind, strings) && ints.allSatisfy { event.int($0.key) == $0.value }
-    }
-
     /// Whether this is a `kind` event whose string fields hold `values`.
     public func matches(_ kind: String, _ values: [String: String] = [:]) -> Bool {
         event == kind && values.allSatisfy { fields[$0.key]?.asString == $0.value }
-    }
-
-    /// The strings of a list field (e.g. `missing`), or nil when it is absent or not a list of strings.
-    public func strings(_ key: String) -> [String]? {
-        fields[key]?.asSequence?.map { $0.asString ?? "" }
     }
 }

@@ -43,20 +43,14 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
     func mutate<R: Sendable>(_ body: (inout RoundMachine<Responder>) -> R) -> R {
         let (result, immediate) = machine.withLock { m in
             let result = body(&m)
-            var immediate: [RoundEffect<Responder>] = []
-            var ordered: [RoundEffect<Responder>] = []
-            for effect in m.takeEffects() {
-                switch effect {
-                case .reply, .expireRequest, .roundTimer, .statisticsTimer: immediate.append(effect)
-                default: ordered.append(effect)
-                }
-            }
+            let effects = m.takeEffects()
+            let ordered = effects.filter(\.keepsOrder)
             if !ordered.isEmpty {
-                saver.async { [self, ordered] in for effect in ordered { runInOrder(effect) } }
+                saver.async { [self] in for effect in ordered { carryOut(effect) } }
             }
-            return (result, immediate)
+            return (result, effects.filter { !$0.keepsOrder })
         }
-        for effect in immediate { run(effect) }
+        for effect in immediate { carryOut(effect) }
         return result
     }
 
@@ -158,8 +152,9 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
 
     // MARK: - Effects
 
-    /// Replies and timers, after `machine` is unlocked.
-    private func run(_ effect: RoundEffect<Responder>) {
+    /// Carries out one effect: replies and timers after `machine` is unlocked, the rest on `saver`
+    /// in the order it was decided (`RoundEffect.keepsOrder`).
+    private func carryOut(_ effect: RoundEffect<Responder>) {
         switch effect {
         case let .reply(responder, reply):
             responder.post(reply) { [self] in
@@ -173,14 +168,6 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
             timers.asyncAfter(deadline: .now() + seconds) { [self] in mutate { $0.roundTimedOut(round: round, attempt: attempt) } }
         case let .statisticsTimer(attempt, seconds):
             timers.asyncAfter(deadline: .now() + seconds) { [self] in mutate { $0.statisticsTimedOut(attempt: attempt) } }
-        default:
-            saver.async { [self] in runInOrder(effect) }
-        }
-    }
-
-    /// Everything else, on `saver`, in the order it was decided.
-    private func runInOrder(_ effect: RoundEffect<Responder>) {
-        switch effect {
         case let .log(level, message, fields):
             logger.log(level, message, fields)
         case let .event(event):
@@ -195,8 +182,6 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
             timers.async { [self] in mutate { $0.bestModelLoaded(best) } }
         case let .finished(outcome):
             report(outcome)
-        case .reply, .expireRequest, .roundTimer, .statisticsTimer:
-            run(effect)
         }
     }
 

@@ -33,5 +33,16 @@ enum RoundSave {
     case bestModel(source: String, note: BestModelNote)
 }
 
+extension RoundEffect {
+    /// Whether the effect must run in the order it was decided, one after another (log lines,
+    /// events, metrics, saves, the outcome); replies and timers need not.
+    var keepsOrder: Bool {
+        switch self {
+        case .reply, .expireRequest, .roundTimer, .statisticsTimer: false
+        case .log, .event, .metrics, .save, .loadBestModel, .finished: true
+        }
+    }
+}
+
 extension RoundEffect: Sendable where Waiter: Sendable {}
 extension RoundSave: Sendable {}
