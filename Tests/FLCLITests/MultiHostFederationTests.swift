@@ -10,7 +10,7 @@ import FLTesting
 /// pulled in the middle of an experiment and plugged back in.
 ///
 /// Every wait is on a line the Director prints (`--events`) or a command's exit, with a deadline.
-@Suite(.serialized) struct MultiHostFederationTests {
+@Suite struct MultiHostFederationTests {
     static let sites = ["hospital_a", "hospital_b", "hospital_c"]
 
     /// The cut site is left out of the rounds by the straggler policy (`round_timeout` short,
@@ -26,29 +26,15 @@ import FLTesting
         defer { network.teardown() }
         let federation = try Federation(network: network)
         defer { federation.stop() }
-        let director = federation.director
-        let cut = "hospital_c"
+        let site = "hospital_c"
+        try federation.submit(idleTimeout: 2)
+        let cut = try federation.cutUntilDropped(site)
 
-        try federation.client(["experiment", "submit", "--workspace", try federation.workspace(rounds: 10000), "--name", "across"])
-        // Steady: a round in which every site reported.
-        _ = try federation.waitForRound(timeout: 60) { Set($0.reported).isSuperset(of: Self.sites) }
-
-        let cutAt = director.outputLines.count
-        try network.cut(cut)
-        let offline = try federation.waitForEvent("envoy_offline", ["envoy": cut], after: cutAt, timeout: 30)
-        // The Director tells the aggregator, which drops the site: a round closes that did not even
-        // expect it. The link stays cut until then, so the site cannot come back before it is dropped.
-        let dropped = try federation.waitForRound(timeout: 30, closedAfter: offline) { !$0.reported.contains(cut) && !$0.missing.contains(cut) }
-        let restoredAt = director.outputLines.count
-        try network.restore(cut)
-
-        // The Envoy is back (over its old connection or a new one) and the site is counted again.
-        _ = try federation.waitForEvent("envoy_online", ["envoy": cut], after: restoredAt, timeout: 30)
         let rejoined: Round
         do {
-            rejoined = try federation.waitForRound(timeout: 60, closedAfter: restoredAt) { $0.reported.contains(cut) }
+            rejoined = try federation.waitForRound(timeout: 60, closedAfter: cut.restored) { $0.reported.contains(site) }
         } catch {
-            Issue.record("\(cut) was not counted again after its link came back. The aggregator said:\n\(federation.aggregatorLog(mentioning: cut))")
+            Issue.record("\(site) was not counted again after its link came back. The aggregator said:\n\(federation.aggregatorLog(mentioning: site))")
             throw error
         }
         #expect(rejoined.reported == Self.sites, "\(rejoined)")
@@ -59,7 +45,7 @@ import FLTesting
 
         // What each round counted, from the Director's record, beside when its events came.
         let rounds = try federation.rounds()
-        let lines = director.outputLines
+        let lines = federation.director.outputLines
         func closed(_ range: Range<Int>) -> [Round] {
             lines[range].compactMap { EventLine($0) }.filter { $0.matches("round_closed", ["experiment": "across"]) && $0["final_validation"]?.asBool != true }
                 .compactMap { $0["round"]?.asInt }.compactMap { n in rounds.first { $0.round == n } }
@@ -67,15 +53,37 @@ import FLTesting
         // Before the Director saw the site offline, the straggler policy closed a round without it,
         // with the minimum of two reports (rounds closed just after the cut may still count it: the
         // link went down while they ran).
-        let beforeOffline = closed(cutAt..<offline)
-        #expect(beforeOffline.contains { !$0.reported.contains(cut) && $0.missing.contains(cut) && $0.reported.count >= 2 },
-                "no round closed without \(cut) between the cut and its going offline: \(beforeOffline.suffix(10))")
+        let beforeOffline = closed(cut.cut..<cut.offline)
+        #expect(beforeOffline.contains { !$0.reported.contains(site) && $0.missing.contains(site) && $0.reported.count >= 2 },
+                "no round closed without \(site) between the cut and its going offline: \(beforeOffline.suffix(10))")
         // No round that started after it went offline and closed before the link came back counted it.
-        let started = Set(lines[offline..<restoredAt].compactMap { EventLine($0) }
+        let started = Set(lines[cut.offline..<cut.restored].compactMap { EventLine($0) }
             .filter { $0.matches("round_started", ["experiment": "across"]) }.compactMap { $0["round"]?.asInt })
-        let whileGone = closed(offline..<restoredAt).filter { started.contains($0.round) }
-        #expect(whileGone.contains { $0.round == dropped.round }, "\(dropped) is not among \(whileGone)")
-        #expect(whileGone.allSatisfy { !$0.reported.contains(cut) && $0.reported.count == 2 }, "\(whileGone)")
+        let whileGone = closed(cut.offline..<cut.restored).filter { started.contains($0.round) }
+        #expect(whileGone.contains { $0.round == cut.dropped.round }, "\(cut.dropped) is not among \(whileGone)")
+        #expect(whileGone.allSatisfy { !$0.reported.contains(site) && $0.reported.count == 2 }, "\(whileGone)")
+    }
+
+    /// The same cut, with an aggregator that keeps a silent connection for 30 s: the collaborator's
+    /// connection outlives the cut and resumes when the link is back, without connecting again. The
+    /// site should be counted again as when it reconnects; it is not (a known issue): the aggregator
+    /// drops a departed collaborator "unless it connects again" (`RoundMachine.depart`, cleared only in
+    /// `connect`), and nothing re-admits it when its Envoy comes back online, so a site whose link
+    /// was down longer than three heartbeats but shorter than `idle_timeout` (15 to 60 s with the
+    /// defaults) sits out the rest of the experiment, online and connected.
+    @Test(.enabled(if: NetworkNamespaces.isAvailable, "needs root and iproute2's `ip` to make network namespaces"))
+    func aSiteWhoseConnectionOutlivesTheCutIsCountedAgain() throws {
+        NetworkNamespaces.removeLeftovers()
+        let network = try NetworkNamespaces(hosts: ["director"] + Self.sites + ["alice"])
+        defer { network.teardown() }
+        let federation = try Federation(network: network)
+        defer { federation.stop() }
+        let site = "hospital_c"
+        try federation.submit(idleTimeout: 30, longPoll: 5)
+        let cut = try federation.cutUntilDropped(site)
+        withKnownIssue("a departed site is re-admitted only when its collaborator connects again, not when its connection resumes") {
+            _ = try federation.waitForRound(timeout: 15, closedAfter: cut.restored) { $0.reported.contains(site) }
+        }
     }
 
     static func object(_ text: String) throws -> [String: Any] {
@@ -151,20 +159,49 @@ private final class Federation {
         for process in [director] + envoys { _ = process.process.wait(timeout: 10) }
     }
 
-    /// A breast-cancer workspace of `rounds` rounds whose rounds close without a site silent for
-    /// 1 s when the two others reported, and whose aggregator closes a connection silent for 2 s.
-    func workspace(rounds: Int) throws -> String {
-        let path = try fixture.makeWorkspace("across", rounds: rounds)
+    /// Submits experiment `across`: the breast-cancer workspace, with rounds enough to outlast the
+    /// test, that close without a site silent for 1 s when the two others reported; its aggregator
+    /// closes a connection silent for `idleTimeout` seconds, and holds a request for work up to `longPoll`.
+    func submit(idleTimeout: Double, longPoll: Double = 30) throws {
+        let path = try fixture.makeWorkspace("across", rounds: 10000)
         let plan = "\(path)/plan/plan.yaml"
         var text = try String(contentsOfFile: plan, encoding: .utf8)
-        for (old, new) in [("rounds_to_train: \(rounds)\n", "rounds_to_train: \(rounds)\n    minimum_reporting: 2\n    round_timeout: 1.0\n    max_retries: 10\n"),
+        for (old, new) in [("rounds_to_train: 10000\n", "rounds_to_train: 10000\n    minimum_reporting: 2\n    round_timeout: 1.0\n    max_retries: 10\n"),
                            ("network:\n  defaults: defaults/network.yaml\n",
-                            "network:\n  defaults: defaults/network.yaml\n  settings:\n    idle_timeout: 2.0\n    handshake_timeout: 2.0\n")] {
+                            "network:\n  defaults: defaults/network.yaml\n  settings:\n    idle_timeout: \(idleTimeout)\n    handshake_timeout: 2.0\n"),
+                           ("collaborator:\n  defaults: defaults/collaborator.yaml\n",
+                            "collaborator:\n  defaults: defaults/collaborator.yaml\n  settings:\n    long_poll_seconds: \(longPoll)\n")] {
             guard text.contains(old) else { throw ProcessUnderTestError("\(plan) has no '\(old)'") }
             text = text.replacingOccurrences(of: old, with: new)
         }
         try text.write(toFile: plan, atomically: true, encoding: .utf8)
-        return path
+        try client(["experiment", "submit", "--workspace", path, "--name", "across"])
+        // Steady: a round in which every site reported.
+        _ = try waitForRound(timeout: 60) { Set($0.reported).isSuperset(of: MultiHostFederationTests.sites) }
+    }
+
+    /// Where in the Director's output a cut began, the site went offline and the link came back,
+    /// and the first round that did not even expect the site.
+    struct Cut {
+        var cut: Int
+        var offline: Int
+        var dropped: Round
+        var restored: Int
+    }
+
+    /// Cuts `site`'s link and keeps it cut until the Director counts its Envoy offline and the
+    /// aggregator, told so, has closed a round that did not expect it (so the site cannot come back
+    /// before it is dropped); then restores the link and waits for the Envoy to be online again
+    /// (over its old connection or a new one).
+    func cutUntilDropped(_ site: String) throws -> Cut {
+        let cutAt = director.outputLines.count
+        try network.cut(site)
+        let offline = try waitForEvent("envoy_offline", ["envoy": site], after: cutAt, timeout: 30)
+        let dropped = try waitForRound(timeout: 30, closedAfter: offline) { !$0.reported.contains(site) && !$0.missing.contains(site) }
+        let restoredAt = director.outputLines.count
+        try network.restore(site)
+        _ = try waitForEvent("envoy_online", ["envoy": site], after: restoredAt, timeout: 30)
+        return Cut(cut: cutAt, offline: offline, dropped: dropped, restored: restoredAt)
     }
 
     /// Runs `fx` on alice's laptop against the Director and returns its standard output.
