@@ -15,7 +15,7 @@ import FLCore
 /// `launcher(for:)` runs a process on a host (`ip netns exec`, which execs the command, so the process
 /// a `ProcessUnderTest` watches and kills is the command itself).
 ///
-/// Needs root and iproute2's `ip` (`isAvailable`). Every name is `swiftfl-net-<pid>-<random>-…`, so
+/// Needs root and iproute2's `ip` (`isAvailable` tries). Every name is `swiftfl-net-<pid>-<random>-…`, so
 /// `teardown()` (also run when the object goes away) deletes exactly what this object made, and
 /// `removeLeftovers()` what runs that died before their teardown left behind (their pid is gone).
 public final class NetworkNamespaces: Sendable {
@@ -30,8 +30,22 @@ public final class NetworkNamespaces: Sendable {
     private let logs: TemporaryDirectory
     private let tornDown = Atomic<Bool>(false)
 
-    /// Whether this process can make namespaces: it runs as root and `ip` is installed.
-    public static var isAvailable: Bool { geteuid() == 0 && ipCommand != nil }
+    /// Whether this process can make namespaces and run commands in them: it runs as root (with the
+    /// capabilities a container may withhold from root), `ip` is installed, and a trial namespace
+    /// could be made, entered and deleted.
+    public static let isAvailable: Bool = {
+        guard geteuid() == 0, let ip = ipCommand, let logs = try? TemporaryDirectory(prefix: "swiftfl-netns") else { return false }
+        let probe = "\(prefix)\(getpid())-probe"
+        defer { try? run([ip, "netns", "delete", probe], logs: logs) }
+        do {
+            try run([ip, "netns", "add", probe], logs: logs)
+            try run([ip, "-n", probe, "link", "set", "lo", "up"], logs: logs)
+            try run([ip, "netns", "exec", probe, "/bin/sh", "-c", "exit 0"], logs: logs)
+            return true
+        } catch {
+            return false
+        }
+    }()
 
     /// Where iproute2's `ip` is, or nil.
     public static let ipCommand: String? = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first { access($0, X_OK) == 0 }
@@ -39,8 +53,8 @@ public final class NetworkNamespaces: Sendable {
     /// Makes a namespace, an address and a link to the switch for each of `hosts` (at most 200).
     /// Anything made before a step fails is deleted again before the error is thrown.
     public init(hosts: [String]) throws {
-        guard let ip = NetworkNamespaces.ipCommand, geteuid() == 0 else {
-            throw NetworkNamespacesError("network namespaces need root and iproute2's `ip`")
+        guard let ip = NetworkNamespaces.ipCommand, NetworkNamespaces.isAvailable else {
+            throw NetworkNamespacesError("this process cannot make network namespaces (it needs root and iproute2's `ip`)")
         }
         guard !hosts.isEmpty, hosts.count <= 200, Set(hosts).count == hosts.count else {
             throw NetworkNamespacesError("expected 1 to 200 distinct host names, got \(hosts)")

@@ -19,7 +19,7 @@ import FLTesting
     /// Envoy is online again (its connection resumed, or a new one) and its collaborator, whose
     /// silent connection the aggregator closed meanwhile (`idle_timeout` shorter than the cut),
     /// connects again and is counted in a later round of the same experiment.
-    @Test(.enabled(if: NetworkNamespaces.isAvailable, "needs root and iproute2's `ip` to make network namespaces"))
+    @Test(.enabled(if: NetworkNamespaces.isAvailable, "needs to make network namespaces: root (with CAP_SYS_ADMIN) and iproute2's `ip`"))
     func aSiteCutOffMidRoundIsLeftOutAndRejoinsWhenItsLinkReturns() throws {
         NetworkNamespaces.removeLeftovers()
         let network = try NetworkNamespaces(hosts: ["director"] + Self.sites + ["alice"])
@@ -71,7 +71,7 @@ import FLTesting
     /// `connect`), and nothing re-admits it when its Envoy comes back online, so a site whose link
     /// was down longer than three heartbeats but shorter than `idle_timeout` (15 to 60 s with the
     /// defaults) sits out the rest of the experiment, online and connected.
-    @Test(.enabled(if: NetworkNamespaces.isAvailable, "needs root and iproute2's `ip` to make network namespaces"))
+    @Test(.enabled(if: NetworkNamespaces.isAvailable, "needs to make network namespaces: root (with CAP_SYS_ADMIN) and iproute2's `ip`"))
     func aSiteWhoseConnectionOutlivesTheCutIsCountedAgain() throws {
         NetworkNamespaces.removeLeftovers()
         let network = try NetworkNamespaces(hosts: ["director"] + Self.sites + ["alice"])
