@@ -68,11 +68,10 @@ import FLTesting
 
     /// The same cut, with an aggregator that keeps a silent connection for 30 s: the collaborator's
     /// connection outlives the cut and resumes when the link is back, without connecting again. The
-    /// site should be counted again as when it reconnects; it is not (a known issue): the aggregator
-    /// drops a departed collaborator "unless it connects again" (`RoundMachine.depart`, cleared only in
-    /// `connect`), and nothing re-admits it when its Envoy comes back online, so a site whose link
-    /// was down longer than three heartbeats but shorter than `idle_timeout` (15 to 60 s with the
-    /// defaults) sits out the rest of the experiment, online and connected.
+    /// aggregator dropped the site when the Director saw its Envoy go offline; the site's next request
+    /// for tasks on the old connection lets it back in (`RoundMachine.requestTasks`). Before that, a
+    /// link down longer than three heartbeats but shorter than `idle_timeout` left the site out of
+    /// the rest of the experiment, online and connected.
     @Test(.enabled(if: NetworkNamespaces.isAvailable, "needs to make network namespaces: root (with CAP_SYS_ADMIN) and iproute2's `ip`"))
     func aSiteWhoseConnectionOutlivesTheCutIsCountedAgain() throws {
         NetworkNamespaces.removeLeftovers()
@@ -83,9 +82,7 @@ import FLTesting
         let site = "hospital_c"
         try federation.submit(idleTimeout: 30, longPoll: 5)
         let cut = try federation.cutUntilDropped(site)
-        withKnownIssue("a departed site is re-admitted only when its collaborator connects again, not when its connection resumes") {
-            _ = try federation.waitForRound(timeout: 15, closedAfter: cut.restored) { $0.reported.contains(site) }
-        }
+        _ = try federation.waitForRound(timeout: 15, closedAfter: cut.restored) { $0.reported.contains(site) }
     }
 
     static func object(_ text: String) throws -> [String: Any] {

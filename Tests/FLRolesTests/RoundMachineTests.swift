@@ -173,6 +173,24 @@ struct RoundMachineTests {
         #expect(Self.replies(m.takeEffects()) == ["b1": Reply(status: .done, round: 1, reason: "stopped")])
     }
 
+    @Test func aDepartedSiteThatAsksForTasksAgainTakesPartFromTheNextRound() throws {
+        var m = try Self.machine(Self.settings(rounds: 3))
+        m.start()
+        _ = m.takeEffects()
+        try Self.report(&m, "a", accuracy: 0.5, values: [1, 1])
+        m.depart("b", reason: "its envoy went offline")
+        // Round 0 closed without b; round 1 goes on without it: a request from b is only held.
+        #expect(m.round == 1)
+        m.requestTasks(from: "a", waiter: "a1", wait: 5)
+        #expect(Self.replies(m.takeEffects())["a1"]?.tasks == ["validate", "train"])
+        m.requestTasks(from: "b", waiter: "b1", wait: 5)
+        #expect(Self.replies(m.takeEffects())["b1"] == nil)
+        // Once a reports, round 2 opens for both: b's held request gets its tasks.
+        try Self.report(&m, "a", accuracy: 0.6, values: [1, 1])
+        #expect(m.round == 2)
+        #expect(Self.replies(m.takeEffects())["b1"] == Reply(status: .run, round: 2, tasks: ["validate", "train"]))
+    }
+
     @Test func aBestModelThatCannotBeReadBackEndsTheExperimentWithTheFinalModelsNumbers() throws {
         var m = try Self.machine(Self.settings(rounds: 2, collaborators: ["a", "b"], finalValidation: true))
         for name in ["a", "b"] { _ = m.connect(name) }

@@ -158,6 +158,12 @@ struct RoundMachine<Waiter> {
         if phase == .done {
             return emit(.reply(waiter, TaskReply(status: .done, round: round, reason: outcome?.succeeded == false ? outcome!.reason : "")))
         }
+        // A site dropped while its connection lived on (its Envoy was cut off longer than the
+        // Director waits, shorter than the idle timeout) shows by asking that it is back; without
+        // this it would wait on the same connection for the rest of the experiment.
+        if let reason = departed.removeValue(forKey: name) {
+            log(.info, "\(name), which had departed (\(reason)), asked for tasks again: it takes part from the next round", ["peer": name])
+        }
         if phase.collectsResults, let tasks = pending[name], !tasks.isEmpty {
             return emit(.reply(waiter, TaskReply(status: .run, round: round, tasks: tasks)))
         }
