@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import FLCore
 @testable import FLRoles
@@ -213,5 +214,38 @@ import FLWire
         #expect(journal.journalLines == 0 && !journal.compactionDue && journal.generation == 2)
         var reread = ExperimentJournal(snapshotPath: journal.snapshotPath, journalPath: journal.journalPath)
         #expect(try reread.load() == [changes.last!, Self.experiment("b", .running, version: 2)])
+    }
+
+    /// A save that is written but whose compaction fails keeps its record, reports the failure, and
+    /// the compaction alone is retried until it succeeds.
+    @Test func aCompactionThatFailsIsReportedAndRetriedWithoutLosingTheSave() throws {
+        let dir = try TemporaryDirectory(prefix: "swiftfl-journal")
+        let store = try Self.store(dir)
+        let changes = Mutex<[String?]>([])
+        let changed = DispatchSemaphore(value: 0)
+        store.onProblemChange { problem in
+            changes.withLock { $0.append(problem) }
+            changed.signal()
+        }
+        store.save(changed: [Self.experiment("a")])
+        store.synchronize()
+        #expect(store.written.compactions == 1)
+        // The snapshot's place taken (by something a rename cannot replace), then a record big enough
+        // to make a compaction due at once (over 4 MiB in a journal after a snapshot of one record).
+        try FileManager.default.removeItem(atPath: store.experimentsPath)
+        try FileManager.default.createDirectory(atPath: "\(store.experimentsPath)/in-the-way", withIntermediateDirectories: true)
+        var big = Self.experiment("b")
+        big.reason = String(repeating: "x", count: 5 << 20)
+        store.save(changed: [big])
+        #expect(changed.wait(timeout: .now() + 10) == .success, "no problem reported")
+        #expect(store.problem?.contains("experiments.json") == true, "\(String(describing: store.problem))")
+        // The save itself is in the journal already.
+        #expect(try Self.lines(store).compactMap(\.experiment?.name) == ["a", "b"])
+        try FileManager.default.removeItem(atPath: store.experimentsPath)
+        #expect(changed.wait(timeout: .now() + 30) == .success, "the compaction was not retried")
+        #expect(store.problem == nil && store.written.compactions == 2)
+        #expect(changes.withLock { $0.count == 2 && $0[0] != nil && $0[1] == nil })
+        #expect(try Self.lines(store).map(\.follows) == [2])
+        #expect(try Self.store(dir).loadExperiments() == [Self.experiment("a"), big])
     }
 }
