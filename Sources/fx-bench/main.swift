@@ -44,6 +44,7 @@ let benchmarks: [(String, (BenchmarkReport) throws -> Void)] = [
     ("flood", FloodBenchmark.run),
     ("quality", QualityBenchmark.run),
     ("algorithms", AlgorithmBenchmark.run),
+    ("journal", JournalBenchmark.run),
 ]
 let report = BenchmarkReport()
 print(BenchmarkReport.header)

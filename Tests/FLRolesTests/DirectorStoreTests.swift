@@ -44,9 +44,9 @@ import FLWire
         let store = try DirectorStore(root: dir.appending("state"), logger: logger)
         let experiments = [Self.experiment("done", .failed), Self.experiment("now", .running), Self.experiment("later", .queued)]
         let envoys = [EnvoyRecord(name: "hospital_a", shard: Self.shard, registeredAt: 1_700_000_000, lastRegistration: 1_700_000_100)]
-        // Only the newest snapshot matters; earlier ones may or may not be written.
-        store.save(experiments: [Self.experiment("stale", .queued)])
-        store.save(experiments: experiments)
+        // Only the newest record of each name matters; earlier ones may or may not be written.
+        store.save(changed: [Self.experiment("done", .running)])
+        store.save(changed: experiments)
         store.save(envoys: envoys)
         store.synchronize()
         let reopened = try DirectorStore(root: dir.appending("state"), logger: logger)
@@ -57,7 +57,7 @@ import FLWire
         #expect(read[2] == experiments[2])
         #expect(try reopened.loadEnvoys() == envoys)
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.appending("state")).sorted()
-        #expect(files == ["envoys.json", "experiments", "experiments.json", "incoming"])
+        #expect(files == ["envoys.json", "experiments", "experiments.journal", "experiments.json", "incoming"])
     }
 
     @Test func aFailedWriteIsKeptRetriedAndReported() throws {
@@ -72,8 +72,8 @@ import FLWire
         }
         // Something in the way of experiments.json (a full disk behaves alike): the write fails.
         try FileManager.default.createDirectory(atPath: "\(store.experimentsPath)/in-the-way", withIntermediateDirectories: true)
-        store.save(experiments: [Self.experiment("first", .queued)])
-        store.save(experiments: [Self.experiment("first", .queued), Self.experiment("second", .queued)])
+        store.save(changed: [Self.experiment("first", .queued)])
+        store.save(changed: [Self.experiment("first", .queued), Self.experiment("second", .queued)])
         #expect(changed.wait(timeout: .now() + 10) == .success, "no problem reported")
         let problem = try #require(store.problem)
         #expect(problem.contains("experiments.json") && problem.contains("since"), "\(problem)")
@@ -105,8 +105,8 @@ import FLWire
         let store = try DirectorStore(root: settings.stateDirectory, logger: logger)
         var preparing = Self.experiment("offered", .preparing)
         preparing.sites = [SiteInfo(envoy: "hospital_a", state: .accepted)]
-        store.save(experiments: [Self.experiment("old", .succeeded), Self.experiment("queued-1", .queued), preparing,
-                                 Self.experiment("now", .running), Self.experiment("queued-2", .queued)])
+        store.save(changed: [Self.experiment("old", .succeeded), Self.experiment("queued-1", .queued), preparing,
+                             Self.experiment("now", .running), Self.experiment("queued-2", .queued)])
         store.save(envoys: [EnvoyRecord(name: "hospital_a", shard: Self.shard, registeredAt: 1, lastRegistration: 2)])
         store.synchronize()
         let director = try Director(settings: settings, logger: logger)

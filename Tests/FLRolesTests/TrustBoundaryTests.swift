@@ -519,8 +519,8 @@ final class RogueEnvoy: @unchecked Sendable {
         // Stopping writes whatever is still pending: the last state is on disk.
         federation.director.process.terminate()
         #expect(try federation.director.waitForExit(timeout: 30).isSuccess)
-        let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(state)/experiments.json"))) as? [[String: Any]]
-        #expect(saved?.first?["status"] as? String == "succeeded")
+        let saved = try DirectorStore(root: state, logger: Logger(label: "test", sink: MemoryLogSink())).loadExperiments()
+        #expect(saved.first?.status == .succeeded)
     }
     /// 7. A site whose collaborator claims a billion samples, alternately with a zero model and with
     /// values that would overflow the running sum: its weight is what its Envoy registered, the

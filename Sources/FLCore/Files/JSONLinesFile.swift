@@ -57,11 +57,16 @@ public final class JSONLinesFile: Sendable {
 
     /// The complete lines of the file at `path`, in order, empty ones skipped; a last line without
     /// its newline (a write cut short by a crash, perhaps inside a UTF-8 sequence) is dropped.
-    public static func lines(in path: String) throws -> [String] {
+    public static func lines(in path: String) throws -> [String] { try contents(of: path).lines }
+
+    /// The complete lines of the file at `path` as `lines(in:)` reads them, whether a torn last line
+    /// was dropped, and the file's size in bytes. A writer that goes on appending must know of a torn
+    /// line: its next line would otherwise be glued to the torn piece.
+    public static func contents(of path: String) throws -> (lines: [String], torn: Bool, size: Int) {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
         // The piece after the last newline: empty for a whole file, a torn line otherwise.
-        lines.removeLast()
-        return lines.filter { !$0.isEmpty }.map { String(decoding: $0, as: UTF8.self) }
+        let tail = lines.removeLast()
+        return (lines.filter { !$0.isEmpty }.map { String(decoding: $0, as: UTF8.self) }, !tail.isEmpty, bytes.count)
     }
 }

@@ -127,11 +127,7 @@ public final class Director: FrameHandler, @unchecked Sendable {
                 store.save(envoys: s.envoyRecords)
                 s.envoysChanged = false
             }
-            let changed = s.experimentsChanged
-            if changed {
-                store.save(experiments: s.experiments)
-                s.experimentsChanged = false
-            }
+            let changed = s.saveChangedExperiments(to: store)
             defer {
                 s.outbox = []
                 s.events = []

@@ -77,7 +77,9 @@ struct DirectorState {
 
     var outbox: [(Responder, any WireMessage)] = []
     var events: [DirectorEvent] = []
-    var experimentsChanged = false
+    /// Experiments changed since their records were last handed to the store.
+    private(set) var changedExperiments: Set<String> = []
+    var experimentsChanged: Bool { !changedExperiments.isEmpty }
     var envoysChanged = false
 
     /// What users should know about the Director itself (its state cannot be saved), or "".
@@ -106,6 +108,7 @@ struct DirectorState {
             experiments[i].sites = []
             experiments[i].startedAt = nil
             experiments[i].version += 1
+            changedExperiments.insert(experiments[i].name)
         }
         reindex()
         renumberQueue()
@@ -125,7 +128,7 @@ struct DirectorState {
         index[info.name] = experiments.count
         experiments.append(info)
         renumberQueue()
-        experimentsChanged = true
+        changedExperiments.insert(info.name)
         notifyWatchers(info.name)
     }
 
@@ -134,7 +137,7 @@ struct DirectorState {
         guard let i = index[name] else { return }
         body(&experiments[i])
         experiments[i].version += 1
-        experimentsChanged = true
+        changedExperiments.insert(name)
         notifyWatchers(name)
     }
 
@@ -152,6 +155,17 @@ struct DirectorState {
         events.append(.siteUpdated(experiment: experiment, envoy: envoy, state: state, reason: reason))
     }
 
+    /// Hands the records of the experiments changed since the last call to `store` (in submission
+    /// order, so new ones are added in order): the cost depends on what changed, not on how many
+    /// experiments there are. Returns whether there were any. The Director calls it after every change.
+    mutating func saveChangedExperiments(to store: DirectorStore) -> Bool {
+        guard !changedExperiments.isEmpty else { return false }
+        let positions = changedExperiments.compactMap { index[$0] }.sorted()
+        changedExperiments = []
+        store.save(changed: positions.map { experiments[$0] })
+        return true
+    }
+
     /// Queue positions (1-based) of the queued experiments, in submission order.
     mutating func renumberQueue() {
         var position = 0
@@ -165,7 +179,7 @@ struct DirectorState {
             }
             if experiments[i].queuePosition != old {
                 experiments[i].version += 1
-                experimentsChanged = true
+                changedExperiments.insert(experiments[i].name)
                 notifyWatchers(experiments[i].name)
             }
         }

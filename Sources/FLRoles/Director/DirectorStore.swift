@@ -22,13 +22,20 @@ public struct EnvoyRecord: Sendable, Hashable, Codable {
     }
 }
 
-/// The Director's state directory. Everything in it is written atomically (AtomicFile), so a
-/// crash at any moment leaves the previous state or the next one:
+/// The Director's state directory. Every file in it is written so that a crash at any moment leaves
+/// the previous state or the next one (whole files atomically with AtomicFile, the journal by
+/// fsynced appends whose torn end is dropped; `ExperimentJournal` says how each step is safe):
 ///
 /// ```
 /// envoys.json                         the Envoy registry (name, shard, first and last registration)
-/// experiments.json                    every experiment in submission order: the queue and the history
-///                                     (status, rounds, metrics, sites, reasons)
+/// experiments.json                    snapshot of every experiment in submission order, the queue and
+///                                     the history (status, rounds, metrics, sites, reasons):
+///                                     {"generation": g, "experiments": [...]}; a bare array (written
+///                                     before the journal) is generation 0, rewritten at the first compaction
+/// experiments.journal                 the records changed since: {"follows": g}, then one line per
+///                                     changed experiment, the whole record; folded into a new
+///                                     snapshot once it holds over 4 lines per experiment (+1,000)
+///                                     or over 4 snapshots' bytes (+4 MiB)
 /// experiments/<name>/archive.tar      the submitted workspace, as the data scientist exported it
 /// experiments/<name>/workspace/       the workspace the aggregator runs in (plan, checkpoints, logs)
 /// experiments/<name>/aggregator-<n>.stderr   the n-th aggregator's diagnostics
@@ -36,29 +43,35 @@ public struct EnvoyRecord: Sendable, Hashable, Codable {
 /// incoming/                           uploads being received (removed on start)
 /// ```
 ///
-/// Writes are coalesced on one serial queue: callers hand over a snapshot (cheap: value types) and
-/// return at once; the queue writes the newest snapshot, so a burst of changes costs one write.
-/// A write that fails (disk full, permissions) keeps its snapshot and is retried with backoff until
-/// one succeeds; meanwhile `problem` says what is wrong, so users are told (`fx experiment status`).
+/// Writes are coalesced on one serial queue: callers hand over what changed (the changed experiments'
+/// records, the registry) and return at once; the queue writes the newest record of each, so a burst
+/// of changes costs one write, and a change costs its own records however many experiments exist.
+/// A write that fails (disk full, permissions) keeps what it had to write and is retried with backoff
+/// until one succeeds; meanwhile `problem` says what is wrong, so users are told (`fx experiment status`).
 public final class DirectorStore: Sendable {
     public let root: String
     private let logger: Logger
     private let queue = DispatchQueue(label: "swiftfl.director.store")
     private struct Pending {
         var envoys: [EnvoyRecord]?
-        var experiments: [ExperimentInfo]?
+        var experiments = ExperimentChanges()
+        /// A compaction failed after its save was written: retried even with nothing else to write.
+        var compactionFailed = false
         var problem: String?
         var retryDelay = DirectorStore.firstRetryDelay
         var retryScheduled = false
         var onProblemChange: (@Sendable (String?) -> Void)?
     }
     private let pending = Mutex(Pending())
+    /// The experiments' files; used on `queue` (and by `loadExperiments` before saving starts).
+    private let journal: Mutex<ExperimentJournal>
     static let firstRetryDelay = 0.25
     static let longestRetryDelay = 30.0
 
     public init(root: String, logger: Logger) throws {
         self.root = root
         self.logger = logger
+        journal = Mutex(ExperimentJournal(snapshotPath: "\(root)/experiments.json", journalPath: "\(root)/experiments.journal"))
         for dir in [root, experimentsDirectory, incomingDirectory] {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
@@ -68,10 +81,17 @@ public final class DirectorStore: Sendable {
         }
         // So are workspaces half unpacked (nothing is unpacked before the Director starts).
         ArchiveExtractor.removeLeftovers(inFoldersOf: experimentsDirectory)
+        // And so are the temporary files of whole-file writes a crash cut short (AtomicFile's names).
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where name.contains(".tmp.") {
+            try? FileManager.default.removeItem(atPath: "\(root)/\(name)")
+        }
     }
 
     public var envoysPath: String { "\(root)/envoys.json" }
+    /// The experiments' snapshot.
     public var experimentsPath: String { "\(root)/experiments.json" }
+    /// The experiments' journal: the records changed since the snapshot.
+    public var journalPath: String { "\(root)/experiments.journal" }
     public var experimentsDirectory: String { "\(root)/experiments" }
     public var incomingDirectory: String { "\(root)/incoming" }
 
@@ -97,8 +117,9 @@ public final class DirectorStore: Sendable {
     /// The Envoy registry; empty when there is none yet.
     public func loadEnvoys() throws -> [EnvoyRecord] { try load([EnvoyRecord].self, from: envoysPath) ?? [] }
 
-    /// Every experiment, in submission order; empty when there is none yet.
-    public func loadExperiments() throws -> [ExperimentInfo] { try load([ExperimentInfo].self, from: experimentsPath) ?? [] }
+    /// Every experiment, in submission order (the snapshot with the journal replayed onto it); empty
+    /// when there is none yet.
+    public func loadExperiments() throws -> [ExperimentInfo] { try journal.withLock { try $0.load() } }
 
     private func load<T: Decodable>(_ type: T.Type, from path: String) throws -> T? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
@@ -117,30 +138,62 @@ public final class DirectorStore: Sendable {
         queue.async { [self] in flush() }
     }
 
-    /// Schedules writing the experiments (the newest snapshot wins).
-    public func save(experiments: [ExperimentInfo]) {
-        pending.withLock { $0.experiments = experiments }
+    /// Schedules writing these experiments' records: each replaces the one of its name, a new name is
+    /// added after the others (in the order given). Of several saves of one name, the newest wins.
+    public func save(changed experiments: [ExperimentInfo]) {
+        guard !experiments.isEmpty else { return }
+        pending.withLock { $0.experiments.add(experiments) }
         queue.async { [self] in flush() }
     }
+
+    /// Folds the journal into a new snapshot now (the tests and the benchmark; saving does it when due).
+    package func compact() throws {
+        try queue.sync { try journal.withLock { try $0.compact() } }
+    }
+
+    /// Bytes written to the experiments' files so far, and the compactions done.
+    package var written: (bytes: Int, compactions: Int) { journal.withLock { ($0.bytesWritten, $0.compactions) } }
 
     /// Waits until every scheduled write has been tried once.
     public func synchronize() { queue.sync {} }
 
     private func flush() {
-        let (envoys, experiments) = pending.withLock { p in
-            defer { (p.envoys, p.experiments) = (nil, nil) }
-            return (p.envoys, p.experiments)
+        let (envoys, experiments, compaction) = pending.withLock { p in
+            defer { (p.envoys, p.experiments, p.compactionFailed) = (nil, ExperimentChanges(), false) }
+            return (p.envoys, p.experiments, p.compactionFailed)
         }
+        guard envoys != nil || !experiments.isEmpty || compaction else { return }
         var failure: String?
         if let envoys, let problem = write(envoys, to: envoysPath) {
             failure = problem
             pending.withLock { p in if p.envoys == nil { p.envoys = envoys } }
         }
-        if let experiments, let problem = write(experiments, to: experimentsPath) {
-            failure = failure ?? problem
-            pending.withLock { p in if p.experiments == nil { p.experiments = experiments } }
+        if let problem = write(experiments) { failure = failure ?? problem }
+        report(failure)
+    }
+
+    /// Journals `changes` as one save, then compacts if that is due; returns what went wrong, or nil.
+    /// What could not be written is kept for the retry.
+    private func write(_ changes: ExperimentChanges) -> String? {
+        do {
+            try journal.withLock { try $0.record(changes.records) }
+        } catch {
+            pending.withLock { $0.experiments.putBack(changes) }
+            return "\(error)"
         }
-        guard envoys != nil || experiments != nil else { return }
+        do {
+            // The save is on disk whatever happens here; only the compaction is retried.
+            try journal.withLock { j in if j.compactionDue { try j.compact() } }
+        } catch {
+            pending.withLock { $0.compactionFailed = true }
+            return "\(error)"
+        }
+        return nil
+    }
+
+    /// Records whether the latest writes failed: sets or clears `problem` (telling whoever asked),
+    /// and schedules a retry with backoff after a failure.
+    private func report(_ failure: String?) {
         let (changed, notify, retry): (Bool, (@Sendable (String?) -> Void)?, Double?) = pending.withLock { p in
             let before = p.problem
             if let failure {
