@@ -60,6 +60,12 @@ import Testing
             #expect(AnalyticsCombiner.problem(in: [bad], for: Self.query) != nil, "\(bad)")
         }
         #expect(AnalyticsCombiner.problem(in: [summary([1]), summary([2])], for: Self.query) != nil)
+        // Without a histogram, no bins at all.
+        let plain = AnalyticsQuery(columns: ["x"], groupBy: "label")
+        var m = RunningMoments()
+        m.add(1)
+        #expect(AnalyticsCombiner.problem(in: [ColumnSummary(column: "x", label: 0, moments: m)], for: plain) == nil)
+        #expect(AnalyticsCombiner.problem(in: [ColumnSummary(column: "x", label: 0, moments: m, suppressedBins: [0])], for: plain) != nil)
     }
 
     @Test func withheldBinsAreCountedBySite() {

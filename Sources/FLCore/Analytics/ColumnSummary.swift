@@ -65,6 +65,7 @@ public struct ColumnSummary: Sendable, Hashable, Codable {
 
     private func histogramProblem(for query: AnalyticsQuery, rows: Int) -> String? {
         guard histogram.count == query.binCount else { return "\(histogram.count) bins, not the \(query.binCount) asked for" }
+        guard query.binCount > 0 else { return suppressedBins.isEmpty ? nil : "withheld bins of a histogram the query did not ask for" }
         guard histogram.allSatisfy({ (0...rows).contains($0) }) else { return "a bin count outside 0…\(rows)" }
         for (i, bin) in suppressedBins.enumerated() {
             guard (0..<histogram.count).contains(bin), i == 0 || bin > suppressedBins[i - 1], histogram[bin] == 0 else {
