@@ -32,7 +32,8 @@ enum AnalyticsTable {
         if !withheld.isEmpty { lines.append("withheld (cells with too few rows at a site):\n" + withheld.joined(separator: "\n")) }
         lines.append("sites:")
         lines.append(table(result.sites.map { s in
-            ["  " + s.site, s.state.rawValue, [s.withheldCells > 0 ? "\(s.withheldCells) cells withheld" : "", s.reason].filter { !$0.isEmpty }.joined(separator: "; ")]
+            let note = [s.withheldCells > 0 ? "\(s.withheldCells) cells withheld" : "", s.reason].filter { !$0.isEmpty }.joined(separator: "; ")
+            return ["  " + s.site, s.state.rawValue] + (note.isEmpty ? [] : [note])
         }))
         if q.asks(.quantiles) { lines.append("quantiles are estimates within 1 % of the exact value (DDSketch)") }
         return lines.joined(separator: "\n")
