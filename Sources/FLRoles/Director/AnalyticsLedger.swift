@@ -56,9 +56,13 @@ struct AnalyticsLedger {
         case refused(String, completed: AnalyticsResult?)
     }
 
+    /// The query `id` asks, while it waits for its sites.
+    func query(_ id: String) -> AnalyticsQuery? { pending[id]?.result.query }
+
     /// Takes `answer` from `envoy`: only for a query it was asked and has not answered yet, and
-    /// only when every cell passes `AnalyticsCombiner.problem`.
-    mutating func accept(_ answer: AnalyticsAnswer, from envoy: String, at time: Double) -> Outcome {
+    /// only when `problem` (`AnalyticsCombiner.problem` of its cells, worked out before the lock
+    /// was taken: checking is the costly part) is nil.
+    mutating func accept(_ answer: AnalyticsAnswer, from envoy: String, problem: String?, at time: Double) -> Outcome {
         guard var query = pending[answer.id], let site = query.result.sites.firstIndex(where: { $0.site == envoy }) else {
             return .refused("no analytics query '\(answer.id)' is waiting for '\(envoy)'", completed: nil)
         }
@@ -68,7 +72,7 @@ struct AnalyticsLedger {
         var refusal: String?
         if !answer.refusal.isEmpty {
             query.result.sites[site] = AnalyticsSiteOutcome(site: envoy, state: .refused, reason: answer.refusal)
-        } else if let problem = AnalyticsCombiner.problem(in: answer.cells, for: query.result.query) {
+        } else if let problem {
             query.result.sites[site] = AnalyticsSiteOutcome(site: envoy, state: .rejected, reason: problem)
             refusal = "the answer to '\(answer.id)' is refused: \(problem)"
         } else {

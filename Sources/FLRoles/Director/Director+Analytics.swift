@@ -56,7 +56,9 @@ extension Director {
         guard state.withLock({ registered($0, peer) }) else {
             return refuse(request, .unknownPeer, "this Director does not know you (it may have restarted): register first")
         }
-        switch analytics.withLock({ $0.accept(m, from: peer.name, at: Date().timeIntervalSince1970) }) {
+        // Checked off the lock: it costs more than everything else an answer does at the Director.
+        let problem = analytics.withLock { $0.query(m.id) }.flatMap { AnalyticsCombiner.problem(in: m.cells, for: $0) }
+        switch analytics.withLock({ $0.accept(m, from: peer.name, problem: problem, at: Date().timeIntervalSince1970) }) {
         case let .taken(result):
             request.responder.reply(OkReply())
             if let result { completed(result) }

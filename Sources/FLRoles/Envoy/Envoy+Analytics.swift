@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import FLCore
 import FLTraining
 import FLWire
@@ -17,13 +18,13 @@ extension Envoy {
         let current = settings
         var answer: AnalyticsAnswer
         do {
-            let dataset = try CSVDataset.load(path: current.shardPath, labelColumn: current.shard.labelColumn)
+            let dataset = try Self.shard(at: current.shardPath, labelColumn: current.shard.labelColumn)
             let cells = try ShardAnalytics.evaluate(task.query, on: dataset, labelColumn: current.shard.labelColumn,
                                                     minimumCount: current.analyticsMinimumCount)
             answer = AnalyticsAnswer(id: task.id, cells: cells)
-            let size = answer.encoded().count
+            let size = Self.encodedSizeBound(cells)
             if size > Self.maximumAnswerBytes {
-                answer = AnalyticsAnswer(id: task.id, refusal: "the answer would be \(size) bytes; a site sends at most \(Self.maximumAnswerBytes) (ask for fewer columns, bins or groups)")
+                answer = AnalyticsAnswer(id: task.id, refusal: "the answer would take up to \(size) bytes; a site sends at most \(Self.maximumAnswerBytes) (ask for fewer columns, bins or groups)")
             }
         } catch let error as AnalyticsQueryError {
             answer = AnalyticsAnswer(id: task.id, refusal: error.description)
@@ -35,6 +36,29 @@ extension Envoy {
             try client.call(answer, timeout: current.idleTimeout)
         } catch let error as ErrorReply {
             logger.warning("the Director did not take the answer to analytics query \(task.id): \(error.message)")
+        }
+    }
+
+    /// The shard read last, per path, with the file's size and modification time: read again only
+    /// when the file changes, so a burst of queries does not parse the same CSV each time.
+    private static let shards = Mutex<[String: (stamp: [Int], dataset: Dataset)]>([:])
+
+    static func shard(at path: String, labelColumn: String) throws -> Dataset {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        let size = (attributes?[.size] as? NSNumber)?.intValue ?? -1
+        let modified = (attributes?[.modificationDate] as? Date).map { Int($0.timeIntervalSince1970 * 1e9) } ?? -1
+        let stamp = [size, modified, labelColumn.hashValue]
+        if let kept = shards.withLock({ $0[path] }), kept.stamp == stamp, size >= 0 { return kept.dataset }
+        let dataset = try CSVDataset.load(path: path, labelColumn: labelColumn)
+        shards.withLock { $0[path] = (stamp, dataset) }
+        return dataset
+    }
+
+    /// At least the bytes `cells` take on the wire (generous per field), without encoding them.
+    static func encodedSizeBound(_ cells: [ColumnSummary]) -> Int {
+        cells.reduce(0) { total, c in
+            total + 96 + c.column.utf8.count + c.suppressed.utf8.count + 8 * (c.histogram.count + c.suppressedBins.count)
+                + 12 * (c.sketch?.bucketCount ?? 0)
         }
     }
 
