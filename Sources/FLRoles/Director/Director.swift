@@ -108,6 +108,7 @@ public final class Director: FrameHandler, @unchecked Sendable {
         serverBox.withLock { $0 }?.stop()
         if runnerDone.wait(timeout: .now() + 30) == .timedOut { logger.error("the experiment runner did not stop within 30 s") }
         store.synchronize()
+        synchronizeAnalytics()
         stopped.signal()
     }
 
