@@ -26,6 +26,16 @@ import FLWire
         }
     }
 
+    @Test func minCountChangesOnReload() throws {
+        let fixture = try DirectorFixture(envoys: ["hospital_a"])
+        let path = fixture.envoyConfigurationPath("hospital_a")
+        let endpoint = Endpoint(host: "127.0.0.1", port: 1)
+        let envoy = try Envoy(settings: try EnvoySettings.load(path: path, name: "hospital_a", director: endpoint), logger: LogRecorder().logger())
+        try (try String(contentsOfFile: path, encoding: .utf8) + "analytics:\n  min_count: 40\n").write(toFile: path, atomically: true, encoding: .utf8)
+        envoy.reload(try EnvoySettings.load(path: path, name: "hospital_a", director: endpoint))
+        #expect(envoy.settings.analyticsMinimumCount == 40)
+    }
+
     @Test func theShardIsParsedAgainOnlyWhenTheFileChanges() throws {
         let directory = try TemporaryDirectory(prefix: "swiftfl-shard")
         let path = directory.appending("s.csv")
