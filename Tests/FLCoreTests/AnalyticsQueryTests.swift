@@ -83,6 +83,14 @@ import Testing
         #expect((try? grouped.check(labelColumns: ["label"])) == nil)
     }
 
+    @Test func aResultMayNotHoldTooManyBins() {
+        let wide = AnalyticsQuery(columns: (0..<1000).map { "c\($0)" }, statistics: [.histogram], histogramEdges: (0...500).map(Double.init))
+        #expect((try? wide.check()) == nil)
+        let all = AnalyticsQuery(columns: [], statistics: [.histogram], histogramEdges: (0...500).map(Double.init))
+        #expect((try? all.check(featureCount: 30)) != nil)
+        #expect((try? all.check(featureCount: 1000)) == nil)
+    }
+
     @Test func statisticsAreKeptInOneOrderOnce() {
         #expect(AnalyticsQuery(columns: [], statistics: [.std, .count, .std]).statistics == [.count, .std])
     }

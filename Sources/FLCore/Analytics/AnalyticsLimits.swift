@@ -12,6 +12,10 @@ public enum AnalyticsLimits {
     public static let maximumQuantiles = 100
     /// Label groups one column may have with `by` (classes of a classification task).
     public static let maximumGroups = 1000
+    /// Histogram bins over all columns of one cell group (columns × bins, the outer bins included): a
+    /// result holds two numbers a bin, so this keeps a result of one group at 4 MiB and a combined
+    /// result inside a control message.
+    public static let maximumBinsPerGroup = 262_144
     /// Cells (column × group) one answer may hold.
     public static let maximumCells = 65_536
     /// The longest a query may wait for its sites, and the default wait.

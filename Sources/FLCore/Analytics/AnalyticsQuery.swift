@@ -40,9 +40,14 @@ public struct AnalyticsQuery: Sendable, Hashable, Codable {
 
     /// Refuses a query no site should run, naming the field: too many columns or bins, edges that do
     /// not increase, quantile levels outside (0, 1), a wait beyond the limit. `labelColumns` (the
-    /// label columns the Director's Envoys registered) may not be summarised as values.
-    public func check(labelColumns: Set<String> = []) throws(AnalyticsQueryError) {
+    /// label columns the Director's Envoys registered) may not be summarised as values;
+    /// `featureCount` (the federation's, when known) is how many columns `all` means.
+    public func check(labelColumns: Set<String> = [], featureCount: Int? = nil) throws(AnalyticsQueryError) {
         try checkColumns(labelColumns: labelColumns)
+        let columnCount = columns.isEmpty ? (featureCount ?? 1) : columns.count
+        if columnCount * binCount > AnalyticsLimits.maximumBinsPerGroup {
+            throw AnalyticsQueryError(field: "histogram.bins", "\(columnCount) columns × \(binCount) bins (the outer two included) is more than \(AnalyticsLimits.maximumBinsPerGroup) bins a result may hold; ask for fewer columns or bins")
+        }
         guard !statistics.isEmpty else { throw AnalyticsQueryError(field: "statistics", "asks for nothing") }
         if let groupBy {
             guard !groupBy.isEmpty, groupBy.utf8.count <= AnalyticsLimits.maximumColumnNameBytes else {

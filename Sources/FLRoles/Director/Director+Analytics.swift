@@ -20,7 +20,7 @@ extension Director {
         let id = "q" + String(UInt64.random(in: 1 << 40..<1 << 44), radix: 16)
         let outcome: String? = mutate { s in
             let labelColumns = Set(s.envoys.values.map(\.record.shard.labelColumn))
-            do { try m.query.check(labelColumns: labelColumns) } catch {
+            do { try m.query.check(labelColumns: labelColumns, featureCount: settings.sampleShape.reduce(1, *)) } catch {
                 Director.refusal(&s, request, .badRequest, "the query is refused: \(error)")
                 return nil
             }

@@ -9,8 +9,9 @@ import FLPKI
 // it on its shard (no collaborator: the query is data, never code), withholds what its
 // `analytics.min_count` says to, writes the query and its answer to the audit log, and sends it.
 extension Envoy {
-    /// The largest answer sent: under the Director's 16 MiB limit on control messages.
-    static let maximumAnswerBytes = 15 << 20
+    /// The largest answer sent: under the Director's 16 MiB limit on control messages, with room
+    /// for the combined result (two numbers a bin where an answer has one) in one message too.
+    static let maximumAnswerBytes = 7 << 20
 
     /// Answers `task`. Connection failures are thrown (the caller reconnects); a Director that
     /// refuses the answer is logged.
