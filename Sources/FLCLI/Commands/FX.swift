@@ -13,6 +13,7 @@ public enum FX {
                     DirectorCommands.command,
                     EnvoyCommands.command,
                     ExperimentCommands.command,
+                    AnalyticsCommands.command,
                 ])
             .versioned(BuildInfo.summary)
     }

@@ -82,6 +82,10 @@ extension Director {
                 return nil
             }
             s.envoys[peer.name]!.work = m
+            if let task = analytics.withLock({ $0.takeTask(for: peer.name) }) {
+                s.outbox.append((request.responder, task))
+                return nil
+            }
             if let answer = s.assignment(for: peer.name, m) {
                 s.outbox.append((request.responder, answer))
                 return nil

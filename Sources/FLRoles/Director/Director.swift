@@ -34,6 +34,8 @@ public final class Director: FrameHandler, @unchecked Sendable {
     private let stopped = DispatchSemaphore(value: 0)
     /// The aggregator process running now, so a cancel or a stop can end it.
     let aggregator = Mutex<ChildProcess?>(nil)
+    /// Federated analytics queries and their results (taken after `state` when both are needed).
+    let analytics = Mutex(AnalyticsLedger())
 
     /// Reads the state directory (creating it if needed). Call `start()` to listen.
     public init(settings: DirectorSettings, logger: Logger, onEvent: @escaping @Sendable (DirectorEvent) -> Void = { _ in }) throws {
@@ -106,6 +108,7 @@ public final class Director: FrameHandler, @unchecked Sendable {
         serverBox.withLock { $0 }?.stop()
         if runnerDone.wait(timeout: .now() + 30) == .timedOut { logger.error("the experiment runner did not stop within 30 s") }
         store.synchronize()
+        synchronizeAnalytics()
         stopped.signal()
     }
 
@@ -217,6 +220,9 @@ public final class Director: FrameHandler, @unchecked Sendable {
         case let m as ExperimentModelRequest: asUser(request) { model(m, request) }
         case let m as CancelExperiment: asUser(request) { cancel(m, request) }
         case is EnvoyListRequest: asUser(request) { listEnvoys(request) }
+        case let m as SubmitAnalytics: asUser(request) { submitAnalytics(m, request) }
+        case let m as AnalyticsResultRequest: asUser(request) { analyticsResult(m, request) }
+        case let m as AnalyticsAnswer: asEnvoy(request) { analyticsAnswer(m, request) }
         default:
             refuse(request, .badRequest, "\(type(of: request.message)) is not something a Director answers")
         }

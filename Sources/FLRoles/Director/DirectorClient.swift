@@ -11,8 +11,8 @@ import FLPKI
 /// concurrency pool's) and each has a deadline.
 public final class DirectorClient: Sendable {
     public let director: Endpoint
-    private let client: FrameClient
-    private let timeout: Double
+    let client: FrameClient
+    let timeout: Double
 
     /// Connects over mutual TLS as the identity in `tls` and checks that the server is `directorName`.
     public init(director: Endpoint, directorName: String = "director", tls: TLSConfiguration, connectTimeout: Double = 10,

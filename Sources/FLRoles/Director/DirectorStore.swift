@@ -41,6 +41,7 @@ public struct EnvoyRecord: Sendable, Hashable, Codable {
 /// experiments/<name>/aggregator-<n>.stderr   the n-th aggregator's diagnostics
 /// experiments/<name>/best.safetensors, last.safetensors, metrics.jsonl   copied when it ends
 /// incoming/                           uploads being received (removed on start)
+/// analytics/<id>.json                 federated analytics results, each written once when complete
 /// ```
 ///
 /// Writes are coalesced on one serial queue: callers hand over what changed (the changed experiments'

@@ -12,6 +12,9 @@ public struct AuditRecord: Sendable, Hashable, Codable {
         case started
         /// That collaborator ended (`exit_status` says how).
         case finished
+        /// An analytics query was answered (`query` holds it; `experiment` is `analytics:<id>`;
+        /// `withheld` lists the cells and bins kept back). A query refused whole is `refused`.
+        case answered
     }
 
     /// ISO 8601, UTC.
@@ -24,9 +27,14 @@ public struct AuditRecord: Sendable, Hashable, Codable {
     public var exit_status: String?
     /// Which start of the experiment's aggregator it ran against (0 for decisions on an offer).
     public var launch: Int
+    /// For an analytics query: the query itself, and what the site withheld from its answer.
+    public var query: AnalyticsQuery?
+    public var withheld: [String]?
 
     public init(time: Date = Date(), experiment: String, sha256: String, decision: Decision, reason: String = "", exitStatus: String? = nil,
-                launch: Int = 0) {
+                launch: Int = 0, query: AnalyticsQuery? = nil, withheld: [String]? = nil) {
+        self.query = query
+        self.withheld = withheld
         self.time = ISO8601DateFormatter().string(from: time)
         self.experiment = experiment
         self.sha256 = sha256

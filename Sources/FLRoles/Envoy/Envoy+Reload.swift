@@ -5,7 +5,7 @@ extension Envoy {
     /// Puts a re-read configuration into force without dropping the connection to the Director or
     /// a running collaborator (what `SIGHUP` does): the policy (its mode and its allow-list file),
     /// `limits.max_model_parameters` and `limits.min_statistics_rows` change at once and decide
-    /// every experiment offered or launched from now on. Every other difference keeps its old value
+    /// every experiment offered or launched from now on; `analytics.min_count` every query answered. Every other difference keeps its old value
     /// until the next start and is reported. The allow-list's contents and the revocation list need
     /// no reload: both are read again whenever they are used or change.
     @discardableResult
@@ -16,6 +16,7 @@ extension Envoy {
             result.compare("policy", \.policy, new: new, into: &merged, reloadable: true)
             result.compare("limits.max_model_parameters", \.maximumModelParameters, new: new, into: &merged, reloadable: true)
             result.compare("limits.min_statistics_rows", \.minimumStatisticsRows, new: new, into: &merged, reloadable: true)
+            result.compare("analytics.min_count", \.analyticsMinimumCount, new: new, into: &merged, reloadable: true)
             result.compare("limits.max_archive_bytes", \.maximumArchiveSize, new: new, into: &merged, reloadable: false)
             result.compare("director", \.director, new: new, into: &merged, reloadable: false)
             result.compare("director.name", \.directorName, new: new, into: &merged, reloadable: false)

@@ -24,7 +24,7 @@ public final class Envoy: Sendable {
     let logger: Logger
     private let onEvent: @Sendable (EnvoyEvent) -> Void
     private let context: TLSContext
-    private let audit: AuditLog
+    let audit: AuditLog
     private let collaboratorExecutable: String
     private let state = Mutex(State())
     /// Connects again and again until `stop()`, which also ends a wait between attempts at once.
@@ -182,6 +182,10 @@ public final class Envoy: Sendable {
             }
             do {
                 let reply = try client.call(ask, timeout: settings.longPollSeconds + settings.idleTimeout)
+                if let task = reply as? AnalyticsTask {
+                    try answer(task, client)
+                    continue
+                }
                 guard let assignment = reply as? WorkAssignment else {
                     logger.warning("the Director answered a request for work with \(type(of: reply))")
                     return

@@ -54,7 +54,9 @@ public enum ArchivePolicy: Sendable, Hashable, CustomStringConvertible {
 ///   max_archive_bytes: 268435456   # largest workspace archive this site downloads
 ///   max_model_parameters: 100000000   # largest model this site trains (400 MB of float32)
 ///   min_statistics_rows: 10   # fewest training rows this site sends feature statistics about
-/// audit_log: audit.jsonl    # one JSON line per experiment the site ran or refused
+/// analytics:
+///   min_count: 10           # fewest rows in any cell (group, histogram bins) this site answers about
+/// audit_log: audit.jsonl    # one JSON line per experiment the site ran or refused, and per analytics query
 /// ```
 public struct EnvoySettings: Sendable {
     /// The Envoy's name: the common name of its certificate, and its collaborators' name.
@@ -79,6 +81,9 @@ public struct EnvoySettings: Sendable {
     /// Fewest training rows the site sends feature statistics about (`limits.min_statistics_rows`):
     /// sums over a handful of rows say too much about each row.
     public var minimumStatisticsRows: Int = CollaboratorSettings.defaultMinimumStatisticsRows
+    /// Fewest rows in any cell an analytics query is answered about (`analytics.min_count`): see
+    /// `SmallCellSuppression` for what is withheld.
+    public var analyticsMinimumCount: Int = 10
     public var auditLogPath: String
     /// The `fx-collaborator` executable; nil finds it beside the running one.
     public var collaboratorExecutable: String?
@@ -133,9 +138,10 @@ public struct EnvoySettings: Sendable {
     public static func load(path: String, name: String, director: Endpoint? = nil) throws -> EnvoySettings {
         do { try PKI.validate(name: name) } catch { throw EnvoyError("--name: \(error)") }
         let file = try ConfigurationFile(path: path)
-        try file.checkKeys("", ["director", "cert_dir", "crl_file", "work_dir", "data_dir", "shard", "policy", "limits", "audit_log"])
+        try file.checkKeys("", ["director", "cert_dir", "crl_file", "work_dir", "data_dir", "shard", "policy", "limits", "analytics", "audit_log"])
         try file.checkKeys("limits", ["max_archive_bytes", "max_model_parameters", "min_statistics_rows"])
         try file.checkKeys("director", ["name", "address"])
+        try file.checkKeys("analytics", ["min_count"])
         try file.checkKeys("shard", ["format", "path", "label_column", "sample_shape", "target_shape", "description"])
         let plan = file.plan
         var endpoint = director
@@ -179,6 +185,10 @@ public struct EnvoySettings: Sendable {
         settings.minimumStatisticsRows = try plan.int("limits.min_statistics_rows", default: CollaboratorSettings.defaultMinimumStatisticsRows)
         guard settings.minimumStatisticsRows >= 1 else {
             throw file.error("limits.min_statistics_rows", "expected at least 1 row, found \(settings.minimumStatisticsRows)")
+        }
+        settings.analyticsMinimumCount = try plan.int("analytics.min_count", default: settings.analyticsMinimumCount)
+        guard settings.analyticsMinimumCount >= 1 else {
+            throw file.error("analytics.min_count", "expected at least 1 row, found \(settings.analyticsMinimumCount)")
         }
         return settings
     }
