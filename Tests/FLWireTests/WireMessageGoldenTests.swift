@@ -41,10 +41,12 @@ import FLCore
         (TaskResultMessage(round: 1, task: "validate", sampleCount: 60, metrics: [:], layout: nil), "01000000000000000800000076616c69646174653c000000000000000000000000"),
         (FeatureStatisticsReport(count: 3, sum: [1, 2], sumOfSquares: [3, 4]), "030000000000000002000000000000000000f03f0000000000000040020000000000000000000840000000000000104000000000"),
         (FeatureStatisticsReport.declining("too few rows"), "000000000000000000000000000000000c000000746f6f2066657720726f7773"),
-        (EnvoyRegistration(envoy: "e1", shard: shard), "0200000065310300000063737605000000612e6373760100000079020000001c000000000000001c00000000000000010000000100000000000000be0000000000000001000000410100"),
+        // Capacity, running and handled were added at the ends of their messages (deliberately new
+        // bytes there); what older Envoys send still reads: see `olderEnvoysMessagesStillRead`.
+        (EnvoyRegistration(envoy: "e1", shard: shard, capacity: 2), "0200000065310300000063737605000000612e6373760100000079020000001c000000000000001c00000000000000010000000100000000000000be00000000000000010000004101000200000000000000"),
         (EnvoyWelcome(heartbeatPeriod: 0.2, sampleShape: [30], targetShape: [1]), "9a9999999999c93f010000001e00000000000000010000000100000000000000"),
-        (EnvoyHeartbeat(cpuPercent: 12.5, residentBytes: 1 << 20, availableBytes: 1 << 30, collaboratorRunning: true, experiment: "x"), "000000000000294000001000000000000000004000000000010100000078"),
-        (WorkRequest(experiment: "x", launch: 2, state: .exited, maximumWaitSeconds: 30), "01000000780200000000000000030000000000003e40"),
+        (EnvoyHeartbeat(cpuPercent: 12.5, residentBytes: 1 << 20, availableBytes: 1 << 30, collaboratorRunning: true, experiment: "x"), "000000000000294000001000000000000000004000000000010100000078010000000100000078"),
+        (WorkRequest(experiment: "x", launch: 2, state: .exited, maximumWaitSeconds: 30), "01000000780200000000000000030000000000003e40010000000100000078020000000000000003"),
         (WorkAssignment(action: .run, experiment: "x", launch: 2, archiveSHA256: "ab", archiveSize: 9, aggregatorHost: "10.0.0.1",
                         aggregatorPort: 50051, aggregatorName: "agg", collaborators: ["a", "b"], collaboratorRows: [10, 20], reason: "why"), "020100000078020000000000000002000000616209000000000000000800000031302e302e302e3183c3000000000000030000006167670200000001000000610100000062020000000a00000000000000140000000000000003000000776879"),
         (WorkAssignment(action: .wait), "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"),
@@ -62,6 +64,24 @@ import FLCore
         (EnvoyListRequest(), ""),
         (EnvoyListReply(envoys: [envoy, quietEnvoy], heartbeatPeriod: 5), "020000000200000065310300000063737605000000612e6373760100000079020000001c000000000000001c00000000000000010000000100000000000000be0000000000000001000000410101000000000000e03f0100000078000000000000c042400000100000000000000000400000000000000040fc54d9410200000065320300000063737605000000612e6373760100000079020000001c000000000000001c00000000000000010000000100000000000000be0000000000000001000000410000000000000100000000000000000000000000000000000000000000000000000000000000000000000000001440"),
     ]
+
+    /// The bytes an Envoy sent before capacities, several collaborators and `handled` existed:
+    /// they read with the defaults (capacity 1, the one experiment).
+    @Test func olderEnvoysMessagesStillRead() throws {
+        func bytes(_ hex: String) -> [UInt8] {
+            stride(from: 0, to: hex.count, by: 2).map { UInt8(hex.dropFirst($0).prefix(2), radix: 16)! }
+        }
+        let registration = try #require(try MessageRegistry.decode(type: EnvoyRegistration.type.rawValue, payload: bytes(
+            "0200000065310300000063737605000000612e6373760100000079020000001c000000000000001c00000000000000010000000100000000000000be0000000000000001000000410100")) as? EnvoyRegistration)
+        #expect(registration.envoy == "e1" && registration.capacity == 1)
+        let beat = try #require(try MessageRegistry.decode(type: EnvoyHeartbeat.type.rawValue, payload: bytes(
+            "000000000000294000001000000000000000004000000000010100000078")) as? EnvoyHeartbeat)
+        #expect(beat.running == ["x"])
+        let ask = try #require(try MessageRegistry.decode(type: WorkRequest.type.rawValue, payload: bytes("01000000780200000000000000030000000000003e40")) as? WorkRequest)
+        #expect(ask.handled == [SiteWork(experiment: "x", launch: 2, state: .exited)])
+        // A fresh Envoy's request names nothing.
+        #expect(WorkRequest(experiment: "", launch: 0, state: .idle, maximumWaitSeconds: 1).handled.isEmpty)
+    }
 
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 

@@ -96,9 +96,9 @@ extension Director {
         let found: Result<(live: (root: String, relative: String, layout: ModelLayout?)?, x: ExperimentInfo), ErrorReply> = state.withLock { s in
             guard let x = s.experiment(m.name) else { return .failure(ErrorReply(.notFound, "no experiment '\(m.name)'")) }
             guard Director.owns(request.peer, x) else { return .failure(ErrorReply(.notAllowed, Director.notOwned(x, "download"))) }
-            guard let active = s.active, active.name == m.name, let root = active.workspaceRoot,
-                  let relative = m.which == .best ? active.bestModel : active.lastModel else { return .success((nil, x)) }
-            return .success(((root, relative, active.layout), x))
+            guard let r = s.running[m.name], let root = r.workspaceRoot,
+                  let relative = m.which == .best ? r.bestModel : r.lastModel else { return .success((nil, x)) }
+            return .success(((root, relative, r.layout), x))
         }
         let target: (live: (root: String, relative: String, layout: ModelLayout?)?, x: ExperimentInfo)
         switch found {
@@ -133,8 +133,8 @@ extension Director {
                 s.renumberQueue()
                 s.events.append(.experimentFinished(experiment: m.name, status: .cancelled, reason: "cancelled by '\(user)' while queued"))
             case .preparing, .running:
-                if s.active?.name == m.name {
-                    s.active!.cancelRequested = true
+                if s.running[m.name] != nil {
+                    s.running[m.name]!.cancelRequested = true
                     terminate = true
                 } else {
                     // Running before a restart and not resumed yet: it never will be now.
@@ -153,7 +153,7 @@ extension Director {
         }
         if terminate {
             logger.info("cancelling experiment '\(m.name)' at the request of '\(user)'")
-            aggregator.withLock { $0 }?.terminate()
+            aggregators.withLock { $0[m.name] }?.terminate()
             wake.signal()
         }
     }
