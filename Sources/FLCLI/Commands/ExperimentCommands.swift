@@ -15,7 +15,8 @@ enum ExperimentCommands {
         discussion: """
         The workspace goes up as the archive `fx workspace export` writes (plan and code; never data, keys or
         models). Sites that run an allow-list need its SHA-256, printed here, approved with `fx envoy approve`.
-        Experiments run one at a time, in the order they were submitted.
+        Experiments start in the order they were submitted, several at once when the sites have room for
+        them (each Envoy's `capacity`, the Director's `experiments.max_concurrent` and `aggregators.ports`).
         """,
         arguments: [WorkspaceCommands.workspace, newName] + DirectorConnection.options + [submitJSON]
     ) { args, context in
