@@ -72,22 +72,11 @@ extension Director {
 
     // MARK: Offering
 
-    /// Offers the experiment to every online Envoy and waits (up to the decision timeout) for their
-    /// answers. Returns those that accepted, or nil when the experiment ended here (nobody accepted,
-    /// cancelled) or the Director is stopping.
+    /// Waits (up to the decision timeout) for the answers of the Envoys the experiment was offered
+    /// to when it was scheduled. Returns those that accepted, or nil when the experiment ended here
+    /// (nobody accepted, cancelled) or the Director is stopping.
     private func offer(_ name: String) -> [String]? {
-        let candidates: [String] = mutate { s in
-            let online = s.running[name]?.candidates ?? []
-            s.update(name) { x in
-                x.status = .preparing
-                x.startedAt = Date().timeIntervalSince1970
-                x.sites = online.map { SiteInfo(envoy: $0, state: .offered) }
-            }
-            s.renumberQueue()
-            s.events.append(.experimentOffered(experiment: name, envoys: online))
-            s.serveWaiters()
-            return online
-        }
+        let candidates: [String] = state.withLock { s in s.running[name]?.candidates ?? [] }
         let deadline = Deadline.after(seconds: settings.decisionTimeout)
         var cancelled = false
         while true {

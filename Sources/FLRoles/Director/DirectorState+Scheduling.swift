@@ -83,14 +83,31 @@ extension DirectorState {
                 wait("waiting for a free slot at \(busy.joined(separator: ", "))")
             } else {
                 starts.append(next)
-                running[x.name] = next.resume
-                    ? Running(name: x.name, phase: .starting, candidates: x.collaborators, participants: x.collaborators, launch: x.launches, port: port)
-                    : Running(name: x.name, phase: .preparing, candidates: online, port: port)
+                if next.resume {
+                    running[x.name] = Running(name: x.name, phase: .starting, candidates: x.collaborators, participants: x.collaborators,
+                                              launch: x.launches, port: port)
+                } else {
+                    offer(x.name, to: online, port: port)
+                }
                 continue
             }
             reserved.formUnion(wanted)
             reserved.formUnion(missing)
         }
         return (starts, waiting)
+    }
+
+    /// Offers a queued experiment to `envoys`, in the same change that schedules it, so nothing
+    /// (a cancel, another pass of the scheduler) sees it queued and running at once.
+    private mutating func offer(_ name: String, to envoys: [String], port: Int) {
+        running[name] = Running(name: name, phase: .preparing, candidates: envoys, port: port)
+        update(name) { x in
+            x.status = .preparing
+            x.startedAt = Date().timeIntervalSince1970
+            x.sites = envoys.map { SiteInfo(envoy: $0, state: .offered) }
+        }
+        renumberQueue()
+        events.append(.experimentOffered(experiment: name, envoys: envoys))
+        serveWaiters()
     }
 }
