@@ -189,13 +189,25 @@ public struct DirectorSettings: Sendable {
 
     /// `first-last` (or one port) from 1 to 65535, or nil when the key is absent.
     private static func portRange(_ file: ConfigurationFile, _ key: String) throws -> ClosedRange<Int>? {
-        guard let node = file.plan.node(at: key) else { return nil }
-        let text = node.asInt.map { "\($0)" } ?? node.asString ?? "\(node.value)"
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard (1...2).contains(parts.count), let first = parts.first ?? nil, let last = parts.last ?? nil,
-              1 <= first, first <= last, last <= 65535 else {
+        guard file.plan.node(at: key) != nil else { return nil }
+        let text: String
+        if let port = try? file.plan.int(key, default: 0) {
+            text = String(port)
+        } else {
+            text = try file.plan.string(key, default: "")
+        }
+        guard let range = portRange(text) else {
             throw file.error(key, "expected a port range such as 50100-50119 (ports 1 to 65535, the first not above the last), found '\(text)'")
         }
+        return range
+    }
+
+    /// `first-last` or one port, each from 1 to 65535; nil for anything else.
+    static func portRange(_ text: String) -> ClosedRange<Int>? {
+        let pieces = text.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) ?? 0 }
+        guard pieces.count == 1 || pieces.count == 2 else { return nil }
+        let first = pieces[0], last = pieces[pieces.count - 1]
+        guard first >= 1, last <= 65535, first <= last else { return nil }
         return first...last
     }
 }
