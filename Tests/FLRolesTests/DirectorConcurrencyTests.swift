@@ -132,6 +132,30 @@ import FLWire
         #expect(try client.status("long").status == .cancelled)
     }
 
+    /// Experiments submitted for some sites: one for a site the waiting head does not need starts
+    /// (and ends) before it; the head runs once the site it waits for is free.
+    @Test func anExperimentForOtherSitesGoesAheadOfOneThatWaits() throws {
+        let federation = try federation(capacity: 1)
+        defer { federation.shutdown() }
+        try startSites(federation)
+        let client = try federation.client()
+        let long = try federation.fixture.makeWorkspace("long", rounds: 10_000)
+        let short = try federation.fixture.makeWorkspace("short", rounds: 3)
+        _ = try client.submit(workspace: Workspace(root: long), name: "long", envoys: ["hospital_a"])
+        try federation.events.wait(timeout: 60, "the start of 'long'", where: started("long"))
+        _ = try client.submit(workspace: Workspace(root: short), name: "head", envoys: ["hospital_a"])
+        _ = try client.submit(workspace: Workspace(root: short), name: "other", envoys: ["hospital_b"])
+        let (status, reason) = try federation.events.waitForFinish("other", timeout: 120)
+        #expect(status == .succeeded, "\(reason)")
+        #expect(try client.status("other").collaborators == ["hospital_b"])
+        #expect(try client.status("head").status == .queued)
+        _ = try client.cancel("long")
+        #expect(try federation.events.waitForFinish("head", timeout: 120).0 == .succeeded)
+        #expect(try client.status("head").collaborators == ["hospital_a"])
+        let events = federation.events.all
+        #expect(try index(events, "end of other", finished("other")) < index(events, "offer of head", offered("head")))
+    }
+
     /// `fx director start` killed while two experiments run: started again, it resumes both from
     /// their checkpoints, and the `fx envoy start` sites (capacity 2) come back by themselves.
     @Test func aDirectorRestartResumesEveryRunningExperiment() throws {

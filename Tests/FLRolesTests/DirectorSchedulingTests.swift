@@ -110,6 +110,26 @@ import FLWire
         #expect(names(s.schedule(s.settings).starts) == ["r1"])
     }
 
+    /// Backfill with experiments submitted for some sites (`--envoys`): one for other sites than those
+    /// the head waits for starts first; one that shares a site with the head waits behind it.
+    @Test func anExperimentForOtherSitesStartsBeforeTheHead() {
+        var s = state(envoys: ["a": 1, "b": 1, "c": 1], queued: ["first", "head", "shares", "other"])
+        s.requestedEnvoys = ["first": ["a"], "head": ["a", "b"], "shares": ["b"], "other": ["c"]]
+        let (starts, waiting) = s.schedule(s.settings)
+        #expect(names(starts) == ["first", "other"])
+        #expect(waiting == "experiment 'head': waiting for a free slot at a")
+        #expect(s.running["first"]?.candidates == ["a"] && s.running["other"]?.candidates == ["c"])
+        // `b` is free, but the head waits for it too: `shares` may not take it.
+        #expect(s.running["shares"] == nil)
+        end(&s, "first")
+        #expect(names(s.schedule(s.settings).starts) == ["head"])
+        #expect(s.running["head"]?.candidates == ["a", "b"])
+        // An experiment for a site that is not online waits for it.
+        var offline = state(envoys: ["a": 1], queued: ["x"])
+        offline.requestedEnvoys = ["x": ["z"]]
+        #expect(offline.schedule(offline.settings).waiting == "experiment 'x': 0 of the 1 envoys needed online (of z)")
+    }
+
     @Test func theQueueWaitsForEnoughEnvoys() {
         var settings = DirectorSettings(sampleShape: [30], targetShape: [1], minimumEnvoys: 2, startupGrace: 0, stateDirectory: "/nonexistent",
                                         certificateDirectory: "/nonexistent")

@@ -51,6 +51,7 @@ public final class Director: FrameHandler, @unchecked Sendable {
         store = try DirectorStore(root: settings.stateDirectory, logger: logger)
         var initial = DirectorState(settings: settings, stateWarning: { [store] in store.problem ?? "" })
         initial.restore(envoys: try store.loadEnvoys(), experiments: try store.loadExperiments())
+        initial.requestedEnvoys = Director.requestedEnvoys(store, initial.experiments)
         state = Mutex(initial)
         store.onProblemChange { [weak self] problem in self?.emit([.stateUnsaved(problem: problem ?? "")]) }
         let resumed = initial.experiments.filter { $0.status == .running }.map(\.name)  // every one of them resumes

@@ -6,20 +6,22 @@ import FLWire
 ///
 /// Experiments are considered in order: first those that were running when the Director stopped
 /// (they resume), then the queue in submission order. Each one *wants* a set of Envoys: a resumed
-/// one its collaborators, a queued one every Envoy online now. It can start when
+/// one its collaborators, a queued one those it was submitted for (`--envoys`) that are online, or
+/// every Envoy online now when it named none. It can start when
 /// - fewer than `experiments.max_concurrent` experiments are being run,
 /// - an aggregator port is free (when `aggregators.ports` or `aggregators.port` names them),
-/// - at least `envoys.minimum` Envoys are online and, within the start-up grace, the Envoys known
-///   before the start (for a resumed one: its collaborators) are back,
+/// - at least `envoys.minimum` Envoys it wants are online (or all it named, when it named fewer) and,
+///   within the start-up grace, the Envoys known before the start that it wants (for a resumed one:
+///   its collaborators) are back,
 /// - every Envoy it wants has a free slot: fewer experiments booked on it than its `capacity`
 ///   (an experiment books its candidates while they decide, then its participants until it ends).
 ///
 /// Backfill: an experiment further back may start before one ahead of it only when that cannot
 /// delay the one ahead, which is taken to mean: it wants none of the Envoys any experiment ahead of
 /// it is waiting for (their slots stay free for it), and no experiment ahead of it is waiting for a
-/// port or for the concurrency limit (which a later one would otherwise take). Since a queued
-/// experiment wants every online Envoy, backfill happens in practice when the one ahead waits for
-/// Envoys still to reconnect after a restart, or while a resumed experiment waits for its own sites.
+/// port or for the concurrency limit (which a later one would otherwise take). So an experiment for
+/// other sites than the one ahead (`--envoys`) goes first, as does a resumed experiment whose sites
+/// are back while another waits for its own.
 extension DirectorState {
     /// An experiment the runner should run now (it is in `running` already, holding its slots and port).
     struct Start: Equatable {
@@ -70,13 +72,15 @@ extension DirectorState {
                 wait("every aggregator port (aggregators.ports) is taken")
                 break
             }
-            let wanted = next.resume ? x.collaborators : online
-            let expected = next.resume ? Set(x.collaborators) : expectedEnvoys
+            let named = next.resume ? [] : requestedEnvoys[x.name] ?? []
+            let wanted = next.resume ? x.collaborators : named.isEmpty ? online : named.filter(online.contains)
+            let expected = next.resume ? Set(x.collaborators) : named.isEmpty ? expectedEnvoys : Set(named)
             let missing = expected.subtracting(online).sorted()
             let slots = bookedSlots()
             let busy = wanted.filter { !hasFreeSlot($0, slots) || reserved.contains($0) }
-            if !next.resume && online.count < settings.minimumEnvoys {
-                wait("\(online.count) of the \(settings.minimumEnvoys) envoys needed online")
+            let needed = named.isEmpty ? settings.minimumEnvoys : min(settings.minimumEnvoys, named.count)
+            if !next.resume && wanted.count < needed {
+                wait("\(wanted.count) of the \(needed) envoys needed online" + (named.isEmpty ? "" : " (of \(named.joined(separator: ", ")))"))
             } else if !missing.isEmpty && graceLeft > 0 {
                 wait("waiting up to \(Int(graceLeft.rounded(.up))) s for \(missing.joined(separator: ", ")) to reconnect")
             } else if !busy.isEmpty {
@@ -87,12 +91,13 @@ extension DirectorState {
                     running[x.name] = Running(name: x.name, phase: .starting, candidates: x.collaborators, participants: x.collaborators,
                                               launch: x.launches, port: port)
                 } else {
-                    offer(x.name, to: online, port: port)
+                    offer(x.name, to: wanted, port: port)
                 }
                 continue
             }
             reserved.formUnion(wanted)
             reserved.formUnion(missing)
+            reserved.formUnion(named)
         }
         return (starts, waiting)
     }
@@ -101,6 +106,7 @@ extension DirectorState {
     /// (a cancel, another pass of the scheduler) sees it queued and running at once.
     private mutating func offer(_ name: String, to envoys: [String], port: Int) {
         running[name] = Running(name: name, phase: .preparing, candidates: envoys, port: port)
+        requestedEnvoys[name] = nil
         update(name) { x in
             x.status = .preparing
             x.startedAt = Date().timeIntervalSince1970

@@ -79,6 +79,8 @@ struct DirectorState {
     var reservedNames: Set<String> = []
     /// The experiments being run, by name.
     var running: [String: Running] = [:]
+    /// The Envoys a queued experiment was submitted for (none listed: every online one).
+    var requestedEnvoys: [String: [String]] = [:]
     var waiters = HeldRequests<WorkWaiter>()
     var watchers = HeldRequests<Watcher>()
     /// Envoys known from before the start; queued experiments wait (up to the grace) for them to return.
