@@ -166,7 +166,9 @@ import FLWire
         let envoys = try Self.sites.map { try fixture.startEnvoy($0, port: port) }
         let workspace = try fixture.makeWorkspace("resumed", rounds: 30)
         let client = fixture.clientOptions(port: port)
-        for name in ["x", "y"] { try fixture.fx(["experiment", "submit", "--workspace", workspace, "--name", name] + client) }
+        // `x` names its sites (`--envoys`), `y` takes every one online: the same two here.
+        try fixture.fx(["experiment", "submit", "--workspace", workspace, "--name", "x", "--envoys", "hospital_a, hospital_b"] + client)
+        try fixture.fx(["experiment", "submit", "--workspace", workspace, "--name", "y"] + client)
         for name in ["x", "y"] { try DirectorFixture.waitForEvent("round_closed", ["experiment": name], in: director, timeout: 60) }
         director.process.kill()
         _ = try director.waitForExit(timeout: 10)
