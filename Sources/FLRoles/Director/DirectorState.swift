@@ -108,7 +108,7 @@ struct DirectorState {
     // MARK: Recovery
 
     /// Takes the state found on disk after a start: experiments that were being prepared go back to
-    /// the head of the queue; one that was running keeps its status and is resumed first.
+    /// the head of the queue; those that were running keep their status and are all resumed first.
     mutating func restore(envoys records: [EnvoyRecord], experiments stored: [ExperimentInfo]) {
         for r in records { envoys[r.name] = Envoy(record: r) }
         expectedEnvoys = Set(records.map(\.name))
