@@ -84,6 +84,23 @@ public final class DirectorFixture: @unchecked Sendable {
         try text.write(toFile: directorConfigurationPath, atomically: true, encoding: .utf8)
     }
 
+    /// Sets what the Director's configuration says about running experiments at once:
+    /// `experiments.max_concurrent`, `aggregators.ports` (`first-last`) and `envoys.minimum`.
+    public func configureConcurrency(maximumConcurrent: Int, aggregatorPorts: String? = nil, minimumEnvoys: Int = 1) throws {
+        var text = try String(contentsOfFile: directorConfigurationPath, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\nenvoys:\n", with: "\nenvoys:\n  minimum: \(minimumEnvoys)\n")
+        if let aggregatorPorts {
+            text = text.replacingOccurrences(of: "\naggregators:\n", with: "\naggregators:\n  ports: \(aggregatorPorts)\n")
+        }
+        try writeDirectorConfiguration(text + "experiments:\n  max_concurrent: \(maximumConcurrent)\n")
+    }
+
+    /// Sets how many collaborators Envoy `name` runs at once (`capacity` in its configuration).
+    public func setCapacity(_ capacity: Int, of name: String) throws {
+        let text = try String(contentsOfFile: envoyConfigurationPath(name), encoding: .utf8)
+        try (text + "capacity: \(capacity)\n").write(toFile: envoyConfigurationPath(name), atomically: true, encoding: .utf8)
+    }
+
     /// Adds an Envoy with a certificate and the data of hospital `dataFrom` (0, 1 or 2);
     /// `extraFeatures` appends that many constant columns (a shard of another shape), and
     /// `policy` is `builtin`, `allowlist` or `any`.

@@ -26,7 +26,7 @@ while i < arguments.count {
     case "--output": i += 1; output = arguments[i]
     case "--only": i += 1; only = Set(arguments[i].split(separator: ",").map(String.init))
     case "-h", "--help":
-        print("USAGE: fx-bench [--output FILE] [--only stream,rounds,aggregation,external,director,flood,quality,algorithms,journal,analytics,concurrency]")
+        print("USAGE: fx-bench [--output FILE] [--only stream,rounds,aggregation,external,director,concurrency,flood,quality,algorithms,journal,analytics]")
         exit(0)
     default:
         FileHandle.standardError.write(Data("fx-bench: unknown argument '\(arguments[i])'\n".utf8))
@@ -41,6 +41,7 @@ let benchmarks: [(String, (BenchmarkReport) throws -> Void)] = [
     ("aggregation", AggregationBenchmark.run),
     ("external", ExternalRunnerBenchmark.run),
     ("director", DirectorBenchmark.run),
+    ("concurrency", ConcurrencyBenchmark.run),
     ("flood", FloodBenchmark.run),
     ("quality", QualityBenchmark.run),
     ("algorithms", AlgorithmBenchmark.run),

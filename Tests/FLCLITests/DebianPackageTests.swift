@@ -187,6 +187,7 @@ import FLTesting
         let director = try Self.loaded("packaging/debian/examples/director.yaml") { try DirectorSettings.load(path: directorExample) }
         #expect(director.stateDirectory == "/var/lib/swiftfl/director" && director.certificateDirectory == "/etc/swiftfl/cert")
         #expect(director.revocationListPath == nil)
+        #expect(director.aggregatorPortRange == 50100...50119 && director.maximumConcurrent == 4)
         // The commented crl_file is a setting too, once uncommented.
         let withRevocation = dir.appending("director.yaml")
         try String(contentsOfFile: directorExample, encoding: .utf8).replacingOccurrences(of: "  # crl_file:", with: "  crl_file:")

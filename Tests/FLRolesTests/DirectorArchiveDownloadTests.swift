@@ -52,4 +52,57 @@ import FLWire
             #expect(list == Array(repeating: submitted.archiveSHA256, count: index == 0 ? 2 : 1), "\(sites[index]): \(list)")
         }
     }
+
+    /// An Envoy fetches archives on a connection of its own: while one waits, unread, in that
+    /// connection, the heartbeats on its main connection are answered within their period.
+    @Test func heartbeatsAreAnsweredWhileAnArchiveIsOnItsWay() throws {
+        let period = 1.0
+        let fixture = try DirectorFixture(envoys: ["hospital_a"], heartbeatPeriod: period)
+        let (_, port) = try fixture.startDirector()
+        let tls = TLSConfiguration(certificateDirectory: "\(fixture.envoyDirectory("hospital_a"))/cert", name: "hospital_a")
+        func connect() throws -> FrameClient {
+            try FrameClient.connect(host: "127.0.0.1", port: port, context: TLSContext(tls, side: .client), timeout: 10, idleTimeout: 60,
+                                    expecting: ExpectedPeer(name: "director", role: .director))
+        }
+        let main = try connect()
+        defer { main.close() }
+        let shard = ShardDescriptor(path: "a.csv", labelColumn: "label", sampleShape: [30], targetShape: [1], sampleCount: 10)
+        #expect(try main.call(EnvoyRegistration(envoy: "hospital_a", shard: shard), timeout: 10) is EnvoyWelcome)
+        // 64 MiB: far more than the sockets' buffers hold, so the stream stalls while nobody reads it.
+        let workspace = try fixture.makeWorkspace("large")
+        try Data(count: 64 << 20).write(to: URL(fileURLWithPath: "\(workspace)/blob.bin"))
+        let alice = try DirectorClient(director: Endpoint(host: "127.0.0.1", port: port),
+                                       tls: TLSConfiguration(certificateDirectory: fixture.userCertificateDirectory("alice"), name: "alice"))
+        let submitted = try alice.submit(workspace: Workspace(root: workspace), name: "large")
+        var offer: WorkAssignment?
+        while offer == nil {
+            let reply = try main.call(WorkRequest(experiment: "", launch: 0, state: .idle, maximumWaitSeconds: 5), timeout: 30)
+            if let assignment = reply as? WorkAssignment, assignment.action == .offer { offer = assignment }
+        }
+
+        let download = try connect()
+        defer { download.close() }
+        let streaming = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let digest = Mutex<String?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            let received = try? download.call(ArchiveRequest(experiment: "large"), timeout: 120) { reply, stream -> String in
+                guard reply is ArchiveReply, let stream else { throw DirectorError("no archive") }
+                streaming.signal()
+                release.wait()
+                return try ArchiveReceiver.receive(stream, to: fixture.directory.appending("large.tar"))
+            }
+            digest.withLock { $0 = received }
+            done.signal()
+        }.start()
+        #expect(streaming.wait(timeout: .now() + 60) == .success)
+        for _ in 0..<3 {
+            let beat = EnvoyHeartbeat(cpuPercent: 0, residentBytes: 0, availableBytes: 0, collaboratorRunning: false, experiment: "")
+            #expect(try main.call(beat, timeout: period) is OkReply)
+        }
+        release.signal()
+        #expect(done.wait(timeout: .now() + 120) == .success)
+        #expect(digest.withLock { $0 } == submitted.archiveSHA256)
+    }
 }

@@ -20,24 +20,31 @@ import FLWire
                                  collaboratorRunning: true, cpuPercent: 37.5, residentBytes: 50 << 20, availableBytes: 8 << 30, registeredAt: 1_700_000_000)
 
     /// Encodes, decodes through the registry, and re-encodes: the bytes must be the same.
-    private func roundTrip<M: WireMessage>(_ message: M) throws -> M {
+    /// `grownBy`: the bytes of fields added at the message's end, without which it is what an
+    /// older peer sends (and reads, with their defaults).
+    private func roundTrip<M: WireMessage>(_ message: M, grownBy: Int = 0) throws -> M {
         let bytes = message.encoded()
         let decoded = try #require(try MessageRegistry.decode(type: M.type.rawValue, payload: bytes) as? M)
         #expect(decoded.encoded() == bytes, "\(M.self) does not re-encode to the same bytes")
-        // Every truncation is refused rather than misread.
-        for cut in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 17)) {
+        // Every truncation is refused rather than misread, but where an older peer's message ends.
+        if grownBy > 0 { #expect(throws: Never.self) { _ = try M.decode(Array(bytes[..<(bytes.count - grownBy)])) } }
+        for cut in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 17)) where cut != bytes.count - grownBy {
             #expect(throws: (any Error).self, "\(M.self) cut at \(cut)") { _ = try M.decode(Array(bytes[..<cut])) }
         }
         return decoded
     }
 
     @Test func everyMessageSurvivesTheWire() throws {
-        let registration = try roundTrip(EnvoyRegistration(envoy: "hospital_a", shard: Self.shard))
+        let registration = try roundTrip(EnvoyRegistration(envoy: "hospital_a", shard: Self.shard, capacity: 3), grownBy: 8)
+        #expect(registration.capacity == 3)
         #expect(registration.shard == Self.shard && registration.version == EnvoyRegistration.protocolVersion)
         #expect(try roundTrip(EnvoyWelcome(heartbeatPeriod: 0.2, sampleShape: [30], targetShape: [1])).heartbeatPeriod == 0.2)
-        let beat = try roundTrip(EnvoyHeartbeat(cpuPercent: 12.5, residentBytes: 1 << 20, availableBytes: 1 << 30, collaboratorRunning: true, experiment: "x"))
+        let beat = try roundTrip(EnvoyHeartbeat(cpuPercent: 12.5, residentBytes: 1 << 20, availableBytes: 1 << 30, collaboratorRunning: true,
+                                                experiment: "x"), grownBy: 9)
+        #expect(beat.running == ["x"])
         #expect(beat.collaboratorRunning && beat.experiment == "x" && beat.availableBytes == 1 << 30)
-        let ask = try roundTrip(WorkRequest(experiment: "x", launch: 2, state: .running, maximumWaitSeconds: 30))
+        let ask = try roundTrip(WorkRequest(experiment: "x", launch: 2, state: .running, maximumWaitSeconds: 30), grownBy: 18)
+        #expect(ask.handled == [SiteWork(experiment: "x", launch: 2, state: .running)])
         #expect(ask.state == .running && ask.launch == 2)
         let run = try roundTrip(WorkAssignment(action: .run, experiment: "x", launch: 2, archiveSHA256: "ab", archiveSize: 9, aggregatorHost: "10.0.0.1",
                                                aggregatorPort: 50051, aggregatorName: "aggregator", collaborators: ["a", "b"], reason: ""))
@@ -46,7 +53,8 @@ import FLWire
         #expect(try roundTrip(ArchiveReply(experiment: "x", sha256: "ab")).sha256 == "ab")
         let report = try roundTrip(SiteReport(experiment: "x", launch: 1, event: .collaboratorExited, reason: "boom", exitStatus: "exited with status 1"))
         #expect(report.event == .collaboratorExited && !report.succeeded && report.exitStatus == "exited with status 1")
-        #expect(try roundTrip(SubmitExperiment(name: "x", sha256: "ab")).name == "x")
+        let submission = try roundTrip(SubmitExperiment(name: "x", sha256: "ab", envoys: ["hospital_a", "hospital_b"]), grownBy: 4 + 2 * (4 + 10))
+        #expect(submission.name == "x" && submission.envoys == ["hospital_a", "hospital_b"])
         _ = try roundTrip(ExperimentListRequest())
         #expect(try roundTrip(ExperimentListReply(experiments: [Self.experiment, Self.experiment])).experiments == [Self.experiment, Self.experiment])
         let watch = try roundTrip(ExperimentStatusRequest(name: "x", afterVersion: 41, maximumWaitSeconds: 30))

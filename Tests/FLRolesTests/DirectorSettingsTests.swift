@@ -69,6 +69,20 @@ import FLTesting
         #expect(s.certificateDirectory == "/etc/swiftfl/cert" && s.name == "centre")
         #expect(s.tls.certificatePath == "/etc/swiftfl/cert/centre.crt" && s.tls.releaseIdleBuffers)
         #expect(s.aggregatorHost == "0.0.0.0" && s.aggregatorAddress == "fl.example.org" && s.aggregatorPort == 50051)
+        #expect(s.aggregatorPorts == nil && s.aggregatorPortRange == 50051...50051)
+    }
+
+    @Test func concurrentExperimentsAndTheirPortRange() throws {
+        let (s, _) = try load(Self.minimal + "experiments:\n  max_concurrent: 8\naggregators:\n  ports: 50100-50119\n")
+        #expect(s.maximumConcurrent == 8 && s.aggregatorPorts == 50100...50119 && s.aggregatorPortRange == 50100...50119)
+        let (one, _) = try load(Self.minimal + "aggregators:\n  ports: 50100\n")
+        #expect(one.aggregatorPortRange == 50100...50100)
+        #expect(try failure(Self.minimal + "aggregators:\n  ports: 50119-50100\n")
+                .hasSuffix("aggregators.ports: expected a port range such as 50100-50119 (ports 1 to 65535, the first not above the last), found '50119-50100'"))
+        #expect(try failure(Self.minimal + "aggregators:\n  ports: 50100-50119\n  port: 50051\n")
+                .hasSuffix("aggregators.port: give aggregators.ports or aggregators.port, not both"))
+        #expect(try failure(Self.minimal + "experiments:\n  max_concurrent: 0\n")
+                .hasSuffix("experiments.max_concurrent: expected 1 to 1000 experiments at once, found 0"))
     }
 
     @Test func defaultsForEverythingButTheShapes() throws {
@@ -77,6 +91,7 @@ import FLTesting
         #expect(s.allowedEnvoys == nil && s.allowedUsers == nil)
         #expect(s.stateDirectory == "\(dir)/state" && s.certificateDirectory == "\(dir)/cert" && s.name == "director")
         #expect(s.aggregatorHost == "127.0.0.1" && s.aggregatorAddress == "127.0.0.1" && s.aggregatorPort == 0)
+        #expect(s.aggregatorPortRange == nil && s.maximumConcurrent == DirectorSettings.defaultMaximumConcurrent)
     }
 
     @Test func errorsNameTheFileLineColumnAndSetting() throws {

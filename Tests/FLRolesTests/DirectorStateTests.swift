@@ -5,7 +5,7 @@ import FLWire
 
 /// What the Director tells an Envoy asking for work, from what it knows and what the Envoy says it did.
 @Suite struct DirectorStateTests {
-    private func state(_ phase: DirectorState.Active.Phase, candidates: [String] = ["a", "b", "c"], participants: [String] = ["a", "b"],
+    private func state(_ phase: DirectorState.Running.Phase, candidates: [String] = ["a", "b", "c"], participants: [String] = ["a", "b"],
                        sites: [SiteInfo] = []) -> DirectorState {
         let settings = DirectorSettings(sampleShape: [30], targetShape: [1], stateDirectory: "/nonexistent", certificateDirectory: "/nonexistent",
                                         aggregatorAddress: "fl.example.org")
@@ -16,7 +16,7 @@ import FLWire
         ])
         if phase == .preparing { s.update("x") { $0.status = .preparing } }
         for site in sites { s.setSite("x", site.envoy, site.state) }
-        s.active = DirectorState.Active(name: "x", phase: phase, candidates: candidates, participants: participants, launch: 2)
+        s.running["x"] = DirectorState.Running(name: "x", phase: phase, candidates: candidates, participants: participants, launch: 2)
         return s
     }
 
@@ -53,7 +53,7 @@ import FLWire
 
     @Test func collaboratorsOfEndedExperimentsAreStopped() {
         var s = state(.running(port: 1))
-        s.active = nil
+        s.running = [:]
         let stop = s.assignment(for: "a", ask("x", 2, .running))
         #expect(stop?.action == .stop && stop?.reason == "this site no longer takes part")
         #expect(s.assignment(for: "a", ask("gone", 1, .running))?.reason == "unknown experiment")

@@ -33,6 +33,9 @@ import FLWire
         #expect(s.policy == .allowList(path: "\(root)/approved.sha256"))
         #expect(s.auditLogPath == "\(root)/audit.jsonl" && s.workDirectory == "\(root)/work" && s.certificateDirectory == "\(root)/cert")
         #expect(s.tls.certificatePath == "\(root)/cert/hospital_a.crt")
+        #expect(s.capacity == 1)
+        try fixture.setCapacity(3, of: "hospital_a")
+        #expect(try EnvoySettings.load(path: fixture.envoyConfigurationPath("hospital_a"), name: "hospital_a").capacity == 3)
         // The command line's --director wins over the file.
         let overridden = try EnvoySettings.load(path: fixture.envoyConfigurationPath("hospital_a"), name: "hospital_a",
                                                 director: Endpoint(host: "127.0.0.1", port: 9))
@@ -72,6 +75,10 @@ import FLWire
         try write(fixture, "hospital_a", "mode: sometimes", "mode: any\n  colour: blue")
         #expect(error { _ = try EnvoySettings.load(path: config, name: "hospital_a", director: endpoint) }
                     .contains("envoy.yaml:16:3: policy.colour: unknown setting"))
+        try write(fixture, "hospital_a", "  colour: blue", "")
+        try fixture.setCapacity(0, of: "hospital_a")
+        #expect(error { _ = try EnvoySettings.load(path: config, name: "hospital_a", director: endpoint) }
+                    .hasSuffix("capacity: expected 1 to 256 collaborators at once, found 0"))
     }
 
     @Test func theShardMustHaveTheColumnsItsShapeDeclares() throws {

@@ -41,17 +41,19 @@ import FLCore
         (TaskResultMessage(round: 1, task: "validate", sampleCount: 60, metrics: [:], layout: nil), "01000000000000000800000076616c69646174653c000000000000000000000000"),
         (FeatureStatisticsReport(count: 3, sum: [1, 2], sumOfSquares: [3, 4]), "030000000000000002000000000000000000f03f0000000000000040020000000000000000000840000000000000104000000000"),
         (FeatureStatisticsReport.declining("too few rows"), "000000000000000000000000000000000c000000746f6f2066657720726f7773"),
-        (EnvoyRegistration(envoy: "e1", shard: shard), "0200000065310300000063737605000000612e6373760100000079020000001c000000000000001c00000000000000010000000100000000000000be0000000000000001000000410100"),
+        // Capacity, running and handled were added at the ends of their messages (deliberately new
+        // bytes there); what older Envoys send still reads: see `olderEnvoysMessagesStillRead`.
+        (EnvoyRegistration(envoy: "e1", shard: shard, capacity: 2), "0200000065310300000063737605000000612e6373760100000079020000001c000000000000001c00000000000000010000000100000000000000be00000000000000010000004101000200000000000000"),
         (EnvoyWelcome(heartbeatPeriod: 0.2, sampleShape: [30], targetShape: [1]), "9a9999999999c93f010000001e00000000000000010000000100000000000000"),
-        (EnvoyHeartbeat(cpuPercent: 12.5, residentBytes: 1 << 20, availableBytes: 1 << 30, collaboratorRunning: true, experiment: "x"), "000000000000294000001000000000000000004000000000010100000078"),
-        (WorkRequest(experiment: "x", launch: 2, state: .exited, maximumWaitSeconds: 30), "01000000780200000000000000030000000000003e40"),
+        (EnvoyHeartbeat(cpuPercent: 12.5, residentBytes: 1 << 20, availableBytes: 1 << 30, collaboratorRunning: true, experiment: "x"), "000000000000294000001000000000000000004000000000010100000078010000000100000078"),
+        (WorkRequest(experiment: "x", launch: 2, state: .exited, maximumWaitSeconds: 30), "01000000780200000000000000030000000000003e40010000000100000078020000000000000003"),
         (WorkAssignment(action: .run, experiment: "x", launch: 2, archiveSHA256: "ab", archiveSize: 9, aggregatorHost: "10.0.0.1",
                         aggregatorPort: 50051, aggregatorName: "agg", collaborators: ["a", "b"], collaboratorRows: [10, 20], reason: "why"), "020100000078020000000000000002000000616209000000000000000800000031302e302e302e3183c3000000000000030000006167670200000001000000610100000062020000000a00000000000000140000000000000003000000776879"),
         (WorkAssignment(action: .wait), "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"),
         (ArchiveRequest(experiment: "x"), "0100000078"),
         (ArchiveReply(experiment: "x", sha256: "ab"), "0100000078020000006162"),
         (SiteReport(experiment: "x", launch: 1, event: .collaboratorExited, reason: "boom", exitStatus: "exited with status 0", succeeded: true), "010000007801000000000000000404000000626f6f6d14000000657869746564207769746820737461747573203001"),
-        (SubmitExperiment(name: "x", sha256: "ab"), "0100000078020000006162"),
+        (SubmitExperiment(name: "x", sha256: "ab", envoys: ["e"]), "01000000780200000061620100000001000000" + "65"),
         (ExperimentListRequest(), ""),
         (ExperimentListReply(experiments: [experiment, queued], stateWarning: "disk full"), "02000000050000006669727374020100000072020000006364005000000000000005000000616c696365000000000000f83f0100000000000000400001000000000000000a000000000000000300000000000000ffffffffffffffff0200000000000000020000000100000061010000006203000000616363010ad7a3703d0aef3f02000000030000006163630ad7a3703d0aef3f010000007a000000000000f03f0200000002000000000000000101000000000000000200000003000000616363000000000000e03f040000006c6f73739a9999999999b93f010000000100000061010000000100000062000000000000e03f01010200000001000000610200000003000000616363000000000000e03f0200000066319a9999999999d93f01000000620100000003000000616363000000000000d03f03000000000000000002000000000000000000000000000000000000000000000000000000000000000000020000000100000061030000000000000000010000006306020000006e6f060000006b696c6c65642a00000000000000010000007100000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000ffffffffffffffff00000000000000000000000000000000000000000000000000000000000100000000000000090000006469736b2066756c6c"),
         (ExperimentStatusRequest(name: "x", afterVersion: 41, maximumWaitSeconds: 30), "010000007829000000000000000000000000003e40"),
@@ -74,6 +76,27 @@ import FLCore
     ]
     static let analyticsQuery = AnalyticsQuery(columns: ["x"], statistics: [.count, .histogram, .quantiles], groupBy: "label", histogramEdges: [0, 1],
                                                quantiles: [0.5], deadlineSeconds: 5)
+
+    /// The bytes an Envoy sent before capacities, several collaborators and `handled` existed:
+    /// they read with the defaults (capacity 1, the one experiment).
+    @Test func olderEnvoysMessagesStillRead() throws {
+        func bytes(_ hex: String) -> [UInt8] {
+            stride(from: 0, to: hex.count, by: 2).map { UInt8(hex.dropFirst($0).prefix(2), radix: 16)! }
+        }
+        let registration = try #require(try MessageRegistry.decode(type: EnvoyRegistration.type.rawValue, payload: bytes(
+            "0200000065310300000063737605000000612e6373760100000079020000001c000000000000001c00000000000000010000000100000000000000be0000000000000001000000410100")) as? EnvoyRegistration)
+        #expect(registration.envoy == "e1" && registration.capacity == 1)
+        let beat = try #require(try MessageRegistry.decode(type: EnvoyHeartbeat.type.rawValue, payload: bytes(
+            "000000000000294000001000000000000000004000000000010100000078")) as? EnvoyHeartbeat)
+        #expect(beat.running == ["x"])
+        let ask = try #require(try MessageRegistry.decode(type: WorkRequest.type.rawValue, payload: bytes("01000000780200000000000000030000000000003e40")) as? WorkRequest)
+        #expect(ask.handled == [SiteWork(experiment: "x", launch: 2, state: .exited)])
+        let submission = try #require(try MessageRegistry.decode(type: SubmitExperiment.type.rawValue, payload: bytes("0100000078020000006162"))
+            as? SubmitExperiment)
+        #expect(submission.name == "x" && submission.envoys.isEmpty)
+        // A fresh Envoy's request names nothing.
+        #expect(WorkRequest(experiment: "", launch: 0, state: .idle, maximumWaitSeconds: 1).handled.isEmpty)
+    }
 
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 

@@ -10,7 +10,7 @@ enum DirectorCommands {
     }
 
     static let startCommand = Command(
-        "start", abstract: "Start the Director: accept Envoys and run submitted experiments one at a time.",
+        "start", abstract: "Start the Director: accept Envoys and run submitted experiments, several at once where the sites have room.",
         discussion: """
         Reads the configuration (listen address, the federation's sample_shape and target_shape, the Envoys'
         heartbeat period, the state folder, certificates; see docs/federation.md). Envoys connect with

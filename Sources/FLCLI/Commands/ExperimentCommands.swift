@@ -15,13 +15,17 @@ enum ExperimentCommands {
         discussion: """
         The workspace goes up as the archive `fx workspace export` writes (plan and code; never data, keys or
         models). Sites that run an allow-list need its SHA-256, printed here, approved with `fx envoy approve`.
-        Experiments run one at a time, in the order they were submitted.
+        Experiments start in the order they were submitted, several at once when the sites have room for
+        them (each Envoy's `capacity`, the Director's `experiments.max_concurrent` and `aggregators.ports`).
+        `--envoys a,b` offers it to those Envoys only (by default: every Envoy online when it starts); one
+        submitted later for other sites may then start first, when it cannot delay this one.
         """,
-        arguments: [WorkspaceCommands.workspace, newName] + DirectorConnection.options + [submitJSON]
+        arguments: [WorkspaceCommands.workspace, newName, envoys] + DirectorConnection.options + [submitJSON]
     ) { args, context in
         let workspace = try WorkspaceCommands.workspace(args, context)
         let client = try DirectorConnection.client(args, context)
-        let info = try client.submit(workspace: workspace, name: try args.required(Self.newName))
+        let sites = (args[Self.envoys] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let info = try client.submit(workspace: workspace, name: try args.required(Self.newName), envoys: sites)
         if args[Self.submitJSON] {
             context.console.print(try DirectorConnection.jsonText(info))
         } else {
@@ -120,6 +124,7 @@ enum ExperimentCommands {
 
     static let name = Positional("name", help: "The experiment.")
     static let newName = Option("--name", value: "NAME", help: "The experiment's name (letters, digits, . _ -).", required: true)
+    static let envoys = Option("--envoys", value: "NAMES", help: "The Envoys to offer it to, comma-separated (default: every one online).")
     static let submitJSON = Flag("--json", help: "Print the queued experiment as JSON.")
     static let watchJSON = Flag("--json", help: "Print each change of the experiment as one line of JSON.")
     static let best = Flag("--best", help: "The model with the best validation score (the default).")

@@ -33,6 +33,7 @@ extension Director {
             }
             var entry = s.envoys[name] ?? DirectorState.Envoy(record: EnvoyRecord(name: name, shard: m.shard, registeredAt: now, lastRegistration: now))
             entry.record.shard = m.shard
+            entry.capacity = m.capacity
             entry.record.lastRegistration = now
             entry.connection = peer.serial
             entry.lastHeard = .now
@@ -107,7 +108,9 @@ extension Director {
     func archive(_ m: ArchiveRequest, _ request: Request) {
         let peer = request.peer
         let found: ExperimentInfo? = state.withLock { s in
-            guard registered(s, peer), let x = s.experiment(m.experiment) else { return nil }
+            // Any connection of a registered Envoy (its certificate names it): the Envoy downloads on
+            // a short-lived connection of its own, so its heartbeats never wait behind an archive.
+            guard s.envoys[peer.name]?.connection != nil, let x = s.experiment(m.experiment) else { return nil }
             let offered = x.site(peer.name) != nil || x.collaborators.contains(peer.name)
             return offered ? x : nil
         }
@@ -121,7 +124,8 @@ extension Director {
             return request.responder.fail(.internalError, "cannot read the archive of '\(x.name)': \(error)")
         }
         // On a streaming thread, not this connection's: that one goes on reading while a large archive
-        // is on its way, so the Envoy's heartbeats still count (their replies wait for the stream).
+        // is on its way (an Envoy of an older version asks on its main connection, where its
+        // heartbeats' replies then wait for the stream).
         request.responder.post(ArchiveReply(experiment: x.name, sha256: x.archiveSHA256), stream: source)
     }
 
@@ -157,7 +161,7 @@ extension Director {
                 s.setSite(x.name, name, .running)
             case .collaboratorExited:
                 // A late report about an older launch must not overwrite the current one.
-                if let active = s.active, active.name == x.name, m.launch < active.launch { break }
+                if let r = s.running[x.name], m.launch < r.launch { break }
                 s.setSite(x.name, name, m.succeeded ? .finished : .failed, reason: m.reason, exitStatus: m.exitStatus)
             }
             s.outbox.append((request.responder, OkReply()))

@@ -3,8 +3,8 @@ import FLWire
 
 extension Director {
     /// Puts a re-read configuration into force without dropping connections or experiments (what
-    /// `SIGHUP` does): the Envoys' and users' allow-lists, `envoys.minimum`, `envoys.startup_grace`
-    /// and `envoys.decision_timeout` change at once, and open connections of names the new lists no
+    /// `SIGHUP` does): the Envoys' and users' allow-lists, `envoys.minimum`, `envoys.startup_grace`,
+    /// `envoys.decision_timeout` and `experiments.max_concurrent` change at once, and open connections of names the new lists no
     /// longer admit are closed. Every other difference keeps its old value until the next start and
     /// is reported. The revocation list needs no reload: it is re-read whenever its file changes.
     @discardableResult
@@ -31,6 +31,8 @@ extension Director {
             result.compare("aggregators.host", \.aggregatorHost, new: new, into: &merged, reloadable: false)
             result.compare("aggregators.address", \.aggregatorAddress, new: new, into: &merged, reloadable: false)
             result.compare("aggregators.port", \.aggregatorPort, new: new, into: &merged, reloadable: false)
+            result.compare("aggregators.ports", \.aggregatorPorts, new: new, into: &merged, reloadable: false)
+            result.compare("experiments.max_concurrent", \.maximumConcurrent, new: new, into: &merged, reloadable: true)
             current = merged
             return merged
         }

@@ -5,49 +5,42 @@ import Foundation
 import FLCore
 import FLWire
 
-/// The runner: one thread that takes the queue's experiments one at a time, in order. For each it
-/// offers the archive to the online Envoys, waits for their decisions, prepares the workspace for
-/// those that accepted, starts `fx-aggregator` and follows its JSON events until it exits.
+/// The runner: one scheduling thread that starts experiments as `DirectorState.schedule` allows
+/// (first come, first served, with backfill; see there), and one thread per experiment being run.
+/// That thread offers the archive to the online Envoys, waits for their decisions, prepares the
+/// workspace for those that accepted, starts `fx-aggregator` on the experiment's port and follows
+/// its JSON events until it exits; then the experiment's slots and port are free again.
 extension Director {
     func runLoop() {
-        var waitingLogged: String?
+        var waitingLogged = ""
         while !stopping.load(ordering: .acquiring) {
-            let verdict: (next: (name: String, resume: Bool)?, wait: Double, waitingFor: String?) = state.withLock { s in
-                guard let next = s.nextExperiment() else { return (nil, 60, nil) }
-                let online = Set(s.onlineEnvoys())
-                let graceLeft = settings.startupGrace - Double(Deadline.now.uptimeNanoseconds &- s.startedAt.uptimeNanoseconds) / 1e9
-                // After a restart, give the Envoys known before (or, when resuming, the experiment's
-                // own collaborators) the grace period to reconnect, so the experiment does not start without them.
-                let expected = next.resume ? Set(s.experiment(next.name)!.collaborators) : s.expectedEnvoys
-                let missing = expected.subtracting(online).sorted()
-                if online.count >= settings.minimumEnvoys && (missing.isEmpty || graceLeft <= 0) { return (next, 0, nil) }
-                let why = online.count < settings.minimumEnvoys
-                    ? "\(online.count) of the \(settings.minimumEnvoys) envoys needed online"
-                    : "waiting up to \(Int(graceLeft.rounded(.up))) s for \(missing.joined(separator: ", ")) to reconnect"
-                return (nil, graceLeft > 0 ? min(graceLeft, 60) : 60, "experiment '\(next.name)': \(why)")
+            let seen = wake.generation
+            let current = settings
+            let (starts, waiting) = mutate { s in s.schedule(current) }
+            for start in starts {
+                let thread = Thread { [self] in
+                    execute(start.name, resume: start.resume)
+                    experimentThreads.leave()
+                    // Its slots and port are free: another experiment may start now.
+                    wake.signal()
+                }
+                experimentThreads.enter()
+                thread.name = "director-experiment"
+                thread.start()
             }
-            if let next = verdict.next {
-                waitingLogged = nil
-                execute(next.name, resume: next.resume)
-                continue
+            if !waiting.isEmpty && waiting != waitingLogged { logger.info(waiting) }
+            waitingLogged = waiting
+            if starts.isEmpty {
+                // Nothing changes by itself but the start-up grace: look again at least every second.
+                wake.wait(after: seen, timeout: 1)
             }
-            if let why = verdict.waitingFor, why != waitingLogged {
-                logger.info(why)
-                waitingLogged = why
-            }
-            _ = wake.wait(timeout: .now() + verdict.wait)
         }
     }
 
     private func execute(_ name: String, resume: Bool) {
         let participants: [String]
         if resume {
-            participants = mutate { s in
-                let x = s.experiment(name)!
-                s.active = DirectorState.Active(name: name, phase: .starting, candidates: x.collaborators, participants: x.collaborators,
-                                                launch: x.launches)
-                return x.collaborators
-            }
+            participants = state.withLock { $0.running[name]?.participants ?? [] }
             logger.info("resuming experiment '\(name)' from its last checkpoint with \(participants.joined(separator: ", "))")
         } else {
             guard let accepted = offer(name) else { return }
@@ -58,16 +51,16 @@ extension Director {
         do {
             let list = try writeParticipants(name, participants, resume: resume)
             prepared = try prepareWorkspace(name, participants: list, resume: resume)
-            mutate { s in s.active?.participantRows = list.participants.map(\.sampleCount) }
+            mutate { s in s.running[name]?.participantRows = list.participants.map(\.sampleCount) }
         } catch {
             return finish(name, .failed, "cannot prepare the experiment's workspace: \(error)")
         }
         let plan = prepared.plan
         mutate { s in
-            s.active?.workspaceRoot = prepared.workspace.root
-            s.active?.bestModel = plan.aggregator.bestModelPath
-            s.active?.lastModel = plan.aggregator.lastModelPath
-            s.active?.layout = plan.layout
+            s.running[name]?.workspaceRoot = prepared.workspace.root
+            s.running[name]?.bestModel = plan.aggregator.bestModelPath
+            s.running[name]?.lastModel = plan.aggregator.lastModelPath
+            s.running[name]?.layout = plan.layout
             s.update(name) { x in
                 x.roundsToTrain = plan.roundsToTrain
                 x.bestMetric = plan.aggregator.bestMetric
@@ -79,30 +72,19 @@ extension Director {
 
     // MARK: Offering
 
-    /// Offers the experiment to every online Envoy and waits (up to the decision timeout) for their
-    /// answers. Returns those that accepted, or nil when the experiment ended here (nobody accepted,
-    /// cancelled) or the Director is stopping.
+    /// Waits (up to the decision timeout) for the answers of the Envoys the experiment was offered
+    /// to when it was scheduled. Returns those that accepted, or nil when the experiment ended here
+    /// (nobody accepted, cancelled) or the Director is stopping.
     private func offer(_ name: String) -> [String]? {
-        let candidates: [String] = mutate { s in
-            let online = s.onlineEnvoys()
-            s.active = DirectorState.Active(name: name, phase: .preparing, candidates: online)
-            s.update(name) { x in
-                x.status = .preparing
-                x.startedAt = Date().timeIntervalSince1970
-                x.sites = online.map { SiteInfo(envoy: $0, state: .offered) }
-            }
-            s.renumberQueue()
-            s.events.append(.experimentOffered(experiment: name, envoys: online))
-            s.serveWaiters()
-            return online
-        }
+        let candidates: [String] = state.withLock { s in s.running[name]?.candidates ?? [] }
         let deadline = Deadline.after(seconds: settings.decisionTimeout)
         var cancelled = false
         while true {
+            let seen = wake.generation
             let (pending, cancel) = state.withLock { s -> ([String], Bool) in
                 let x = s.experiment(name)!
                 let online = Set(s.onlineEnvoys())
-                return (candidates.filter { x.site($0)?.state == .offered && online.contains($0) }, s.active?.cancelRequested ?? false)
+                return (candidates.filter { x.site($0)?.state == .offered && online.contains($0) }, s.running[name]?.cancelRequested ?? false)
             }
             if stopping.load(ordering: .acquiring) { return nil }
             if cancel {
@@ -110,7 +92,7 @@ extension Director {
                 break
             }
             if pending.isEmpty || deadline.hasPassed { break }
-            _ = wake.wait(timeout: .now() + max(0.001, deadline.remainingSeconds))
+            wake.wait(after: seen, timeout: max(0.001, deadline.remainingSeconds))
         }
         let (accepted, summary): ([String], String) = mutate { s in
             let online = Set(s.onlineEnvoys())
@@ -121,8 +103,8 @@ extension Director {
             let accepted = candidates.filter { x.site($0)?.state == .accepted }
             let summary = x.sites.filter { $0.state != .accepted }.map { "\($0.envoy) \($0.state.rawValue)\($0.reason.isEmpty ? "" : " (\($0.reason))")" }
             if !accepted.isEmpty && !cancelled {
-                s.active?.participants = accepted
-                s.active?.phase = .starting
+                s.running[name]?.participants = accepted
+                s.running[name]?.phase = .starting
                 s.update(name) { $0.collaborators = accepted }
             }
             return (accepted, summary.joined(separator: "; "))
@@ -174,19 +156,19 @@ extension Director {
     // MARK: The aggregator
 
     private func runAggregator(_ name: String, workspace: Workspace, plan: ExperimentPlan) {
-        let launch: Int = mutate { s in
+        let (launch, port): (Int, Int) = mutate { s in
             s.update(name) { x in
                 x.launches += 1
                 x.status = .running
                 x.reason = ""
             }
             let launch = s.experiment(name)!.launches
-            s.active?.launch = launch
-            s.active?.phase = .starting
-            return launch
+            s.running[name]?.launch = launch
+            s.running[name]?.phase = .starting
+            return (launch, s.running[name]?.port ?? 0)
         }
         // The Director chooses the aggregator's identity itself; the plan's agg_name never picks a key.
-        var arguments = ["--workspace", workspace.root, "--experiment", name, "--host", settings.aggregatorHost, "--port", "\(settings.aggregatorPort)",
+        var arguments = ["--workspace", workspace.root, "--experiment", name, "--host", settings.aggregatorHost, "--port", "\(port)",
                          "--events", "--commands", "--cert-dir", settings.certificateDirectory, "--name", settings.aggregatorName,
                          "--participants", store.participantsPath(of: name)]
         if launch > 1 { arguments.append("--resume") }
@@ -200,8 +182,8 @@ extension Director {
         } catch {
             return finish(name, .failed, "cannot start the aggregator: \(error)")
         }
-        aggregator.withLock { $0 = child }
-        if stopping.load(ordering: .acquiring) || state.withLock({ $0.active?.cancelRequested ?? false }) { child.terminate() }
+        aggregators.withLock { $0[name] = child }
+        if stopping.load(ordering: .acquiring) || state.withLock({ $0.running[name]?.cancelRequested ?? false }) { child.terminate() }
         logger.info("experiment '\(name)': aggregator started (pid \(child.pid), launch \(launch))")
 
         var outcome: AggregatorOutcome?
@@ -223,14 +205,14 @@ extension Director {
             logger.warning("experiment '\(name)': the aggregator closed its output but did not exit; killing it")
             status = child.stop(grace: 0)
         }
-        aggregator.withLock { $0 = nil }
+        aggregators.withLock { _ = $0.removeValue(forKey: name) }
         if stopping.load(ordering: .acquiring) {
             logger.info("experiment '\(name)' stays running: it resumes from its last checkpoint when the Director starts again")
-            mutate { s in s.active = nil }
+            mutate { s in s.running[name] = nil }
             return
         }
         keepResults(of: name, workspace: workspace, plan: plan)
-        let cancelled = state.withLock { $0.active?.cancelRequested ?? false }
+        let cancelled = state.withLock { $0.running[name]?.cancelRequested ?? false }
         if cancelled {
             finish(name, .cancelled, "cancelled while running", outcome: outcome)
         } else if let outcome, outcome.succeeded, status == .exited(0) {
@@ -242,30 +224,31 @@ extension Director {
         }
     }
 
-    /// Tells the running aggregator of experiment `name` (if it is the one running) to carry out `command`.
+    /// Tells the running aggregator of experiment `name` (if it runs) to carry out `command`.
     func tellAggregator(_ command: AggregatorCommand, experiment name: String) {
         let line = Data((command.jsonLine + "\n").utf8)
-        aggregator.withLock { child in
-            guard let child, let input = child.standardInput, state.withLock({ $0.active?.name == name }) else { return }
+        aggregators.withLock { children in
+            guard let input = children[name]?.standardInput, state.withLock({ $0.running[name] != nil }) else { return }
             do { try FileDescriptorIO.writeAll(input.fileDescriptor, line, path: "the aggregator's standard input") } catch {
                 logger.warning("experiment '\(name)': cannot tell the aggregator \(command.jsonLine): \(error)")
             }
         }
     }
 
-    /// A participant of the running experiment has gone (its collaborator exited, or its Envoy went
-    /// offline): its aggregator is told at once, so no round waits for it.
-    func participantDeparted(_ envoy: String, reason: String) {
-        let running: String? = state.withLock { s in
-            guard let active = s.active, active.participants.contains(envoy) else { return nil }
-            switch active.phase {
-            case .starting, .running: return active.name
-            case .preparing: return nil
-            }
+    /// A participant of experiments being run has gone (its Envoy went offline: every experiment it
+    /// takes part in; its collaborator exited: `experiment` only): their aggregators are told at
+    /// once, so no round waits for it.
+    func participantDeparted(_ envoy: String, from experiment: String? = nil, reason: String) {
+        let names: [String] = state.withLock { s in
+            s.runningInOrder.filter { r in
+                guard r.participants.contains(envoy), experiment == nil || experiment == r.name else { return false }
+                return r.phase != .preparing
+            }.map(\.name)
         }
-        guard let name = running else { return }
-        logger.info("experiment '\(name)': \(envoy) departed (\(reason)); its aggregator goes on without it")
-        tellAggregator(.depart(collaborator: envoy, reason: reason), experiment: name)
+        for name in names {
+            logger.info("experiment '\(name)': \(envoy) departed (\(reason)); its aggregator goes on without it")
+            tellAggregator(.depart(collaborator: envoy, reason: reason), experiment: name)
+        }
     }
 
     /// Records one aggregator event.
@@ -273,9 +256,9 @@ extension Director {
         switch event {
         case let .listening(port):
             mutate { s in
-                guard let active = s.active, active.name == name else { return }
-                s.active?.phase = .running(port: port)
-                s.events.append(.experimentStarted(experiment: name, launch: launch, port: port, collaborators: active.participants))
+                guard let r = s.running[name] else { return }
+                s.running[name]?.phase = .running(port: port)
+                s.events.append(.experimentStarted(experiment: name, launch: launch, port: port, collaborators: r.participants))
                 s.serveWaiters()
             }
         case let .roundStarted(round, _, _, _):
@@ -331,7 +314,7 @@ extension Director {
         }
     }
 
-    /// Ends the active experiment with `status`, and tells its sites.
+    /// Ends experiment `name` with `status`, and tells its sites; its Envoys' slots and its port are free again.
     func finish(_ name: String, _ status: ExperimentStatus, _ reason: String, outcome: AggregatorOutcome? = nil) {
         mutate { s in
             s.update(name) { x in
@@ -345,7 +328,7 @@ extension Director {
                     if !o.finalMetrics.isEmpty { x.lastMetrics = o.finalMetrics }
                 }
             }
-            if s.active?.name == name { s.active = nil }
+            s.running[name] = nil
             s.renumberQueue()
             s.events.append(.experimentFinished(experiment: name, status: status, reason: reason))
             s.serveWaiters()

@@ -11,6 +11,10 @@ extension Director {
         do { try PKI.validate(name: m.name) } catch {
             return refuse(request, .badRequest, "experiment name: \(error)")
         }
+        for envoy in m.envoys {
+            do { try PKI.validate(name: envoy) } catch { return refuse(request, .badRequest, "Envoy name '\(envoy)': \(error)") }
+        }
+        let envoys = Array(Set(m.envoys)).sorted()
         guard let stream = request.stream else { return refuse(request, .badRequest, "no archive came with the submission") }
         guard stream.byteCount <= settings.maximumArchiveSize else {
             return refuse(request, .rejected, "the archive is \(stream.byteCount) bytes; this Director takes at most \(settings.maximumArchiveSize)")
@@ -36,6 +40,9 @@ extension Director {
             let directory = store.directory(of: m.name)
             try? FileManager.default.removeItem(atPath: directory)  // left by a crash before the experiment was recorded
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            if !envoys.isEmpty {
+                try AtomicFile.write(JSONEncoder().encode(envoys), to: Director.requestedEnvoysPath(store, m.name))
+            }
             guard rename(upload, store.archivePath(of: m.name)) == 0 else {
                 throw FileError(path: store.archivePath(of: m.name), operation: "rename into place", errno: errno)
             }
@@ -46,6 +53,7 @@ extension Director {
         }
         let size = stream.byteCount
         mutate { s in
+            if !envoys.isEmpty { s.requestedEnvoys[m.name] = envoys }
             s.append(ExperimentInfo(name: m.name, archiveSHA256: sha256, archiveSize: size, submittedBy: user,
                                     submittedAt: Date().timeIntervalSince1970, roundsToTrain: plan.roundsToTrain,
                                     bestMetric: plan.aggregator.bestMetric))
@@ -96,9 +104,9 @@ extension Director {
         let found: Result<(live: (root: String, relative: String, layout: ModelLayout?)?, x: ExperimentInfo), ErrorReply> = state.withLock { s in
             guard let x = s.experiment(m.name) else { return .failure(ErrorReply(.notFound, "no experiment '\(m.name)'")) }
             guard Director.owns(request.peer, x) else { return .failure(ErrorReply(.notAllowed, Director.notOwned(x, "download"))) }
-            guard let active = s.active, active.name == m.name, let root = active.workspaceRoot,
-                  let relative = m.which == .best ? active.bestModel : active.lastModel else { return .success((nil, x)) }
-            return .success(((root, relative, active.layout), x))
+            guard let r = s.running[m.name], let root = r.workspaceRoot,
+                  let relative = m.which == .best ? r.bestModel : r.lastModel else { return .success((nil, x)) }
+            return .success(((root, relative, r.layout), x))
         }
         let target: (live: (root: String, relative: String, layout: ModelLayout?)?, x: ExperimentInfo)
         switch found {
@@ -133,8 +141,8 @@ extension Director {
                 s.renumberQueue()
                 s.events.append(.experimentFinished(experiment: m.name, status: .cancelled, reason: "cancelled by '\(user)' while queued"))
             case .preparing, .running:
-                if s.active?.name == m.name {
-                    s.active!.cancelRequested = true
+                if s.running[m.name] != nil {
+                    s.running[m.name]!.cancelRequested = true
                     terminate = true
                 } else {
                     // Running before a restart and not resumed yet: it never will be now.
@@ -153,7 +161,7 @@ extension Director {
         }
         if terminate {
             logger.info("cancelling experiment '\(m.name)' at the request of '\(user)'")
-            aggregator.withLock { $0 }?.terminate()
+            aggregators.withLock { $0[m.name] }?.terminate()
             wake.signal()
         }
     }
@@ -161,5 +169,21 @@ extension Director {
     func listEnvoys(_ request: Request) {
         let envoys = state.withLock { $0.envoyInfo() }
         request.responder.reply(EnvoyListReply(envoys: envoys, heartbeatPeriod: settings.heartbeatPeriod))
+    }
+
+    /// Where the Envoys an experiment was submitted for are kept, beside its archive (a JSON list).
+    static func requestedEnvoysPath(_ store: DirectorStore, _ experiment: String) -> String {
+        "\(store.directory(of: experiment))/envoys.json"
+    }
+
+    /// The Envoys each experiment not started yet was submitted for (those submitted for every one have no file).
+    static func requestedEnvoys(_ store: DirectorStore, _ experiments: [ExperimentInfo]) -> [String: [String]] {
+        var requested: [String: [String]] = [:]
+        for x in experiments where x.status == .queued || x.status == .preparing {
+            guard let data = FileManager.default.contents(atPath: requestedEnvoysPath(store, x.name)),
+                  let envoys = try? JSONDecoder().decode([String].self, from: data), !envoys.isEmpty else { continue }
+            requested[x.name] = envoys
+        }
+        return requested
     }
 }

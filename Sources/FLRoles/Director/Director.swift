@@ -5,14 +5,16 @@ import FLWire
 import FLPKI
 
 /// The centre of a long-lived federation. It runs for months: Envoys (one per data site) dial in,
-/// register their shard and send heartbeats; data scientists submit experiments, which the Director
-/// queues and runs one at a time, in order. For each it offers the archive to the online Envoys,
-/// starts an aggregator process (`fx-aggregator`) for those that accepted, tells them where it
-/// listens, follows its events, and keeps the results (status, rounds, metrics, models).
+/// register their shard, how many collaborators they run at once, and send heartbeats; data
+/// scientists submit experiments, which the Director queues and runs, several at once when the
+/// Envoys have room (first come, first served, with backfill: see `DirectorState+Scheduling`).
+/// For each it offers the archive to the online Envoys, starts an aggregator process
+/// (`fx-aggregator`, on a port of its own) for those that accepted, tells them where it listens,
+/// follows its events, and keeps the results (status, rounds, metrics, models).
 ///
-/// Threads: every connection is served on its own thread by `FrameServer`; experiments run on one
-/// runner thread, which also waits on the aggregator; timers (long-poll expiry, offline checks)
-/// run on a serial queue. All of the state lives in `state`, and nothing blocking is ever done
+/// Threads: every connection is served by `FrameServer`; one scheduling thread starts experiments,
+/// and each experiment being run has a thread of its own, which also waits on its aggregator;
+/// timers (long-poll expiry, offline checks) run on a serial queue. All of the state lives in `state`, and nothing blocking is ever done
 /// while it is locked: replies and events decided under the lock are sent after it is released.
 public final class Director: FrameHandler, @unchecked Sendable {
     /// The settings in force: those it started with, and what `reload` has changed since.
@@ -27,13 +29,15 @@ public final class Director: FrameHandler, @unchecked Sendable {
     let timers = DispatchQueue(label: "swiftfl.director.timers")
     // Set in `start()` and cancelled in `stop()`, both called by the Director's owner, one after the other.
     private var onlineTimer: DispatchSourceTimer?
-    /// Signalled whenever something the runner may be waiting for changes.
-    let wake = DispatchSemaphore(value: 0)
+    /// Signalled whenever something the runners may be waiting for changes.
+    let wake = ChangeSignal()
     let stopping = Atomic<Bool>(false)
     private let runnerDone = DispatchSemaphore(value: 0)
+    /// Entered by each experiment's thread while it runs, so `stop()` waits for them all.
+    let experimentThreads = DispatchGroup()
     private let stopped = DispatchSemaphore(value: 0)
-    /// The aggregator process running now, so a cancel or a stop can end it.
-    let aggregator = Mutex<ChildProcess?>(nil)
+    /// The aggregator processes running now, by experiment, so a cancel or a stop can end them.
+    let aggregators = Mutex<[String: ChildProcess]>([:])
     /// Federated analytics queries and their results (taken after `state` when both are needed).
     let analytics = Mutex(AnalyticsLedger())
 
@@ -49,9 +53,10 @@ public final class Director: FrameHandler, @unchecked Sendable {
         store = try DirectorStore(root: settings.stateDirectory, logger: logger)
         var initial = DirectorState(settings: settings, stateWarning: { [store] in store.problem ?? "" })
         initial.restore(envoys: try store.loadEnvoys(), experiments: try store.loadExperiments())
+        initial.requestedEnvoys = Director.requestedEnvoys(store, initial.experiments)
         state = Mutex(initial)
         store.onProblemChange { [weak self] problem in self?.emit([.stateUnsaved(problem: problem ?? "")]) }
-        let resumed = initial.experiments.filter { $0.status == .running }.map(\.name)
+        let resumed = initial.experiments.filter { $0.status == .running }.map(\.name)  // every one of them resumes
         let queued = initial.experiments.filter { $0.status == .queued }.count
         if !initial.experiments.isEmpty {
             logger.info("state: \(initial.experiments.count) experiments (\(queued) queued\(resumed.isEmpty ? "" : ", resuming \(resumed.joined(separator: ", "))")), \(initial.envoys.count) known envoys")
@@ -98,15 +103,16 @@ public final class Director: FrameHandler, @unchecked Sendable {
     /// The port listened on, once started.
     public var port: Int? { serverBox.withLock { $0?.port } }
 
-    /// Stops serving. A running experiment's aggregator is stopped too; the experiment stays
-    /// `running` in the state directory and is resumed from its last checkpoint at the next start.
+    /// Stops serving. The running experiments' aggregators are stopped too; the experiments stay
+    /// `running` in the state directory and are resumed from their last checkpoints at the next start.
     public func stop() {
         if stopping.exchange(true, ordering: .acquiringAndReleasing) { return }
         onlineTimer?.cancel()
-        aggregator.withLock { $0 }?.terminate()
+        for child in aggregators.withLock({ Array($0.values) }) { child.terminate() }
         wake.signal()
         serverBox.withLock { $0 }?.stop()
         if runnerDone.wait(timeout: .now() + 30) == .timedOut { logger.error("the experiment runner did not stop within 30 s") }
+        if experimentThreads.wait(timeout: .now() + 30) == .timedOut { logger.error("the experiments' runners did not stop within 30 s") }
         store.synchronize()
         synchronizeAnalytics()
         stopped.signal()
@@ -157,8 +163,8 @@ public final class Director: FrameHandler, @unchecked Sendable {
             switch event {
             case let .envoyOffline(envoy):
                 participantDeparted(envoy, reason: "its Envoy went offline")
-            case let .siteUpdated(_, envoy, state, reason) where state == .failed || state == .finished:
-                participantDeparted(envoy, reason: "its collaborator \(state == .failed ? "failed" : "exited")\(reason.isEmpty ? "" : ": \(reason)")")
+            case let .siteUpdated(experiment, envoy, state, reason) where state == .failed || state == .finished:
+                participantDeparted(envoy, from: experiment, reason: "its collaborator \(state == .failed ? "failed" : "exited")\(reason.isEmpty ? "" : ": \(reason)")")
             default:
                 break
             }

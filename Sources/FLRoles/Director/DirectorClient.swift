@@ -28,21 +28,23 @@ public final class DirectorClient: Sendable {
 
     public func close() { client.close() }
 
-    /// Exports `workspace` (as `fx workspace export` does) and submits it as experiment `name`.
-    public func submit(workspace: Workspace, name: String) throws -> ExperimentInfo {
+    /// Exports `workspace` (as `fx workspace export` does) and submits it as experiment `name`,
+    /// for `envoys` (empty: every Envoy online when it starts).
+    public func submit(workspace: Workspace, name: String, envoys: [String] = []) throws -> ExperimentInfo {
         let directory = FileManager.default.temporaryDirectory.path + "/swiftfl-submit-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let archive = "\(directory)/\(name).tar"
         try workspace.export(to: archive)
-        return try submit(archive: archive, name: name)
+        return try submit(archive: archive, name: name, envoys: envoys)
     }
 
-    /// Submits an exported workspace archive as experiment `name`; returns it as queued.
-    public func submit(archive: String, name: String) throws -> ExperimentInfo {
+    /// Submits an exported workspace archive as experiment `name` (for `envoys`, or every online
+    /// one when empty); returns it as queued.
+    public func submit(archive: String, name: String, envoys: [String] = []) throws -> ExperimentInfo {
         let sha256 = try SHA256.hexDigest(ofFile: archive)
         let source = try FileRegionSource(path: archive)
-        let reply = try client.call(SubmitExperiment(name: name, sha256: sha256), stream: source, timeout: max(timeout, 300))
+        let reply = try client.call(SubmitExperiment(name: name, sha256: sha256, envoys: envoys), stream: source, timeout: max(timeout, 300))
         return try experiment(from: reply)
     }
 

@@ -28,10 +28,14 @@ import FLPKI
 ///   crl_file: ../ca/crl.pem  # optional: the CA's revocation list, re-read whenever it changes
 /// limits:
 ///   max_archive_bytes: 1073741824   # largest workspace archive accepted
+/// experiments:
+///   max_concurrent: 4   # experiments running at once (each also needs free Envoy slots and a port)
 /// aggregators:
 ///   host: 127.0.0.1     # where spawned aggregators listen
 ///   address: 127.0.0.1  # the address Envoys dial to reach them
-///   port: 0             # 0 picks a free port per experiment; a fixed one suits firewalls
+///   ports: 50100-50119  # one per running experiment, so a firewall opens one range; an experiment
+///                       # waits while none is free. Or `port: 50051` (a range of one), or neither
+///                       # (`port: 0`, the default): a free port picked per experiment
 /// ```
 public struct DirectorSettings: Sendable {
     public var host: String
@@ -62,9 +66,19 @@ public struct DirectorSettings: Sendable {
     public var aggregatorHost: String
     /// The address Envoys dial to reach a spawned aggregator (its certificate must name it).
     public var aggregatorAddress: String
-    /// The port spawned aggregators listen on; 0 picks a free one each time. Experiments run one at
-    /// a time, so one fixed port is enough (and is what a firewall needs).
+    /// The port spawned aggregators listen on (`aggregators.port`); 0 picks a free one each time. A
+    /// fixed one is a range of one port: experiments then run one at a time.
     public var aggregatorPort: Int
+    /// The ports spawned aggregators listen on (`aggregators.ports`), one per running experiment,
+    /// so a firewall opens one range; nil: `aggregatorPort` decides.
+    public var aggregatorPorts: ClosedRange<Int>?
+    /// Experiments that run at once (`experiments.max_concurrent`). Each also needs a free slot on
+    /// each of its Envoys (their `capacity`) and a free aggregator port, so with Envoys of capacity 1
+    /// (their default) experiments on the same sites still run one after the other.
+    public var maximumConcurrent = DirectorSettings.defaultMaximumConcurrent
+    /// 4: enough for a few users sharing sites that declared room for them; each experiment costs
+    /// one aggregator process here.
+    public static let defaultMaximumConcurrent = 4
     /// Longest a request for work or a watch is held.
     public var longPollSeconds: Double
     /// Largest workspace archive accepted.
@@ -108,10 +122,15 @@ public struct DirectorSettings: Sendable {
         return tls
     }
 
+    /// The ports an aggregator may take, or nil for a free one picked by the system each time.
+    public var aggregatorPortRange: ClosedRange<Int>? {
+        aggregatorPorts ?? (aggregatorPort > 0 ? aggregatorPort...aggregatorPort : nil)
+    }
+
     /// Seconds without a heartbeat after which an Envoy counts as offline.
     public var offlineAfter: Double { heartbeatPeriod * 3 }
 
-    static let keys = ["listen", "federation", "envoys", "users", "state_dir", "certificates", "aggregators", "limits"]
+    static let keys = ["listen", "federation", "envoys", "users", "state_dir", "certificates", "aggregators", "limits", "experiments"]
 
     /// Reads a Director configuration file. Errors name the file, line and column.
     public static func load(path: String) throws -> DirectorSettings {
@@ -123,7 +142,8 @@ public struct DirectorSettings: Sendable {
         try file.checkKeys("users", ["allowed"])
         try file.checkKeys("certificates", ["dir", "name", "aggregator", "crl_file"])
         try file.checkKeys("limits", ["max_archive_bytes"])
-        try file.checkKeys("aggregators", ["host", "address", "port"])
+        try file.checkKeys("aggregators", ["host", "address", "port", "ports"])
+        try file.checkKeys("experiments", ["max_concurrent"])
         let plan = file.plan
         let host = try plan.string("listen.host", default: "127.0.0.1")
         var settings = DirectorSettings(
@@ -141,6 +161,14 @@ public struct DirectorSettings: Sendable {
             aggregatorHost: try plan.string("aggregators.host", default: host))
         settings.aggregatorAddress = try plan.string("aggregators.address", default: settings.aggregatorHost)
         settings.aggregatorPort = try file.port("aggregators.port", default: 0)
+        settings.aggregatorPorts = try portRange(file, "aggregators.ports")
+        if settings.aggregatorPorts != nil && settings.aggregatorPort != 0 {
+            throw file.error("aggregators.port", "give aggregators.ports or aggregators.port, not both")
+        }
+        settings.maximumConcurrent = try plan.int("experiments.max_concurrent", default: defaultMaximumConcurrent)
+        guard (1...1000).contains(settings.maximumConcurrent) else {
+            throw file.error("experiments.max_concurrent", "expected 1 to 1000 experiments at once, found \(settings.maximumConcurrent)")
+        }
         settings.revocationListPath = try file.optionalPath("certificates.crl_file")
         settings.maximumArchiveSize = try plan.int("limits.max_archive_bytes", default: settings.maximumArchiveSize)
         guard settings.maximumArchiveSize >= 1024 else {
@@ -157,5 +185,29 @@ public struct DirectorSettings: Sendable {
         do { try PKI.validate(name: settings.name) } catch { throw file.error("certificates.name", "\(error)") }
         do { try PKI.validate(name: settings.aggregatorName) } catch { throw file.error("certificates.aggregator", "\(error)") }
         return settings
+    }
+
+    /// `first-last` (or one port) from 1 to 65535, or nil when the key is absent.
+    private static func portRange(_ file: ConfigurationFile, _ key: String) throws -> ClosedRange<Int>? {
+        guard file.plan.node(at: key) != nil else { return nil }
+        let text: String
+        if let port = try? file.plan.int(key, default: 0) {
+            text = String(port)
+        } else {
+            text = try file.plan.string(key, default: "")
+        }
+        guard let range = portRange(text) else {
+            throw file.error(key, "expected a port range such as 50100-50119 (ports 1 to 65535, the first not above the last), found '\(text)'")
+        }
+        return range
+    }
+
+    /// `first-last` or one port, each from 1 to 65535; nil for anything else.
+    static func portRange(_ text: String) -> ClosedRange<Int>? {
+        let pieces = text.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) ?? 0 }
+        guard pieces.count == 1 || pieces.count == 2 else { return nil }
+        let first = pieces[0], last = pieces[pieces.count - 1]
+        guard first >= 1, last <= 65535, first <= last else { return nil }
+        return first...last
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import FLCore
 import FLWire
 
-/// The Director's mutable state: the Envoy registry, every experiment, the one being run, and the
+/// The Director's mutable state: the Envoy registry, every experiment, those being run, and the
 /// requests being held. Owned by `Director.state` (a Mutex); every function here runs with it locked
 /// and does no I/O: replies and events it decides on go to `outbox` and `events`, sent after unlocking.
 struct DirectorState {
@@ -18,10 +18,13 @@ struct DirectorState {
         var heartbeat: EnvoyHeartbeat?
         /// What it said in its latest request for work.
         var work = WorkRequest(experiment: "", launch: 0, state: .idle, maximumWaitSeconds: 0)
+        /// Collaborators it runs at once, as it registered (1 until it has, as after a restart).
+        var capacity = 1
     }
 
-    /// The experiment being run: at most one at a time.
-    struct Active {
+    /// An experiment being run: from its offer (or its resumption) until it ends. Up to
+    /// `settings.maximumConcurrent` at once, each with its own runner thread and aggregator.
+    struct Running {
         enum Phase: Equatable {
             /// Offered to `candidates`; waiting for their decisions.
             case preparing
@@ -39,12 +42,18 @@ struct DirectorState {
         var participantRows: [Int] = []
         var launch = 0
         var cancelRequested = false
+        /// The port its aggregator is to listen on, taken from `aggregators.ports` when it was
+        /// scheduled and free again once it has ended; 0 lets the system pick one.
+        var port = 0
         /// Where the aggregator writes its models while it runs: paths inside `workspaceRoot`, as
         /// the plan names them, and the model they must hold.
         var workspaceRoot: String?
         var bestModel: String?
         var lastModel: String?
         var layout: ModelLayout?
+
+        /// The Envoys it holds a slot of: those it is offered to while they decide, then those taking part.
+        var booked: [String] { phase == .preparing ? candidates : participants }
     }
 
     /// A held request for work.
@@ -68,7 +77,10 @@ struct DirectorState {
     private var index: [String: Int] = [:]
     /// Names being uploaded right now, so two submissions cannot take the same name.
     var reservedNames: Set<String> = []
-    var active: Active?
+    /// The experiments being run, by name.
+    var running: [String: Running] = [:]
+    /// The Envoys a queued experiment was submitted for (none listed: every online one).
+    var requestedEnvoys: [String: [String]] = [:]
     var waiters = HeldRequests<WorkWaiter>()
     var watchers = HeldRequests<Watcher>()
     /// Envoys known from before the start; queued experiments wait (up to the grace) for them to return.
@@ -98,7 +110,7 @@ struct DirectorState {
     // MARK: Recovery
 
     /// Takes the state found on disk after a start: experiments that were being prepared go back to
-    /// the head of the queue; one that was running keeps its status and is resumed first.
+    /// the head of the queue; those that were running keep their status and are all resumed first.
     mutating func restore(envoys records: [EnvoyRecord], experiments stored: [ExperimentInfo]) {
         for r in records { envoys[r.name] = Envoy(record: r) }
         expectedEnvoys = Set(records.map(\.name))
@@ -185,12 +197,9 @@ struct DirectorState {
         }
     }
 
-    /// The next experiment to run: one that was running when the Director stopped (resumed first),
-    /// else the oldest queued one.
-    func nextExperiment() -> (name: String, resume: Bool)? {
-        if let running = experiments.first(where: { $0.status == .running }) { return (running.name, true) }
-        if let queued = experiments.first(where: { $0.status == .queued }) { return (queued.name, false) }
-        return nil
+    /// The experiments being run, in submission order.
+    var runningInOrder: [Running] {
+        running.values.sorted { (index[$0.name] ?? 0) < (index[$1.name] ?? 0) }
     }
 
     // MARK: Envoys
@@ -220,17 +229,15 @@ struct DirectorState {
     func envoyInfo(now: Deadline = .now) -> [EnvoyInfo] {
         envoys.values.sorted { $0.record.name < $1.record.name }.map { e in
             let age = e.lastHeard.map { Double(now.uptimeNanoseconds &- $0.uptimeNanoseconds) / 1e9 }
-            let running = e.heartbeat?.collaboratorRunning ?? (e.work.state == .running)
-            // The experiment the site is part of now: the active one while it is offered to it or
-            // runs there, else whatever its collaborator is still running.
-            var current = running ? (e.heartbeat?.experiment ?? e.work.experiment) : ""
-            if let active {
-                let name = e.record.name
-                let involved = active.phase == .preparing ? active.candidates.contains(name) : active.participants.contains(name)
-                if involved { current = active.name }
+            let collaborating = e.heartbeat?.collaboratorRunning ?? e.work.handled.contains { $0.state == .running }
+            // The experiments the site is part of now: those being run that are offered to it or run
+            // there, else whatever its collaborators are still running.
+            var current = runningInOrder.filter { $0.booked.contains(e.record.name) }.map(\.name)
+            if current.isEmpty && collaborating {
+                current = e.heartbeat?.running ?? e.work.handled.filter { $0.state == .running }.map(\.experiment)
             }
             return EnvoyInfo(name: e.record.name, shard: e.record.shard, online: isOnline(e, now: now), lastHeartbeatAge: age,
-                             currentExperiment: current, collaboratorRunning: running, cpuPercent: e.heartbeat?.cpuPercent ?? 0,
+                             currentExperiment: current.joined(separator: ", "), collaboratorRunning: collaborating, cpuPercent: e.heartbeat?.cpuPercent ?? 0,
                              residentBytes: e.heartbeat?.residentBytes ?? 0, availableBytes: e.heartbeat?.availableBytes ?? 0,
                              registeredAt: e.record.registeredAt)
         }
@@ -239,34 +246,40 @@ struct DirectorState {
     // MARK: Work for Envoys
 
     /// What `envoy` should do given what it last reported; nil means nothing yet (hold the request).
+    /// One thing at a time: first a collaborator to stop, then the experiments being run in
+    /// submission order (an offer to decide on, or an aggregator to run against).
     func assignment(for envoy: String, _ request: WorkRequest) -> WorkAssignment? {
-        let participating: Bool = {
-            guard let active, active.name == request.experiment else { return false }
-            return active.phase != .preparing && active.participants.contains(envoy)
-        }()
         // A collaborator of an experiment that is over (or no longer counts on this site) is stopped first.
-        if request.state == .running, !participating {
-            let x = experiment(request.experiment)
+        for work in request.handled where work.state == .running {
+            if let r = running[work.experiment], r.phase != .preparing, r.participants.contains(envoy) { continue }
+            let x = experiment(work.experiment)
             let reason = x.map { $0.status.isFinal ? "experiment \($0.status.rawValue)" : "this site no longer takes part" } ?? "unknown experiment"
-            return WorkAssignment(action: .stop, experiment: request.experiment, launch: request.launch, reason: reason)
+            return WorkAssignment(action: .stop, experiment: work.experiment, launch: work.launch, reason: reason)
         }
-        guard let active, let x = experiment(active.name) else { return nil }
-        switch active.phase {
+        for r in runningInOrder {
+            if let answer = assignment(for: envoy, request, in: r) { return answer }
+        }
+        return nil
+    }
+
+    private func assignment(for envoy: String, _ request: WorkRequest, in r: Running) -> WorkAssignment? {
+        guard let x = experiment(r.name) else { return nil }
+        switch r.phase {
         case .preparing:
             // An Envoy reports its decision before it asks for work again, on the same connection, so a
             // site still `offered` here has not decided for this Director (it may have decided for the one
             // before a restart): offer again, and it reports again.
-            guard active.candidates.contains(envoy), x.site(envoy)?.state == .offered else { return nil }
+            guard r.candidates.contains(envoy), x.site(envoy)?.state == .offered else { return nil }
             return WorkAssignment(action: .offer, experiment: x.name, launch: 0, archiveSHA256: x.archiveSHA256, archiveSize: x.archiveSize)
         case .starting:
             return nil
         case let .running(port):
-            guard active.participants.contains(envoy) else { return nil }
-            if request.experiment == active.name && request.launch == active.launch { return nil }
-            return WorkAssignment(action: .run, experiment: x.name, launch: active.launch, archiveSHA256: x.archiveSHA256,
+            guard r.participants.contains(envoy) else { return nil }
+            if request.handled.contains(where: { $0.experiment == r.name && $0.launch == r.launch }) { return nil }
+            return WorkAssignment(action: .run, experiment: x.name, launch: r.launch, archiveSHA256: x.archiveSHA256,
                                   archiveSize: x.archiveSize, aggregatorHost: settings.aggregatorAddress, aggregatorPort: port,
-                                  aggregatorName: settings.aggregatorName, collaborators: active.participants,
-                                  collaboratorRows: active.participantRows)
+                                  aggregatorName: settings.aggregatorName, collaborators: r.participants,
+                                  collaboratorRows: r.participantRows)
         }
     }
 

@@ -14,6 +14,10 @@ import FLArchive
 /// It reconnects forever, with exponential backoff and jitter, when the Director is gone, and
 /// registers again on every connection, so a restarted Director learns about it by itself.
 ///
+/// It runs up to `capacity` collaborators at once, one per experiment, and says which in its
+/// heartbeats and requests for work. Archives are downloaded on a short-lived connection of their
+/// own, so a large one never holds up the heartbeats' replies on the main connection.
+///
 /// Threads: `run()` does the connecting and the work (and starts collaborators, which the kernel
 /// ends if that thread ends); heartbeats go from a thread of each connection; a collaborator's
 /// exit is noticed on its `ChildProcess` thread. Shared state lives in `state`.
@@ -23,25 +27,48 @@ public final class Envoy: Sendable {
     let live: Mutex<EnvoySettings>
     let logger: Logger
     private let onEvent: @Sendable (EnvoyEvent) -> Void
-    private let context: TLSContext
+    let context: TLSContext
     let audit: AuditLog
-    private let collaboratorExecutable: String
-    private let state = Mutex(State())
+    let collaboratorExecutable: String
+    let state = Mutex(State())
     /// Connects again and again until `stop()`, which also ends a wait between attempts at once.
     private let reconnect: ReconnectLoop
 
-    private struct State: Sendable {
+    struct State: Sendable {
         var stopped = false
         var client: FrameClient?
-        /// The experiment handled last, as reported in requests for work.
-        var experiment = ""
-        var launch = 0
-        var workState = SiteWorkState.idle
-        var collaborator: (process: ChildProcess, experiment: String, launch: Int)?
+        /// The experiments handled lately, most recent last, as reported in requests for work.
+        var handled: [SiteWork] = []
+        /// The collaborators running, by experiment: at most `capacity`.
+        var collaborators: [String: (process: ChildProcess, launch: Int)] = [:]
         /// Experiments whose archive was fetched, approved and unpacked here: name → SHA-256.
         var prepared: [String: String] = [:]
         /// Reports that could not be sent yet (no connection); sent first on the next one.
         var unsent = UnsentReports()
+
+        /// How many experiments are remembered for the Director: far more than run at once, so
+        /// every one it may still ask about is there.
+        static let handledKept = 64
+
+        /// Records where the site is with `experiment`, as its most recent.
+        mutating func note(_ experiment: String, launch: Int, _ state: SiteWorkState) {
+            handled.removeAll { $0.experiment == experiment }
+            handled.append(SiteWork(experiment: experiment, launch: launch, state: state))
+            if handled.count > State.handledKept { handled.removeFirst(handled.count - State.handledKept) }
+        }
+
+        /// Marks `experiment`'s collaborator exited, when the site still counts it running at `launch` (any launch when nil).
+        mutating func exited(_ experiment: String, launch: Int? = nil) {
+            guard let i = handled.firstIndex(where: { $0.experiment == experiment }), handled[i].state == .running,
+                  launch == nil || handled[i].launch == launch else { return }
+            handled[i].state = .exited
+        }
+
+        /// What a request for work says: the most recent experiment, and all of them.
+        func request(waiting seconds: Double) -> WorkRequest {
+            let last = handled.last ?? SiteWork(experiment: "", launch: 0, state: .idle)
+            return WorkRequest(experiment: last.experiment, launch: last.launch, state: last.state, maximumWaitSeconds: seconds, handled: handled)
+        }
     }
 
     /// Checks the shard (its columns against the declared sample shape) and the TLS identity.
@@ -91,7 +118,7 @@ public final class Envoy: Sendable {
     /// Serves the Director until `stop()`. Throws when the Director turns this site away for good
     /// (wrong shapes, not allowed, a certificate it refuses); connection failures are retried forever.
     public func run() throws {
-        defer { stopCollaborator(reason: "the Envoy is stopping", grace: settings.stopGrace) }
+        defer { stopCollaborators(reason: "the Envoy is stopping", grace: settings.stopGrace) }
         _ = try reconnect.run(willWait: { reason, delay in
             logger.info("\(reason); retrying in \(String(format: "%.1f", delay)) s")
             onEvent(.waiting(reason: reason))
@@ -127,16 +154,21 @@ public final class Envoy: Sendable {
         client?.close()
     }
 
-    private var isStopped: Bool { state.withLock { $0.stopped } }
+    var isStopped: Bool { state.withLock { $0.stopped } }
 
     /// Whether the Envoy can still take its own state lock and has not been stopped: what a
     /// watchdog asks before it tells systemd the service is alive.
     public var isResponsive: Bool { !isStopped }
 
+    /// A new connection to the Director (TLS, its certificate checked), not registered yet.
+    func dial() throws -> FrameClient {
+        try FrameClient.connect(to: settings.director, expecting: ExpectedPeer(name: settings.directorName, role: .director),
+                                context: context, limits: FrameLimits(maximumStreamSize: settings.maximumArchiveSize),
+                                timeout: settings.connectTimeout, idleTimeout: settings.idleTimeout)
+    }
+
     private func connect() throws -> (FrameClient, EnvoyWelcome) {
-        let client = try FrameClient.connect(to: settings.director, expecting: ExpectedPeer(name: settings.directorName, role: .director),
-                                             context: context, limits: FrameLimits(maximumStreamSize: settings.maximumArchiveSize),
-                                             timeout: settings.connectTimeout, idleTimeout: settings.idleTimeout)
+        let client = try dial()
         do {
             return (client, try register(client))
         } catch {
@@ -146,7 +178,8 @@ public final class Envoy: Sendable {
     }
 
     private func register(_ client: FrameClient) throws -> EnvoyWelcome {
-        let reply = try client.call(EnvoyRegistration(envoy: settings.name, shard: settings.shard), timeout: settings.idleTimeout)
+        let reply = try client.call(EnvoyRegistration(envoy: settings.name, shard: settings.shard, capacity: settings.capacity),
+                                    timeout: settings.idleTimeout)
         guard let welcome = reply as? EnvoyWelcome else { throw EnvoyError("the Director answered the registration with \(type(of: reply))") }
         logger.info("registered with the Director at \(settings.director) (heartbeat every \(welcome.heartbeatPeriod) s)")
         onEvent(.registered(director: settings.director))
@@ -177,9 +210,8 @@ public final class Envoy: Sendable {
             heartbeatDone.wait()
         }
         while !isStopped {
-            let ask: WorkRequest = state.withLock { s in
-                WorkRequest(experiment: s.experiment, launch: s.launch, state: s.workState, maximumWaitSeconds: settings.longPollSeconds)
-            }
+            let wait = settings.longPollSeconds
+            let ask: WorkRequest = state.withLock { s in s.request(waiting: wait) }
             do {
                 let reply = try client.call(ask, timeout: settings.longPollSeconds + settings.idleTimeout)
                 if let task = reply as? AnalyticsTask {
@@ -208,12 +240,14 @@ public final class Envoy: Sendable {
         var load = SystemLoad()
         _ = load.cpuPercent()
         while ended.wait(timeout: .now() + period) == .timedOut {
-            let (running, experiment, pid) = state.withLock { s in (s.collaborator != nil, s.experiment, s.collaborator?.process.pid) }
-            let resident = ResourceUsage.residentBytes() + (pid.flatMap { ResourceUsage.of(pid: $0)?.residentBytes } ?? 0)
+            let (running, last, pids) = state.withLock { s in
+                (s.collaborators.keys.sorted(), s.handled.last?.experiment ?? "", s.collaborators.values.map(\.process.pid))
+            }
+            let resident = ResourceUsage.residentBytes() + pids.reduce(0) { $0 + (ResourceUsage.of(pid: $1)?.residentBytes ?? 0) }
             let beat = EnvoyHeartbeat(cpuPercent: load.cpuPercent(), residentBytes: resident, availableBytes: SystemLoad.availableBytes(),
-                                      collaboratorRunning: running, experiment: experiment)
+                                      collaboratorRunning: !running.isEmpty, experiment: running.first ?? last, running: running)
             do {
-                // Replies queue behind an archive being streamed on the same connection: be patient.
+                // Archives travel on connections of their own; this one carries only small requests.
                 try client.call(beat, timeout: max(2 * period, settings.idleTimeout))
             } catch let error as ErrorReply where error.code == .unknownPeer {
                 logger.info("the Director does not know this site any more; registering again")
@@ -238,20 +272,16 @@ public final class Envoy: Sendable {
         case .offer:
             logger.info("offered experiment '\(assignment.experiment)' (archive \(assignment.archiveSHA256))")
             _ = try prepare(assignment, client)
-            state.withLock { s in
-                s.experiment = assignment.experiment
-                s.launch = 0
-                s.workState = .decided
-            }
+            state.withLock { s in s.note(assignment.experiment, launch: 0, .decided) }
         case .run:
             try runCollaborator(assignment, client)
         case .stop:
-            let running = state.withLock { s in s.collaborator.map { $0.experiment == assignment.experiment } ?? false }
+            let running = state.withLock { s in s.collaborators[assignment.experiment] != nil }
             if running {
                 logger.info("experiment '\(assignment.experiment)' ended at the Director (\(assignment.reason)); stopping its collaborator")
-                stopCollaborator(reason: assignment.reason, grace: settings.stopGrace, waitFirst: 1)
+                stopCollaborator(assignment.experiment, reason: assignment.reason, grace: settings.stopGrace, waitFirst: 1)
             } else {
-                state.withLock { s in if s.experiment == assignment.experiment && s.workState == .running { s.workState = .exited } }
+                state.withLock { s in s.exited(assignment.experiment) }
             }
         }
     }
@@ -260,7 +290,7 @@ public final class Envoy: Sendable {
     /// reports the decision. The policy is checked every time (at the offer, at every launch and
     /// relaunch, after a restart), so an approval withdrawn meanwhile stops the next launch.
     /// Returns whether the site takes part. Connection failures are thrown (the caller reconnects).
-    private func prepare(_ assignment: WorkAssignment, _ client: FrameClient) throws -> Bool {
+    func prepare(_ assignment: WorkAssignment, _ client: FrameClient) throws -> Bool {
         let name = assignment.experiment
         func refuse(_ reason: String) -> Bool {
             logger.warning("refused experiment '\(name)': \(reason)")
@@ -279,14 +309,7 @@ public final class Envoy: Sendable {
             try? FileManager.default.removeItem(atPath: directory)
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let archive = "\(directory)/archive.tar"
-            // Held to the size announced with the offer (and, by the connection's limits, to the site's limit).
-            let received: Result<String, EnvoyError> = try client.call(ArchiveRequest(experiment: name), timeout: settings.idleTimeout) { reply, stream in
-                guard reply is ArchiveReply, let stream else { throw EnvoyError("the Director sent no archive for '\(name)'") }
-                guard stream.byteCount == assignment.archiveSize else {
-                    return .failure(EnvoyError("the archive stream has \(stream.byteCount) bytes, not the \(assignment.archiveSize) announced"))
-                }
-                return .success(try ArchiveReceiver.receive(stream, to: archive))
-            }
+            let received = try download(name, size: assignment.archiveSize, to: archive)
             let digest: String
             switch received {
             case let .failure(error): return refuse(error.description)
@@ -346,102 +369,12 @@ public final class Envoy: Sendable {
         return nil
     }
 
-    private func workspace(of experiment: String) -> Workspace { Workspace(root: "\(settings.workDirectory)/\(experiment)/workspace") }
-
-    private func runCollaborator(_ assignment: WorkAssignment, _ client: FrameClient) throws {
-        let name = assignment.experiment
-        // A collaborator of an earlier launch talks to an aggregator that is gone: replace it.
-        if state.withLock({ $0.collaborator != nil }) {
-            stopCollaborator(reason: "the experiment's aggregator was restarted", grace: settings.stopGrace)
-        }
-        let allowed = try prepare(assignment, client)
-        state.withLock { s in
-            s.experiment = name
-            s.launch = assignment.launch
-            s.workState = .decided
-        }
-        guard allowed else { return }
-        guard assignment.collaborators.contains(settings.name) else {
-            logger.warning("told to run '\(name)', whose collaborators (\(assignment.collaborators.joined(separator: ", "))) do not include '\(settings.name)'")
-            return
-        }
-        let errorLog = "\(settings.workDirectory)/\(name)/collaborator-\(assignment.launch).stderr"
-        // The Director's participants, whatever the archive's cols.yaml says.
-        let participantsPath = "\(settings.workDirectory)/\(name)/participants-\(assignment.launch).json"
-        do {
-            let rows = assignment.collaboratorRows.count == assignment.collaborators.count
-                ? assignment.collaboratorRows : assignment.collaborators.map { _ in 1 }
-            try ParticipantList(participants: zip(assignment.collaborators, rows).map { .init(name: $0, sampleCount: max(1, $1)) })
-                .write(to: participantsPath)
-        } catch {
-            logger.error("experiment '\(name)': cannot write its participants: \(error)")
-            send(SiteReport(experiment: name, launch: assignment.launch, event: .collaboratorExited, reason: "\(error)", exitStatus: "not started"))
-            state.withLock { $0.workState = .exited }
-            return
-        }
-        let aggregator = Endpoint(host: assignment.aggregatorHost, port: assignment.aggregatorPort)
-        let arguments = ["--name", settings.name, "--workspace", workspace(of: name).root, "--experiment", name,
-                         "--aggregator", aggregator.description, "--aggregator-name", assignment.aggregatorName,
-                         "--data", settings.shardPath, "--cert-dir", settings.certificateDirectory, "--participants", participantsPath,
-                         "--min-statistics-rows", "\(settings.minimumStatisticsRows)",
-                         // Outside the experiment's folder, which is unpacked afresh after an Envoy restart;
-                         // no experiment's folder can be named with a leading dot.
-                         "--state-dir", "\(settings.workDirectory)/.state/\(name)"]
-            + (settings.revocationListPath.map { ["--crl", $0] } ?? [])
-        let process: ChildProcess
-        do {
-            process = try ChildProcess(executable: collaboratorExecutable, arguments: arguments,
-                                       environment: ChildProcess.environmentEndingWithThisProcess(),
-                                       standardOutput: .null, standardError: .file(errorLog))
-        } catch {
-            let reason = "cannot start the collaborator: \(error)"
-            logger.error(reason)
-            record(AuditRecord(experiment: name, sha256: assignment.archiveSHA256, decision: .finished, reason: reason, exitStatus: "not started",
-                               launch: assignment.launch))
-            send(SiteReport(experiment: name, launch: assignment.launch, event: .collaboratorExited, reason: reason, exitStatus: "not started"))
-            state.withLock { $0.workState = .exited }
-            return
-        }
-        state.withLock { s in
-            s.collaborator = (process, name, assignment.launch)
-            s.workState = .running
-        }
-        logger.info("experiment '\(name)': collaborator started (pid \(process.pid)) against the aggregator at \(aggregator)")
-        record(AuditRecord(experiment: name, sha256: assignment.archiveSHA256, decision: .started, reason: "aggregator \(aggregator)",
-                           launch: assignment.launch))
-        send(SiteReport(experiment: name, launch: assignment.launch, event: .collaboratorStarted))
-        let sha256 = assignment.archiveSHA256
-        let launch = assignment.launch
-        process.onExit { [self] status in
-            state.withLock { s in
-                if s.collaborator?.process === process { s.collaborator = nil }
-                if s.experiment == name && s.launch == launch && s.workState == .running { s.workState = .exited }
-            }
-            let reason = status.isSuccess ? "" : lastLine(of: errorLog)
-            if status.isSuccess {
-                logger.info("experiment '\(name)': collaborator \(status)")
-            } else {
-                logger.warning("experiment '\(name)': collaborator \(status)\(reason.isEmpty ? "" : ": \(reason)")")
-            }
-            record(AuditRecord(experiment: name, sha256: sha256, decision: .finished, reason: reason, exitStatus: "\(status)", launch: launch))
-            send(SiteReport(experiment: name, launch: launch, event: .collaboratorExited, reason: reason, exitStatus: "\(status)",
-                            succeeded: status.isSuccess))
-        }
-    }
-
-    /// Stops the running collaborator: waits `waitFirst` seconds for it to end by itself, then
-    /// SIGTERM, then SIGKILL after `grace` seconds.
-    private func stopCollaborator(reason: String, grace: Double, waitFirst: Double = 0) {
-        guard let running = state.withLock({ $0.collaborator }) else { return }
-        if waitFirst > 0, running.process.wait(timeout: waitFirst) != nil { return }
-        logger.info("stopping the collaborator of '\(running.experiment)' (\(reason))")
-        running.process.stop(grace: grace)
-    }
+    func workspace(of experiment: String) -> Workspace { Workspace(root: "\(settings.workDirectory)/\(experiment)/workspace") }
 
     // MARK: Reports
 
     /// Sends a report now if connected, else keeps it for the next connection.
-    private func send(_ report: SiteReport) {
+    func send(_ report: SiteReport) {
         guard let client = state.withLock({ $0.client }) else { return keep(report) }
         do {
             try client.call(report, timeout: settings.idleTimeout)
@@ -460,11 +393,11 @@ public final class Envoy: Sendable {
         }
     }
 
-    private func record(_ entry: AuditRecord) {
+    func record(_ entry: AuditRecord) {
         do { try audit.append(entry) } catch { logger.error("cannot write the audit log \(audit.path): \(error)") }
     }
 
-    private func lastLine(of path: String) -> String {
+    func lastLine(of path: String) -> String {
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").last.map { String($0.prefix(500)) } ?? ""
     }

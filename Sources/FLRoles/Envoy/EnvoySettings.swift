@@ -57,6 +57,7 @@ public enum ArchivePolicy: Sendable, Hashable, CustomStringConvertible {
 /// analytics:
 ///   min_count: 10           # fewest rows in any cell (group, histogram bins) this site answers about
 /// audit_log: audit.jsonl    # one JSON line per experiment the site ran or refused, and per analytics query
+/// capacity: 1               # collaborators (one per experiment) run at once; the Director books no more
 /// ```
 public struct EnvoySettings: Sendable {
     /// The Envoy's name: the common name of its certificate, and its collaborators' name.
@@ -95,6 +96,9 @@ public struct EnvoySettings: Sendable {
     public var maximumBackoff: Double
     /// How long a collaborator told to stop may take before it is killed.
     public var stopGrace: Double
+    /// Collaborators (one per experiment) the site runs at once (`capacity`, 1 by default): told to
+    /// the Director at registration, which never books the site for more experiments than this.
+    public var capacity = 1
 
     public init(name: String, director: Endpoint, directorName: String = "director", certificateDirectory: String, workDirectory: String,
                 dataDirectory: String, shard: ShardDescriptor, shardPath: String, policy: ArchivePolicy = .builtin,
@@ -138,7 +142,8 @@ public struct EnvoySettings: Sendable {
     public static func load(path: String, name: String, director: Endpoint? = nil) throws -> EnvoySettings {
         do { try PKI.validate(name: name) } catch { throw EnvoyError("--name: \(error)") }
         let file = try ConfigurationFile(path: path)
-        try file.checkKeys("", ["director", "cert_dir", "crl_file", "work_dir", "data_dir", "shard", "policy", "limits", "analytics", "audit_log"])
+        try file.checkKeys("", ["director", "cert_dir", "crl_file", "work_dir", "data_dir", "shard", "policy", "limits", "analytics", "audit_log",
+                                "capacity"])
         try file.checkKeys("limits", ["max_archive_bytes", "max_model_parameters", "min_statistics_rows"])
         try file.checkKeys("director", ["name", "address"])
         try file.checkKeys("analytics", ["min_count"])
@@ -189,6 +194,10 @@ public struct EnvoySettings: Sendable {
         settings.analyticsMinimumCount = try plan.int("analytics.min_count", default: settings.analyticsMinimumCount)
         guard settings.analyticsMinimumCount >= 1 else {
             throw file.error("analytics.min_count", "expected at least 1 row, found \(settings.analyticsMinimumCount)")
+        }
+        settings.capacity = try plan.int("capacity", default: 1)
+        guard (1...EnvoyRegistration.maximumCapacity).contains(settings.capacity) else {
+            throw file.error("capacity", "expected 1 to \(EnvoyRegistration.maximumCapacity) collaborators at once, found \(settings.capacity)")
         }
         return settings
     }

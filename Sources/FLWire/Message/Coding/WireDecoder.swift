@@ -100,13 +100,16 @@ final class WireDecoder: Decoder {
         init?(intValue: Int) { self.intValue = intValue }
     }
 
-    /// Fields in the order they were written; every key is present, since nothing is left out.
+    /// Fields in the order they were written; every key is present, since nothing is left out, up
+    /// to the end of the payload. A message that grew fields at its end reads them only
+    /// `if contains(key)`: an older peer's shorter payload has no bytes left there (its fields then
+    /// keep their defaults), which is how a message is extended without breaking older senders.
     struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         let decoder: WireDecoder
         var codingPath: [any CodingKey] { decoder.codingPath }
         var allKeys: [Key] { [] }
 
-        func contains(_ key: Key) -> Bool { true }
+        func contains(_ key: Key) -> Bool { decoder.reader.remaining > 0 }
         func decodeNil(forKey key: Key) throws -> Bool {
             decoder.path.append(key)
             defer { decoder.path.removeLast() }

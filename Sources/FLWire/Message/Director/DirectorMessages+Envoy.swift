@@ -2,7 +2,8 @@ import FLPKI
 
 // MARK: - Envoy ↔ Director
 
-/// First request of an Envoy on each connection: its name (checked against its certificate) and shard.
+/// First request of an Envoy on each connection: its name (checked against its certificate), its
+/// shard and how many experiments' collaborators it runs at once.
 public struct EnvoyRegistration: WireMessage {
     public static let type = MessageType(rawValue: 0x0200)
     public static let protocolVersion: UInt16 = 1
@@ -10,11 +11,24 @@ public struct EnvoyRegistration: WireMessage {
     public var envoy: String
     public var shard: ShardDescriptor
     public var version: UInt16
+    /// Collaborators (one per experiment) the site runs at once; the Director never books more.
+    /// Added at the end of the message: an older Envoy's registration, without it, reads as 1.
+    public var capacity: Int
 
-    public init(envoy: String, shard: ShardDescriptor, version: UInt16 = EnvoyRegistration.protocolVersion) {
+    public init(envoy: String, shard: ShardDescriptor, version: UInt16 = EnvoyRegistration.protocolVersion, capacity: Int = 1) {
         self.envoy = envoy
         self.shard = shard
         self.version = version
+        self.capacity = capacity
+    }
+
+    private enum CodingKeys: String, CodingKey { case envoy, shard, version, capacity }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(envoy: try c.decode(String.self, forKey: .envoy), shard: try c.decode(ShardDescriptor.self, forKey: .shard),
+                  version: try c.decode(UInt16.self, forKey: .version),
+                  capacity: c.contains(.capacity) ? try c.decode(Int.self, forKey: .capacity) : 1)
     }
 }
 
@@ -44,16 +58,33 @@ public struct EnvoyHeartbeat: WireMessage {
     public var residentBytes: Int
     /// The machine's available memory.
     public var availableBytes: Int
+    /// Whether any collaborator runs.
     public var collaboratorRunning: Bool
-    /// The experiment the site is handling ("" when none).
+    /// The experiment the site is handling ("" when none): the first of `running`, else the one it handled last.
     public var experiment: String
+    /// Every experiment whose collaborator runs at the site now (one per experiment, up to its
+    /// capacity). Added at the end of the message: an older Envoy's heartbeat reads as `[experiment]`
+    /// while its collaborator runs.
+    public var running: [String]
 
-    public init(cpuPercent: Double, residentBytes: Int, availableBytes: Int, collaboratorRunning: Bool, experiment: String) {
+    public init(cpuPercent: Double, residentBytes: Int, availableBytes: Int, collaboratorRunning: Bool, experiment: String,
+                running: [String]? = nil) {
         self.cpuPercent = cpuPercent
         self.residentBytes = residentBytes
         self.availableBytes = availableBytes
         self.collaboratorRunning = collaboratorRunning
         self.experiment = experiment
+        self.running = running ?? (collaboratorRunning && !experiment.isEmpty ? [experiment] : [])
+    }
+
+    private enum CodingKeys: String, CodingKey { case cpuPercent, residentBytes, availableBytes, collaboratorRunning, experiment, running }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(cpuPercent: try c.decode(Double.self, forKey: .cpuPercent), residentBytes: try c.decode(Int.self, forKey: .residentBytes),
+                  availableBytes: try c.decode(Int.self, forKey: .availableBytes),
+                  collaboratorRunning: try c.decode(Bool.self, forKey: .collaboratorRunning), experiment: try c.decode(String.self, forKey: .experiment),
+                  running: c.contains(.running) ? try c.decode([String].self, forKey: .running) : nil)
     }
 }
 
@@ -70,6 +101,19 @@ public enum SiteWorkState: UInt8, Sendable, Hashable, Codable {
     case exited = 3
 }
 
+/// Where a site is with one experiment: which start of its aggregator it last ran against, and how.
+public struct SiteWork: Sendable, Hashable, Codable {
+    public var experiment: String
+    public var launch: Int
+    public var state: SiteWorkState
+
+    public init(experiment: String, launch: Int, state: SiteWorkState) {
+        self.experiment = experiment
+        self.launch = launch
+        self.state = state
+    }
+}
+
 /// An Envoy's long-poll for work. The Director holds it until it has something for the site, or
 /// until `maximumWaitSeconds` pass (then it answers `wait`).
 public struct WorkRequest: WireMessage {
@@ -81,12 +125,26 @@ public struct WorkRequest: WireMessage {
     public var launch: Int
     public var state: SiteWorkState
     public var maximumWaitSeconds: Double
+    /// Every experiment the site handled lately (those whose collaborators run among them), most
+    /// recent last. Added at the end of the message: an older Envoy's request reads as the one
+    /// experiment of `experiment`, `launch` and `state`.
+    public var handled: [SiteWork]
 
-    public init(experiment: String, launch: Int, state: SiteWorkState, maximumWaitSeconds: Double) {
+    public init(experiment: String, launch: Int, state: SiteWorkState, maximumWaitSeconds: Double, handled: [SiteWork]? = nil) {
         self.experiment = experiment
         self.launch = launch
         self.state = state
         self.maximumWaitSeconds = maximumWaitSeconds
+        self.handled = handled ?? (experiment.isEmpty ? [] : [SiteWork(experiment: experiment, launch: launch, state: state)])
+    }
+
+    private enum CodingKeys: String, CodingKey { case experiment, launch, state, maximumWaitSeconds, handled }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(experiment: try c.decode(String.self, forKey: .experiment), launch: try c.decode(Int.self, forKey: .launch),
+                  state: try c.decode(SiteWorkState.self, forKey: .state), maximumWaitSeconds: try c.decode(Double.self, forKey: .maximumWaitSeconds),
+                  handled: c.contains(.handled) ? try c.decode([SiteWork].self, forKey: .handled) : nil)
     }
 }
 
@@ -206,10 +264,23 @@ extension EnvoyHeartbeat: WireChecked {
     }
 }
 
+extension EnvoyRegistration: WireChecked {
+    func check() throws(WireFieldError) {
+        try WireFieldError.require((1...EnvoyRegistration.maximumCapacity).contains(capacity), "capacity",
+                                   "is \(capacity), not 1 to \(EnvoyRegistration.maximumCapacity)")
+    }
+}
+
+extension EnvoyRegistration {
+    /// The most collaborators one site may say it runs at once.
+    public static let maximumCapacity = 256
+}
+
 extension WorkRequest: WireChecked {
     func check() throws(WireFieldError) {
         try WireFieldError.count(launch, "launch")
         try WireFieldError.wait(maximumWaitSeconds, "maximumWaitSeconds")
+        for work in handled { try WireFieldError.count(work.launch, "handled.launch") }
     }
 }
 

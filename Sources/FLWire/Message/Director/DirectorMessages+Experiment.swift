@@ -7,9 +7,22 @@ public struct SubmitExperiment: WireMessage {
     public var name: String
     /// SHA-256 of the streamed archive, checked by the Director after receiving it.
     public var sha256: String
-    public init(name: String, sha256: String) {
+    /// The Envoys the experiment is for (empty: every Envoy online when it starts). Added at the end
+    /// of the message: an older client's submission reads as empty.
+    public var envoys: [String]
+
+    public init(name: String, sha256: String, envoys: [String] = []) {
         self.name = name
         self.sha256 = sha256
+        self.envoys = envoys
+    }
+
+    private enum CodingKeys: String, CodingKey { case name, sha256, envoys }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try c.decode(String.self, forKey: .name), sha256: try c.decode(String.self, forKey: .sha256),
+                  envoys: c.contains(.envoys) ? try c.decode([String].self, forKey: .envoys) : [])
     }
 }
 
