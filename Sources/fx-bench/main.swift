@@ -14,6 +14,7 @@ if arguments.first == "child" {
     switch kind {
     case "stream-sink": try StreamBenchmark.sink(rest)
     case "director": try DirectorBenchmark.directorChild(rest)
+    case "envoys": try SimulatedEnvoys.child(rest)
     default: fatalError("unknown bench child '\(kind)'")
     }
 }

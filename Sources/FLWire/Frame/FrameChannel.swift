@@ -117,7 +117,7 @@ public final class FrameChannel: @unchecked Sendable {
     }
 
     /// Header and payload of a control message in one buffer, so it goes out in one TLS record.
-    static func encodeFrame(_ message: some WireMessage, id: UInt32, flags: FrameFlags, streamLength: Int?) -> [UInt8] {
+    public static func encodeFrame(_ message: some WireMessage, id: UInt32, flags: FrameFlags, streamLength: Int?) -> [UInt8] {
         var w = WireWriter(capacity: 128)
         for _ in 0..<FrameHeader.size { w.u8(0) }
         if let streamLength { w.u64(UInt64(streamLength)) }

@@ -30,7 +30,7 @@ final class ConnectionLoop: @unchecked Sendable {
     /// Requests of one connection handed to the workers and not finished, before it stops being read.
     static let maximumInFlight = 64
 
-    private let epoll: Int32
+    private let epoll: Epoll
     private let wakePipe: (read: Int32, write: Int32)
     private let handler: any FrameHandler
     private let limits: FrameLimits
@@ -68,16 +68,12 @@ final class ConnectionLoop: @unchecked Sendable {
         self.workers = workers
         self.logger = logger
         self.ended = ended
-        epoll = fl_epoll_create()
-        guard epoll >= 0 else { throw TLSError.configuration("epoll_create: \(String(cString: strerror(errno)))") }
+        epoll = try Epoll()
         var fds: [Int32] = [0, 0]
-        guard fl_pipe_cloexec(&fds) == 0 else {
-            Glibc.close(epoll)
-            throw TLSError.configuration("pipe: \(String(cString: strerror(errno)))")
-        }
+        guard fl_pipe_cloexec(&fds) == 0 else { throw TLSError.configuration("pipe: \(String(cString: strerror(errno)))") }
         for p in fds { Socket.setNonBlocking(p) }
         wakePipe = (fds[0], fds[1])
-        _ = fl_epoll_control(epoll, 0, wakePipe.read, 1, 0)
+        epoll.add(wakePipe.read, token: 0)
         let thread = Thread { [self] in run() }
         thread.name = name
         thread.stackSize = 512 << 10
@@ -85,7 +81,6 @@ final class ConnectionLoop: @unchecked Sendable {
     }
 
     deinit {
-        Glibc.close(epoll)
         Glibc.close(wakePipe.read)
         Glibc.close(wakePipe.write)
     }
@@ -147,17 +142,8 @@ final class ConnectionLoop: @unchecked Sendable {
                 closeIdle()
                 nextSweep = .after(seconds: sweepInterval)
             }
-            let n = tokens.withUnsafeMutableBufferPointer { t in
-                fl_epoll_wait(epoll, t.baseAddress, Int32(t.count), again.isEmpty ? nextSweep.pollTimeout : 0)
-            }
-            if n < 0 {
-                if errno != EINTR {
-                    logger.error("peer loop: epoll_wait failed: \(String(cString: strerror(errno)))")
-                    _ = poll(nil, 0, 10)
-                }
-                continue
-            }
-            for token in tokens[0..<Int(n)] {
+            let n = epoll.wait(into: &tokens, until: again.isEmpty ? nextSweep : .now)
+            for token in tokens[0..<n] {
                 if token == 0 {
                     var sink = [UInt8](repeating: 0, count: 64)
                     while Glibc.read(wakePipe.read, &sink, sink.count) > 0 {}
@@ -194,7 +180,7 @@ final class ConnectionLoop: @unchecked Sendable {
 
     private func register(_ s: ServedConnection) {
         guard !s.registered else { return }
-        if fl_epoll_control(epoll, 0, s.connection.descriptor, 1, s.key) == 0 {
+        if epoll.add(s.connection.descriptor, token: s.key) {
             s.registered = true
         } else {
             // Only a lack of kernel memory gets here; the connection cannot be served.
@@ -205,7 +191,7 @@ final class ConnectionLoop: @unchecked Sendable {
 
     private func unregister(_ s: ServedConnection) {
         guard s.registered else { return }
-        _ = fl_epoll_control(epoll, 2, s.connection.descriptor, 0, s.key)
+        epoll.remove(s.connection.descriptor)
         s.registered = false
     }
 
