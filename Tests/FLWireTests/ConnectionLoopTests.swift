@@ -36,6 +36,19 @@ final class GatedHandler: FrameHandler {
     }
 }
 
+/// Answers "who am I" for rounds of even numbers on the loop itself, and notes where each ran.
+final class OnLoopHandler: FrameHandler {
+    let ranOnLoop = Mutex<[Int: Bool]>([:])
+
+    func handlesOnLoop(_ message: any WireMessage) -> Bool { ((message as? TaskRequest)?.round ?? 1) % 2 == 0 }
+
+    func handle(_ request: Request) {
+        let round = (request.message as? TaskRequest)?.round ?? -1
+        ranOnLoop.withLock { $0[round] = ConnectionLoop.isCurrentThread }
+        request.responder.reply(TaskReply(status: .wait, round: round, tasks: [request.peer.name]))
+    }
+}
+
 /// A peer that writes frames and reads replies itself, on the test's thread: no reader thread.
 struct RawPeer {
     let connection: TLSConnection
@@ -79,6 +92,7 @@ struct RawPeer {
         let server = try ConnectionLoopTests.server(pki, GatedHandler(), log) {
             $0.maximumConnectionsPerName = 2000
             $0.maximumHandlerThreads = 4
+            $0.idleTimeout = 600  // the first connection must outlast a slow machine's thousand handshakes
         }
         defer { server.stop() }
         let tls = try pki.issue(name: "site-1")
@@ -158,6 +172,26 @@ struct RawPeer {
         try peer.write(bytes)
         let ids = try (1...300).map { _ in try peer.receive().header.id }
         #expect(ids == Array(1...300).map(UInt32.init))
+    }
+
+    @Test func aHandlerMayAnswerCheapRequestsOnTheLoopAndOrderIsKept() throws {
+        let pki = try TestPKI()
+        let handler = OnLoopHandler()
+        let server = try ConnectionLoopTests.server(pki, handler, LogRecorder())
+        defer { server.stop() }
+        let peer = try RawPeer(port: server.port, tls: pki.issue(name: "site-1"))
+        defer { peer.connection.close() }
+        // Alone, a cheap request runs on the loop and its reply (sent with `reply`) arrives.
+        try peer.send(TaskRequest(round: 0, maximumWaitSeconds: 0), id: 1)
+        #expect((try peer.receive().message as? TaskReply)?.round == 0)
+        #expect(handler.ranOnLoop.withLock { $0[0] } == true)
+        // Mixed with requests for the workers, the cheap ones wait their turn: answers in the order asked.
+        var bytes: [UInt8] = []
+        for round in 1...200 { bytes += FrameChannel.encodeFrame(TaskRequest(round: round, maximumWaitSeconds: 0), id: UInt32(round + 1), flags: [], streamLength: nil) }
+        try peer.write(bytes)
+        let rounds = try (1...200).map { _ in (try peer.receive().message as? TaskReply)?.round }
+        #expect(rounds == Array(1...200))
+        #expect(handler.ranOnLoop.withLock { m in m.filter { $0.key % 2 == 1 }.allSatisfy { !$0.value } }, "a request the handler did not declare cheap ran on the loop")
     }
 
     @Test func aStreamedRequestWorksAmongSmallRequestsOfOtherPeers() throws {

@@ -124,7 +124,17 @@ final class ConnectionLoop: @unchecked Sendable {
 
     // MARK: - The loop thread
 
+    /// Whether the calling thread is a loop's: replies sent from it must not wait (`Responder.reply`).
+    static var isCurrentThread: Bool { pthread_getspecific(loopThreadKey) != nil }
+
+    private static let loopThreadKey: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "no thread-specific key left for the event loop")
+        return key
+    }()
+
     private func run() {
+        pthread_setspecific(ConnectionLoop.loopThreadKey, UnsafeRawPointer(bitPattern: 1))
         var tokens = [UInt64](repeating: 0, count: 256)
         var nextSweep = Deadline.after(seconds: sweepInterval)
         defer { shutDown() }
@@ -240,6 +250,11 @@ final class ConnectionLoop: @unchecked Sendable {
                 return detach(s, frame)
             }
             let request = Request(id: id, message: frame.message, stream: nil, peer: s.peer)
+            // On the loop only when none of the connection's earlier requests is still with the workers: order is kept.
+            if s.inFlight.load(ordering: .relaxed) == 0 && handler.handlesOnLoop(frame.message) {
+                handler.handle(request)
+                continue
+            }
             if s.inFlight.add(1, ordering: .relaxed).newValue >= ConnectionLoop.maximumInFlight {
                 unregister(s)
                 s.paused = true
