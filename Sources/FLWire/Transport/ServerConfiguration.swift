@@ -45,7 +45,7 @@ public struct ServerConfiguration: Sendable {
 
     public init(host: String = "127.0.0.1", port: Int = 0, tls: TLSConfiguration, limits: FrameLimits = FrameLimits(),
                 handshakeTimeout: Double = 10, idleTimeout: Double = 60, allowedPeers: Set<String>? = nil,
-                allowedRoles: Set<CertificateRole>? = nil, maximumConnections: Int = 65_536, maximumConnectionsPerName: Int = 32,
+                allowedRoles: Set<CertificateRole>? = nil, maximumConnections: Int = 16_384, maximumConnectionsPerName: Int = 32,
                 maximumHandlerThreads: Int = 64, maximumPendingHandshakes: Int = 1024, maximumPendingHandshakesPerAddress: Int = 128) {
         self.host = host
         self.port = port
