@@ -172,30 +172,30 @@ final class ConnectionLoop: @unchecked Sendable {
         case let .add(s):
             served[s.key] = s
             register(s)
-            drain(s)  // the handshake's last read may have taken the first request in already
+            if s.registered { drain(s) }  // the handshake's last read may have taken the first request in already
         case let .resume(s):
             guard served[s.key] === s, s.paused, !s.detached else { return }
             s.paused = false
             register(s)
-            drain(s)
+            if s.registered { drain(s) }
         case let .reattach(s, rest):
             guard served[s.key] === s else { return retire(s) }
             s.detached = false
             s.lastHeard.store(Deadline.monotonicNanoseconds(), ordering: .relaxed)
             s.assembler.append(rest)
             register(s)
-            drain(s)
+            if s.registered { drain(s) }
         }
     }
 
+    /// Watches `s` again; a connection the kernel will not watch (out of memory) is ended.
     private func register(_ s: ServedConnection) {
         guard !s.registered else { return }
         if epoll.add(s.connection.descriptor, token: s.key) {
             s.registered = true
         } else {
-            // Only a lack of kernel memory gets here; the connection cannot be served.
             logger.error("closing connection of \(s.peer): epoll: \(String(cString: strerror(errno)))", ["peer": s.peer.name])
-            s.connection.close()
+            end(s)
         }
     }
 
