@@ -14,8 +14,9 @@ import FLWire
 ///
 /// Each Envoy registers (`EnvoyRegistration`), keeps one `WorkRequest` outstanding (asking again
 /// when it is answered), and sends an `EnvoyHeartbeat` every second, the Envoys spread evenly over
-/// the second. The process prints `ready REGISTERED FAILED` once every Envoy has tried to register,
-/// then `beats OK FAILED LOST` (running totals) every second until it is killed.
+/// the second, from the moment it has connected. The process prints `ready REGISTERED FAILED` once
+/// every Envoy has had its answer to registering, then `beats OK FAILED LOST` (running totals)
+/// every second until it is killed.
 enum SimulatedEnvoys {
     static let threads = 4
 
@@ -70,113 +71,111 @@ enum SimulatedEnvoys {
         let certs = args[0], port = Int(args[1])!, count = Int(args[2])!, parts = Int(args[3])!
         let names = names(count)
         let counters = Tally()
-        let registered = DispatchSemaphore(value: 0)
-        let go = DispatchSemaphore(value: 0)
-        let clock = Atomic<UInt64>(0)
+        let start = Deadline.now
         for part in 0..<threads {
             let thread = Thread {
-                let sites = connect(names: names, part: part, folder: { folder(certs, $0, of: parts) }, port: port, counters: counters)
-                registered.signal()
-                go.wait()
-                serve(sites, count: count, start: Deadline(uptimeNanoseconds: clock.load(ordering: .acquiring)), counters: counters)
+                run(names: names, part: part, folder: { folder(certs, $0, of: parts) }, port: port, start: start, counters: counters)
             }
             thread.stackSize = 1 << 20
             thread.start()
         }
-        for _ in 0..<threads { registered.wait() }
-        clock.store(Deadline.now.uptimeNanoseconds, ordering: .releasing)
-        for _ in 0..<threads { go.signal() }
-        let c = counters.withLock { $0 }
-        FileHandle.standardOutput.write(Data("ready \(c.registered) \(c.refused)\n".utf8))
         let pace = DispatchSemaphore(value: 0)
+        var ready = false
         while true {
-            _ = pace.wait(timeout: .now() + 1)  // pacing: nothing signals it
+            _ = pace.wait(timeout: .now() + (ready ? 1 : 0.2))  // pacing: nothing signals it
             let c = counters.withLock { $0 }
-            FileHandle.standardOutput.write(Data("beats \(c.beats) \(c.failed) \(c.lost)\n".utf8))
-        }
-    }
-
-    /// Connects and registers this shard's Envoys, one after another, each with its long-poll sent.
-    static func connect(names: [String], part: Int, folder: (Int) -> String, port: Int, counters: Tally) -> [Site] {
-        var sites: [Site] = []
-        let shard = ShardDescriptor(path: "bench.csv", labelColumn: "label", sampleShape: [30], targetShape: [1], sampleCount: 100)
-        for i in stride(from: part, to: names.count, by: threads) {
-            do {
-                let context = try TLSContext(TLSConfiguration(certificateDirectory: folder(i), name: names[i]), side: .client)
-                let connection = try TLSConnection.connect(host: "127.0.0.1", port: port, context: context, timeout: 60)
-                let site = Site(index: i, connection: connection)
-                try site.send(EnvoyRegistration(envoy: names[i], shard: shard), id: 1)
-                // Blocking reads take no more than the frame: nothing is left for the loop to miss.
-                let reply = try FrameChannel(stream: connection, limits: FrameLimits()).readMessage(deadline: .after(seconds: 60))
-                guard let reply, !(reply.message is ErrorReply) else { throw BenchError("registration of \(names[i]) refused: \(String(describing: reply?.message))") }
-                try site.send(ask, id: 2)
-                sites.append(site)
-                counters.withLock { $0.registered += 1 }
-            } catch {
-                counters.withLock { $0.refused += 1 }
-                FileHandle.standardError.write(Data("simulated envoy \(names[i]): \(error)\n".utf8))
+            if !ready && c.registered + c.refused + c.lost >= count {
+                ready = true
+                FileHandle.standardOutput.write(Data("ready \(c.registered) \(c.refused + c.lost)\n".utf8))
             }
+            if ready { FileHandle.standardOutput.write(Data("beats \(c.beats) \(c.failed) \(c.lost)\n".utf8)) }
         }
-        return sites
     }
 
-    /// Heartbeats and long-polls for `sites` until the process ends.
-    static func serve(_ sites: [Site], count: Int, start: Deadline, counters: Tally) {
-        guard let epoll = try? Epoll(), !sites.isEmpty else { return }
-        var byToken: [UInt64: Site] = [:]
-        for site in sites {
-            byToken[UInt64(site.index + 1)] = site
-            epoll.add(site.connection.descriptor, token: UInt64(site.index + 1))
-        }
+    static let shard = ShardDescriptor(path: "bench.csv", labelColumn: "label", sampleShape: [30], targetShape: [1], sampleCount: 100)
+
+    /// One shard's Envoys, on one thread until the process ends: connects and registers them one a
+    /// turn while heartbeating those already connected (as real Envoys do from the moment they
+    /// register, so none sits idle while the others connect), and keeps each one's long-poll asked.
+    static func run(names: [String], part: Int, folder: (Int) -> String, port: Int, start: Deadline, counters: Tally) {
+        let epoll = try! Epoll()
+        let mine = Array(stride(from: part, to: names.count, by: threads))
+        var slots = [Site?](repeating: nil, count: mine.count)
+        var connected = 0
         var tokens = [UInt64](repeating: 0, count: 256)
         var scratch = [UInt8](repeating: 0, count: 16 << 10)
         var next = 0, second: UInt64 = 0
         func due() -> Deadline {
-            Deadline(uptimeNanoseconds: start.uptimeNanoseconds + second * 1_000_000_000 + UInt64(sites[next].index) * 1_000_000_000 / UInt64(count))
+            Deadline(uptimeNanoseconds: start.uptimeNanoseconds + second * 1_000_000_000 + UInt64(mine[next]) * 1_000_000_000 / UInt64(names.count))
         }
+        func drop(_ slot: Int, _ error: any Error) {
+            guard let site = slots[slot] else { return }
+            epoll.remove(site.connection.descriptor)
+            site.connection.close()
+            slots[slot] = nil
+            counters.withLock { $0.lost += 1 }
+            FileHandle.standardError.write(Data("simulated envoy \(names[site.index]): \(error)\n".utf8))
+        }
+        guard !mine.isEmpty else { return }
         while true {
             while due().hasPassed {
-                let site = sites[next]
-                if byToken[UInt64(site.index + 1)] != nil {
-                    do { try site.send(beat, id: site.takeID()) } catch { counters.withLock { $0.failed += 1 } }
+                if let site = slots[next] {
+                    do { try site.send(beat, id: site.takeID()) } catch { drop(next, error) }
                 }
                 next += 1
-                if next == sites.count { next = 0; second += 1 }
+                if next == mine.count { next = 0; second += 1 }
             }
-            let n = epoll.wait(into: &tokens, until: due())
-            var beats = 0, failed = 0
+            if connected < mine.count {
+                let i = mine[connected]
+                do {
+                    let context = try TLSContext(TLSConfiguration(certificateDirectory: folder(i), name: names[i]), side: .client)
+                    let connection = try TLSConnection.connect(host: "127.0.0.1", port: port, context: context, timeout: 60)
+                    let site = Site(index: i, connection: connection)
+                    try site.send(EnvoyRegistration(envoy: names[i], shard: shard), id: 1)
+                    try site.send(ask, id: 2)
+                    slots[connected] = site
+                    epoll.add(connection.descriptor, token: UInt64(connected))
+                } catch {
+                    counters.withLock { $0.refused += 1 }
+                    FileHandle.standardError.write(Data("simulated envoy \(names[i]): \(error)\n".utf8))
+                }
+                connected += 1
+            }
+            let n = epoll.wait(into: &tokens, until: connected < mine.count ? .now : due())
+            var beats = 0, failed = 0, registered = 0, refused = 0
             for token in tokens[0..<n] {
-                guard let site = byToken[token] else { continue }
+                let slot = Int(token)
+                guard let site = slots[slot] else { continue }
                 do {
                     readLoop: while true {
                         switch try scratch.withUnsafeMutableBytes({ try site.connection.readAvailable(into: $0) }) {
                         case .wouldBlock: break readLoop
-                        case .end: throw BenchError("the Director closed the connection of site \(site.index)")
+                        case .end: throw BenchError("the Director closed the connection")
                         case let .bytes(got): scratch.withUnsafeBytes { site.assembler.append(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
                         }
                         while let frame = try site.assembler.next() {
-                            if frame.header.id == site.workID {
+                            let refusal = frame.message is ErrorReply
+                            switch frame.header.id {
+                            case 1 where refusal: refused += 1
+                            case 1: registered += 1
+                            case site.workID:
                                 site.workID = site.takeID()
                                 try site.send(ask, id: site.workID)
-                            } else if frame.message is ErrorReply {
-                                failed += 1
-                            } else {
-                                beats += 1
+                            default:
+                                if refusal { failed += 1 } else { beats += 1 }
                             }
                         }
                     }
                 } catch {
-                    epoll.remove(site.connection.descriptor)
-                    byToken[token] = nil
-                    site.connection.close()
-                    counters.withLock { $0.lost += 1 }
-                    FileHandle.standardError.write(Data("simulated envoy \(site.index): \(error)\n".utf8))
+                    drop(slot, error)
                 }
             }
-            if beats + failed > 0 {
+            if beats + failed + registered + refused > 0 {
                 counters.withLock { c in
                     c.beats += beats
                     c.failed += failed
+                    c.registered += registered
+                    c.refused += refused
                 }
             }
         }
