@@ -27,6 +27,14 @@ enum DirectorBenchmark {
 
     static func heartbeats(_ report: BenchmarkReport) throws {
         let directory = try TemporaryDirectory(prefix: "fx-bench-director")
+        let (certs, parts, issueSeconds) = try issueCertificates(directory)
+        // The transport alone first: a server whose handler costs next to nothing, then the Director.
+        try transportHeartbeats(report, certs: certs, parts: parts)
+        try directorHeartbeats(report, directory: directory, certs: certs, parts: parts, issueSeconds: issueSeconds)
+    }
+
+    /// The CA, the Director's and the operator's certificates, and one per Envoy; the seconds it took.
+    static func issueCertificates(_ directory: TemporaryDirectory) throws -> (certs: String, parts: Int, seconds: Double) {
         let started = Deadline.now
         let authority = try CertificateAuthority.create(directory: directory.appending("ca"))
         let certs = directory.appending("cert")
@@ -48,27 +56,71 @@ enum DirectorBenchmark {
             }
         }
         guard issueFailures.load(ordering: .relaxed) == 0 else { throw BenchError("\(issueFailures.load(ordering: .relaxed)) certificates could not be issued") }
-        let issueSeconds = started.elapsedSeconds
+        return (certs, parts, started.elapsedSeconds)
+    }
+
+    /// Starts the simulated Envoys against `port` and waits until every one has registered.
+    static func startEnvoys(port: Int, certs: String, parts: Int) throws -> (ChildProcess, LineFollower, Double) {
+        let connectStart = Deadline.now
+        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let envoys = try ChildProcess(executable: exe, arguments: ["child", "envoys", certs, "\(port)", "\(envoyCount)", "\(parts)"],
+                                      standardOutput: .pipe)
+        let lines = LineFollower(envoys.standardOutput!)
+        guard let ready = lines.wait(forPrefix: "ready ", timeout: 900) else {
+            envoys.kill()
+            throw BenchError("the simulated Envoys did not register within 900 s")
+        }
+        let registered = Int(ready.split(separator: " ")[1]) ?? 0
+        guard registered == envoyCount else {
+            envoys.kill()
+            throw BenchError("only \(registered) of \(envoyCount) Envoys registered")
+        }
+        return (envoys, lines, connectStart.elapsedSeconds)
+    }
+
+    /// `HeartbeatServer` (FrameServer and a handler that costs next to nothing) under the same load.
+    static func transportHeartbeats(_ report: BenchmarkReport, certs: String, parts: Int) throws {
+        let server = try BenchChild.start(["heartbeat-server", certs])
+        defer { server.process.kill() }
+        let serverLines = LineFollower(server.process.standardOutput!)
+        let (envoys, lines, connectSeconds) = try startEnvoys(port: server.port, certs: certs, parts: parts)
+        defer { envoys.kill() }
+        let pace = DispatchSemaphore(value: 0)
+        _ = pace.wait(timeout: .now() + 3)  // pacing, not synchronisation: nothing signals it
+        guard let before = ResourceUsage.of(pid: server.process.pid) else { throw BenchError("the heartbeat server is gone") }
+        let beatsBefore = lines.latestBeats
+        let measureStart = Deadline.now
+        serverLines.clear()
+        _ = pace.wait(timeout: .now() + window)
+        let elapsed = measureStart.elapsedSeconds
+        guard let after = ResourceUsage.of(pid: server.process.pid) else { throw BenchError("the heartbeat server is gone") }
+        let beats = lines.latestBeats.ok - beatsBefore.ok
+        let online = serverLines.all(prefixed: "online ").compactMap { Int($0.dropFirst(7)) }
+        let cpu = (after.cpuSeconds - before.cpuSeconds) / elapsed * 100
+        let threads = ResourceUsage.threadCount(pid: server.process.pid).map(String.init) ?? "?"
+        let mode = ProcessInfo.processInfo.environment["BENCH_HEARTBEAT_ON_LOOP"] == "1" ? "on the loop" : "on handler threads"
+        report.add(BenchmarkFigure(name: "frameserver_\(envoyCount)_envoys_heartbeat_cpu", value: cpu, unit: "% of a core", reference: nil, ratio: nil,
+                                   target: "< 100%", met: cpu < 100 && (online.min() ?? 0) == envoyCount,
+                                   note: "the transport alone (HeartbeatServer, heartbeats \(mode)): \(beats) heartbeats answered in "
+                                       + "\(String(format: "%.1f", elapsed)) s, Envoys heard from in the last 3 s at least \(online.min() ?? 0) "
+                                       + "(each second of the window), threads \(threads), peak RSS "
+                                       + "\(String(format: "%.1f", Double(after.peakResidentBytes) / 1048576)) MiB, connect+register \(String(format: "%.1f", connectSeconds)) s"))
+    }
+
+    static func directorHeartbeats(_ report: BenchmarkReport, directory: TemporaryDirectory, certs: String, parts: Int, issueSeconds: Double) throws {
+        let names = SimulatedEnvoys.names(envoyCount)
         let director = try BenchChild.start(["director", certs, directory.appending("state")])
         defer { director.process.kill() }
 
         // The Envoys, in a child of their own: a few epoll threads, no thread per Envoy.
-        let connectStart = Deadline.now
-        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        let envoys = try ChildProcess(executable: exe, arguments: ["child", "envoys", certs, "\(director.port)", "\(names.count)", "\(parts)"],
-                                      standardOutput: .pipe)
+        let (envoys, lines, connectSeconds) = try startEnvoys(port: director.port, certs: certs, parts: parts)
         defer { envoys.kill() }
-        let lines = LineFollower(envoys.standardOutput!)
-        guard let ready = lines.wait(forPrefix: "ready ", timeout: 900) else { throw BenchError("the simulated Envoys did not register within 900 s") }
-        let registered = Int(ready.split(separator: " ")[1]) ?? 0
-        let connectSeconds = connectStart.elapsedSeconds
-        guard registered == names.count else { throw BenchError("only \(registered) of \(names.count) Envoys registered") }
 
         // Warm up for 3 s, then measure the Director over the window, asking it who is online six times.
         let pace = DispatchSemaphore(value: 0)
         _ = pace.wait(timeout: .now() + 3)  // pacing, not synchronisation: nothing signals it
         let operatorClient = try DirectorClient(director: Endpoint(host: "127.0.0.1", port: director.port),
-                                                tls: TLSConfiguration(certificateDirectory: certs, name: "operator"))
+                                                tls: TLSConfiguration(certificateDirectory: certs, name: "operator"), timeout: 10)
         guard let before = ResourceUsage.of(pid: director.process.pid) else { throw BenchError("the Director child is gone") }
         let beatsBefore = lines.latestBeats
         let measureStart = Deadline.now
@@ -76,7 +128,8 @@ enum DirectorBenchmark {
         for sample in 1...6 {
             let at = Deadline(uptimeNanoseconds: measureStart.uptimeNanoseconds + UInt64(window * Double(sample) / 6 * 1e9))
             _ = pace.wait(timeout: .now() + at.remainingSeconds)
-            online.append(try operatorClient.envoys().envoys.filter(\.online).count)
+            // A Director too busy to answer within the call's timeout shows no one online.
+            online.append((try? operatorClient.envoys().envoys.filter(\.online).count) ?? 0)
         }
         let elapsed = measureStart.elapsedSeconds
         guard let after = ResourceUsage.of(pid: director.process.pid) else { throw BenchError("the Director child is gone") }
@@ -241,4 +294,10 @@ final class LineFollower: Sendable {
     }
 
     var latestBeats: (ok: Int, failed: Int, lost: Int) { state.withLock { $0.beats } }
+
+    /// Every line kept so far that starts with `prefix`.
+    func all(prefixed prefix: String) -> [String] { state.withLock { $0.lines.filter { $0.hasPrefix(prefix) } } }
+
+    /// Forgets the lines kept so far.
+    func clear() { state.withLock { $0.lines.removeAll() } }
 }

@@ -15,6 +15,7 @@ if arguments.first == "child" {
     case "stream-sink": try StreamBenchmark.sink(rest)
     case "director": try DirectorBenchmark.directorChild(rest)
     case "envoys": try SimulatedEnvoys.child(rest)
+    case "heartbeat-server": try HeartbeatServer.child(rest)
     default: fatalError("unknown bench child '\(kind)'")
     }
 }
