@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/ioctl.h>
 #include <linux/sockios.h>
+#include <sys/epoll.h>
 
 int fl_accept_cloexec(int fd) {
     return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -45,4 +46,27 @@ void fl_retain_freed_memory(void) {
 
 int fl_set_parent_death_signal(int sig) {
     return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0);
+}
+
+int fl_epoll_create(void) {
+    return epoll_create1(EPOLL_CLOEXEC);
+}
+
+int fl_epoll_control(int epfd, int op, int fd, int readable, unsigned long long token) {
+    struct epoll_event event = {0};
+    event.events = readable ? (EPOLLIN | EPOLLRDHUP) : 0;
+    event.data.u64 = token;
+    int ops[3] = {EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL};
+    if (op < 0 || op > 2) return -1;
+    return epoll_ctl(epfd, ops[op], fd, &event);
+}
+
+int fl_epoll_wait(int epfd, unsigned long long *tokens, int capacity, int timeoutMilliseconds) {
+    struct epoll_event events[256];
+    if (capacity > 256) capacity = 256;
+    int n = epoll_wait(epfd, events, capacity, timeoutMilliseconds);
+    for (int i = 0; i < n; i++) {
+        tokens[i] = events[i].data.u64;
+    }
+    return n;
 }

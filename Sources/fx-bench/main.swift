@@ -14,6 +14,8 @@ if arguments.first == "child" {
     switch kind {
     case "stream-sink": try StreamBenchmark.sink(rest)
     case "director": try DirectorBenchmark.directorChild(rest)
+    case "envoys": try SimulatedEnvoys.child(rest)
+    case "heartbeat-server": try HeartbeatServer.child(rest)
     default: fatalError("unknown bench child '\(kind)'")
     }
 }

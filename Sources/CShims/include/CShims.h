@@ -31,4 +31,15 @@ int fl_set_parent_death_signal(int sig);
 /// not page-fault its way in every round.
 void fl_retain_freed_memory(void);
 
+/// epoll_create1(EPOLL_CLOEXEC).
+int fl_epoll_create(void);
+/// epoll_ctl with `op` 0 = add, 1 = modify, 2 = delete; `readable` asks for EPOLLIN (level-triggered,
+/// with EPOLLRDHUP); a descriptor registered without it still reports hang-ups and errors. `token`
+/// comes back with each event. The shim exists because epoll_event is packed on x86_64 and Glibc's
+/// module does not expose epoll at all.
+int fl_epoll_control(int epfd, int op, int fd, int readable, unsigned long long token);
+/// epoll_wait into a plain array: the tokens of up to `capacity` (at most 256) ready descriptors.
+/// Returns the count, or -1 with errno.
+int fl_epoll_wait(int epfd, unsigned long long *tokens, int capacity, int timeoutMilliseconds);
+
 #endif

@@ -55,7 +55,14 @@ public final class FrameChannel: @unchecked Sendable {
         if header.type == MessageType.chunk.rawValue {
             throw FrameError.unexpectedChunk("chunk with id \(header.id) outside any stream")
         }
-        var payload = try readMessagePayload(header, deadline: payloadDeadline ?? deadline)
+        let payload = try readMessagePayload(header, deadline: payloadDeadline ?? deadline)
+        return try FrameChannel.decodeMessage(header, payload: payload, limits: limits)
+    }
+
+    /// The control message in a frame's payload, with the length of the stream it announces
+    /// (checked against `limits`) taken off the front when the frame has the `.stream` flag.
+    static func decodeMessage(_ header: FrameHeader, payload: [UInt8], limits: FrameLimits) throws -> IncomingFrame {
+        var payload = payload
         var streamLength = 0
         if header.flags.contains(.stream) {
             var r = WireReader(payload, context: "stream header")
@@ -110,7 +117,7 @@ public final class FrameChannel: @unchecked Sendable {
     }
 
     /// Header and payload of a control message in one buffer, so it goes out in one TLS record.
-    static func encodeFrame(_ message: some WireMessage, id: UInt32, flags: FrameFlags, streamLength: Int?) -> [UInt8] {
+    public static func encodeFrame(_ message: some WireMessage, id: UInt32, flags: FrameFlags, streamLength: Int?) -> [UInt8] {
         var w = WireWriter(capacity: 128)
         for _ in 0..<FrameHeader.size { w.u8(0) }
         if let streamLength { w.u64(UInt64(streamLength)) }

@@ -104,8 +104,9 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
         case wantsWrite
     }
 
-    /// The socket, for callers that poll it while driving the handshake.
-    var descriptor: Int32 { fd }
+    /// The socket, for callers that poll it (while driving the handshake, or in an event loop with
+    /// `readAvailable`). Never read from or write to it directly: the bytes on it are TLS records.
+    public var descriptor: Int32 { fd }
 
     /// Takes the handshake as far as it can go without waiting; throws `TLSError.handshake` when it
     /// fails (a certificate refused, a protocol error, the peer gone).
@@ -215,6 +216,44 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
                 if closed.load(ordering: .relaxed) { return 0 }
                 throw TLSError.connection(peer: peerLabel, reason: reasons.isEmpty ? "TLS error \(err)" : TLSConnection.explain(reasons))
             }
+        }
+    }
+
+    /// What a read that does not wait found.
+    public enum ReadOutcome: Sendable, Equatable {
+        /// This many bytes were read into the buffer.
+        case bytes(Int)
+        /// Nothing is there now: wait for the socket to become readable.
+        case wouldBlock
+        /// The peer closed the connection (or this end did).
+        case end
+    }
+
+    /// Reads whatever is there without waiting, for event loops. Call it again until it says
+    /// `.wouldBlock` before waiting on the socket: OpenSSL reads ahead, so records it already holds
+    /// would never make the socket readable again. A read that needs to write first (a TLS key
+    /// update with the send buffer full) also says `.wouldBlock`; the next bytes from the peer retry it.
+    public func readAvailable(into buffer: UnsafeMutableRawBufferPointer) throws -> ReadOutcome {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return .bytes(0) }
+        if closed.load(ordering: .relaxed) { return .end }
+        var got = 0
+        let (rc, err, reasons) = sslLock.withLock { _ -> (Int32, Int32, [String]) in
+            let rc = SSL_read_ex(ssl, base, buffer.count, &got)
+            if rc == 1 { return (rc, 0, []) }
+            let err = SSL_get_error(ssl, rc)
+            return (rc, err, err == SSL_ERROR_SSL || err == SSL_ERROR_SYSCALL ? OpenSSLError.drainQueue() : [])
+        }
+        if rc == 1 { return .bytes(got) }
+        switch err {
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            return .wouldBlock
+        case SSL_ERROR_ZERO_RETURN:
+            return .end
+        case SSL_ERROR_SYSCALL where reasons.isEmpty:
+            return .end
+        default:
+            if closed.load(ordering: .relaxed) { return .end }
+            throw TLSError.connection(peer: peerLabel, reason: reasons.isEmpty ? "TLS error \(err)" : TLSConnection.explain(reasons))
         }
     }
 

@@ -45,6 +45,10 @@ public final class FrameServer: @unchecked Sendable {
     private let stopped = Atomic<Bool>(false)
     private let pendingCount = Atomic<Int>(0)
     private let acceptDone = DispatchSemaphore(value: 0)
+    /// Runs the handler's calls, one at a time per connection (keyed by serial).
+    private let workers: WorkerPool
+    /// Reads every authenticated connection.
+    private var loop: ConnectionLoop!
     /// Descriptors this server may hold for connections and handshakes together.
     public let descriptorBudget: Int
 
@@ -81,6 +85,15 @@ public final class FrameServer: @unchecked Sendable {
         }
         for p in fds { Socket.setNonBlocking(p) }
         wakePipe = (fds[0], fds[1])
+        workers = WorkerPool(name: "peer-handler:\(port)", maximumThreads: configuration.maximumHandlerThreads)
+        do {
+            loop = try ConnectionLoop(name: "peers:\(port)", handler: handler, limits: configuration.limits, idleTimeout: configuration.idleTimeout,
+                                      workers: workers, logger: logger) { [weak self] peer in self?.forget(peer) }
+        } catch {
+            Glibc.close(fd)
+            for p in fds { Glibc.close(p) }
+            throw error
+        }
         let thread = Thread { [self] in acceptLoop() }
         thread.name = "accept:\(port)"
         thread.stackSize = 512 << 10
@@ -105,6 +118,7 @@ public final class FrameServer: @unchecked Sendable {
         var one: UInt8 = 1
         _ = Glibc.write(wakePipe.write, &one, 1)
         acceptDone.wait()
+        loop.stop()
         let open = registry.withLock { Array($0.open.values) }
         for peer in open { peer.close() }
     }
@@ -269,7 +283,8 @@ public final class FrameServer: @unchecked Sendable {
     }
 
     /// An authenticated peer: refused (with an error reply) when its role, name or certificate may
-    /// not connect or its limits are reached; otherwise given a thread.
+    /// not connect or its limits are reached; otherwise welcomed (`FrameHandler.connected`) on a
+    /// worker and served by the loop.
     private func admit(_ connection: TLSConnection, label: String, throttle: inout LogThrottle) {
         let channel = FrameChannel(stream: connection, limits: configuration.limits)
         let serial = nextSerial.add(1, ordering: .relaxed).oldValue
@@ -301,9 +316,7 @@ public final class FrameServer: @unchecked Sendable {
             FrameServer.turnAway(channel, connection, full)
             return
         }
-        let thread = Thread { [self] in serve(peer, connection) }
-        thread.stackSize = 256 << 10
-        thread.start()
+        workers.submit(key: serial, always: true) { [self] in welcome(peer, connection) }
     }
 
     /// Tells a refused peer why and closes the connection. The reply is a few hundred bytes on a fresh
@@ -354,47 +367,29 @@ public final class FrameServer: @unchecked Sendable {
         return limit.rlim_cur == rlim_t.max ? "unlimited" : "\(limit.rlim_cur)"
     }
 
-    // MARK: - Connection threads
+    // MARK: - Admitted connections
 
-    private func serve(_ peer: PeerConnection, _ connection: TLSConnection) {
-        let channel = peer.channel
-        defer {
-            connection.close()
-            registry.withLock { r in
-                r.open.removeValue(forKey: peer.serial)
-                let left = r.perName[peer.name, default: 1] - 1
-                r.perName[peer.name] = left > 0 ? left : nil
-            }
-        }
+    /// On the connection's worker: asks the handler whether `peer` may stay, then serves it from the loop.
+    private func welcome(_ peer: PeerConnection, _ connection: TLSConnection) {
         do {
             try handler.connected(peer)
         } catch {
             let reply = error as? ErrorReply ?? ErrorReply(.notAllowed, "\(error)")
             logger.warning("refused \(peer): \(reply.message)", ["peer": peer.name])
-            try? channel.send(reply, id: 0, deadline: .after(seconds: 2))
+            try? peer.channel.send(reply, id: 0, deadline: .after(seconds: 2))
+            connection.close()
+            forget(peer)
             return
         }
-        defer { handler.disconnected(peer) }
-        if stopped.load(ordering: .acquiring) { channel.close() }
-        do {
-            while true {
-                guard let incoming = try channel.readMessage(deadline: .after(seconds: configuration.idleTimeout)) else { break }
-                if incoming.message is Ping {
-                    peer.responderFor(incoming.header.id).reply(OkReply())
-                    continue
-                }
-                let stream = incoming.header.flags.contains(.stream)
-                    ? InboundStream(channel: channel, id: incoming.header.id, byteCount: incoming.streamLength, idleTimeout: configuration.idleTimeout)
-                    : nil
-                handler.handle(Request(id: incoming.header.id, message: incoming.message, stream: stream, peer: peer))
-                if let stream, !stream.isFinished { try stream.skipRest() }
-            }
-        } catch let error as TimeoutError {
-            logger.info("closing idle connection of \(peer): \(error)", ["peer": peer.name])
-        } catch {
-            if !stopped.load(ordering: .relaxed) {
-                logger.warning("closing connection of \(peer): \(error)", ["peer": peer.name])
-            }
+        loop.add(peer, connection)
+    }
+
+    /// `peer`'s connection is over: it no longer counts against the limits.
+    private func forget(_ peer: PeerConnection) {
+        registry.withLock { r in
+            r.open.removeValue(forKey: peer.serial)
+            let left = r.perName[peer.name, default: 1] - 1
+            r.perName[peer.name] = left > 0 ? left : nil
         }
     }
 }

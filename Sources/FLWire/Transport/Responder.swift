@@ -6,7 +6,9 @@ public struct Responder: Sendable {
     public let id: UInt32
 
     /// Sends `message` as the reply. Failures to write mean the peer is gone; they close the connection.
+    /// On a server's event loop (`FrameHandler.handlesOnLoop`) this is `post`: the loop never waits.
     public func reply(_ message: some WireMessage) {
+        if ConnectionLoop.isCurrentThread { return post(message) }
         do {
             try peer.channel.send(message, id: id, flags: .reply, deadline: .after(seconds: peer.writeTimeout))
         } catch {
@@ -14,8 +16,9 @@ public struct Responder: Sendable {
         }
     }
 
-    /// Sends `message` followed by a stream of tensor bytes.
+    /// Sends `message` followed by a stream of tensor bytes (queued as `post` does on an event loop).
     public func reply(_ message: some WireMessage, stream: any ChunkSource) {
+        if ConnectionLoop.isCurrentThread { return post(message, stream: stream) }
         do {
             try peer.channel.send(message, id: id, flags: .reply, stream: stream, deadline: .after(seconds: peer.writeTimeout))
         } catch {

@@ -3,9 +3,10 @@ import FLPKI
 /// How a `FrameServer` listens, what it accepts, and how much any one peer or address may hold.
 ///
 /// A server spends nothing per TCP connection but a descriptor and a place in its handshake queue
-/// until the peer has completed a mutual-TLS handshake and passed the role and name checks; only then
-/// does the connection get a thread. The limits below bound each stage, so neither idle TCP
-/// connections nor many connections of one valid certificate can exhaust a server.
+/// until the peer has completed a mutual-TLS handshake and passed the role and name checks; then the
+/// connection joins the server's event loop, costing its TLS state and the bytes of a partial frame
+/// (never a thread). The limits below bound each stage, so neither idle TCP connections nor many
+/// connections of one valid certificate can exhaust a server.
 public struct ServerConfiguration: Sendable {
     public var host: String
     /// 0 picks a free port; read the chosen one from `FrameServer.port`.
@@ -20,13 +21,17 @@ public struct ServerConfiguration: Sendable {
     public var allowedPeers: Set<String>?
     /// Certificate roles allowed to connect; nil lets in any certificate, even one without a role.
     public var allowedRoles: Set<CertificateRole>?
-    /// Authenticated connections served at once (each holds a thread); one more is refused, with an
-    /// error reply, right after its handshake.
+    /// Authenticated connections served at once; one more is refused, with an error reply, right
+    /// after its handshake. The descriptor limit (`FrameServer.descriptorBudget`) usually binds first.
     public var maximumConnections: Int
     /// Authenticated connections of one certificate name served at once, so that one valid
-    /// certificate cannot hold thousands of threads. A peer normally holds one; 32 leaves room for
+    /// certificate cannot hold thousands of connections. A peer normally holds one; 32 leaves room for
     /// reconnects and tools sharing a site's certificate.
     public var maximumConnectionsPerName: Int
+    /// Threads that run the handler's calls (`FrameHandler.handle`), one request at a time per
+    /// connection; made when needed, gone after 30 s without work. A handler that blocks (reading a
+    /// request's stream, say) holds one, so this many slow peers at once make the others' requests wait.
+    public var maximumHandlerThreads: Int
     /// TCP connections whose TLS handshake is under way, from all addresses together. They cost no
     /// thread — one thread drives every handshake — but a descriptor and, once the peer has
     /// sent its first bytes, OpenSSL's state. When the queue is full, the oldest connection that has
@@ -40,8 +45,8 @@ public struct ServerConfiguration: Sendable {
 
     public init(host: String = "127.0.0.1", port: Int = 0, tls: TLSConfiguration, limits: FrameLimits = FrameLimits(),
                 handshakeTimeout: Double = 10, idleTimeout: Double = 60, allowedPeers: Set<String>? = nil,
-                allowedRoles: Set<CertificateRole>? = nil, maximumConnections: Int = 10_000, maximumConnectionsPerName: Int = 32,
-                maximumPendingHandshakes: Int = 1024, maximumPendingHandshakesPerAddress: Int = 128) {
+                allowedRoles: Set<CertificateRole>? = nil, maximumConnections: Int = 16_384, maximumConnectionsPerName: Int = 32,
+                maximumHandlerThreads: Int = 64, maximumPendingHandshakes: Int = 1024, maximumPendingHandshakesPerAddress: Int = 128) {
         self.host = host
         self.port = port
         self.tls = tls
@@ -52,6 +57,7 @@ public struct ServerConfiguration: Sendable {
         self.allowedRoles = allowedRoles
         self.maximumConnections = maximumConnections
         self.maximumConnectionsPerName = maximumConnectionsPerName
+        self.maximumHandlerThreads = maximumHandlerThreads
         self.maximumPendingHandshakes = maximumPendingHandshakes
         self.maximumPendingHandshakesPerAddress = maximumPendingHandshakesPerAddress
     }

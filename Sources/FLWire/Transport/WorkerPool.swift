@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 
-/// Threads that run blocking jobs (the replies posted to peers: `Responder.post`): at most
+/// Threads that run blocking jobs (the requests of a server's connections, the replies posted to
+/// peers: `Responder.post`): at most
 /// `maximumThreads` at once, and one at a time per key (a connection), so each peer's replies go out
 /// in order and one peer asking again and again cannot take every thread. Keys take turns in the
 /// order their jobs became runnable; a key with `maximumQueuedPerKey` jobs waiting is refused more
@@ -32,9 +33,9 @@ final class WorkerPool: Sendable {
         var runnableKeys: Int { ready.count - readyHead }
 
         /// Queues `job`; false when its key already has `limit` waiting.
-        mutating func append(_ job: @escaping Job, key: UInt64, limit: Int) -> Bool {
+        mutating func append(_ job: @escaping Job, key: UInt64, limit: Int?) -> Bool {
             let waiting = queued[key, default: []].count
-            guard waiting < limit else { return false }
+            if let limit, waiting >= limit { return false }
             queued[key, default: []].append(job)
             if waiting == 0 && !running.contains(key) { ready.append(key) }
             return true
@@ -79,11 +80,12 @@ final class WorkerPool: Sendable {
     var threadCount: Int { state.withLock { $0.threads } }
 
     /// Runs `body` on a thread of the pool, after the jobs submitted before it with the same `key`;
-    /// false (and `body` dropped) when `key` already has `maximumQueuedPerKey` jobs waiting.
+    /// false (and `body` dropped) when `key` already has `maximumQueuedPerKey` jobs waiting, unless
+    /// `always` (for the one job that must follow the others, such as a connection's last).
     @discardableResult
-    func submit(key: UInt64, _ body: @escaping Job) -> Bool {
+    func submit(key: UInt64, always: Bool = false, _ body: @escaping Job) -> Bool {
         let (accepted, spawn): (Bool, Bool) = state.withLock { s in
-            guard s.append(body, key: key, limit: maximumQueuedPerKey) else { return (false, false) }
+            guard s.append(body, key: key, limit: always ? nil : maximumQueuedPerKey) else { return (false, false) }
             // A new thread only when the keys that could start now outnumber the threads waiting for
             // one (a woken thread may not have taken its job yet, so `idle` alone would undercount).
             guard s.threads < maximumThreads, s.runnableKeys > s.idle else { return (true, false) }
