@@ -132,9 +132,9 @@ public final class Director: FrameHandler, @unchecked Sendable {
     func mutate<R: Sendable>(_ body: (inout DirectorState) throws -> R) rethrows -> R {
         let (result, outbox, events, wakeRunner) = try state.withLock { s -> (R, [(Responder, any WireMessage)], [DirectorEvent], Bool) in
             let result = try body(&s)
-            if s.envoysChanged {
-                store.save(envoys: s.envoyRecords)
-                s.envoysChanged = false
+            if !s.changedEnvoys.isEmpty {
+                store.save(envoys: s.changedEnvoys.compactMap { s.envoys[$0]?.record })
+                s.changedEnvoys = []
             }
             let changed = s.saveChangedExperiments(to: store)
             defer {
@@ -210,13 +210,16 @@ public final class Director: FrameHandler, @unchecked Sendable {
         }
     }
 
+    /// Heartbeats are taken on the server's event loop: see `heartbeat(_:_:)`.
+    public func handlesOnLoop(_ message: any WireMessage) -> Bool { message is EnvoyHeartbeat }
+
     public func handle(_ request: Request) {
         if stopping.load(ordering: .acquiring) {
             return request.responder.fail(.shuttingDown, "the Director is shutting down")
         }
         switch request.message {
         case let m as EnvoyRegistration: asEnvoy(request) { register(m, request) }
-        case let m as EnvoyHeartbeat: asEnvoy(request) { heartbeat(m, request) }
+        case let m as EnvoyHeartbeat: heartbeat(m, request)
         case let m as WorkRequest: asEnvoy(request) { work(m, request) }
         case let m as ArchiveRequest: asEnvoy(request) { archive(m, request) }
         case let m as SiteReport: asEnvoy(request) { report(m, request) }
@@ -235,7 +238,7 @@ public final class Director: FrameHandler, @unchecked Sendable {
     }
 
     /// Runs `body` when the sender's certificate is an Envoy's; refuses it otherwise.
-    private func asEnvoy(_ request: Request, _ body: () -> Void) {
+    func asEnvoy(_ request: Request, _ body: () -> Void) {
         guard let role = request.peer.role, Director.envoyRoles.contains(role) else {
             return refuse(request, .notAllowed, "only an envoy certificate may send \(type(of: request.message)); '\(request.peer.name)' holds a \(request.peer.role.map(\.rawValue) ?? "role-less") one")
         }

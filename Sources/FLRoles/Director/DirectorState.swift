@@ -92,7 +92,8 @@ struct DirectorState {
     /// Experiments changed since their records were last handed to the store.
     private(set) var changedExperiments: Set<String> = []
     var experimentsChanged: Bool { !changedExperiments.isEmpty }
-    var envoysChanged = false
+    /// Envoys whose records changed since they were last handed to the store.
+    var changedEnvoys: Set<String> = []
 
     /// What users should know about the Director itself (its state cannot be saved), or "".
     let stateWarning: @Sendable () -> String
@@ -214,17 +215,21 @@ struct DirectorState {
         envoys.values.filter { isOnline($0, now: now) }.map(\.record.name).sorted()
     }
 
-    /// Announces Envoys whose online state changed since the last check.
+    /// Announces Envoys whose online state changed since the last check (in name order).
     mutating func checkOnline(now: Deadline = .now) {
-        for name in envoys.keys.sorted() {
-            let online = isOnline(envoys[name]!, now: now)
-            guard online != envoys[name]!.announcedOnline else { continue }
-            envoys[name]!.announcedOnline = online
-            events.append(online ? .envoyOnline(envoy: name) : .envoyOffline(envoy: name))
-        }
+        let changed = envoys.compactMap { name, e in isOnline(e, now: now) != e.announcedOnline ? name : nil }
+        for name in changed.sorted() { checkOnline(name, now: now) }
     }
 
-    var envoyRecords: [EnvoyRecord] { envoys.values.map(\.record).sorted { $0.name < $1.name } }
+    /// Announces `name` going online or offline when that changed: what a registration or a
+    /// heartbeat needs, at the cost of one Envoy however many there are.
+    mutating func checkOnline(_ name: String, now: Deadline = .now) {
+        guard let envoy = envoys[name] else { return }
+        let online = isOnline(envoy, now: now)
+        guard online != envoy.announcedOnline else { return }
+        envoys[name]!.announcedOnline = online
+        events.append(online ? .envoyOnline(envoy: name) : .envoyOffline(envoy: name))
+    }
 
     func envoyInfo(now: Deadline = .now) -> [EnvoyInfo] {
         envoys.values.sorted { $0.record.name < $1.record.name }.map { e in

@@ -54,7 +54,8 @@ public final class DirectorStore: Sendable {
     private let logger: Logger
     private let queue = DispatchQueue(label: "swiftfl.director.store")
     private struct Pending {
-        var envoys: [EnvoyRecord]?
+        /// Envoys' records changed since the last write, by name (the newest wins).
+        var envoys: [String: EnvoyRecord] = [:]
         var experiments = ExperimentChanges()
         /// A compaction failed after its save was written: retried even with nothing else to write.
         var compactionFailed = false
@@ -64,6 +65,9 @@ public final class DirectorStore: Sendable {
         var onProblemChange: (@Sendable (String?) -> Void)?
     }
     private let pending = Mutex(Pending())
+    /// The whole registry as last loaded or saved, by name: written out (sorted) when a record
+    /// changes, so a registration costs the Director's lock one record, not a copy of every Envoy's.
+    private let registry = Mutex<[String: EnvoyRecord]>([:])
     /// The experiments' files; used on `queue` (and by `loadExperiments` before saving starts).
     private let journal: Mutex<ExperimentJournal>
     static let firstRetryDelay = 0.25
@@ -116,7 +120,11 @@ public final class DirectorStore: Sendable {
     // MARK: Reading
 
     /// The Envoy registry; empty when there is none yet.
-    public func loadEnvoys() throws -> [EnvoyRecord] { try load([EnvoyRecord].self, from: envoysPath) ?? [] }
+    public func loadEnvoys() throws -> [EnvoyRecord] {
+        let records = try load([EnvoyRecord].self, from: envoysPath) ?? []
+        registry.withLock { table in for r in records { table[r.name] = r } }
+        return records
+    }
 
     /// Every experiment, in submission order (the snapshot with the journal replayed onto it); empty
     /// when there is none yet.
@@ -133,9 +141,11 @@ public final class DirectorStore: Sendable {
 
     // MARK: Writing
 
-    /// Schedules writing the registry (the newest snapshot wins).
+    /// Schedules writing these Envoys' records into the registry: each replaces the one of its name
+    /// (the newest wins), the others stay as they are.
     public func save(envoys: [EnvoyRecord]) {
-        pending.withLock { $0.envoys = envoys }
+        guard !envoys.isEmpty else { return }
+        pending.withLock { p in for r in envoys { p.envoys[r.name] = r } }
         queue.async { [self] in flush() }
     }
 
@@ -160,14 +170,21 @@ public final class DirectorStore: Sendable {
 
     private func flush() {
         let (envoys, experiments, compaction) = pending.withLock { p in
-            defer { (p.envoys, p.experiments, p.compactionFailed) = (nil, ExperimentChanges(), false) }
+            defer { (p.envoys, p.experiments, p.compactionFailed) = ([:], ExperimentChanges(), false) }
             return (p.envoys, p.experiments, p.compactionFailed)
         }
-        guard envoys != nil || !experiments.isEmpty || compaction else { return }
+        guard !envoys.isEmpty || !experiments.isEmpty || compaction else { return }
         var failure: String?
-        if let envoys, let problem = write(envoys, to: envoysPath) {
-            failure = problem
-            pending.withLock { p in if p.envoys == nil { p.envoys = envoys } }
+        if !envoys.isEmpty {
+            let all = registry.withLock { table in
+                table.merge(envoys) { _, newer in newer }
+                return table.values.sorted { $0.name < $1.name }
+            }
+            if let problem = write(all, to: envoysPath) {
+                failure = problem
+                // Kept for the retry unless a newer record of the same Envoy came meanwhile.
+                pending.withLock { p in p.envoys.merge(envoys) { newer, _ in newer } }
+            }
         }
         if let problem = write(experiments) { failure = failure ?? problem }
         report(failure)
