@@ -38,6 +38,25 @@ import FLWire
         #expect(try FileManager.default.contentsOfDirectory(atPath: store.incomingDirectory).isEmpty)
     }
 
+    /// Envoys are saved record by record (a registration hands over its own record only): the
+    /// registry written holds every Envoy loaded or saved, each as last saved, in name order.
+    @Test func envoysAreSavedOneRecordAtATimeIntoTheWholeRegistry() throws {
+        let dir = try TemporaryDirectory(prefix: "swiftfl-store")
+        let logger = Logger(label: "test", sink: MemoryLogSink())
+        let store = try DirectorStore(root: dir.appending("state"), logger: logger)
+        func record(_ name: String, _ at: Double) -> EnvoyRecord { EnvoyRecord(name: name, shard: Self.shard, registeredAt: 1, lastRegistration: at) }
+        store.save(envoys: [record("site_b", 10)])
+        store.save(envoys: [record("site_a", 20)])
+        store.synchronize()
+        let reopened = try DirectorStore(root: dir.appending("state"), logger: logger)
+        #expect(try reopened.loadEnvoys() == [record("site_a", 20), record("site_b", 10)])
+        // After a restart the loaded registry is kept: saving one Envoy rewrites it with the others.
+        reopened.save(envoys: [record("site_b", 30)])
+        reopened.synchronize()
+        let again = try DirectorStore(root: dir.appending("state"), logger: logger)
+        #expect(try again.loadEnvoys() == [record("site_a", 20), record("site_b", 30)])
+    }
+
     @Test func experimentsAndEnvoysSurviveAndReadBackEqual() throws {
         let dir = try TemporaryDirectory(prefix: "swiftfl-store")
         let logger = Logger(label: "test", sink: MemoryLogSink())
