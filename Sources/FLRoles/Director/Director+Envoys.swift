@@ -63,6 +63,8 @@ extension Director {
             s.envoys[peer.name]!.heartbeat = m
             return s.envoys[peer.name]!.announcedOnline
         }
+        dashboard.record(peer.name, DashboardRecorder.Sample(time: Date().timeIntervalSince1970, cpuPercent: m.cpuPercent,
+                                                             residentBytes: m.residentBytes, availableBytes: m.availableBytes))
         // Coming back online is an event; the common case (already online) takes the lock once.
         if known {
             request.responder.reply(OkReply())
@@ -126,6 +128,7 @@ extension Director {
         // On a streaming thread, not this connection's: that one goes on reading while a large archive
         // is on its way (an Envoy of an older version asks on its main connection, where its
         // heartbeats' replies then wait for the stream).
+        dashboard.addSent(x.archiveSize)
         request.responder.post(ArchiveReply(experiment: x.name, sha256: x.archiveSHA256), stream: source)
     }
 
