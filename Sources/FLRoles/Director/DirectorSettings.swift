@@ -200,7 +200,9 @@ public struct DirectorSettings: Sendable {
     private static func readDashboard(_ file: ConfigurationFile, into settings: inout DirectorSettings) throws {
         guard file.plan.node(at: "dashboard.listen") != nil else { return }
         let text = try file.plan.string("dashboard.listen", default: "")
-        guard let endpoint = Endpoint(text), (0...65535).contains(endpoint.port) else {
+        // Port 0 (a free port, announced as `dashboard_listening`) is allowed here, unlike a dialled endpoint.
+        let endpoint = text.hasSuffix(":0") ? Endpoint(String(text.dropLast()) + "1").map { Endpoint(host: $0.host, port: 0) } : Endpoint(text)
+        guard let endpoint else {
             throw file.error("dashboard.listen", "expected HOST:PORT such as 127.0.0.1:9090, found '\(text)'")
         }
         settings.dashboardListen = endpoint
