@@ -86,7 +86,7 @@ import FLTesting
         let elements = Elements.parse(page.body)
         #expect(elements.found.filter { $0.attributes["class"] == "envoy" }.compactMap { $0.attributes["data-envoy"] } == ["hospital_a", "hospital_b"])
         #expect(elements.found.contains { $0.attributes["data-experiment"] == "first" })
-        #expect(elements.found.first { $0.attributes["class"] == "current-round" }?.attributes["data-completed"] == "3")
+        #expect(elements.found.first { $0.attributes["class"] == "current-round" && $0.attributes["data-experiment"] == "first" }?.attributes["data-completed"] == "3")
         #expect(elements.found.filter { $0.name == "polyline" && $0.attributes["data-series"] != nil }.count == metricNames.count)
         #expect(try HTTPFetch.get(port: dashboard, path: "/nothing").status == 404)
 

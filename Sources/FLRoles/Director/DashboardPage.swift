@@ -85,7 +85,7 @@ public enum DashboardPage {
             if let best = x.bestValue { facts += String(format: " Best %@ = %.4f.", x.bestMetric, best) }
             if !x.reason.isEmpty { facts += " " + x.reason }
             html.element("p", ["class": "facts"], text: facts)
-            html.element("p", ["class": "current-round", "data-round": "\(x.currentRound + 1)", "data-completed": "\(x.roundsCompleted)"],
+            html.element("p", ["class": "current-round", "data-experiment": x.name, "data-round": "\(x.currentRound + 1)", "data-completed": "\(x.roundsCompleted)"],
                          text: x.currentRound >= 0 ? "Current round: \(x.currentRound + 1)" : "Rounds completed: \(x.roundsCompleted)")
             if x.rounds.contains(where: { !$0.finalValidation && !$0.bestValidation }) {
                 html.raw(ExperimentChart.chart(for: x, width: 640, height: 300).svg())
