@@ -51,7 +51,11 @@ public struct LineChart: Sendable, Hashable {
         (left: 70, top: 36, right: width - legendWidth, bottom: height - 48)
     }
 
-    private var legendWidth: Double { series.isEmpty ? 20 : 230 }
+    /// Room for the longest name at about 6.5 px a character (11 px sans-serif), within 45 % of the width.
+    private var legendWidth: Double {
+        guard let longest = series.map(\.name.count).max() else { return 20 }
+        return Swift.min(width * 0.45, Swift.max(120, 50 + Double(longest) * 6.5))
+    }
 
     /// The data ranges the axes span: the values' extent widened to round tick values.
     public var scales: (x: ChartScale, y: ChartScale) {
@@ -118,8 +122,8 @@ public struct LineChart: Sendable, Hashable {
                 return SVGWriter.number(x) + "," + SVGWriter.number(y)
             }
             out.element("polyline", ["data-series": line.name, "stroke": colour, "points": points.joined(separator: " ")])
-            // A lone point draws no line: mark every point so one round still shows.
-            for p in points {
+            // A lone point draws no line: mark the points so one round still shows (while few enough to tell apart).
+            for p in points where points.count <= 60 {
                 let xy = p.split(separator: ",")
                 out.element("circle", ["cx": String(xy[0]), "cy": String(xy[1]), "r": "2.5", "fill": colour, "stroke": "none"])
             }

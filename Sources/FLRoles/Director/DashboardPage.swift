@@ -88,7 +88,7 @@ public enum DashboardPage {
             html.element("p", ["class": "current-round", "data-experiment": x.name, "data-round": "\(x.currentRound + 1)", "data-completed": "\(x.roundsCompleted)"],
                          text: x.currentRound >= 0 ? "Current round: \(x.currentRound + 1)" : "Rounds completed: \(x.roundsCompleted)")
             if x.rounds.contains(where: { !$0.finalValidation && !$0.bestValidation }) {
-                html.raw(ExperimentChart.chart(for: x, width: 640, height: 300).svg())
+                html.raw(ExperimentChart.chart(for: x, width: 900, height: 340).svg())
             }
             if !x.sites.isEmpty {
                 html.open("table", ["class": "sites"])
