@@ -18,27 +18,32 @@ public enum HTTPFetch {
         public let description: String
     }
 
-    /// GETs `path` from `127.0.0.1:port` over plain HTTP, within `timeout` seconds.
-    public static func get(port: Int, path: String, timeout: Double = 10) throws -> Response {
+    /// GETs `path` from `127.0.0.1:port` within `timeout` seconds: over plain HTTP, or over TLS
+    /// presenting the certificate `tls` names.
+    public static func get(port: Int, path: String, tls: TLSConfiguration? = nil, timeout: Double = 10) throws -> Response {
         let deadline = Deadline.after(seconds: timeout)
-        let fd = try Socket.connect(host: "127.0.0.1", port: port, deadline: deadline)
-        defer { close(fd) }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n".utf8)
-        var sent = 0
-        while sent < request.count {
-            let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n > 0 { sent += n; continue }
-            guard errno == EAGAIN || errno == EINTR else { throw Failure(description: "send: \(String(cString: strerror(errno)))") }
-            try Socket.wait(fd, for: Int16(POLLOUT), deadline: deadline, operation: "send to port \(port)")
+        let stream: any ByteStream
+        if let tls {
+            stream = try TLSConnection.connect(host: "127.0.0.1", port: port, context: TLSContext(tls, side: .client), timeout: timeout)
+        } else {
+            stream = PlainSocketStream(fd: try Socket.connect(host: "127.0.0.1", port: port, deadline: deadline), peer: "127.0.0.1:\(port)")
         }
+        defer { stream.close() }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n".utf8)
+        try request.withUnsafeBytes { try stream.write($0, deadline: deadline) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let n: Int
+            do {
+                n = try chunk.withUnsafeMutableBytes { try stream.read(into: $0, deadline: deadline) }
+            } catch {
+                // A TLS peer may close without close_notify once it has answered.
+                if bytes.isEmpty { throw error }
+                break
+            }
             if n == 0 { break }
-            if n > 0 { bytes += chunk[0..<n]; continue }
-            guard errno == EAGAIN || errno == EINTR else { throw Failure(description: "recv: \(String(cString: strerror(errno)))") }
-            try Socket.wait(fd, for: Int16(POLLIN), deadline: deadline, operation: "read from port \(port)")
+            bytes += chunk[0..<n]
         }
         let text = String(decoding: bytes, as: UTF8.self)
         guard let split = text.range(of: "\r\n\r\n") else { throw Failure(description: "no complete answer: \(text.prefix(200))") }

@@ -5,6 +5,7 @@ import FoundationXML
 import Testing
 import FLCore
 import FLTesting
+import FLWire
 
 /// The dashboard of a real Director (`fx director start` with `dashboard.listen`) with two real
 /// Envoys and an experiment: `/metrics` read back by Python's prometheus_client, the page read as
@@ -99,6 +100,36 @@ import FLTesting
         for line in lines2 { #expect(line.attributes["points"]?.split(separator: " ").count == 3) }
 
         try parseWithPrometheusClient(metrics.body, in: fixture)
+    }
+
+    /// `dashboard.tls: true` on any address: HTTPS with the Director's certificate, for user and admin
+    /// certificates only; an Envoy's certificate gets 403 naming its role, and no certificate no page.
+    @Test func overTLSOnlyUsersAndAdminsSeeTheDashboard() throws {
+        let fixture = try DirectorFixture(envoys: ["hospital_a"])
+        let configuration = try String(contentsOfFile: fixture.directorConfigurationPath, encoding: .utf8)
+        try fixture.writeDirectorConfiguration(configuration + "dashboard:\n  listen: 0.0.0.0:0\n  tls: true\n")
+        let (director, _) = try fixture.startDirector()
+        let line = try director.waitForLine(timeout: 30) { $0.contains("\"event\":\"dashboard_listening\"") }
+        let dashboard = try #require((try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["port"] as? Int)
+        let alice = TLSConfiguration(certificateDirectory: fixture.userCertificateDirectory("alice"), name: "alice")
+        let metrics = try HTTPFetch.get(port: dashboard, path: "/metrics", tls: alice)
+        #expect(metrics.status == 200)
+        #expect(metrics.body.split(separator: "\n").contains("swiftfl_envoys{state=\"online\"} 0"))
+        let envoy = TLSConfiguration(certificateDirectory: fixture.envoyDirectory("hospital_a") + "/cert", name: "hospital_a")
+        let refused = try HTTPFetch.get(port: dashboard, path: "/", tls: envoy)
+        #expect(refused.status == 403)
+        #expect(refused.body.contains("holds a certificate of role envoy"))
+        #expect(throws: (any Error).self) { try HTTPFetch.get(port: dashboard, path: "/") }
+    }
+
+    /// A plain-HTTP dashboard on a non-loopback address is refused at start, naming the setting.
+    @Test func plainHTTPOffLoopbackIsRefused() throws {
+        let fixture = try DirectorFixture(envoys: [])
+        let configuration = try String(contentsOfFile: fixture.directorConfigurationPath, encoding: .utf8)
+        try fixture.writeDirectorConfiguration(configuration + "dashboard:\n  listen: 0.0.0.0:0\n")
+        let result = try fixture.fxStatus(["director", "start", "--config", fixture.directorConfigurationPath])
+        #expect(!result.status.isSuccess)
+        #expect(result.error.contains("dashboard.listen: '0.0.0.0:0' is not a loopback address"), "\(result.error)")
     }
 
     /// prometheus_client's own parser reads the exposition, with every family's type and the samples checked above.

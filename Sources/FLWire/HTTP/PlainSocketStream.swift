@@ -4,20 +4,22 @@ import Glibc
 import Synchronization
 
 /// A `ByteStream` over a plain, non-blocking TCP socket: what `HTTPServer` speaks on a loopback
-/// address without TLS. Owns the descriptor and closes it once.
-final class PlainSocketStream: ByteStream, Sendable {
+/// address without TLS, and what tests dial it with. Owns the descriptor and closes it once.
+public final class PlainSocketStream: ByteStream, Sendable {
     private let fd: Int32
     private let closed = Atomic<Bool>(false)
-    let peer: String
+    /// The other end, for errors.
+    public let peer: String
 
-    init(fd: Int32, peer: String) {
+    /// Takes ownership of a connected, non-blocking socket.
+    public init(fd: Int32, peer: String) {
         self.fd = fd
         self.peer = peer
     }
 
     deinit { close() }
 
-    func read(into buffer: UnsafeMutableRawBufferPointer, deadline: Deadline) throws -> Int {
+    public func read(into buffer: UnsafeMutableRawBufferPointer, deadline: Deadline) throws -> Int {
         while true {
             let n = recv(fd, buffer.baseAddress, buffer.count, 0)
             if n >= 0 { return n }
@@ -28,7 +30,7 @@ final class PlainSocketStream: ByteStream, Sendable {
         }
     }
 
-    func write(_ buffer: UnsafeRawBufferPointer, deadline: Deadline) throws {
+    public func write(_ buffer: UnsafeRawBufferPointer, deadline: Deadline) throws {
         var done = 0
         while done < buffer.count {
             let n = send(fd, buffer.baseAddress! + done, buffer.count - done, Int32(MSG_NOSIGNAL))
@@ -43,7 +45,7 @@ final class PlainSocketStream: ByteStream, Sendable {
         }
     }
 
-    func close() {
+    public func close() {
         if !closed.exchange(true, ordering: .relaxed) { Glibc.close(fd) }
     }
 }
