@@ -1,3 +1,4 @@
+import Foundation
 import FLWire
 
 /// The Director's figures in the Prometheus text exposition format (version 0.0.4): Envoys online
@@ -75,5 +76,3 @@ public enum PrometheusExposition {
         return "\(v)"
     }
 }
-
-import Foundation

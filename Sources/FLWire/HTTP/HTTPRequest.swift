@@ -1,3 +1,5 @@
+import Foundation
+
 /// One parsed HTTP/1.x request head: what `HTTPRequestParser` returns and an `HTTPServer` handler gets.
 public struct HTTPRequest: Sendable, Hashable {
     /// The methods served; every other one is answered 405.
@@ -55,5 +57,3 @@ public struct HTTPRequest: Sendable, Hashable {
         return minorVersion >= 1 || tokens.contains("keep-alive")
     }
 }
-
-import Foundation
