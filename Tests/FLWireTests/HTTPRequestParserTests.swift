@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import FLCore
 @testable import FLWire
 
 /// The HTTP request parser over bytes: complete heads at every split, each limit at and past its
@@ -93,6 +94,32 @@ import Testing
     ])
     func refusesMalformedLines(text: String, status: Int) {
         #expect(Self.status(text) == status, "\(text.debugDescription)")
+    }
+
+    /// Seeded mutations of good requests (bytes flipped, inserted, dropped) through the fuzz target:
+    /// a small, repeatable stand-in for `make fuzz` that runs with every test run.
+    @Test func mutatedRequestsKeepTheFuzzTargetsInvariants() throws {
+        let seeds = [Self.curl, Array("HEAD / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".utf8),
+                     Array("GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\nGET / HTTP/1.1\r\n".utf8)]
+        let alphabet = Array(" \t\r\n:/?.HTTP0123456789GETHEADhostContent-Length\u{0}\u{7f}".utf8) + [0xff]
+        var random = SplitMix64(state: 16)
+        var accepted = 0
+        for _ in 0..<20_000 {
+            var bytes = seeds[Int(random.next() % UInt64(seeds.count))]
+            for _ in 0...(random.next() % 4) {
+                let at = Int(random.next() % UInt64(bytes.count + 1))
+                let byte = alphabet[Int(random.next() % UInt64(alphabet.count))]
+                switch random.next() % 3 {
+                case 0 where at < bytes.count: bytes[at] = byte
+                case 1: bytes.insert(byte, at: at)
+                default: if at < bytes.count { bytes.remove(at: at) }
+                }
+            }
+            do { try HTTPFuzzTarget.run(bytes) } catch { Issue.record("\(error): \(String(decoding: bytes, as: UTF8.self).debugDescription)") }
+            if case .request = try? HTTPRequestParser.parse(bytes, limits: HTTPFuzzTarget.limits) { accepted += 1 }
+        }
+        // Some mutations stay valid requests (a changed header value, say): the invariants were exercised.
+        #expect(accepted > 1000)
     }
 
     @Test func connectionHeaderDecidesKeepAlive() throws {

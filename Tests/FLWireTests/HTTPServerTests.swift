@@ -88,6 +88,18 @@ import FLTesting
         #expect(try Self.readResponse(client, pending: &pending) == nil)
     }
 
+    /// A request written one byte per write is read across as many reads as the network makes of it.
+    @Test func aRequestSentByteByByteIsAnswered() throws {
+        let server = try Self.server()
+        defer { server.stop() }
+        let client = try Self.connect(server)
+        defer { client.close() }
+        for byte in Array("GET /slowly HTTP/1.1\r\nHost: x\r\n\r\n".utf8) {
+            try [byte].withUnsafeBytes { try client.write($0, deadline: .after(seconds: 5)) }
+        }
+        #expect(try Self.readResponse(client)?.body == "you asked for /slowly\n")
+    }
+
     @Test func malformedRequestsGetTheirStatusAndTheConnectionCloses() throws {
         let server = try Self.server(HTTPLimits(maximumRequestLineBytes: 64))
         defer { server.stop() }
