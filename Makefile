@@ -52,7 +52,7 @@ bench: release
 # Swift's own backtracer is off: it trips AddressSanitizer and leaves a child holding the log open;
 # libFuzzer prints the stack of a crash itself. FUZZ_OPTIONS adds libFuzzer flags, e.g. FUZZ_OPTIONS=-use_value_profile=1 for long runs.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= frame message plan archive safetensors
+FUZZ_TARGETS ?= frame message plan archive safetensors http
 FUZZ_OPTIONS ?=
 FUZZ_BUILD = .build-fuzz
 FUZZ_FLAGS = -c release --scratch-path $(FUZZ_BUILD) --product fx-fuzz \

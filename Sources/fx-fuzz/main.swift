@@ -31,6 +31,8 @@ let targets: [FuzzTarget] = [
                run: { (bytes: [UInt8]) throws(FuzzFinding) in try ArchiveFuzzTarget.archive(bytes) }),
     FuzzTarget(name: "safetensors", summary: "Safetensors.decode and SafetensorsHeader.decode, cross-checked, with an encode round trip",
                run: { (bytes: [UInt8]) throws(FuzzFinding) in try SafetensorsFuzzTarget.run(bytes) }),
+    FuzzTarget(name: "http", summary: "HTTPRequestParser.parse (the dashboard's request heads), with a consumed-length cross-check",
+               run: { (bytes: [UInt8]) throws(FuzzFinding) in try HTTPFuzzTarget.run(bytes) }),
 ]
 
 func usage() -> Never {

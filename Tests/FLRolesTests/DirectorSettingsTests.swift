@@ -3,6 +3,7 @@ import Testing
 import FLCore
 import FLRoles
 import FLTesting
+import FLWire
 
 /// Reading a Director's configuration: values, defaults, and errors that say where and what.
 @Suite struct DirectorSettingsTests {
@@ -83,6 +84,19 @@ import FLTesting
                 .hasSuffix("aggregators.port: give aggregators.ports or aggregators.port, not both"))
         #expect(try failure(Self.minimal + "experiments:\n  max_concurrent: 0\n")
                 .hasSuffix("experiments.max_concurrent: expected 1 to 1000 experiments at once, found 0"))
+    }
+
+    /// Plain HTTP on a loopback address only; elsewhere the dashboard needs `dashboard.tls`.
+    @Test func theDashboardListensOnLoopbackOrOverTLS() throws {
+        let (local, _) = try load(Self.minimal + "dashboard:\n  listen: 127.0.0.1:9090\n")
+        #expect(local.dashboardListen == Endpoint(host: "127.0.0.1", port: 9090) && !local.dashboardTLS)
+        let (wide, _) = try load(Self.minimal + "dashboard:\n  listen: 0.0.0.0:9443\n  tls: true\n")
+        #expect(wide.dashboardListen == Endpoint(host: "0.0.0.0", port: 9443) && wide.dashboardTLS)
+        #expect(try load(Self.minimal).0.dashboardListen == nil)
+        #expect(try failure(Self.minimal + "dashboard:\n  listen: 0.0.0.0:9090\n")
+                .hasPrefix("director.yaml:5:11: dashboard.listen: '0.0.0.0:9090' is not a loopback address"))
+        #expect(try failure(Self.minimal + "dashboard:\n  listen: nowhere\n")
+                .hasSuffix("dashboard.listen: expected HOST:PORT such as 127.0.0.1:9090, found 'nowhere'"))
     }
 
     @Test func defaultsForEverythingButTheShapes() throws {

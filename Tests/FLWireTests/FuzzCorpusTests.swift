@@ -12,9 +12,10 @@ import FLArchive
         "frame": { (bytes: [UInt8]) throws(FuzzFinding) in try WireFuzzTargets.frames(bytes) },
         "message": { (bytes: [UInt8]) throws(FuzzFinding) in try WireFuzzTargets.message(bytes) },
         "archive": { (bytes: [UInt8]) throws(FuzzFinding) in try ArchiveFuzzTarget.archive(bytes) },
+        "http": { (bytes: [UInt8]) throws(FuzzFinding) in try HTTPFuzzTarget.run(bytes) },
     ]
 
-    @Test(arguments: ["frame", "message", "archive"])
+    @Test(arguments: ["frame", "message", "archive", "http"])
     func replay(target: String) throws {
         let run = try #require(FuzzCorpusTests.targets[target])
         let files = try FuzzCorpus.files(of: target)
@@ -32,7 +33,7 @@ import FLArchive
     /// Seeds not named `edge-…` (nor in `regressions/`) are well-formed inputs: they must still decode
     /// completely, so a change to the wire or archive format cannot leave the fuzzer starting from
     /// inputs that no longer get past the first check.
-    @Test(arguments: ["frame", "message", "archive"])
+    @Test(arguments: ["frame", "message", "archive", "http"])
     func wellFormedSeedsDecode(target: String) throws {
         let seeds = try FuzzCorpus.files(of: target).filter { path in
             !(path as NSString).lastPathComponent.hasPrefix("edge-") && !path.contains("/regressions/")
@@ -45,6 +46,10 @@ import FLArchive
                 case "frame": try FuzzCorpus.readAllFrames(bytes)
                 case "message": _ = try MessageRegistry.decode(type: MessageRegistry.all[Int(bytes[0]) % MessageRegistry.all.count].type.rawValue,
                                                               payload: Array(bytes.dropFirst()))
+                case "http":
+                    guard case .request = try HTTPRequestParser.parse(bytes, limits: HTTPFuzzTarget.limits) else {
+                        throw HTTPRequestError(400, "incomplete")
+                    }
                 default: _ = try ArchiveExtractor.check(bytes: bytes)
                 }
             }

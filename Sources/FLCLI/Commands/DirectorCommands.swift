@@ -53,6 +53,9 @@ enum DirectorCommands {
         notifier?.ready(status: "listening on \(settings.host):\(port)")
         notifier?.startWatchdog { director.isResponsive }
         if !events { console.print("director listening on \(settings.host):\(port); state in \(settings.stateDirectory)") }
+        if !events, let listen = settings.dashboardListen, let dashboardPort = director.dashboardPort {
+            console.print("dashboard on \(settings.dashboardTLS ? "https" : "http")://\(Endpoint(host: listen.host, port: dashboardPort))/")
+        }
         director.waitUntilStopped()
         return 0
     }

@@ -7,7 +7,7 @@ import FLWire
 enum ExperimentCommands {
     static var command: Command {
         Command("experiment", abstract: "Submit experiments to a Director, follow them, fetch their models.",
-                subcommands: [submitCommand, listCommand, statusCommand, watchCommand, modelCommand, cancelCommand])
+                subcommands: [submitCommand, listCommand, statusCommand, watchCommand, plotCommand, modelCommand, cancelCommand])
     }
 
     static let submitCommand = Command(

@@ -71,6 +71,10 @@ extension Director {
             s.envoys[peer.name]!.heartbeat = m
             return s.envoys[peer.name]!.announcedOnline ? .online : .returning
         }
+        if standing != .unknown {
+            dashboard.record(peer.name, DashboardRecorder.Sample(time: Date().timeIntervalSince1970, cpuPercent: m.cpuPercent,
+                                                                 residentBytes: m.residentBytes, availableBytes: m.availableBytes))
+        }
         switch standing {
         case .online:
             request.responder.reply(OkReply())
@@ -137,6 +141,7 @@ extension Director {
         // On a streaming thread, not this connection's: that one goes on reading while a large archive
         // is on its way (an Envoy of an older version asks on its main connection, where its
         // heartbeats' replies then wait for the stream).
+        dashboard.addSent(x.archiveSize)
         request.responder.post(ArchiveReply(experiment: x.name, sha256: x.archiveSHA256), stream: source)
     }
 

@@ -285,6 +285,7 @@ extension Director {
             break
         case let .updateRejected(collaborator, reason):
             logger.warning("experiment '\(name)': update from '\(collaborator)' rejected: \(reason)")
+            dashboard.addRejectedUpdate()
         case let .finished(o):
             outcome = o
         }

@@ -40,6 +40,10 @@ public final class Director: FrameHandler, @unchecked Sendable {
     let aggregators = Mutex<[String: ChildProcess]>([:])
     /// Federated analytics queries and their results (taken after `state` when both are needed).
     let analytics = Mutex(AnalyticsLedger())
+    /// Heartbeat history and totals for the dashboard and `/metrics`.
+    public let dashboard = DashboardRecorder()
+    /// The dashboard's HTTP server, while `dashboard.listen` is set and the Director runs.
+    let dashboardServer = Mutex<HTTPServer?>(nil)
 
     /// Reads the state directory (creating it if needed). Call `start()` to listen.
     public init(settings: DirectorSettings, logger: Logger, onEvent: @escaping @Sendable (DirectorEvent) -> Void = { _ in }) throws {
@@ -75,6 +79,7 @@ public final class Director: FrameHandler, @unchecked Sendable {
         let server = try FrameServer(configuration: configuration, handler: self, logger: logger)
         serverBox.withLock { $0 = server }
         emit([.listening(port: server.port)])
+        try startDashboard()
 
         let timer = DispatchSource.makeTimerSource(queue: timers)
         let period = max(0.05, settings.heartbeatPeriod / 2)
@@ -111,6 +116,7 @@ public final class Director: FrameHandler, @unchecked Sendable {
         for child in aggregators.withLock({ Array($0.values) }) { child.terminate() }
         wake.signal()
         serverBox.withLock { $0 }?.stop()
+        dashboardServer.withLock { $0 }?.stop()
         if runnerDone.wait(timeout: .now() + 30) == .timedOut { logger.error("the experiment runner did not stop within 30 s") }
         if experimentThreads.wait(timeout: .now() + 30) == .timedOut { logger.error("the experiments' runners did not stop within 30 s") }
         store.synchronize()

@@ -6,6 +6,8 @@ import FLWire
 /// `fx director start --events` (what tests and scripts wait on instead of sleeping).
 public enum DirectorEvent: Sendable, Equatable {
     case listening(port: Int)
+    /// The dashboard (`dashboard.listen`) serves on `port`.
+    case dashboardListening(port: Int)
     case envoyRegistered(envoy: String, shard: ShardDescriptor)
     case envoyRefused(envoy: String, reason: String)
     case envoyOnline(envoy: String)
@@ -50,6 +52,7 @@ public enum DirectorEvent: Sendable, Equatable {
         var r: Record
         switch self {
         case let .listening(port): r = Record(event: "listening", port: port)
+        case let .dashboardListening(port): r = Record(event: "dashboard_listening", port: port)
         case let .envoyRegistered(envoy, shard):
             r = Record(event: "envoy_registered", envoy: envoy, sample_shape: shard.sampleShape, target_shape: shard.targetShape)
         case let .envoyRefused(envoy, reason): r = Record(event: "envoy_refused", envoy: envoy, reason: reason)
@@ -79,6 +82,7 @@ public enum DirectorEvent: Sendable, Equatable {
     public var logLine: String {
         switch self {
         case let .listening(port): "listening on port \(port)"
+        case let .dashboardListening(port): "dashboard on port \(port)"
         case let .envoyRegistered(envoy, shard):
             "envoy '\(envoy)' registered: samples \(ShardDescriptor.text(shard.sampleShape)), targets \(ShardDescriptor.text(shard.targetShape))"
         case let .envoyRefused(envoy, reason): "refused envoy '\(envoy)': \(reason)"

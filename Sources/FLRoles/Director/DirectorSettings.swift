@@ -36,6 +36,9 @@ import FLPKI
 ///   ports: 50100-50119  # one per running experiment, so a firewall opens one range; an experiment
 ///                       # waits while none is free. Or `port: 50051` (a range of one), or neither
 ///                       # (`port: 0`, the default): a free port picked per experiment
+/// dashboard:            # optional: a read-only web page and Prometheus metrics (/metrics)
+///   listen: 127.0.0.1:9090   # plain HTTP on a loopback address only, or any address with tls: true
+///   tls: false          # true: HTTPS with the Director's certificate, client certificates of role user or admin
 /// ```
 public struct DirectorSettings: Sendable {
     public var host: String
@@ -85,6 +88,10 @@ public struct DirectorSettings: Sendable {
     public var maximumArchiveSize: Int
     /// The `fx-aggregator` executable; nil finds it beside the running one.
     public var aggregatorExecutable: String?
+    /// Where the dashboard listens (`dashboard.listen`); nil serves none.
+    public var dashboardListen: Endpoint?
+    /// Whether the dashboard speaks mutual TLS (`dashboard.tls`); without it, only a loopback address is allowed.
+    public var dashboardTLS = false
 
     public init(host: String = "127.0.0.1", port: Int = 50050, sampleShape: [Int], targetShape: [Int], heartbeatPeriod: Double = 5,
                 minimumEnvoys: Int = 1, startupGrace: Double = 30, decisionTimeout: Double = 60, allowedEnvoys: Set<String>? = nil,
@@ -130,7 +137,7 @@ public struct DirectorSettings: Sendable {
     /// Seconds without a heartbeat after which an Envoy counts as offline.
     public var offlineAfter: Double { heartbeatPeriod * 3 }
 
-    static let keys = ["listen", "federation", "envoys", "users", "state_dir", "certificates", "aggregators", "limits", "experiments"]
+    static let keys = ["listen", "federation", "envoys", "users", "state_dir", "certificates", "aggregators", "limits", "experiments", "dashboard"]
 
     /// Reads a Director configuration file. Errors name the file, line and column.
     public static func load(path: String) throws -> DirectorSettings {
@@ -144,6 +151,7 @@ public struct DirectorSettings: Sendable {
         try file.checkKeys("limits", ["max_archive_bytes"])
         try file.checkKeys("aggregators", ["host", "address", "port", "ports"])
         try file.checkKeys("experiments", ["max_concurrent"])
+        try file.checkKeys("dashboard", ["listen", "tls"])
         let plan = file.plan
         let host = try plan.string("listen.host", default: "127.0.0.1")
         var settings = DirectorSettings(
@@ -182,9 +190,27 @@ public struct DirectorSettings: Sendable {
             throw file.error(plan.node(at: "aggregators.address") == nil ? "aggregators.host" : "aggregators.address",
                              "Envoys cannot dial '\(settings.aggregatorAddress)': set aggregators.address to this machine's name or address")
         }
+        try readDashboard(file, into: &settings)
         do { try PKI.validate(name: settings.name) } catch { throw file.error("certificates.name", "\(error)") }
         do { try PKI.validate(name: settings.aggregatorName) } catch { throw file.error("certificates.aggregator", "\(error)") }
         return settings
+    }
+
+    /// `dashboard.listen` and `dashboard.tls`: plain HTTP is allowed on a loopback address only.
+    private static func readDashboard(_ file: ConfigurationFile, into settings: inout DirectorSettings) throws {
+        guard file.plan.node(at: "dashboard.listen") != nil else { return }
+        let text = try file.plan.string("dashboard.listen", default: "")
+        // Port 0 (a free port, announced as `dashboard_listening`) is allowed here, unlike a dialled endpoint.
+        let endpoint = text.hasSuffix(":0") ? Endpoint(String(text.dropLast()) + "1").map { Endpoint(host: $0.host, port: 0) } : Endpoint(text)
+        guard let endpoint else {
+            throw file.error("dashboard.listen", "expected HOST:PORT such as 127.0.0.1:9090, found '\(text)'")
+        }
+        settings.dashboardListen = endpoint
+        settings.dashboardTLS = try file.plan.bool("dashboard.tls", default: false)
+        if !settings.dashboardTLS && !HTTPServer.isLoopback(endpoint.host) {
+            throw file.error("dashboard.listen", "'\(text)' is not a loopback address: the dashboard serves plain HTTP on 127.0.0.1 "
+                             + "(or ::1) only; set dashboard.tls: true to serve it there over TLS, to user and admin certificates")
+        }
     }
 
     /// `first-last` (or one port) from 1 to 65535, or nil when the key is absent.
