@@ -28,8 +28,10 @@ enum DirectorBenchmark {
     static func heartbeats(_ report: BenchmarkReport) throws {
         let directory = try TemporaryDirectory(prefix: "fx-bench-director")
         let (certs, parts, issueSeconds) = try issueCertificates(directory)
-        // The transport alone first: a server whose handler costs next to nothing, then the Director.
-        try transportHeartbeats(report, certs: certs, parts: parts)
+        // The transport alone first (unless BENCH_DIRECTOR_ONLY=1): a server whose handler costs next to nothing, then the Director.
+        if ProcessInfo.processInfo.environment["BENCH_DIRECTOR_ONLY"] != "1" {
+            try transportHeartbeats(report, certs: certs, parts: parts)
+        }
         if ProcessInfo.processInfo.environment["BENCH_TRANSPORT_ONLY"] == "1" { return }
         try directorHeartbeats(report, directory: directory, certs: certs, parts: parts, issueSeconds: issueSeconds)
     }

@@ -83,8 +83,8 @@ extension Director {
             let seen = wake.generation
             let (pending, cancel) = state.withLock { s -> ([String], Bool) in
                 let x = s.experiment(name)!
-                let online = Set(s.onlineEnvoys())
-                return (candidates.filter { x.site($0)?.state == .offered && online.contains($0) }, s.running[name]?.cancelRequested ?? false)
+                let pending = candidates.filter { c in x.site(c)?.state == .offered && s.envoys[c].map { s.isOnline($0) } == true }
+                return (pending, s.running[name]?.cancelRequested ?? false)
             }
             if stopping.load(ordering: .acquiring) { return nil }
             if cancel {
@@ -95,9 +95,9 @@ extension Director {
             wake.wait(after: seen, timeout: max(0.001, deadline.remainingSeconds))
         }
         let (accepted, summary): ([String], String) = mutate { s in
-            let online = Set(s.onlineEnvoys())
             for c in candidates where s.experiment(name)!.site(c)?.state == .offered {
-                s.setSite(name, c, .absent, reason: online.contains(c) ? "no answer within \(settings.decisionTimeout) s" : "went offline")
+                let online = s.envoys[c].map { s.isOnline($0) } == true
+                s.setSite(name, c, .absent, reason: online ? "no answer within \(settings.decisionTimeout) s" : "went offline")
             }
             let x = s.experiment(name)!
             let accepted = candidates.filter { x.site($0)?.state == .accepted }

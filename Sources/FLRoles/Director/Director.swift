@@ -31,6 +31,9 @@ public final class Director: FrameHandler, @unchecked Sendable {
     private var onlineTimer: DispatchSourceTimer?
     /// Signalled whenever something the runners may be waiting for changes.
     let wake = ChangeSignal()
+    /// Where events are logged and reported, one change's after another's: queued while the state
+    /// is locked (queueing never blocks), carried out after, so no lock is held for the log's I/O.
+    let announcements = DispatchQueue(label: "swiftfl.director.announcements")
     let stopping = Atomic<Bool>(false)
     private let runnerDone = DispatchSemaphore(value: 0)
     /// Entered by each experiment's thread while it runs, so `stop()` waits for them all.
@@ -121,6 +124,7 @@ public final class Director: FrameHandler, @unchecked Sendable {
         if experimentThreads.wait(timeout: .now() + 30) == .timedOut { logger.error("the experiments' runners did not stop within 30 s") }
         store.synchronize()
         synchronizeAnalytics()
+        announcements.sync {}
         stopped.signal()
     }
 
@@ -132,8 +136,9 @@ public final class Director: FrameHandler, @unchecked Sendable {
 
     // MARK: State
 
-    /// Runs `body` with the state locked, schedules the writes it caused (in order, while still
-    /// locked), then sends the replies and events it queued.
+    /// Runs `body` with the state locked, schedules the writes it caused and the announcement of
+    /// its events (in order, while still locked: two changes' events are logged and reported in the
+    /// order the changes were made), then sends the replies it queued.
     @discardableResult
     func mutate<R: Sendable>(_ body: (inout DirectorState) throws -> R) rethrows -> R {
         let (result, outbox, events, wakeRunner) = try state.withLock { s -> (R, [(Responder, any WireMessage)], [DirectorEvent], Bool) in
@@ -143,6 +148,10 @@ public final class Director: FrameHandler, @unchecked Sendable {
                 s.changedEnvoys = []
             }
             let changed = s.saveChangedExperiments(to: store)
+            if !s.events.isEmpty {
+                let events = s.events
+                announcements.async { [self] in announce(events) }
+            }
             defer {
                 s.outbox = []
                 s.events = []
@@ -151,12 +160,19 @@ public final class Director: FrameHandler, @unchecked Sendable {
         }
         // On each peer's writer: a stalled peer holds up neither the others nor the timer queue.
         for (responder, message) in outbox { responder.post(message) }
-        emit(events)
+        dropDeparted(events)
         if wakeRunner { wake.signal() }
         return result
     }
 
+    /// Announces events decided outside `mutate` (after those already queued) and acts on them.
     func emit(_ events: [DirectorEvent]) {
+        announcements.async { [self] in announce(events) }
+        dropDeparted(events)
+    }
+
+    /// Logs `events` and hands them to `onEvent`; on `announcements` only, so in decision order.
+    private func announce(_ events: [DirectorEvent]) {
         for event in events {
             switch event {
             case .envoyRefused, .experimentFinished, .requestRefused: logger.warning(event.logLine)
@@ -165,7 +181,12 @@ public final class Director: FrameHandler, @unchecked Sendable {
             default: logger.info(event.logLine)
             }
             onEvent(event)
-            // A participant that is gone is dropped from its experiment's rounds at once.
+        }
+    }
+
+    /// A participant that is gone is dropped from its experiment's rounds at once.
+    private func dropDeparted(_ events: [DirectorEvent]) {
+        for event in events {
             switch event {
             case let .envoyOffline(envoy):
                 participantDeparted(envoy, reason: "its Envoy went offline")

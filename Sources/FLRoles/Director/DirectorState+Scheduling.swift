@@ -53,10 +53,13 @@ extension DirectorState {
     /// port) and returns them, with what the first experiment left waiting waits for ("" when none).
     /// `settings` are those in force now (a reload changes the limits and the grace).
     mutating func schedule(_ settings: DirectorSettings, now: Deadline = .now) -> (starts: [Start], waiting: String) {
-        let online = onlineEnvoys(now: now)
-        let graceLeft = settings.startupGrace - Double(now.uptimeNanoseconds &- startedAt.uptimeNanoseconds) / 1e9
         let candidates = experiments.filter { $0.status == .running && running[$0.name] == nil }.map { Start(name: $0.name, resume: true) }
             + experiments.filter { $0.status == .queued && running[$0.name] == nil }.map { Start(name: $0.name, resume: false) }
+        // The scheduler runs after every change (an Envoy going online is one): with nothing to
+        // start it must not cost a pass over every Envoy.
+        guard !candidates.isEmpty else { return ([], "") }
+        let online = onlineEnvoys(now: now)
+        let graceLeft = settings.startupGrace - Double(now.uptimeNanoseconds &- startedAt.uptimeNanoseconds) / 1e9
         var starts: [Start] = []
         var waiting = ""
         // Envoys that an experiment ahead waits for: none further back may take their slots.

@@ -212,7 +212,7 @@ struct DirectorState {
 
     /// Online Envoys, sorted by name.
     func onlineEnvoys(now: Deadline = .now) -> [String] {
-        envoys.values.filter { isOnline($0, now: now) }.map(\.record.name).sorted()
+        envoys.compactMap { name, envoy in isOnline(envoy, now: now) ? name : nil }.sorted()
     }
 
     /// Announces Envoys whose online state changed since the last check (in name order).
