@@ -39,22 +39,9 @@ enum ConcurrencyBenchmark {
         }
         let port = try director.start()
         defer { director.stop() }
-        var envoys: [(Envoy, DispatchSemaphore)] = []
-        defer {
-            for (envoy, _) in envoys { envoy.stop() }
-            for (_, done) in envoys { _ = done.wait(timeout: .now() + 30) }
-        }
-        for name in sites {
-            let envoy = try Envoy(settings: try EnvoySettings.load(path: fixture.envoyConfigurationPath(name), name: name,
-                                                                   director: Endpoint(host: "127.0.0.1", port: port)),
-                                  logger: Logger(label: name, sink: logSink))
-            let done = DispatchSemaphore(value: 0)
-            Thread {
-                try? envoy.run()
-                done.signal()
-            }.start()
-            envoys.append((envoy, done))
-        }
+        let envoys = InProcessEnvoys(fixture: fixture, port: port)
+        defer { envoys.stopAll() }
+        for name in sites { try envoys.start(name, logger: Logger(label: name, sink: logSink)) }
         let client = try DirectorClient(director: Endpoint(host: "127.0.0.1", port: port),
                                         tls: TLSConfiguration(certificateDirectory: fixture.userCertificateDirectory("alice"), name: "alice"))
         let online = Deadline.after(seconds: 60)

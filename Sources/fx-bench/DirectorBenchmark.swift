@@ -191,22 +191,9 @@ enum DirectorBenchmark {
         }
         let port = try director.start()
         defer { director.stop() }
-        var envoys: [(Envoy, DispatchSemaphore)] = []
-        defer {
-            for (envoy, _) in envoys { envoy.stop() }
-            for (_, done) in envoys { _ = done.wait(timeout: .now() + 30) }
-        }
-        for name in ["hospital_a", "hospital_b", "hospital_c"] {
-            let envoy = try Envoy(settings: try EnvoySettings.load(path: fixture.envoyConfigurationPath(name), name: name,
-                                                                   director: Endpoint(host: "127.0.0.1", port: port)),
-                                  logger: Logger(label: name, sink: MemoryLogSink()))
-            let done = DispatchSemaphore(value: 0)
-            Thread {
-                try? envoy.run()
-                done.signal()
-            }.start()
-            envoys.append((envoy, done))
-        }
+        let envoys = InProcessEnvoys(fixture: fixture, port: port)
+        defer { envoys.stopAll() }
+        for name in ["hospital_a", "hospital_b", "hospital_c"] { try envoys.start(name, logger: Logger(label: name, sink: MemoryLogSink())) }
         let client = try DirectorClient(director: Endpoint(host: "127.0.0.1", port: port),
                                         tls: TLSConfiguration(certificateDirectory: fixture.userCertificateDirectory("alice"), name: "alice"))
         let deadline = Deadline.after(seconds: 30)

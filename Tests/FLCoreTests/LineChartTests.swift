@@ -3,30 +3,19 @@ import Foundation
 import FoundationXML
 #endif
 import Testing
+import FLTesting
 import FLCore
 
 /// The chart's SVG read back as XML: a polyline per series, one point per value, and the points'
 /// pixel positions an increasing linear function of the rounds and a decreasing one of the values
 /// (SVG's y axis points down) on one scale shared by every series.
 @Suite struct LineChartTests {
-    /// The elements of an XML document with their attributes, in document order.
-    final class Elements: NSObject, XMLParserDelegate {
-        var found: [(name: String, attributes: [String: String], text: String)] = []
-        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-                    attributes: [String: String] = [:]) {
-            found.append((name, attributes, ""))
-        }
-        func parser(_ parser: XMLParser, foundCharacters string: String) {
-            if !found.isEmpty { found[found.count - 1].text += string }
-        }
 
-        static func parse(_ text: String) throws -> Elements {
-            let parser = XMLParser(data: Data(text.utf8))
-            let elements = Elements()
-            parser.delegate = elements
-            #expect(parser.parse(), "not well-formed XML: \(String(describing: parser.parserError))")
-            return elements
-        }
+    /// `text` read as XML, which it must be.
+    static func parse(_ text: String) -> XMLElements {
+        let elements = XMLElements.parse(text)
+        #expect(elements.problem == nil, "\(elements.problem ?? "")")
+        return elements
     }
 
     static func points(_ attribute: String) throws -> [(x: Double, y: Double)] {
@@ -45,7 +34,7 @@ import FLCore
 
     @Test func eachSeriesIsAPolylineWhosePointsFollowTheValues() throws {
         let chart = LineChart(title: "demo", xLabel: "round", yLabel: "value", series: Self.series)
-        let svg = try Elements.parse(chart.svg())
+        let svg = Self.parse(chart.svg())
         #expect(svg.found.first?.name == "svg")
         let lines = svg.found.filter { $0.name == "polyline" }
         #expect(lines.map { $0.attributes["data-series"] } == Self.series.map(\.name))
@@ -77,7 +66,7 @@ import FLCore
     }
 
     @Test func theAxesHaveLabelledTicksAndTheLegendNamesEachSeries() throws {
-        let svg = try Elements.parse(LineChart(title: "demo", xLabel: "round", yLabel: "value", series: Self.series).svg())
+        let svg = Self.parse(LineChart(title: "demo", xLabel: "round", yLabel: "value", series: Self.series).svg())
         let texts = svg.found.filter { $0.name == "text" }.map { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) }
         #expect(texts.contains("demo") && texts.contains("round") && texts.contains("value"))
         for series in Self.series { #expect(texts.contains(series.name)) }
@@ -89,10 +78,10 @@ import FLCore
     }
 
     @Test func noValuesOrOneValueStillDrawAChart() throws {
-        let empty = try Elements.parse(LineChart(title: "none", xLabel: "round", yLabel: "value", series: []).svg())
+        let empty = Self.parse(LineChart(title: "none", xLabel: "round", yLabel: "value", series: []).svg())
         #expect(empty.found.filter { $0.name == "polyline" }.isEmpty)
         let one = LineChart(title: "one", xLabel: "round", yLabel: "value", series: [.init(name: "m", points: [.init(x: 1, y: 0.5)])])
-        let parsed = try Elements.parse(one.svg())
+        let parsed = Self.parse(one.svg())
         let points = try Self.points(try #require(parsed.found.first { $0.name == "polyline" }?.attributes["points"]))
         let area = one.plotArea
         #expect(points.count == 1)

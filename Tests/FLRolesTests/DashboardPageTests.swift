@@ -3,6 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 import Testing
+import FLTesting
 import FLCore
 import FLWire
 @testable import FLRoles
@@ -10,16 +11,6 @@ import FLWire
 /// The dashboard page for a known snapshot, read back as XML: Envoy rows with a sparkline point
 /// per heartbeat, the queue in order, each experiment with its chart and sites, names escaped.
 @Suite struct DashboardPageTests {
-    final class Elements: NSObject, XMLParserDelegate {
-        var found: [(name: String, attributes: [String: String], text: String)] = []
-        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-                    attributes: [String: String] = [:]) {
-            found.append((name, attributes, ""))
-        }
-        func parser(_ parser: XMLParser, foundCharacters string: String) {
-            if !found.isEmpty { found[found.count - 1].text += string }
-        }
-    }
 
     static func envoy(_ name: String, online: Bool) -> EnvoyInfo {
         EnvoyInfo(name: name, shard: ShardDescriptor(path: "d.csv", labelColumn: "y", sampleShape: [30], targetShape: [1]), online: online,
@@ -45,10 +36,8 @@ import FLWire
 
     @Test func showsEnvoysQueueAndExperiments() throws {
         let html = DashboardPage.render(Self.snapshot())
-        let parser = XMLParser(data: Data(html.utf8))
-        let elements = Elements()
-        parser.delegate = elements
-        #expect(parser.parse(), "not well-formed: \(String(describing: parser.parserError))")
+        let elements = XMLElements.parse(html)
+        #expect(elements.problem == nil, "\(elements.problem ?? "")")
         let found = elements.found
         #expect(!found.contains { $0.name == "script" }, "a name became markup")
         let rows = found.filter { $0.attributes["class"] == "envoy" }

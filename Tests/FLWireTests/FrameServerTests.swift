@@ -146,6 +146,10 @@ final class ServerFixture {
             try PatternSource.verify(try #require(stream))
         }
         #expect(downloaded == mebibytes << 20)
+        // The server counted both streams (and their frames' few hundred bytes more).
+        let stream = mebibytes << 20
+        #expect(server.traffic.received > stream && server.traffic.received < stream + (64 << 10))
+        #expect(server.traffic.sent > stream && server.traffic.sent < stream + (64 << 10))
     }
 
     // MARK: Refused peers: a clear error, a log line, and the server keeps serving

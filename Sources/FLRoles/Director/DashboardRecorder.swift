@@ -3,7 +3,7 @@ import Synchronization
 import FLWire
 
 /// What the dashboard shows that the Director's state does not keep: each Envoy's recent
-/// heartbeats (a bounded ring, for the CPU and memory sparklines) and running totals for
+/// heartbeats (a bounded ring, for the CPU and memory sparklines) and a running total for
 /// `/metrics`. Its own lock, never held together with the state's, and taken for a few
 /// assignments only, so recording a heartbeat costs the Director next to nothing.
 public final class DashboardRecorder: Sendable {
@@ -52,8 +52,6 @@ public final class DashboardRecorder: Sendable {
     }
 
     private let samples = Mutex<[String: Ring]>([:])
-    private let received = Atomic<Int>(0)
-    private let sent = Atomic<Int>(0)
     private let rejected = Atomic<Int>(0)
 
     public init() {}
@@ -73,14 +71,8 @@ public final class DashboardRecorder: Sendable {
         samples.withLock { all in all.mapValues { $0.ordered.filter { $0.time >= now - window } } }
     }
 
-    /// Workspace archives received (submissions), counted as they are accepted.
-    public func addReceived(_ bytes: Int) { received.add(bytes, ordering: .relaxed) }
-    /// Archives sent to Envoys and models sent to users, counted as each is handed to its connection.
-    public func addSent(_ bytes: Int) { sent.add(bytes, ordering: .relaxed) }
     /// An update an aggregator reported it rejected.
     public func addRejectedUpdate() { rejected.add(1, ordering: .relaxed) }
 
-    public var bytesReceived: Int { received.load(ordering: .relaxed) }
-    public var bytesSent: Int { sent.load(ordering: .relaxed) }
     public var updatesRejected: Int { rejected.load(ordering: .relaxed) }
 }

@@ -26,8 +26,9 @@ extension Director {
     /// The state the dashboard shows, copied under the lock.
     public func dashboardSnapshot() -> DashboardSnapshot {
         let (envoys, experiments) = state.withLock { s in (s.envoyInfo(), s.experiments) }
+        let traffic = serverBox.withLock { $0 }?.traffic
         return DashboardSnapshot(envoys: envoys, experiments: experiments, history: dashboard.history(),
-                                 bytesReceived: dashboard.bytesReceived, bytesSent: dashboard.bytesSent,
+                                 bytesReceived: traffic?.received ?? 0, bytesSent: traffic?.sent ?? 0,
                                  updatesRejected: dashboard.updatesRejected)
     }
 

@@ -141,7 +141,6 @@ extension Director {
         // On a streaming thread, not this connection's: that one goes on reading while a large archive
         // is on its way (an Envoy of an older version asks on its main connection, where its
         // heartbeats' replies then wait for the stream).
-        dashboard.addSent(x.archiveSize)
         request.responder.post(ArchiveReply(experiment: x.name, sha256: x.archiveSHA256), stream: source)
     }
 

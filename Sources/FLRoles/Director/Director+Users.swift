@@ -52,7 +52,6 @@ extension Director {
             return refuse(request, .rejected, "\(error)")
         }
         let size = stream.byteCount
-        dashboard.addReceived(size)
         mutate { s in
             if !envoys.isEmpty { s.requestedEnvoys[m.name] = envoys }
             s.append(ExperimentInfo(name: m.name, archiveSHA256: sha256, archiveSize: size, submittedBy: user,

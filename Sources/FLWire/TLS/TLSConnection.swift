@@ -20,6 +20,8 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
     private let fd: Int32
     private let sslLock = Mutex(())
     private let closed = Atomic<Bool>(false)
+    /// Where a server counts its connections' bytes; nil for clients.
+    private let traffic: TrafficCounter?
     /// The peer's address, for log lines.
     public let peerAddress: String
     /// The common name in the peer's verified certificate: its identity in the federation.
@@ -34,7 +36,8 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
     /// The negotiated protocol version, e.g. `TLSv1.3`.
     public private(set) var protocolVersion: String = ""
 
-    private init(fd: Int32, context: TLSContext, peerAddress: String? = nil) throws {
+    private init(fd: Int32, context: TLSContext, peerAddress: String? = nil, traffic: TrafficCounter? = nil) throws {
+        self.traffic = traffic
         guard let ssl = SSL_new(context.ctx) else {
             Glibc.close(fd)
             throw OpenSSLError("SSL_new")
@@ -87,9 +90,9 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
     /// The server side of a connection on an accepted socket, its handshake not started: call
     /// `advanceHandshake()` whenever the socket is ready for what the previous step asked for. Takes
     /// ownership of `fd`, also when it throws.
-    static func serverSide(fd: Int32, context: TLSContext, peerAddress: String? = nil) throws -> TLSConnection {
+    static func serverSide(fd: Int32, context: TLSContext, peerAddress: String? = nil, traffic: TrafficCounter? = nil) throws -> TLSConnection {
         precondition(context.side == .server, "accept needs a server context")
-        let connection = try TLSConnection(fd: fd, context: context, peerAddress: peerAddress)
+        let connection = try TLSConnection(fd: fd, context: context, peerAddress: peerAddress, traffic: traffic)
         SSL_set_accept_state(connection.ssl)
         return connection
     }
@@ -201,7 +204,10 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
                 let err = SSL_get_error(ssl, rc)
                 return (rc, err, err == SSL_ERROR_SSL || err == SSL_ERROR_SYSCALL ? OpenSSLError.drainQueue() : [])
             }
-            if rc == 1 { return got }
+            if rc == 1 {
+                traffic?.addReceived(got)
+                return got
+            }
             switch err {
             case SSL_ERROR_ZERO_RETURN:
                 return 0
@@ -243,7 +249,10 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
             let err = SSL_get_error(ssl, rc)
             return (rc, err, err == SSL_ERROR_SSL || err == SSL_ERROR_SYSCALL ? OpenSSLError.drainQueue() : [])
         }
-        if rc == 1 { return .bytes(got) }
+        if rc == 1 {
+            traffic?.addReceived(got)
+            return .bytes(got)
+        }
         switch err {
         case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
             return .wouldBlock
@@ -271,6 +280,7 @@ public final class TLSConnection: ByteStream, @unchecked Sendable {
             }
             if rc == 1 {
                 offset += written
+                traffic?.addSent(written)
                 continue
             }
             switch err {

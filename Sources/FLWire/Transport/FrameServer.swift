@@ -35,6 +35,8 @@ public final class FrameServer: @unchecked Sendable {
     public let configuration: ServerConfiguration
     /// The port actually listened on.
     public let port: Int
+    /// Bytes its connections carried, both ways.
+    public let traffic = TrafficCounter()
     private let context: TLSContext
     private let handler: any FrameHandler
     private let logger: Logger
@@ -270,7 +272,7 @@ public final class FrameServer: @unchecked Sendable {
     /// One step of a pending handshake whose socket is ready; a finished one is admitted or refused.
     private func advance(_ entry: PendingHandshake, throttle: inout LogThrottle) {
         do {
-            guard try entry.advance(context: context) == .finished, let connection = entry.takeConnection() else { return }
+            guard try entry.advance(context: context, traffic: traffic) == .finished, let connection = entry.takeConnection() else { return }
             admit(connection, label: entry.label, throttle: &throttle)
         } catch {
             entry.discard()

@@ -44,10 +44,10 @@ final class PendingHandshake {
     }
 
     /// Takes the handshake as far as it goes without waiting.
-    func advance(context: TLSContext) throws -> TLSConnection.HandshakeProgress {
+    func advance(context: TLSContext, traffic: TrafficCounter? = nil) throws -> TLSConnection.HandshakeProgress {
         if connection == nil {
             closed = true  // the connection owns the descriptor from here on, also if making it fails
-            connection = try TLSConnection.serverSide(fd: fd, context: context, peerAddress: label)
+            connection = try TLSConnection.serverSide(fd: fd, context: context, peerAddress: label, traffic: traffic)
         }
         let progress = try connection!.advanceHandshake()
         switch progress {
