@@ -75,6 +75,12 @@ import FLWire
         #expect(throws: WireDecodingError.self) { _ = try EnvoyRegistration.decode(EnvoyRegistration(envoy: "a", shard: empty).encoded()) }
         empty.sampleShape = [0]
         #expect(throws: WireDecodingError.self) { _ = try EnvoyRegistration.decode(EnvoyRegistration(envoy: "a", shard: empty).encoded()) }
+        // A capacity of no collaborators, or more than an Envoy may claim.
+        for capacity in [0, -1, EnvoyRegistration.maximumCapacity + 1] {
+            #expect(throws: WireDecodingError.self) {
+                _ = try EnvoyRegistration.decode(EnvoyRegistration(envoy: "a", shard: Self.shard, capacity: capacity).encoded())
+            }
+        }
         // A negative or infinite wait.
         #expect(throws: WireDecodingError.self) {
             _ = try WorkRequest.decode(WorkRequest(experiment: "", launch: 0, state: .idle, maximumWaitSeconds: -1).encoded())

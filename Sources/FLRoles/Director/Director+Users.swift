@@ -41,7 +41,7 @@ extension Director {
             try? FileManager.default.removeItem(atPath: directory)  // left by a crash before the experiment was recorded
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             if !envoys.isEmpty {
-                try AtomicFile.write(JSONEncoder().encode(envoys), to: Director.requestedEnvoysPath(store, m.name))
+                try AtomicFile.write(JSONCoding.encoder().encode(envoys), to: Director.requestedEnvoysPath(store, m.name))
             }
             guard rename(upload, store.archivePath(of: m.name)) == 0 else {
                 throw FileError(path: store.archivePath(of: m.name), operation: "rename into place", errno: errno)
@@ -181,7 +181,7 @@ extension Director {
         var requested: [String: [String]] = [:]
         for x in experiments where x.status == .queued || x.status == .preparing {
             guard let data = FileManager.default.contents(atPath: requestedEnvoysPath(store, x.name)),
-                  let envoys = try? JSONDecoder().decode([String].self, from: data), !envoys.isEmpty else { continue }
+                  let envoys = try? JSONCoding.decoder().decode([String].self, from: data), !envoys.isEmpty else { continue }
             requested[x.name] = envoys
         }
         return requested
