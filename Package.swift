@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "FLTraining", targets: ["FLTraining"]),
         .library(name: "FLArchive", targets: ["FLArchive"]),
         .library(name: "FLPKI", targets: ["FLPKI"]),
+        .library(name: "FLPrivacy", targets: ["FLPrivacy"]),
         .library(name: "FLWire", targets: ["FLWire"]),
         .library(name: "FLRoles", targets: ["FLRoles"]),
     ],
@@ -37,10 +38,13 @@ let package = Package(
         .target(name: "FLArchive", dependencies: ["FLCore", "FLPKI"]),
         // Certificates, keys, the CA and its records, revocation lists, SHA-256: what SwiftFL takes from OpenSSL's crypto.
         .target(name: "FLPKI", dependencies: ["FLCore", "COpenSSL"]),
+        // Secure aggregation (masks, key agreement, secret sharing) and differential privacy (clipping,
+        // noise, the accountant): pure computations, no I/O; the roles run them over the wire.
+        .target(name: "FLPrivacy", dependencies: ["FLCore", "FLPKI", "COpenSSL"]),
         // Frames, messages, mutual TLS and the frame server and client.
         .target(name: "FLWire", dependencies: ["FLCore", "FLPKI", "COpenSSL", "CShims"]),
         // Aggregator, Collaborator, Director, Envoy.
-        .target(name: "FLRoles", dependencies: ["FLCore", "FLTraining", "FLArchive", "FLPKI", "FLWire"]),
+        .target(name: "FLRoles", dependencies: ["FLCore", "FLTraining", "FLArchive", "FLPKI", "FLPrivacy", "FLWire"]),
         // The `fx` command tree: argument parsing and commands, kept out of the executables so it is testable.
         .target(name: "FLCLI", dependencies: ["FLCore", "FLTraining", "FLArchive", "FLPKI", "FLWire", "FLRoles", "CBuildInfo"]),
         // Helpers shared by tests and benchmarks: temporary directories, PKI fixtures, child processes.
@@ -48,13 +52,14 @@ let package = Package(
         .executableTarget(name: "fx", dependencies: ["FLCLI"]),
         .executableTarget(name: "fx-aggregator", dependencies: ["FLCLI"]),
         .executableTarget(name: "fx-collaborator", dependencies: ["FLCLI"]),
-        .executableTarget(name: "fx-bench", dependencies: ["FLCore", "FLTraining", "FLArchive", "FLPKI", "FLWire", "FLRoles", "FLTesting"]),
+        .executableTarget(name: "fx-bench", dependencies: ["FLCore", "FLTraining", "FLArchive", "FLPKI", "FLPrivacy", "FLWire", "FLRoles", "FLTesting"]),
         // libFuzzer driver for the decoders (`make fuzz`); a plain build makes a replay-only tool.
         .executableTarget(name: "fx-fuzz", dependencies: ["FLCore", "FLArchive", "FLWire"]),
         .testTarget(name: "FLCoreTests", dependencies: ["FLCore", "FLTesting"]),
         .testTarget(name: "FLTrainingTests", dependencies: ["FLTraining", "FLTesting"]),
         .testTarget(name: "FLArchiveTests", dependencies: ["FLArchive", "FLPKI", "FLTesting"]),
         .testTarget(name: "FLPKITests", dependencies: ["FLPKI", "FLWire", "FLTesting"]),
+        .testTarget(name: "FLPrivacyTests", dependencies: ["FLPrivacy", "FLPKI", "FLTesting"]),
         .testTarget(name: "FLWireTests", dependencies: ["FLWire", "FLArchive", "FLTesting"]),
         .testTarget(name: "FLRolesTests", dependencies: ["FLRoles", "FLTesting"]),
         .testTarget(name: "FLCLITests", dependencies: ["FLCLI", "FLTesting"]),
