@@ -30,10 +30,11 @@ import FLCore
         (Ping(), ""),
         (CollaboratorHello(collaborator: "s1", experiment: "mnist"), "020000007331050000006d6e6973740100"),
         (AggregatorWelcome(experiment: "m", roundsToTrain: 10, currentRound: 2, layout: layout, wantsFeatureStatistics: true),
-         "010000006d0a000000000000000200000000000000020000000b000000636f6e762e77656967687403000000463332020000000300000000000000020000000000000001000000620300000046333201000000020000000000000001"),
+         // Two empty optionals (secure aggregation, distributed privacy) appended in issue 15.
+         "010000006d0a000000000000000200000000000000020000000b000000636f6e762e776569676874030000004633320200000003000000000000000200000000000000010000006203000000463332010000000200000000000000010000"),
         (TaskRequest(round: 3, maximumWaitSeconds: 30), "03000000000000000000000000003e40"),
         (TaskReply(status: .run, round: 3, tasks: ["train", "validate"], reason: "x"),
-         "0103000000000000000200000005000000747261696e0800000076616c69646174650100000078"),
+         "0103000000000000000200000005000000747261696e0800000076616c69646174650100000078" + "0000000000000000"),
         (ModelRequest(round: 7), "0700000000000000"),
         (ModelReply(round: 1, layout: layout),
          "0100000000000000020000000b000000636f6e762e776569676874030000004633320200000003000000000000000200000000000000010000006203000000463332010000000200000000000000"),
@@ -74,6 +75,22 @@ import FLCore
                                                          sketch: QuantileSketch(zeroCount: 1, positive: SketchBuckets(keys: [3], counts: [1])))],
                          refusal: ""), "020000007131010000000100000078010100000000000000000000000200000000000000000000000000f03f000000000000e03f03000000000000000000000002000000000000000000000000000000000000000101000000000000000100000003000000010000000100000000000000000000000000000000000000"),
     ]
+    /// Secure aggregation's messages (issue 15), and the fields the welcome and the task reply gained at their ends.
+    static let secureAggregationGolden: [(any WireMessage, String)] = [
+        (AggregatorWelcome(experiment: "m", roundsToTrain: 10, currentRound: 2, layout: layout, wantsFeatureStatistics: false,
+                           secureAggregation: SecureAggregationOffer(threshold: 3, clipRange: 0.5, bits: 24, uniformWeights: true, stageTimeout: 60),
+                           distributedPrivacy: DistributedPrivacyOffer(clipNorm: 1, noiseStandardDeviation: 0.25)), "010000006d0a000000000000000200000000000000020000000b000000636f6e762e77656967687403000000463332020000000300000000000000020000000000000001000000620300000046333201000000020000000000000000010300000000000000000000000000e03f1800000000000000010000000000004e4001000000000000f03f000000000000d03f"),
+        (TaskReply(status: .run, round: 3, tasks: ["train"], reason: "", attempt: 2), "0103000000000000000100000005000000747261696e000000000200000000000000"),
+        (SecAggKeys(round: 1, attempt: 2, encryptionKey: Array(0..<32), maskingKey: Array(32..<64)), "0100000000000000020000000000000020000000000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20000000202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"),
+        (SecAggRoster(round: 1, attempt: 0, advertisements: [SecAggAdvertisement(site: "a", encryptionKey: Array(repeating: 1, count: 32),
+                                                                                  maskingKey: Array(repeating: 2, count: 32))],
+                      weightCap: 40, weightScale: 50), "0100000000000000000000000000000001000000010000006120000000010101010101010101010101010101010101010101010101010101010101010120000000020202020202020202020202020202020202020202020202020202020202020228000000000000003200000000000000"),
+        (SecAggShares(round: 1, attempt: 0, envelopes: [SecAggEnvelope(from: "a", to: "b", ciphertext: [1, 2, 3], commitment: [4, 5])]), "01000000000000000000000000000000010000000100000061010000006203000000010203020000000405"),
+        (SecAggSharesReply(round: 1, attempt: 0, envelopes: [SecAggEnvelope(from: "b", to: "a", ciphertext: [6], commitment: [])]), "010000000000000000000000000000000100000001000000620100000061010000000600000000"),
+        (SecAggMaskedInput(round: 1, attempt: 1, task: "train", sampleCount: 90, metrics: ["loss": 0.5], count: 7), "0100000000000000010000000000000005000000747261696e5a0000000000000001000000040000006c6f7373000000000000e03f0700000000000000"),
+        (SecAggUnmask(round: 1, attempt: 1, survivors: ["a", "b"], dropped: ["c"]), "010000000000000001000000000000000200000001000000610100000062010000000100000063"),
+        (SecAggReveal(round: 1, attempt: 1, shares: [SecAggRevealedShare(owner: "c", kind: 2, share: [9, 8], salt: [7])]), "01000000000000000100000000000000010000000100000063020200000009080100000007"),
+    ]
     static let analyticsQuery = AnalyticsQuery(columns: ["x"], statistics: [.count, .histogram, .quantiles], groupBy: "label", histogramEdges: [0, 1],
                                                quantiles: [0.5], deadlineSeconds: 5)
 
@@ -98,10 +115,55 @@ import FLCore
         #expect(WorkRequest(experiment: "", launch: 0, state: .idle, maximumWaitSeconds: 1).handled.isEmpty)
     }
 
+    @Test(arguments: 0..<secureAggregationGolden.count)
+    func secureAggregationMessagesEncodeToTheRecordedBytes(index: Int) throws {
+        let (message, expected) = Self.secureAggregationGolden[index]
+        let bytes = message.encoded()
+        #expect(Self.hex(bytes) == expected, "\(type(of: message)) encodes to \(Self.hex(bytes))")
+        let decoded = try MessageRegistry.decode(type: type(of: message).type.rawValue, payload: bytes)
+        #expect(Self.equal(decoded, message), "\(type(of: message)) does not decode to the value encoded")
+    }
+
+    /// A welcome and a task reply from an aggregator before issue 15 read with secure aggregation
+    /// off and attempt 0 (the bytes above, recorded then).
+    @Test func olderAggregatorsMessagesStillRead() throws {
+        let welcome = try #require(try MessageRegistry.decode(type: AggregatorWelcome.type.rawValue, payload: Self.bytes(
+            "010000006d0a000000000000000200000000000000020000000b000000636f6e762e77656967687403000000463332020000000300000000000000020000000000000001000000620300000046333201000000020000000000000001")) as? AggregatorWelcome)
+        #expect(welcome.wantsFeatureStatistics && welcome.secureAggregation == nil && welcome.distributedPrivacy == nil)
+        let reply = try #require(try MessageRegistry.decode(type: TaskReply.type.rawValue, payload: Self.bytes(
+            "0103000000000000000200000005000000747261696e0800000076616c69646174650100000078")) as? TaskReply)
+        #expect(reply.tasks == ["train", "validate"] && reply.reason == "x" && reply.attempt == 0)
+    }
+
+    /// A stage message past its bounds is refused as malformed, naming the field.
+    @Test func secureAggregationMessagesOutsideTheirBoundsAreRefused() throws {
+        let cases: [(any WireMessage, String)] = [
+            (SecAggKeys(round: 1, attempt: 0, encryptionKey: Array(repeating: 1, count: 31), maskingKey: Array(repeating: 1, count: 32)), "encryptionKey"),
+            (SecAggKeys(round: 1, attempt: -1, encryptionKey: Array(repeating: 1, count: 32), maskingKey: Array(repeating: 1, count: 32)), "attempt"),
+            (SecAggRoster(round: 1, attempt: 0, advertisements: [], weightCap: 3, weightScale: 2), "weightCap"),
+            (SecAggShares(round: 1, attempt: 0, envelopes: [SecAggEnvelope(from: "a", to: "b", ciphertext: Array(repeating: 0, count: 4097), commitment: [])]),
+             "envelopes[0].ciphertext"),
+            (SecAggMaskedInput(round: 1, attempt: 0, task: "t", sampleCount: 1, metrics: [:], count: -1), "count"),
+            (SecAggReveal(round: 1, attempt: 0, shares: [SecAggRevealedShare(owner: "a", kind: 3, share: [], salt: [])]), "shares[0].kind"),
+        ]
+        for (message, field) in cases {
+            do {
+                _ = try MessageRegistry.decode(type: type(of: message).type.rawValue, payload: message.encoded())
+                Issue.record("\(type(of: message)) with a bad \(field) was decoded")
+            } catch let error as WireDecodingError {
+                #expect(error.field == field, "\(error)")
+            }
+        }
+    }
+
+    static func bytes(_ hex: String) -> [UInt8] {
+        stride(from: 0, to: hex.count, by: 2).map { UInt8(hex.dropFirst($0).prefix(2), radix: 16)! }
+    }
+
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
     @Test func everyMessageTypeHasAGoldenValue() {
-        let covered = Set(Self.golden.map { ObjectIdentifier(type(of: $0.0)) })
+        let covered = Set((Self.golden + Self.secureAggregationGolden).map { ObjectIdentifier(type(of: $0.0)) })
         for type in MessageRegistry.all {
             #expect(covered.contains(ObjectIdentifier(type)), "no golden value for \(type)")
         }

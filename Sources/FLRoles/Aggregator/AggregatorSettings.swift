@@ -112,6 +112,9 @@ public struct AggregatorSettings: Sendable {
     /// summed statistics: before the first round every site sends its count, sums and sums of squares,
     /// and the model's `preprocess.*` tensors get the result. Nil: no such phase.
     public var standardizationFeatures: Int?
+    /// Secure aggregation (the plan's `secure_aggregation`): the training updates are summed under
+    /// masks, stage by stage (`RoundMachine+SecureAggregation`). Nil: updates arrive in the clear.
+    public var secureAggregation: SecureAggregationPlan?
     public var paths: AggregatorPaths
     public var server: ServerConfiguration
 

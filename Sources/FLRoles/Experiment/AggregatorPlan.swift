@@ -46,6 +46,8 @@ public struct AggregatorPlan: Sendable {
     public var straggler: StragglerPolicy
     public var maximumSampleCount: Int
     public var concurrentUpdates: Int
+    /// `secure_aggregation` (nil: off).
+    public var secureAggregation: SecureAggregationPlan?
 
     init(_ plan: Plan, collaboratorCount: Int, tasks: [String: TaskDefinition], groups: [TaskGroup]) throws {
         let s = "aggregator.settings"
@@ -100,5 +102,6 @@ public struct AggregatorPlan: Sendable {
         maximumSampleCount = try plan.int("\(s).max_sample_count", default: 1_000_000_000)
         concurrentUpdates = try plan.int("\(s).concurrent_updates", default: 1)
         guard concurrentUpdates >= 1 else { throw PlanCheck.error(plan, "\(s).concurrent_updates", "expected at least 1") }
+        secureAggregation = try SecureAggregationPlan.read(plan, s, aggregation: aggregation, collaboratorCount: collaboratorCount)
     }
 }

@@ -34,13 +34,35 @@ public struct AggregatorWelcome: WireMessage {
     /// Whether the experiment waits for this site's feature statistics (`FeatureStatisticsReport`)
     /// before its first round: the sites standardize their features with the federation's.
     public var wantsFeatureStatistics: Bool
+    /// Secure aggregation's parameters when the plan turns it on: training results then go through
+    /// its stages (`SecAggKeys`…) instead of `TaskResultMessage`. Added at the end of the message
+    /// (issue 15): an older aggregator's welcome, without it, reads as nil.
+    public var secureAggregation: SecureAggregationOffer?
+    /// Distributed differential privacy's per-site clipping and noise, when the plan asks for it.
+    public var distributedPrivacy: DistributedPrivacyOffer?
 
-    public init(experiment: String, roundsToTrain: Int, currentRound: Int, layout: ModelLayout, wantsFeatureStatistics: Bool = false) {
+    public init(experiment: String, roundsToTrain: Int, currentRound: Int, layout: ModelLayout, wantsFeatureStatistics: Bool = false,
+                secureAggregation: SecureAggregationOffer? = nil, distributedPrivacy: DistributedPrivacyOffer? = nil) {
         self.experiment = experiment
         self.roundsToTrain = roundsToTrain
         self.currentRound = currentRound
         self.layout = layout
         self.wantsFeatureStatistics = wantsFeatureStatistics
+        self.secureAggregation = secureAggregation
+        self.distributedPrivacy = distributedPrivacy
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case experiment, roundsToTrain, currentRound, layout, wantsFeatureStatistics, secureAggregation, distributedPrivacy
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(experiment: try c.decode(String.self, forKey: .experiment), roundsToTrain: try c.decode(Int.self, forKey: .roundsToTrain),
+                  currentRound: try c.decode(Int.self, forKey: .currentRound), layout: try c.decode(ModelLayout.self, forKey: .layout),
+                  wantsFeatureStatistics: try c.decode(Bool.self, forKey: .wantsFeatureStatistics),
+                  secureAggregation: c.contains(.secureAggregation) ? try c.decode(SecureAggregationOffer?.self, forKey: .secureAggregation) : nil,
+                  distributedPrivacy: c.contains(.distributedPrivacy) ? try c.decode(DistributedPrivacyOffer?.self, forKey: .distributedPrivacy) : nil)
     }
 }
 
@@ -126,17 +148,33 @@ public struct TaskReply: WireMessage {
     public var tasks: [String]
     /// Why the experiment ended, when `status == .done` and it did not end normally.
     public var reason: String
+    /// Which attempt of `round` this is (the straggler policy retries a round): secure aggregation
+    /// binds its keys to it. Added at the end (issue 15): an older aggregator's reply reads as 0.
+    public var attempt: Int
 
-    public init(status: Status, round: Int, tasks: [String] = [], reason: String = "") {
+    public init(status: Status, round: Int, tasks: [String] = [], reason: String = "", attempt: Int = 0) {
         self.status = status
         self.round = round
         self.tasks = tasks
         self.reason = reason
+        self.attempt = attempt
+    }
+
+    private enum CodingKeys: String, CodingKey { case status, round, tasks, reason, attempt }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(status: try c.decode(Status.self, forKey: .status), round: try c.decode(Int.self, forKey: .round),
+                  tasks: try c.decode([String].self, forKey: .tasks), reason: try c.decode(String.self, forKey: .reason),
+                  attempt: c.contains(.attempt) ? try c.decode(Int.self, forKey: .attempt) : 0)
     }
 }
 
 extension TaskReply: WireChecked {
-    func check() throws(WireFieldError) { try WireFieldError.round(round, "round") }
+    func check() throws(WireFieldError) {
+        try WireFieldError.round(round, "round")
+        try WireFieldError.count(attempt, "attempt", limit: SecAggLimits.maximumAttempt)
+    }
 }
 
 /// Asks for the aggregated model of a round; answered by `ModelReply` with the tensors streamed.

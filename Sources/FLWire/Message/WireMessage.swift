@@ -54,7 +54,7 @@ public enum MessageRegistry {
         CollaboratorHello.self, AggregatorWelcome.self, TaskRequest.self, TaskReply.self,
         ModelRequest.self, ModelReply.self, TaskResultMessage.self,
         // New messages go last: the fuzz corpus picks a message type by its index here.
-    ] + directorMessages + [FeatureStatisticsReport.self] + analyticsMessages
+    ] + directorMessages + [FeatureStatisticsReport.self] + analyticsMessages + secureAggregationMessages
 
     static let types: [UInt16: any WireMessage.Type] = {
         var t: [UInt16: any WireMessage.Type] = [:]
