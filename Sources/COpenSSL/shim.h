@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/kdf.h>
 #include <openssl/bio.h>
 
 // Macros and variadic functions that Swift cannot import, as plain functions.

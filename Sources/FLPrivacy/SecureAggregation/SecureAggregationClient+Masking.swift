@@ -1,0 +1,97 @@
+extension SecureAggregationClient {
+    /// Stage 2. `received`: envelopes addressed to us from U2 (the members whose shares went out; U2 ⊆ U1,
+    /// |U2| ≥ threshold); `encoded`: our vector from `SecureAggregationEncoding.encode`.
+    /// Returns y = x + PRG(b) + Σ_{j∈U2, j≠me} ±PRG(s_me,j) mod 2^bits (+ when me < j by name).
+    public mutating func maskInput(_ encoded: [UInt32], received: [ShareEnvelope]) throws(SecureAggregationError) -> [UInt32] {
+        try SecureAggregationError.during(.maskInput) { () throws(SecureAggregationError) in
+            try expect(.sharedKeys, "maskInput")
+            let opened = try open(received)
+            let members = (opened.keys + [site]).sorted()
+            guard members.count >= parameters.threshold else {
+                let missing = Set(roster.keys).subtracting(members).sorted()
+                throw SecureAggregationError(kind: .belowThreshold, sites: missing,
+                                             message: "\(members.count) sites shared keys, \(parameters.threshold) needed")
+            }
+            var masked = encoded
+            try masked.withUnsafeMutableBufferPointer { (values) throws(SecureAggregationError) in
+                try MaskGenerator(seed: ProtocolKeys.selfMaskSeed(selfMaskSeed, round: round, owner: site)).add(into: values)
+                for peer in members where peer != site {
+                    let seed = try ProtocolKeys.pairwiseSeed(maskingPair, peer: roster[peer]!.maskingKey, round: round, between: site, and: peer)
+                    let generator = try MaskGenerator(seed: seed)
+                    // The smaller name adds, the larger subtracts: in the sum every pair cancels.
+                    if site < peer { try generator.add(into: values) } else { try generator.subtract(from: values) }
+                }
+                ProtocolKeys.reduce(values, bits: parameters.bits)
+            }
+            held = opened
+            self.members = members
+            stage = .masked
+            return masked
+        }
+    }
+
+    /// Opens every envelope, checking that it is addressed to us from another U1 member, only once,
+    /// that it authenticates under the pair's key with the round bound in, and that its shares
+    /// match the commitments the server will hold us to.
+    private func open(_ received: [ShareEnvelope]) throws(SecureAggregationError) -> [String: EnvelopePayload] {
+        let misaddressed = received.filter { $0.to != site || $0.from == site || roster[$0.from] == nil }
+        guard misaddressed.isEmpty else {
+            throw violation("envelopes not addressed to \(site) from another member of the roster", sites: misaddressed.map(\.from))
+        }
+        let repeated = Self.repeated(received.map(\.from))
+        guard repeated.isEmpty else { throw violation("more than one envelope from the same site", sites: repeated) }
+        let position = roster.keys.sorted().firstIndex(of: site)! + 1
+        let chunks = ShamirSecretSharing(threshold: parameters.threshold).chunks
+        var opened: [String: EnvelopePayload] = [:]
+        for envelope in received {
+            let key = try ProtocolKeys.envelopeKey(encryptionPair, peer: roster[envelope.from]!.encryptionKey, round: round, from: envelope.from, to: site)
+            let aad = ProtocolKeys.envelopeAAD(round: round, from: envelope.from, to: site, commitment: envelope.commitment)
+            let plaintext: [UInt8]
+            do {
+                plaintext = try AESGCM.open(envelope.ciphertext, key: key, aad: aad)
+            } catch {
+                throw SecureAggregationError.crypto("the envelope from \(envelope.from) does not open (altered, or from another round)", sites: [envelope.from])
+            }
+            guard let payload = EnvelopePayload(bytes: plaintext),
+                  let seedShare = ShamirShare(bytes: payload.selfMaskShare, chunks: chunks),
+                  let keyShare = ShamirShare(bytes: payload.maskingKeyShare, chunks: chunks),
+                  seedShare.x == UInt64(position), keyShare.x == UInt64(position),
+                  envelope.commitment.count == ProtocolKeys.commitmentCount,
+                  envelope.commitment.prefix(2 * ShareCommitment.digestCount).elementsEqual(payload.commitments)
+            else { throw violation("the shares from \(envelope.from) are malformed or do not match their commitments", sites: [envelope.from]) }
+            opened[envelope.from] = payload
+        }
+        return opened
+    }
+
+    /// Stage 3. The server's claim: survivors (sent masked input) and dropped (in U2, did not). Refuses
+    /// overlapping sets, sets that are not a partition of U2, fewer survivors than threshold, or us not
+    /// a survivor. Returns shares of b for each survivor, of s_sk for each dropped (never both for one site).
+    public func reveal(survivors: [String], dropped: [String]) throws(SecureAggregationError) -> [RevealedShare] {
+        try SecureAggregationError.during(.reveal) { () throws(SecureAggregationError) in
+            try expect(.masked, "reveal")
+            let repeated = Self.repeated(survivors) + Self.repeated(dropped)
+            guard repeated.isEmpty else { throw violation("the survivors or the dropped name a site twice", sites: repeated) }
+            let overlap = Set(survivors).intersection(dropped)
+            guard overlap.isEmpty else { throw violation("sites claimed both to survive and to have dropped", sites: Array(overlap)) }
+            let claimed = Set(survivors).union(dropped)
+            let stray = claimed.symmetricDifference(members)
+            guard stray.isEmpty else { throw violation("survivors and dropped are not a partition of the sites that shared keys", sites: Array(stray)) }
+            guard survivors.count >= parameters.threshold else {
+                throw SecureAggregationError(kind: .belowThreshold, sites: dropped,
+                                             message: "\(survivors.count) survivors, \(parameters.threshold) needed")
+            }
+            guard survivors.contains(site) else { throw violation("this site sent its masked input but is not among the survivors", sites: [site]) }
+            var shares: [RevealedShare] = []
+            for owner in survivors.sorted() {
+                let payload = owner == site ? ownShares! : held[owner]!
+                shares.append(RevealedShare(owner: owner, kind: .selfMaskSeed, share: payload.selfMaskShare, salt: payload.selfMaskSalt))
+            }
+            for owner in dropped.sorted() {
+                let payload = held[owner]!
+                shares.append(RevealedShare(owner: owner, kind: .maskingKey, share: payload.maskingKeyShare, salt: payload.maskingKeySalt))
+            }
+            return shares
+        }
+    }
+}

@@ -1,0 +1,117 @@
+/// One site's side of one round of SecAgg (Bonawitz et al., CCS 2017) on the complete graph.
+/// Stages must be called in order; each checks what the server sent.
+///
+/// Fresh key pairs are made for every instance (round and attempt), so nothing learnt in one
+/// round (a dropped site's masking key, say) unmasks another. The server is trusted to relay
+/// messages but not to see inputs: it learns only the sum of at least `threshold` inputs, as long
+/// as it tells every site the same survivors (the malicious-server consistency round, with
+/// signatures, is not part of this protocol).
+public struct SecureAggregationClient: Sendable {
+    enum Stage: Sendable { case advertised, sharedKeys, masked }
+
+    public let site: String
+    public let round: SecureAggregationRound
+    public let parameters: SecureAggregationParameters
+    let encryptionPair: X25519KeyPair
+    let maskingPair: X25519KeyPair
+    /// b: the seed of this site's self mask.
+    let selfMaskSeed: [UInt8]
+    var stage = Stage.advertised
+    /// U1 by name.
+    var roster: [String: KeyAdvertisement] = [:]
+    /// This site's own shares of its own secrets (it reveals its share of b itself).
+    var ownShares: EnvelopePayload?
+    /// Shares of the other U2 members' secrets, by owner.
+    var held: [String: EnvelopePayload] = [:]
+    /// U2, sorted.
+    var members: [String] = []
+
+    public init(site: String, round: SecureAggregationRound, parameters: SecureAggregationParameters) throws(SecureAggregationError) {
+        if let problem = parameters.problem { throw SecureAggregationError(kind: .protocolViolation, message: problem, stage: .setup) }
+        guard !site.isEmpty else { throw SecureAggregationError(kind: .protocolViolation, message: "a site needs a name", stage: .setup) }
+        self.site = site
+        self.round = round
+        self.parameters = parameters
+        (encryptionPair, maskingPair, selfMaskSeed) = try SecureAggregationError.during(.setup) { () throws(SecureAggregationError) in
+            (try X25519KeyPair.generate(), try X25519KeyPair.generate(), try SecureRandom.bytes(32))
+        }
+    }
+
+    public var advertisement: KeyAdvertisement {
+        KeyAdvertisement(site: site, encryptionKey: encryptionPair.publicKey, maskingKey: maskingPair.publicKey)
+    }
+
+    /// Stage 1. `roster`: the advertisements the server collected (U1, ours included, unchanged).
+    /// Refuses fewer than `threshold`, duplicates, or our own keys altered. Returns one envelope per other member.
+    public mutating func shareKeys(roster: [KeyAdvertisement]) throws(SecureAggregationError) -> [ShareEnvelope] {
+        try SecureAggregationError.during(.shareKeys) { () throws(SecureAggregationError) in
+            try expect(.advertised, "shareKeys")
+            try check(roster)
+            let sorted = roster.sorted { $0.site < $1.site }
+            let sharing = ShamirSecretSharing(threshold: parameters.threshold)
+            let seedShares = try sharing.split(selfMaskSeed, count: sorted.count)
+            let keyShares = try sharing.split(maskingPair.privateKey, count: sorted.count)
+            var payloads: [EnvelopePayload] = []
+            for i in sorted.indices {
+                payloads.append(EnvelopePayload(
+                    selfMaskShare: seedShares[i].bytes, selfMaskSalt: try SecureRandom.bytes(ShareCommitment.saltCount),
+                    maskingKeyShare: keyShares[i].bytes, maskingKeySalt: try SecureRandom.bytes(ShareCommitment.saltCount)))
+            }
+            let me = sorted.firstIndex { $0.site == site }!
+            let own = payloads[me]
+            let ownCommitment = ShareCommitment.commit(share: own.selfMaskShare, salt: own.selfMaskSalt)
+            var envelopes: [ShareEnvelope] = []
+            for (peer, payload) in zip(sorted, payloads) where peer.site != site {
+                let commitment = payload.commitments + ownCommitment
+                let key = try ProtocolKeys.envelopeKey(encryptionPair, peer: peer.encryptionKey, round: round, from: site, to: peer.site)
+                let aad = ProtocolKeys.envelopeAAD(round: round, from: site, to: peer.site, commitment: commitment)
+                let sealed = try AESGCM.seal(payload.bytes, key: key, aad: aad)
+                envelopes.append(ShareEnvelope(from: site, to: peer.site, ciphertext: sealed, commitment: commitment))
+            }
+            self.roster = Dictionary(uniqueKeysWithValues: roster.map { ($0.site, $0) })
+            ownShares = own
+            stage = .sharedKeys
+            return envelopes
+        }
+    }
+
+    /// Refuses a roster with malformed or repeated entries, one without this site's advertisement
+    /// as sent, one where two sites share a key, or one smaller than the threshold.
+    private func check(_ roster: [KeyAdvertisement]) throws(SecureAggregationError) {
+        for advertisement in roster {
+            if let problem = advertisement.problem { throw violation(problem, sites: [advertisement.site]) }
+        }
+        let repeated = Self.repeated(roster.map(\.site))
+        guard repeated.isEmpty else { throw violation("the roster names sites more than once", sites: repeated) }
+        guard let mine = roster.first(where: { $0.site == site }) else { throw violation("the roster leaves this site out", sites: [site]) }
+        guard mine == advertisement else { throw violation("the roster alters this site's keys", sites: [site]) }
+        // A key shown under two names would let one site's mask stand for another's.
+        var owners: [[UInt8]: String] = [:]
+        for advertisement in roster {
+            for key in [advertisement.encryptionKey, advertisement.maskingKey] {
+                if let other = owners.updateValue(advertisement.site, forKey: key), other != advertisement.site {
+                    throw violation("two sites advertised the same key", sites: [other, advertisement.site])
+                }
+            }
+        }
+        guard roster.count >= parameters.threshold else {
+            throw SecureAggregationError(kind: .belowThreshold, sites: roster.map(\.site),
+                                         message: "\(roster.count) sites advertised keys, \(parameters.threshold) needed")
+        }
+    }
+
+    func expect(_ expected: Stage, _ call: String) throws(SecureAggregationError) {
+        guard stage == expected else { throw violation("\(call) called out of order (the client is past stage \(stage))", sites: [site]) }
+    }
+
+    func violation(_ message: String, sites: [String]) -> SecureAggregationError {
+        SecureAggregationError(kind: .protocolViolation, sites: sites, message: message)
+    }
+
+    /// The names that occur more than once in `names`, sorted.
+    static func repeated(_ names: [String]) -> [String] {
+        var seen = Set<String>(), twice = Set<String>()
+        for name in names where !seen.insert(name).inserted { twice.insert(name) }
+        return twice.sorted()
+    }
+}

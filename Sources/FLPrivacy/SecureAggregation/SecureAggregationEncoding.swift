@@ -1,0 +1,71 @@
+/// Weighted, clipped, stochastically rounded fixed point in Z_{2^bits}. `cohortSize` sites may be
+/// summed without wrapping: each value lies in 0...L with L = floor((2^bits − 1) / cohortSize).
+///
+/// A value v with weight factor f becomes (f·clip(v) + c)·L/(2c) rounded up or down at random in
+/// proportion to the remainder (unbiased: its expectation is the exact value), so c is an offset
+/// every site adds and `decode` removes once per contributor. The rounding error of one site is
+/// under one step, 2c/L, per coordinate; a sum of n sites is off by less than n steps.
+public struct SecureAggregationEncoding: Sendable {
+    public let parameters: SecureAggregationParameters
+    public let cohortSize: Int
+    /// L: the largest integer one site's value encodes to.
+    public let levels: UInt32
+
+    public init(parameters: SecureAggregationParameters, cohortSize: Int) {
+        self.parameters = parameters
+        self.cohortSize = max(cohortSize, 1)
+        levels = UInt32((UInt64(1) << UInt64(parameters.bits) - 1) / UInt64(self.cohortSize))
+    }
+
+    /// One quantization step in the units of the values: 2c/L.
+    public var step: Double { 2 * parameters.clipRange / Double(levels) }
+
+    /// The most a decoded sum of `contributors` encodings can be off from Σ f·clip(v), per
+    /// coordinate, before the final conversion to Float: each site's stochastic rounding moves its
+    /// value by less than one step.
+    public func quantizationBound(contributors: Int) -> Double {
+        Double(contributors) * step
+    }
+
+    /// values.count + 1 integers: f·clip(v, ±clipRange) for each value, then f (weight factor in [0, 1]) last.
+    /// A NaN value counts as 0; a weight factor outside [0, 1] is clamped into it.
+    public func encode(_ values: UnsafeBufferPointer<Float>, weightFactor: Double, using generator: inout some RandomNumberGenerator) -> [UInt32] {
+        let f = weightFactor.isNaN ? 0 : min(max(weightFactor, 0), 1)
+        let c = parameters.clipRange
+        let scale = Double(levels) / (2 * c)
+        var out = [UInt32](repeating: 0, count: values.count + 1)
+        out.withUnsafeMutableBufferPointer { encoded in
+            for i in 0..<values.count {
+                let v = Double(values[i])
+                let clipped = v.isNaN ? 0 : min(max(v, -c), c)
+                encoded[i] = round((f * clipped + c) * scale, using: &generator)
+            }
+            encoded[values.count] = round(f * Double(levels), using: &generator)
+        }
+        return out
+    }
+
+    /// From the sum of `contributors` encoded vectors: Σ f·v for each value, and Σ f.
+    public func decode(_ sum: [UInt32], contributors: Int) -> (values: [Float], weightSum: Double) {
+        guard let last = sum.last else { return ([], 0) }
+        let c = parameters.clipRange
+        let step = self.step
+        let offset = Double(contributors) * c
+        var values = [Float](repeating: 0, count: sum.count - 1)
+        values.withUnsafeMutableBufferPointer { out in
+            sum.withUnsafeBufferPointer { encoded in
+                for i in 0..<out.count { out[i] = Float(Double(encoded[i]) * step - offset) }
+            }
+        }
+        return (values, Double(last) / Double(levels))
+    }
+
+    /// `x` (in 0...L) rounded down or up, up with probability equal to its fractional part.
+    @inline(__always)
+    private func round(_ x: Double, using generator: inout some RandomNumberGenerator) -> UInt32 {
+        let low = x.rounded(.down)
+        let uniform = Double(generator.next() >> 11) * 0x1p-53
+        let rounded = uniform < x - low ? low + 1 : low
+        return UInt32(min(max(rounded, 0), Double(levels)))
+    }
+}

@@ -1,0 +1,95 @@
+extension SecureAggregationServer {
+    /// A survivor's shares: one of b for each survivor, one of s_sk for each dropped site, nothing else.
+    public mutating func receiveReveal(_ shares: [RevealedShare], from: String) throws(SecureAggregationError) {
+        try check(.revealing, from: from, in: survivors, first: reveals[from] == nil, .reveal)
+        let asked = Set(survivors.map { Wanted(owner: $0, kind: .selfMaskSeed) } + dropped.map { Wanted(owner: $0, kind: .maskingKey) })
+        let given = shares.map { Wanted(owner: $0.owner, kind: $0.kind) }
+        guard given.count == asked.count, Set(given) == asked else {
+            throw violation(.reveal, "\(from) did not reveal exactly one share of b per survivor and of s_sk per dropped site", [from])
+        }
+        reveals[from] = shares
+    }
+
+    /// How many survivors have revealed their shares.
+    public var revealsReceived: Int { reveals.count }
+
+    /// Ends stage 3: checks each revealed share against its commitment (a failing share names its
+    /// revealer in `badShares` and is not used), reconstructs b for survivors and s_sk for dropped
+    /// (needs `threshold` good shares of each; else .belowThreshold or .badShare naming the sites),
+    /// checks a reconstructed s_sk against the advertised s_pk, removes every mask.
+    public mutating func unmask() throws(SecureAggregationError) -> UnmaskedSum {
+        try check(.revealing, .unmask)
+        try require(reveals.keys.sorted(), of: survivors, "revealed their shares", .unmask)
+        return try SecureAggregationError.during(.unmask) { () throws(SecureAggregationError) in
+            var bad = Set<String>()
+            var seeds: [String: [UInt8]] = [:]
+            var keys: [String: X25519KeyPair] = [:]
+            for owner in survivors { seeds[owner] = try reconstruct(owner, .selfMaskSeed, bad: &bad) }
+            for owner in dropped {
+                let pair = try X25519KeyPair(privateKey: reconstruct(owner, .maskingKey, bad: &bad))
+                guard pair.publicKey == advertisements[owner]!.maskingKey else {
+                    throw SecureAggregationError.crypto("the masking key rebuilt for \(owner) does not match the one it advertised", sites: [owner])
+                }
+                keys[owner] = pair
+            }
+            var total = sum
+            try total.withUnsafeMutableBufferPointer { (values) throws(SecureAggregationError) in
+                for owner in survivors {
+                    try MaskGenerator(seed: ProtocolKeys.selfMaskSeed(seeds[owner]!, round: round, owner: owner)).subtract(from: values)
+                }
+                for gone in dropped {
+                    for owner in survivors {
+                        let seed = try ProtocolKeys.pairwiseSeed(keys[gone]!, peer: advertisements[owner]!.maskingKey, round: round, between: gone, and: owner)
+                        // The survivor added this mask when its name is the smaller one, and subtracted it otherwise.
+                        let generator = try MaskGenerator(seed: seed)
+                        if owner < gone { try generator.subtract(from: values) } else { try generator.add(into: values) }
+                    }
+                }
+                ProtocolKeys.reduce(values, bits: parameters.bits)
+            }
+            sum = []
+            stage = .done
+            return UnmaskedSum(sum: total, contributors: survivors, badShares: bad.sorted())
+        }
+    }
+
+    /// `owner`'s secret of `kind` from the revealed shares that open their commitments; a revealer
+    /// whose share does not is added to `bad`.
+    private func reconstruct(_ owner: String, _ kind: RevealedShare.Kind, bad: inout Set<String>) throws(SecureAggregationError) -> [UInt8] {
+        let sharing = ShamirSecretSharing(threshold: parameters.threshold)
+        var good: [ShamirShare] = []
+        var failed: [String] = []
+        for revealer in reveals.keys.sorted() {
+            guard let revealed = reveals[revealer]!.first(where: { $0.owner == owner && $0.kind == kind }) else { continue }
+            let position = UInt64(keyHolders.firstIndex(of: revealer)! + 1)
+            if ShareCommitment.opens(commitment(owner, kind, revealer), share: revealed.share, salt: revealed.salt),
+               let share = ShamirShare(bytes: revealed.share, chunks: sharing.chunks), share.x == position {
+                good.append(share)
+            } else {
+                failed.append(revealer)
+            }
+        }
+        bad.formUnion(failed)
+        guard good.count >= parameters.threshold else {
+            let what = kind == .selfMaskSeed ? "self-mask seed" : "masking key"
+            let message = "\(good.count) good shares of \(owner)'s \(what), \(parameters.threshold) needed"
+            if failed.isEmpty { throw SecureAggregationError(kind: .belowThreshold, sites: [owner], message: message) }
+            throw SecureAggregationError(kind: .badShare, sites: failed, message: message + "; the others failed their commitments")
+        }
+        return try sharing.combine(good)
+    }
+
+    /// The commitment `owner` made to the share of `kind` it gave `holder`.
+    private func commitment(_ owner: String, _ kind: RevealedShare.Kind, _ holder: String) -> ArraySlice<UInt8> {
+        let digest = ShareCommitment.digestCount
+        if owner == holder { return envelopes[owner]!.values.first!.commitment.suffix(digest) }
+        let commitment = envelopes[owner]![holder]!.commitment
+        return kind == .selfMaskSeed ? commitment[0..<digest] : commitment[digest..<(2 * digest)]
+    }
+}
+
+/// One share a reveal must hold.
+private struct Wanted: Hashable {
+    var owner: String
+    var kind: RevealedShare.Kind
+}
