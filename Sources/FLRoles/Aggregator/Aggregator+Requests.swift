@@ -33,6 +33,7 @@ extension Aggregator {
         case let report as FeatureStatisticsReport:
             handleFeatureStatistics(report, request)
         default:
+            if handleSecureAggregation(request) { return }
             logger.warning("refused \(type(of: request.message)) from \(peer): not a collaborator request", ["peer": peer.name])
             request.responder.fail(.badRequest, "\(type(of: request.message)) is not something an aggregator answers")
         }
@@ -56,7 +57,8 @@ extension Aggregator {
         }
         let (round, wantsStatistics) = machine.withLock { ($0.round, $0.phase == .statistics) }
         request.responder.reply(AggregatorWelcome(experiment: settings.experiment, roundsToTrain: settings.roundsToTrain, currentRound: round,
-                                                  layout: layout, wantsFeatureStatistics: wantsStatistics))
+                                                  layout: layout, wantsFeatureStatistics: wantsStatistics,
+                                                  secureAggregation: secureAggregationOffer))
     }
 
     private func handleModelRequest(_ ask: ModelRequest, _ request: Request) {

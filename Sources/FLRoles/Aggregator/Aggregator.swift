@@ -162,6 +162,10 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
                 machine.withLock { _ = $0.toldDone.insert(responder.peer.name) }
                 peersChanged.signal()
             }
+        case let .stageReply(responder, message):
+            responder.post(message)
+        case let .secureAggregationTimer(round, attempt, stage, seconds):
+            timers.asyncAfter(deadline: .now() + seconds) { [self] in mutate { $0.secureAggregationTimedOut(round: round, attempt: attempt, stage: stage) } }
         case let .expireRequest(token, seconds):
             timers.asyncAfter(deadline: .now() + seconds) { [self] in mutate { $0.expire(token) } }
         case let .roundTimer(round, attempt, seconds):

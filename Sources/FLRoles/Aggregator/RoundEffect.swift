@@ -7,6 +7,10 @@ import FLWire
 enum RoundEffect<Waiter> {
     /// Answer a held or current request for tasks.
     case reply(Waiter, TaskReply)
+    /// Answer a held secure aggregation stage request (its reply, or an `ErrorReply`).
+    case stageReply(Waiter, any WireMessage)
+    /// After `seconds`, `secureAggregationTimedOut(round:attempt:stage:)`.
+    case secureAggregationTimer(round: Int, attempt: Int, stage: SecureAggregationStage, after: Double)
     case log(LogLevel, String, [String: String])
     case event(AggregatorEvent)
     case metrics([MetricRecord])
@@ -38,7 +42,7 @@ extension RoundEffect {
     /// events, metrics, saves, the outcome); replies and timers need not.
     var keepsOrder: Bool {
         switch self {
-        case .reply, .expireRequest, .roundTimer, .statisticsTimer: false
+        case .reply, .stageReply, .expireRequest, .roundTimer, .statisticsTimer, .secureAggregationTimer: false
         case .log, .event, .metrics, .save, .loadBestModel, .finished: true
         }
     }

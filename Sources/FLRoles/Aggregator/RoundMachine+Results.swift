@@ -27,6 +27,9 @@ extension RoundMachine {
                 : "task '\(result.task)' is not assigned to '\(name)' in round \(result.round)")
         }
         let definition = settings.tasks[result.task] ?? TaskDefinition(name: result.task, function: .validate)
+        if definition.function == .train, secureSession != nil {
+            return .refuse(.rejected, "secure aggregation is on: a training result goes through its stages (SecAggKeys…), not in the clear")
+        }
         guard result.sampleCount > 0 else { return .exclude("sample count is \(result.sampleCount); it must be positive") }
         guard result.sampleCount <= settings.maximumSampleCount else {
             return .exclude("sample count \(result.sampleCount) exceeds the plausible maximum \(settings.maximumSampleCount)")

@@ -52,9 +52,10 @@ extension RoundMachine {
         // Wake everyone already waiting for this round.
         let assigned = assignments
         for (request, tasks) in held.take(answering: { assigned[$0.collaborator] }) {
-            emit(.reply(request.waiter, TaskReply(status: .run, round: round, tasks: tasks)))
+            emit(.reply(request.waiter, TaskReply(status: .run, round: round, tasks: tasks, attempt: attempt)))
         }
         if let timeout = settings.straggler.roundTimeout { emit(.roundTimer(round: round, attempt: attempt, after: timeout)) }
+        beginSecureAggregation()
     }
 
     private var requiredReports: Int { settings.straggler.minimumReporting.required(of: assignments.count) }
@@ -65,7 +66,8 @@ extension RoundMachine {
         guard phase.collectsResults, settings.straggler.roundTimeout != nil, !assignments.isEmpty else { return }
         guard completed.count >= requiredReports else { return }
         let missing = assignments.keys.filter { !completed.contains($0) }
-        guard !missing.isEmpty, missing.allSatisfy({ (connected[$0] ?? 0) <= 0 }) else { return }
+        // A site left out of the attempt's secure aggregation cannot report its training any more either.
+        guard !missing.isEmpty, missing.allSatisfy({ (connected[$0] ?? 0) <= 0 || isShutOutOfSecureAggregation($0) }) else { return }
         log(.info, "round \(round): closing without \(missing.sorted().joined(separator: ", ")) (disconnected)")
         closeRound()
     }
@@ -73,6 +75,7 @@ extension RoundMachine {
     /// The timer of round `round`'s attempt `attempt` fired: the straggler policy decides.
     mutating func roundTimedOut(round: Int, attempt: Int) {
         guard phase.collectsResults, self.round == round, self.attempt == attempt else { return }
+        if secureAggregationTakesRoundTimeout() { return }
         let required = requiredReports
         let missing = assignments.keys.filter { !completed.contains($0) }.sorted()
         if completed.count >= required {
@@ -218,6 +221,7 @@ extension RoundMachine {
     mutating func finish(succeeded: Bool, reason: String) {
         guard outcome == nil else { return }
         phase = .done
+        abandonSecureAggregation(succeeded ? "the experiment is over" : reason)
         let outcome = AggregatorOutcome(succeeded: succeeded, reason: reason, roundsCompleted: roundsCompleted,
                                         bestValue: bestValue, finalMetrics: lastMetrics)
         self.outcome = outcome

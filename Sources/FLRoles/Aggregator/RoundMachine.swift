@@ -82,6 +82,8 @@ struct RoundMachine<Waiter> {
     var departed: [String: String] = [:]
     /// Those that departed during the current round, counted as missing from it.
     var departedThisRound: Set<String> = []
+    /// The current attempt's secure aggregation, when the plan turns it on (`RoundMachine+SecureAggregation`).
+    var secureSession: SecureAggregationSession<Waiter>?
     private var effects: [RoundEffect<Waiter>] = []
 
     /// A machine before its first round, or resuming from `checkpoint` (already checked against the
@@ -145,6 +147,7 @@ struct RoundMachine<Waiter> {
     mutating func disconnect(_ name: String, isItsWaiter: (Waiter) -> Bool) {
         connected[name, default: 1] -= 1
         held.removeAll { $0.collaborator == name && isItsWaiter($0.waiter) }
+        if connected[name, default: 0] <= 0 { secureAggregationLost(name) }
         closeIfOnlyAbsentRemain()
     }
 
@@ -165,7 +168,7 @@ struct RoundMachine<Waiter> {
             log(.info, "\(name), which had departed (\(reason)), asked for tasks again: it takes part from the next round", ["peer": name])
         }
         if phase.collectsResults, let tasks = pending[name], !tasks.isEmpty {
-            return emit(.reply(waiter, TaskReply(status: .run, round: round, tasks: tasks)))
+            return emit(.reply(waiter, TaskReply(status: .run, round: round, tasks: tasks, attempt: attempt)))
         }
         if wait <= 0 { return emit(.reply(waiter, TaskReply(status: .wait, round: round))) }
         let token = held.hold(HeldTaskRequest(collaborator: name, waiter: waiter))
@@ -189,6 +192,7 @@ struct RoundMachine<Waiter> {
     mutating func depart(_ name: String, reason: String) {
         guard phase != .done, settings.collaborators.contains(name), departed[name] == nil else { return }
         departed[name] = reason
+        defer { secureAggregationLost(name) }
         if phase == .statistics {
             log(.warning, "\(name) departed (\(reason)) before sending its feature statistics", ["peer": name])
             return completeStatisticsIfAllIn()

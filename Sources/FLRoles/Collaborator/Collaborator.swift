@@ -72,8 +72,8 @@ public struct CollaboratorError: Error, Sendable, CustomStringConvertible {
 /// with backoff and carries on from the aggregator's current round.
 public final class Collaborator: Sendable {
     public let settings: CollaboratorSettings
-    private let runner: any TaskRunner
-    private let logger: Logger
+    let runner: any TaskRunner
+    let logger: Logger
     private let context: TLSContext
 
     public init(settings: CollaboratorSettings, runner: any TaskRunner, logger: Logger) throws {
@@ -93,8 +93,9 @@ public final class Collaborator: Sendable {
             logger.info("aggregator not reachable (\(reason)); retrying in \(String(format: "%.1f", delay)) s")
         }) { () throws -> ReconnectStep<CollaboratorOutcome> in
             let client: FrameClient
+            let secureAggregation: SecureAggregationOffer?
             do {
-                client = try connect()
+                (client, secureAggregation) = try connect()
                 unreachableSince = nil
             } catch let error as CollaboratorError {
                 throw error
@@ -114,7 +115,7 @@ public final class Collaborator: Sendable {
             }
             defer { client.close() }
             do {
-                return .finished(try work(client, tasksRun: &tasksRun))
+                return .finished(try work(client, secureAggregation: secureAggregation, tasksRun: &tasksRun))
             } catch let error as CollaboratorError {
                 throw error
             } catch let error as ErrorReply where Collaborator.isRefusal(error) {
@@ -135,7 +136,8 @@ public final class Collaborator: Sendable {
         [.notAllowed, .notFound, .badRequest, .unknownPeer].contains(error.code)
     }
 
-    private func connect() throws -> FrameClient {
+    /// The connection, and what the welcome said about secure aggregation.
+    private func connect() throws -> (FrameClient, SecureAggregationOffer?) {
         let client = try FrameClient.connect(to: settings.aggregator, expecting: ExpectedPeer(name: settings.aggregatorName, role: .aggregator),
                                              context: context, limits: settings.limits, timeout: settings.connectTimeout,
                                              idleTimeout: settings.idleTimeout)
@@ -149,7 +151,10 @@ public final class Collaborator: Sendable {
         }
         logger.info("joined experiment '\(welcome.experiment)' at round \(welcome.currentRound) of \(welcome.roundsToTrain)")
         if welcome.wantsFeatureStatistics { try sendFeatureStatistics(client) }
-        return client
+        if let offer = welcome.secureAggregation {
+            logger.info("updates go masked (secure aggregation, threshold \(offer.threshold), \(offer.bits) bits)")
+        }
+        return (client, welcome.secureAggregation)
     }
 
     /// This site's share of the federation's standardizer: the count, sums and sums of squares of its
@@ -175,7 +180,7 @@ public final class Collaborator: Sendable {
         }
     }
 
-    private func work(_ client: FrameClient, tasksRun: inout Int) throws -> CollaboratorOutcome {
+    private func work(_ client: FrameClient, secureAggregation: SecureAggregationOffer?, tasksRun: inout Int) throws -> CollaboratorOutcome {
         var nextRound = 0
         while true {
             let ask = TaskRequest(round: nextRound, maximumWaitSeconds: settings.longPollSeconds)
@@ -192,13 +197,19 @@ public final class Collaborator: Sendable {
                 logger.warning("experiment ended: \(tasks.reason)")
                 return CollaboratorOutcome(succeeded: false, reason: tasks.reason, tasksRun: tasksRun)
             case .run:
-                try runRound(tasks.round, tasks: tasks.tasks, client: client, tasksRun: &tasksRun)
+                do {
+                    try runRound(tasks.round, tasks: tasks.tasks, client: client, tasksRun: &tasksRun,
+                                 secure: secureAggregation.map { ($0, tasks.attempt) })
+                } catch let abandoned as SecureAggregationAbandoned {
+                    logger.warning("round \(tasks.round): left the round: \(abandoned)")
+                }
                 nextRound = tasks.round + 1
             }
         }
     }
 
-    private func runRound(_ round: Int, tasks: [String], client: FrameClient, tasksRun: inout Int) throws {
+    private func runRound(_ round: Int, tasks: [String], client: FrameClient, tasksRun: inout Int,
+                          secure: (offer: SecureAggregationOffer, attempt: Int)?) throws {
         let fetched: ModelState?
         do {
             fetched = try client.call(ModelRequest(round: round), timeout: settings.idleTimeout) { reply, stream -> ModelState in
@@ -236,6 +247,12 @@ public final class Collaborator: Sendable {
             }
             let started = Deadline.now
             let invocation = TaskInvocation(name: name, function: definition.function, round: round, kwargs: settings.taskArguments[name] ?? [:])
+            if definition.function == .train, let secure {
+                let context = SecureTask(offer: secure.offer, round: round, attempt: secure.attempt, task: name, client: client)
+                local = try trainSecurely(invocation, global: global, context).model
+                tasksRun += 1
+                continue
+            }
             let outcome: TaskOutcome
             do {
                 outcome = try runner.run(invocation, model: subject)

@@ -1,0 +1,55 @@
+import FLCore
+import FLWire
+
+// Secure aggregation's stage requests, each on its connection's thread. The sender is the name of
+// its certificate (`request.peer.name`), never a name inside the message; what to do is decided by
+// the RoundMachine (`RoundMachine+SecureAggregation`), which holds the requests until their stage closes.
+extension Aggregator {
+    /// What the welcome says about secure aggregation (nil: off).
+    var secureAggregationOffer: SecureAggregationOffer? {
+        guard let plan = settings.secureAggregation else { return nil }
+        let p = plan.parameters
+        return SecureAggregationOffer(threshold: p.threshold, clipRange: p.clipRange, bits: p.bits, uniformWeights: p.weighting == .uniform,
+                                      stageTimeout: plan.stageTimeout)
+    }
+
+    /// Handles a secure aggregation message; false when `request` is not one.
+    func handleSecureAggregation(_ request: Request) -> Bool {
+        let name = request.peer.name
+        let waiter = request.responder
+        switch request.message {
+        case let keys as SecAggKeys:
+            mutate { $0.receiveKeys(keys, from: name, waiter: waiter) }
+        case let shares as SecAggShares:
+            mutate { $0.receiveShares(shares, from: name, waiter: waiter) }
+        case let input as SecAggMaskedInput:
+            receiveMaskedInput(input, request)
+        case let reveal as SecAggReveal:
+            mutate { $0.receiveReveal(reveal, from: name, waiter: waiter) }
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// Checks the announcement before reading anything (the vector's size is bounded by the model's),
+    /// reads the masked vector off the lock, then hands it to the machine, which adds it into the
+    /// running sum (masked: no site's update is ever held in the clear).
+    private func receiveMaskedInput(_ input: SecAggMaskedInput, _ request: Request) {
+        let name = request.peer.name
+        if let refusal = machine.withLock({ $0.judgeMaskedInput(input, from: name, streamBytes: request.stream?.byteCount) }) {
+            logger.warning("secure aggregation: refused the masked input of \(name): \(refusal.message)", ["peer": name])
+            onEvent(.updateRejected(collaborator: name, reason: "secure aggregation, round \(input.round): \(refusal.message)"))
+            return request.responder.fail(refusal.code, refusal.message)
+        }
+        var values = [UInt32](repeating: 0, count: input.count)
+        do {
+            try values.withUnsafeMutableBytes { try request.stream!.read(into: $0) }
+        } catch {
+            logger.warning("lost the masked input of \(name) for round \(input.round): \(error)", ["peer": name])
+            request.peer.close()
+            return
+        }
+        mutate { $0.receiveMaskedInput(input, values: values, from: name, waiter: request.responder) }
+    }
+}

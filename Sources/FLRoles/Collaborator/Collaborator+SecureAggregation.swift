@@ -1,0 +1,140 @@
+import Foundation
+import FLCore
+import FLPrivacy
+import FLTraining
+import FLWire
+
+/// The aggregator gave up on this round's secure aggregation (below its threshold, the attempt
+/// over, this site left out): the site leaves the round and asks for the next tasks.
+struct SecureAggregationAbandoned: Error, CustomStringConvertible {
+    var stage: String
+    var reason: String
+    var description: String { "secure aggregation, \(stage) stage: \(reason)" }
+}
+
+/// Streams a masked vector (32-bit integers, little-endian as the platform's) from its own storage.
+struct MaskedVectorSource: ChunkSource {
+    let values: [UInt32]
+    var byteCount: Int { values.count * 4 }
+    func withBytes(offset: Int, count: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try values.withUnsafeBytes { raw in try body(UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + count)])) }
+    }
+}
+
+// A training task under secure aggregation: keys → roster, shares → envelopes, train, masked
+// input → survivors and dropped, reveal. The site sends its update only masked; what the aggregator
+// sends back is checked by FLPrivacy's client at each stage.
+extension Collaborator {
+    /// The context of one secure training task.
+    struct SecureTask {
+        var offer: SecureAggregationOffer
+        var round: Int
+        var attempt: Int
+        var task: String
+        var client: FrameClient
+    }
+
+    /// Runs `invocation` on `global` under secure aggregation; returns the local model (for the
+    /// validations of it that follow). Throws `SecureAggregationAbandoned` when the round's
+    /// secure aggregation ended without this site.
+    func trainSecurely(_ invocation: TaskInvocation, global: ModelState, _ context: SecureTask) throws -> TaskOutcome {
+        let offer = context.offer
+        let parameters = SecureAggregationParameters(threshold: offer.threshold, clipRange: offer.clipRange, bits: offer.bits,
+                                                     weighting: offer.uniformWeights ? .uniform : .samples)
+        let protocolRound = SecureAggregationRound(experiment: settings.experiment, round: context.round, attempt: context.attempt)
+        var secure = try guarded("keys") { () throws(SecureAggregationError) in
+            try SecureAggregationClient(site: settings.name, round: protocolRound, parameters: parameters)
+        }
+        let stageWait = offer.stageTimeout + settings.idleTimeout
+        let own = secure.advertisement
+        let roster: SecAggRoster = try stage("keys", context, timeout: stageWait,
+                                             SecAggKeys(round: context.round, attempt: context.attempt, encryptionKey: own.encryptionKey, maskingKey: own.maskingKey))
+        let advertisements = roster.advertisements.map { KeyAdvertisement(site: $0.site, encryptionKey: $0.encryptionKey, maskingKey: $0.maskingKey) }
+        let envelopes = try guarded("shares") { () throws(SecureAggregationError) in try secure.shareKeys(roster: advertisements) }
+        let sharesReply: SecAggSharesReply = try stage("shares", context, timeout: stageWait, SecAggShares(
+            round: context.round, attempt: context.attempt,
+            envelopes: envelopes.map { SecAggEnvelope(from: $0.from, to: $0.to, ciphertext: $0.ciphertext, commitment: $0.commitment) }))
+        let received = sharesReply.envelopes.map { ShareEnvelope(from: $0.from, to: $0.to, ciphertext: $0.ciphertext, commitment: $0.commitment) }
+        Self.injectFault(.beforeMaskedInput)
+
+        let outcome: TaskOutcome
+        do {
+            outcome = try runner.run(invocation, model: global)
+        } catch {
+            throw CollaboratorError("task '\(invocation.name)' of round \(context.round) failed: \(error)")
+        }
+        guard let trained = outcome.model, trained.layout == global.layout else {
+            throw CollaboratorError("task '\(invocation.name)' of round \(context.round) produced no model of the experiment's layout")
+        }
+        var delta = zip(trained.values, global.values).map { $0 - $1 }
+        applyDistributedPrivacy(to: &delta)
+        let factor = offer.uniformWeights ? 1 : Double(min(outcome.sampleCount, roster.weightCap)) / Double(roster.weightScale)
+        let encoding = SecureAggregationEncoding(parameters: parameters, cohortSize: roster.advertisements.count)
+        var generator = SystemRandomNumberGenerator()
+        let encoded = delta.withUnsafeBufferPointer { encoding.encode($0, weightFactor: factor, using: &generator) }
+        let masked = try guarded("masked inputs") { () throws(SecureAggregationError) in try secure.maskInput(encoded, received: received) }
+        // The masked inputs are held for the round's timeout, which the welcome does not say: a day,
+        // bounded in practice by the aggregator's answer or the connection's end.
+        let unmask: SecAggUnmask = try stage("masked inputs", context, timeout: 86_400, SecAggMaskedInput(
+            round: context.round, attempt: context.attempt, task: context.task, sampleCount: outcome.sampleCount, metrics: outcome.metrics,
+            count: masked.count), stream: MaskedVectorSource(values: masked))
+        Self.injectFault(.afterMaskedInput)
+
+        let shares = try guarded("reveal") { () throws(SecureAggregationError) in
+            try secure.reveal(survivors: unmask.survivors, dropped: unmask.dropped)
+        }
+        let _: OkReply = try stage("reveal", context, timeout: stageWait, SecAggReveal(
+            round: context.round, attempt: context.attempt,
+            shares: shares.map { SecAggRevealedShare(owner: $0.owner, kind: $0.kind.rawValue, share: $0.share, salt: $0.salt) }))
+        logger.info("round \(context.round): update sent masked among \(roster.advertisements.count) sites; "
+                    + "\(unmask.survivors.count) survived, \(unmask.dropped.count) dropped")
+        return outcome
+    }
+
+    /// Where distributed differential privacy clips this site's change and adds its share of the
+    /// noise (`AggregatorWelcome.distributedPrivacy`), before it is encoded. Not wired yet: the
+    /// change goes as it is.
+    func applyDistributedPrivacy(to delta: inout [Float]) {}
+
+    /// Sends one stage's request and returns its reply as `Reply`; an ErrorReply (the stage failed,
+    /// or this site is left out) becomes `SecureAggregationAbandoned`.
+    private func stage<Reply: WireMessage>(_ name: String, _ context: SecureTask, timeout: Double, _ message: some WireMessage,
+                                           stream: (any ChunkSource)? = nil) throws -> Reply {
+        let reply: any WireMessage
+        do {
+            reply = try context.client.call(message, stream: stream, timeout: timeout)
+        } catch let error as ErrorReply where error.code == .conflict || error.code == .rejected {
+            throw SecureAggregationAbandoned(stage: name, reason: error.message)
+        }
+        guard let typed = reply as? Reply else {
+            throw CollaboratorError("the aggregator answered the secure aggregation \(name) stage with \(type(of: reply))")
+        }
+        return typed
+    }
+
+    /// Runs one of FLPrivacy's client steps; its refusal (what the aggregator sent breaks the
+    /// protocol) abandons the round rather than revealing anything more.
+    private func guarded<R>(_ stage: String, _ body: () throws(SecureAggregationError) -> R) throws -> R {
+        do {
+            return try body()
+        } catch {
+            logger.error("round refused at the secure aggregation \(stage) stage: \(error)")
+            throw SecureAggregationAbandoned(stage: stage, reason: "\(error)")
+        }
+    }
+
+    /// Points where a DEBUG build kills itself, for tests of dropouts at exact moments.
+    enum FaultPoint: String {
+        /// After the shares went out, before training: the site is dropped (its pairwise masks are removed).
+        case beforeMaskedInput = "exit-before-masked-input"
+        /// After its masked input was taken (the aggregator answered the stage), before revealing.
+        case afterMaskedInput = "exit-after-masked-input"
+    }
+
+    /// With `SWIFTFL_FAULT` naming `point`, raises SIGKILL on this process (DEBUG builds only).
+    static func injectFault(_ point: FaultPoint) {
+        #if DEBUG
+        if ProcessInfo.processInfo.environment["SWIFTFL_FAULT"] == point.rawValue { raise(SIGKILL) }
+        #endif
+    }
+}

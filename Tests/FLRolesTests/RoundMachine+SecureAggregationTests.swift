@@ -1,0 +1,200 @@
+import Testing
+import FLCore
+import FLPrivacy
+import FLWire
+@testable import FLRoles
+
+/// Secure aggregation's stages in the round machine alone: real FLPrivacy clients play the sites,
+/// the machine's effects are the aggregator's answers. No sockets, no clock.
+struct RoundMachineSecureAggregationTests {
+    typealias Machine = RoundMachine<String>
+
+    static func settings(sites: [String] = ["a", "b", "c"], threshold: Int = 2, weighting: SecureAggregationParameters.Weighting = .samples,
+                         straggler: StragglerPolicy = StragglerPolicy(), caps: [String: Int] = [:]) -> AggregatorSettings {
+        var settings = RoundMachineTests.settings(rounds: 1, collaborators: sites, straggler: straggler)
+        settings.secureAggregation = SecureAggregationPlan(parameters: SecureAggregationParameters(threshold: threshold, clipRange: 4, bits: 32,
+                                                                                                   weighting: weighting), stageTimeout: 10)
+        settings.sampleCaps = caps
+        settings.maximumSampleCount = 100
+        return settings
+    }
+
+    /// One site: its protocol client and what the machine answered it.
+    struct Site {
+        var name: String
+        var client: SecureAggregationClient
+        init(_ name: String, _ m: Machine) throws {
+            self.name = name
+            client = try SecureAggregationClient(site: name, round: SecureAggregationRound(experiment: "e", round: m.round, attempt: m.attempt),
+                                                 parameters: m.settings.secureAggregation!.parameters)
+        }
+    }
+
+    /// Every stage reply in `effects`, by waiter.
+    static func stageReplies(_ effects: [RoundEffect<String>]) -> [String: any WireMessage] {
+        var replies: [String: any WireMessage] = [:]
+        for case let .stageReply(waiter, message) in effects { replies[waiter] = message }
+        return replies
+    }
+
+    static func sendKeys(_ m: inout Machine, _ site: Site) {
+        let own = site.client.advertisement
+        m.receiveKeys(SecAggKeys(round: m.round, attempt: m.attempt, encryptionKey: own.encryptionKey, maskingKey: own.maskingKey),
+                      from: site.name, waiter: site.name)
+    }
+
+    static func sendShares(_ m: inout Machine, _ site: inout Site, roster: SecAggRoster) throws {
+        let advertisements = roster.advertisements.map { KeyAdvertisement(site: $0.site, encryptionKey: $0.encryptionKey, maskingKey: $0.maskingKey) }
+        let envelopes = try site.client.shareKeys(roster: advertisements)
+        m.receiveShares(SecAggShares(round: m.round, attempt: m.attempt, envelopes: envelopes.map {
+            SecAggEnvelope(from: $0.from, to: $0.to, ciphertext: $0.ciphertext, commitment: $0.commitment)
+        }), from: site.name, waiter: site.name)
+    }
+
+    static func sendMaskedInput(_ m: inout Machine, _ site: inout Site, _ reply: SecAggSharesReply, roster: SecAggRoster,
+                                delta: [Float], samples: Int) throws {
+        let parameters = m.settings.secureAggregation!.parameters
+        let factor = parameters.weighting == .uniform ? 1 : Double(min(samples, roster.weightCap)) / Double(roster.weightScale)
+        let encoding = SecureAggregationEncoding(parameters: parameters, cohortSize: roster.advertisements.count)
+        var generator = SystemRandomNumberGenerator()
+        let encoded = delta.withUnsafeBufferPointer { encoding.encode($0, weightFactor: factor, using: &generator) }
+        let received = reply.envelopes.map { ShareEnvelope(from: $0.from, to: $0.to, ciphertext: $0.ciphertext, commitment: $0.commitment) }
+        let masked = try site.client.maskInput(encoded, received: received)
+        let input = SecAggMaskedInput(round: m.round, attempt: m.attempt, task: "train", sampleCount: samples, metrics: ["loss": 1], count: masked.count)
+        m.receiveMaskedInput(input, values: masked, from: site.name, waiter: site.name)
+    }
+
+    static func sendReveal(_ m: inout Machine, _ site: Site, _ unmask: SecAggUnmask) throws {
+        let shares = try site.client.reveal(survivors: unmask.survivors, dropped: unmask.dropped)
+        m.receiveReveal(SecAggReveal(round: m.round, attempt: m.attempt, shares: shares.map {
+            SecAggRevealedShare(owner: $0.owner, kind: $0.kind.rawValue, share: $0.share, salt: $0.salt)
+        }), from: site.name, waiter: site.name)
+    }
+
+    static func validate(_ m: inout Machine, _ name: String) {
+        let validation = TaskResultMessage(round: m.round, task: "validate", sampleCount: 10, metrics: ["accuracy": 0.5], layout: nil)
+        m.record(validation, from: name, weight: 10)
+    }
+
+    /// Runs a round to its reveal: `deltas` by site, `leaving` departs after its shares (before its masked input).
+    static func run(_ m: inout Machine, deltas: [String: [Float]], samples: [String: Int], leaving: String? = nil) throws -> [RoundEffect<String>] {
+        var sites = try m.settings.collaborators.map { try Site($0, m) }
+        for site in sites { validate(&m, site.name) }
+        for site in sites { sendKeys(&m, site) }
+        let rosters = stageReplies(m.takeEffects())
+        for i in sites.indices { try sendShares(&m, &sites[i], roster: rosters[sites[i].name] as! SecAggRoster) }
+        let shares = stageReplies(m.takeEffects())
+        if let leaving { m.depart(leaving, reason: "test") }
+        for i in sites.indices where sites[i].name != leaving {
+            try sendMaskedInput(&m, &sites[i], shares[sites[i].name] as! SecAggSharesReply, roster: rosters[sites[i].name] as! SecAggRoster,
+                                delta: deltas[sites[i].name]!, samples: samples[sites[i].name]!)
+        }
+        let unmasks = stageReplies(m.takeEffects())
+        for site in sites where site.name != leaving { try sendReveal(&m, site, unmasks[site.name] as! SecAggUnmask) }
+        return m.takeEffects()
+    }
+
+    static func checkpointModel(_ effects: [RoundEffect<String>]) -> [Float]? {
+        for case let .save(.roundCheckpoint(checkpoint, _, _)) in effects { return checkpoint.model.values }
+        return nil
+    }
+
+    @Test func theRoundUnmasksToTheWeightedMeanOfTheUpdatesAndClosesAsUsual() throws {
+        var m = try RoundMachineTests.machine(Self.settings(caps: ["a": 20]))
+        m.start()
+        _ = m.takeEffects()
+        let deltas: [String: [Float]] = ["a": [1, -1], "b": [0.5, 2], "c": [-3, 0.25]]
+        // a claims 30 samples but registered 20; b and c are capped at max_sample_count (100).
+        let effects = try Self.run(&m, deltas: deltas, samples: ["a": 30, "b": 40, "c": 10])
+        let model = try #require(Self.checkpointModel(effects))
+        let weights: [String: Double] = ["a": 20, "b": 40, "c": 10]
+        let bound = SecureAggregationEncoding(parameters: m.settings.secureAggregation!.parameters, cohortSize: 3).quantizationBound(contributors: 3)
+        for i in 0..<2 {
+            let expected = deltas.keys.map { weights[$0]! * Double(deltas[$0]![i]) }.reduce(0, +) / 70
+            // Σf·Δ and Σf are each off by less than 3 steps; Σf ≥ 0.7 (70 of a scale of 100).
+            #expect(abs(Double(model[i]) - expected) <= (bound * (1 + abs(expected))) / 0.7 + 1e-6, "value \(i): \(model[i]) vs \(expected)")
+        }
+        #expect(m.round == 1 || m.phase == .done)
+        let closed = effects.compactMap { if case let .event(.roundClosed(s)) = $0 { s } else { nil } }
+        #expect(closed.first?.reported == ["a", "b", "c"])
+    }
+
+    @Test func aSiteThatLeavesAfterItsSharesIsDroppedAndTheOthersAreStillSummed() throws {
+        let policy = StragglerPolicy(minimumReporting: .count(2), roundTimeout: 60, shortfall: .fail)
+        var m = try RoundMachineTests.machine(Self.settings(weighting: .uniform, straggler: policy))
+        m.start()
+        _ = m.takeEffects()
+        let effects = try Self.run(&m, deltas: ["a": [1, 2], "b": [3, -2], "c": [100, 100]], samples: ["a": 5, "b": 5, "c": 5], leaving: "c")
+        let model = try #require(Self.checkpointModel(effects))
+        #expect(abs(model[0] - 2) < 1e-5 && abs(model[1] - 0) < 1e-5, "\(model)")
+        let closed = effects.compactMap { if case let .event(.roundClosed(s)) = $0 { s } else { nil } }
+        #expect(closed.first?.reported == ["a", "b"] && closed.first?.missing == ["c"])
+    }
+
+    @Test func eachStageRequestIsCheckedAsAnAttackerWouldSendIt() throws {
+        var m = try RoundMachineTests.machine(Self.settings(sites: ["a", "b", "c"]))
+        m.start()
+        _ = m.takeEffects()
+        let a = try Site("a", m)
+        let key = a.client.advertisement
+        // Another attempt, a second submission, a stage not open, a plain training result.
+        m.receiveKeys(SecAggKeys(round: 0, attempt: 1, encryptionKey: key.encryptionKey, maskingKey: key.maskingKey), from: "a", waiter: "stale")
+        Self.sendKeys(&m, a)
+        m.receiveKeys(SecAggKeys(round: 0, attempt: 0, encryptionKey: key.encryptionKey, maskingKey: key.maskingKey), from: "a", waiter: "again")
+        m.receiveShares(SecAggShares(round: 0, attempt: 0, envelopes: []), from: "b", waiter: "early")
+        let replies = Self.stageReplies(m.takeEffects())
+        #expect((replies["stale"] as? ErrorReply)?.code == .conflict)
+        #expect((replies["again"] as? ErrorReply)?.message.contains("already sent") == true)
+        #expect((replies["early"] as? ErrorReply)?.code == .conflict)
+        #expect(replies["a"] == nil)
+        let plain = TaskResultMessage(round: 0, task: "train", sampleCount: 5, metrics: [:], layout: m.layout)
+        guard case .refuse(.rejected, _) = m.judge(plain, from: "b", streamBytes: m.layout.byteCount) else { Issue.record("plain update accepted"); return }
+        let input = SecAggMaskedInput(round: 0, attempt: 0, task: "train", sampleCount: 5, metrics: [:], count: m.layout.count + 1)
+        #expect(m.judgeMaskedInput(input, from: "a", streamBytes: input.count * 4)?.code == .conflict)
+    }
+
+    @Test func aStageTimeoutLeavesOutTheSilentSiteAndItsLaterRequestsAreRefused() throws {
+        var m = try RoundMachineTests.machine(Self.settings())
+        m.start()
+        let timers = m.takeEffects().compactMap { if case let .secureAggregationTimer(_, _, stage, seconds) = $0 { (stage, seconds) } else { nil } }
+        #expect(timers.map(\.0) == [.keys] && timers.first?.1 == 10)
+        let sites = try ["a", "b", "c"].map { try Site($0, m) }
+        Self.sendKeys(&m, sites[0])
+        Self.sendKeys(&m, sites[1])
+        #expect(Self.stageReplies(m.takeEffects()).isEmpty)
+        m.secureAggregationTimedOut(round: 0, attempt: 0, stage: .keys)
+        let rosters = Self.stageReplies(m.takeEffects())
+        #expect(Set(rosters.keys) == ["a", "b"])
+        #expect((rosters["a"] as? SecAggRoster)?.advertisements.map(\.site) == ["a", "b"])
+        Self.sendKeys(&m, sites[2])
+        #expect((Self.stageReplies(m.takeEffects())["c"] as? ErrorReply)?.code == .conflict)
+        // A stale timer of the closed stage changes nothing.
+        m.secureAggregationTimedOut(round: 0, attempt: 0, stage: .keys)
+        #expect(m.secureSession?.stage == .shares)
+    }
+
+    @Test func belowTheThresholdTheRoundFailsCleanlyAndTheShortfallRetriesThenFails() throws {
+        let policy = StragglerPolicy(minimumReporting: .all, roundTimeout: 60, shortfall: .retry(1))
+        var m = try RoundMachineTests.machine(Self.settings(threshold: 3, straggler: policy))
+        for name in ["a", "b", "c"] { _ = m.connect(name) }
+        m.start()
+        _ = m.takeEffects()
+        for name in ["a", "b"] { Self.sendKeys(&m, try Site(name, m)) }
+        // c's connection closes: the keys stage has everyone it can have, below the threshold.
+        m.disconnect("c") { _ in true }
+        var effects = m.takeEffects()
+        let replies = Self.stageReplies(effects)
+        #expect((replies["a"] as? ErrorReply)?.message.contains("keys stage") == true)
+        #expect((replies["b"] as? ErrorReply)?.code == .conflict)
+        let logged = effects.compactMap { if case let .log(.error, line, _) = $0 { line } else { nil } }
+        #expect(logged.contains { $0.contains("keys stage") && $0.contains("threshold 3") && $0.contains("missing: c") }, "\(logged)")
+        #expect(m.attempt == 1 && m.phase == .training && m.secureSession?.attempt == 1)
+        // The retry: c is still away, so the keys stage fails again and the experiment fails.
+        for name in ["a", "b"] { Self.sendKeys(&m, try Site(name, m)) }
+        m.secureAggregationTimedOut(round: 0, attempt: 1, stage: .keys)
+        effects = m.takeEffects()
+        #expect(m.phase == .done && m.outcome?.succeeded == false)
+        #expect(m.outcome?.reason.contains("secure aggregation of round 0 failed at the keys stage") == true, "\(m.outcome?.reason ?? "")")
+        #expect(m.outcome?.reason.contains("threshold 3") == true)
+    }
+}
