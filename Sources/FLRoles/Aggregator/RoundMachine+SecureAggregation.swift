@@ -204,6 +204,13 @@ extension RoundMachine {
         }
     }
 
+    /// `tasks` (pending for `name`) less a training task whose masked input is already in: it is
+    /// reported when the round unmasks, and asking for it again must not start it over.
+    func tasksToHandOut(_ tasks: [String], to name: String) -> [String] {
+        guard let session = secureSession, session.outcomes[name] != nil, let train = session.trainTasks[name] else { return tasks }
+        return tasks.filter { $0 != train }
+    }
+
     /// Whether `name` can no longer finish its training task this attempt (left out of a stage).
     func isShutOutOfSecureAggregation(_ name: String) -> Bool {
         secureSession?.shutOut.contains(name) ?? false

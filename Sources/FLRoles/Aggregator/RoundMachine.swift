@@ -167,7 +167,7 @@ struct RoundMachine<Waiter> {
         if let reason = departed.removeValue(forKey: name) {
             log(.info, "\(name), which had departed (\(reason)), asked for tasks again: it takes part from the next round", ["peer": name])
         }
-        if phase.collectsResults, let tasks = pending[name], !tasks.isEmpty {
+        if phase.collectsResults, let tasks = pending[name].map({ tasksToHandOut($0, to: name) }), !tasks.isEmpty {
             return emit(.reply(waiter, TaskReply(status: .run, round: round, tasks: tasks, attempt: attempt)))
         }
         if wait <= 0 { return emit(.reply(waiter, TaskReply(status: .wait, round: round))) }
