@@ -24,8 +24,10 @@ extension RoundMachine {
                                              parameters: plan.parameters, cohort: trainTasks.keys.sorted(), vectorLength: layout.count + 1)
         secureSession = SecureAggregationSession(round: round, attempt: attempt, trainTasks: trainTasks, weightCaps: caps, weightScale: scale,
                                                  server: server)
+        let weighting = plan.parameters.weighting == .uniform ? "uniform weights"
+            : "weights min(samples, cap)/\(scale), caps " + caps.keys.sorted().map { "\($0)=\(caps[$0]!)" }.joined(separator: " ")
         log(.info, "round \(round) (attempt \(attempt + 1)): secure aggregation among \(trainTasks.keys.sorted().joined(separator: ", ")) "
-            + "(threshold \(plan.parameters.threshold))")
+            + "(threshold \(plan.parameters.threshold), \(weighting))")
         if trainTasks.count < plan.parameters.threshold {
             return failSecureAggregation(SecureAggregationError(kind: .belowThreshold, sites: [], message: "only \(trainTasks.count) sites train "
                                                                  + "this round, fewer than the threshold \(plan.parameters.threshold)"))
