@@ -41,14 +41,15 @@ enum RoundBenchmark {
         var aggregatorPeakBytes: Double
     }
 
-    static func plan(rounds: Int, parameters: Int) -> String {
+    /// `settings`: more lines for `aggregator.settings` (indented four spaces, each ending in a newline).
+    static func plan(rounds: Int, parameters: Int, settings: String = "") -> String {
         """
         aggregator:
           defaults: defaults/aggregator.yaml
           settings:
             rounds_to_train: \(rounds)
             final_validation: false
-        collaborator:
+        \(settings)collaborator:
           defaults: defaults/collaborator.yaml
         data_loader:
           defaults: defaults/data_loader.yaml
@@ -66,10 +67,10 @@ enum RoundBenchmark {
         """
     }
 
-    static func federation(collaborators count: Int, parameters: Int, rounds: Int) throws -> Result {
+    static func federation(collaborators count: Int, parameters: Int, rounds: Int, settings: String = "") throws -> Result {
         let names = (1...count).map { "site_\($0)" }
         let fixture = try FederationFixture(template: "breast_cancer", collaborators: names)
-        try fixture.write("plan/plan.yaml", plan(rounds: rounds, parameters: parameters))
+        try fixture.write("plan/plan.yaml", plan(rounds: rounds, parameters: parameters, settings: settings))
         try fixture.write("plan/cols.yaml", "collaborators:\n" + names.map { "  - \($0)\n" }.joined())
         try fixture.initialize()
         let spawned = monotonicSeconds()

@@ -28,7 +28,7 @@ while i < arguments.count {
     case "--output": i += 1; output = arguments[i]
     case "--only": i += 1; only = Set(arguments[i].split(separator: ",").map(String.init))
     case "-h", "--help":
-        print("USAGE: fx-bench [--output FILE] [--only stream,rounds,aggregation,external,director,concurrency,flood,quality,algorithms,journal,analytics]")
+        print("USAGE: fx-bench [--output FILE] [--only stream,rounds,aggregation,external,director,concurrency,flood,quality,algorithms,journal,analytics,secure]")
         exit(0)
     default:
         FileHandle.standardError.write(Data("fx-bench: unknown argument '\(arguments[i])'\n".utf8))
@@ -49,6 +49,7 @@ let benchmarks: [(String, (BenchmarkReport) throws -> Void)] = [
     ("algorithms", AlgorithmBenchmark.run),
     ("journal", JournalBenchmark.run),
     ("analytics", AnalyticsBenchmark.run),
+    ("secure", SecureAggregationBenchmark.run),
 ]
 let report = BenchmarkReport()
 print(BenchmarkReport.header)
