@@ -64,8 +64,10 @@ struct RoundMachineSecureAggregationTests {
         m.receiveMaskedInput(input, values: masked, from: site.name, waiter: site.name)
     }
 
-    static func sendReveal(_ m: inout Machine, _ site: Site, _ unmask: SecAggUnmask) throws {
-        let shares = try site.client.reveal(survivors: unmask.survivors, dropped: unmask.dropped)
+    /// `tampered`: the site flips a bit of every share it reveals (they fail their commitments).
+    static func sendReveal(_ m: inout Machine, _ site: Site, _ unmask: SecAggUnmask, tampered: Bool = false) throws {
+        var shares = try site.client.reveal(survivors: unmask.survivors, dropped: unmask.dropped)
+        if tampered { for i in shares.indices { shares[i].share[shares[i].share.count - 1] ^= 1 } }
         m.receiveReveal(SecAggReveal(round: m.round, attempt: m.attempt, shares: shares.map {
             SecAggRevealedShare(owner: $0.owner, kind: $0.kind.rawValue, share: $0.share, salt: $0.salt)
         }), from: site.name, waiter: site.name)
@@ -77,7 +79,8 @@ struct RoundMachineSecureAggregationTests {
     }
 
     /// Runs a round to its reveal: `deltas` by site, `leaving` departs after its shares (before its masked input).
-    static func run(_ m: inout Machine, deltas: [String: [Float]], samples: [String: Int], leaving: String? = nil) throws -> [RoundEffect<String>] {
+    static func run(_ m: inout Machine, deltas: [String: [Float]], samples: [String: Int], leaving: String? = nil,
+                    tampering: String? = nil) throws -> [RoundEffect<String>] {
         var sites = try m.settings.collaborators.map { try Site($0, m) }
         for site in sites { validate(&m, site.name) }
         for site in sites { sendKeys(&m, site) }
@@ -90,7 +93,9 @@ struct RoundMachineSecureAggregationTests {
                                 delta: deltas[sites[i].name]!, samples: samples[sites[i].name]!)
         }
         let unmasks = stageReplies(m.takeEffects())
-        for site in sites where site.name != leaving { try sendReveal(&m, site, unmasks[site.name] as! SecAggUnmask) }
+        for site in sites where site.name != leaving {
+            try sendReveal(&m, site, unmasks[site.name] as! SecAggUnmask, tampered: site.name == tampering)
+        }
         return m.takeEffects()
     }
 
@@ -131,6 +136,19 @@ struct RoundMachineSecureAggregationTests {
         #expect(closed.first?.reported == ["a", "b"] && closed.first?.missing == ["c"])
     }
 
+    @Test func aSiteRevealingSharesThatFailTheirCommitmentsIsNamedAndLeftOutOfTheUnmasking() throws {
+        var m = try RoundMachineTests.machine(Self.settings(weighting: .uniform))
+        m.start()
+        _ = m.takeEffects()
+        let effects = try Self.run(&m, deltas: ["a": [1, 1], "b": [2, 2], "c": [3, 3]], samples: ["a": 5, "b": 5, "c": 5], tampering: "c")
+        let named = effects.compactMap { if case let .event(.updateRejected(site, reason)) = $0 { "\(site): \(reason)" } else { nil } }
+        #expect(named == ["c: secure aggregation, round 0: a revealed share fails its commitment"])
+        #expect(effects.contains { if case let .log(.warning, line, fields) = $0 { line.contains("c revealed a share") && fields["peer"] == "c" } else { false } })
+        // a's and b's shares (2, the threshold) unmask every input, c's included.
+        let model = try #require(Self.checkpointModel(effects))
+        #expect(abs(model[0] - 2) < 1e-5 && abs(model[1] - 2) < 1e-5, "\(model)")
+    }
+
     @Test func eachStageRequestIsCheckedAsAnAttackerWouldSendIt() throws {
         var m = try RoundMachineTests.machine(Self.settings(sites: ["a", "b", "c"]))
         m.start()
@@ -151,6 +169,11 @@ struct RoundMachineSecureAggregationTests {
         guard case .refuse(.rejected, _) = m.judge(plain, from: "b", streamBytes: m.layout.byteCount) else { Issue.record("plain update accepted"); return }
         let input = SecAggMaskedInput(round: 0, attempt: 0, task: "train", sampleCount: 5, metrics: [:], count: m.layout.count + 1)
         #expect(m.judgeMaskedInput(input, from: "a", streamBytes: input.count * 4)?.code == .conflict)
+        // a, having sent its keys, is not handed its training task again (it reconnected, say); b still is.
+        m.requestTasks(from: "a", waiter: "a-asks", wait: 5)
+        m.requestTasks(from: "b", waiter: "b-asks", wait: 5)
+        let tasks = RoundMachineTests.replies(m.takeEffects())
+        #expect(tasks["a-asks"]?.tasks == ["validate"] && tasks["b-asks"]?.tasks == ["validate", "train"])
     }
 
     @Test func aStageTimeoutLeavesOutTheSilentSiteAndItsLaterRequestsAreRefused() throws {

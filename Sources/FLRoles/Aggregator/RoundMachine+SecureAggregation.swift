@@ -206,10 +206,12 @@ extension RoundMachine {
         }
     }
 
-    /// `tasks` (pending for `name`) less a training task whose masked input is already in: it is
-    /// reported when the round unmasks, and asking for it again must not start it over.
+    /// `tasks` (pending for `name`) less its training task once it can no longer start it: after it
+    /// sent its keys (its masked input is reported when the round unmasks; a site that reconnected
+    /// mid-protocol cannot rejoin the attempt) or after the keys stage closed.
     func tasksToHandOut(_ tasks: [String], to name: String) -> [String] {
-        guard let session = secureSession, session.outcomes[name] != nil, let train = session.trainTasks[name] else { return tasks }
+        guard let session = secureSession, let train = session.trainTasks[name] else { return tasks }
+        if session.stage == .keys && !session.received.contains(name) { return tasks }
         return tasks.filter { $0 != train }
     }
 

@@ -12,7 +12,8 @@ extension ExperimentPlan {
                                     checkpointDirectory: workspace.resolve(aggregator.checkpointDirectory),
                                     metricsLog: workspace.resolve(aggregator.metricsLogPath))
         let server = ServerConfiguration(host: host ?? network.host, port: port ?? network.port, tls: tls,
-                                         limits: FrameLimits(maximumStreamSize: max(1 << 20, layout.byteCount)),
+                                         // + 4: a masked input carries its weight after the model's values.
+                                         limits: FrameLimits(maximumStreamSize: max(1 << 20, layout.byteCount + 4)),
                                          handshakeTimeout: network.handshakeTimeout, idleTimeout: network.idleTimeout)
         var settings = AggregatorSettings(experiment: experiment, roundsToTrain: roundsToTrain, collaborators: collaborators, tasks: tasks,
                                           taskGroups: taskGroups, assignerSeed: assignerSeed, bestMetric: aggregator.bestMetric,
