@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 internal import COpenSSL
 
 /// The PRG that expands a 32-byte seed into a mask: the AES-256-CTR keystream under the seed as key
@@ -31,7 +36,7 @@ package struct MaskGenerator: Sendable {
         guard let base = out.baseAddress, out.count > 0 else { return }
         let cipher = try Cipher(key: key, counter: counter)
         // CTR encrypts in place: zeros in, keystream out.
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: out.count)
+        memset(base, 0, out.count)
         var done = 0
         while done < out.count {
             let n = min(out.count - done, 1 << 24)
@@ -71,7 +76,7 @@ package struct MaskGenerator: Sendable {
             let n = min(words, out.count - done)
             let block = UnsafeMutableBufferPointer(rebasing: scratch[0..<n])
             let raw = UnsafeMutableRawPointer(block.baseAddress!)
-            raw.initializeMemory(as: UInt8.self, repeating: 0, count: n * 4)
+            memset(raw, 0, n * 4)
             try cipher.encrypt(raw, from: UnsafeRawPointer(raw), count: n * 4)
             fixEndianness(block)
             apply(UnsafeMutableBufferPointer(start: base + done, count: n), block)
