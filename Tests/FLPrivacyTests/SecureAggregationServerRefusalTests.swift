@@ -163,6 +163,10 @@ import FLPrivacy
         try harness.server.receiveReveal(shares, from: "site-1")
         expectError(.protocolViolation, sites: ["site-1"], stage: .reveal) { try harness.server.receiveReveal(shares, from: "site-1") }
         #expect(harness.server.revealsReceived == 1)
+        #expect(harness.server.revealingSites == ["site-1"])
+        #expect(harness.server.maskedSites == members)
+        #expect(harness.server.sharingSites == members)
+        #expect(harness.server.advertisedSites == ["site-1", "site-2", "site-3"])
         for site in ["site-2", "site-3"] { try harness.server.receiveReveal(harness.clients[site]!.reveal(survivors: survivors, dropped: dropped), from: site) }
         #expect(try harness.server.unmask().sum == harness.plainSum(data, of: survivors))
         expectError(.protocolViolation, stage: .unmask) { _ = try harness.server.unmask() }

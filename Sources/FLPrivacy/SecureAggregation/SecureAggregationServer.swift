@@ -107,6 +107,15 @@ public struct SecureAggregationServer: Sendable {
         return (survivors, dropped)
     }
 
+    /// Who has advertised keys so far (stage 0), sorted: the caller waits for the rest of its cohort.
+    public var advertisedSites: [String] { advertisements.keys.sorted() }
+    /// Who has sent its envelopes so far (stage 1), sorted.
+    public var sharingSites: [String] { envelopes.keys.sorted() }
+    /// Whose masked input has been added to the sum so far (stage 2), sorted.
+    public var maskedSites: [String] { maskedFrom.sorted() }
+    /// Who has revealed its shares so far (stage 3), sorted.
+    public var revealingSites: [String] { reveals.keys.sorted() }
+
     /// Refuses a call outside `expected`, a sender outside `members`, or a second submission.
     func check(_ expected: Stage, from: String, in members: [String], first: Bool, _ stage: SecureAggregationError.Stage) throws(SecureAggregationError) {
         try check(expected, stage)
