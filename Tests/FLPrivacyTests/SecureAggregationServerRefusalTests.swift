@@ -45,6 +45,16 @@ import FLPrivacy
         }
     }
 
+    /// The server's initializer cannot throw, so parameters that cannot work are refused when the
+    /// first stage closes.
+    @Test func refusesParametersThatCannotWork() throws {
+        let round = SecureAggregationRound(experiment: "e", round: 1, attempt: 0)
+        var server = SecureAggregationServer(round: round, parameters: .init(threshold: 1, clipRange: 1), cohort: ["a", "b"], vectorLength: 1)
+        let client = try SecureAggregationClient(site: "a", round: round, parameters: .init(threshold: 2, clipRange: 1))
+        try server.receiveAdvertisement(client.advertisement, from: "a")
+        expectError(.protocolViolation, stage: .advertise) { _ = try server.closeAdvertisements() }
+    }
+
     /// A stage closed too early stays open: more arrivals, then closing again, go on.
     @Test func aStageClosedBelowTheThresholdStaysOpen() throws {
         var harness = try SecureAggregationHarness(sites: 4, threshold: 3, length: 4)
