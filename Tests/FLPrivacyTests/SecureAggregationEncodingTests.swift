@@ -18,6 +18,7 @@ import FLPrivacy
             let values = (0..<length).map { _ in Float.random(in: -1...1, using: &generator) }
             let f = Double.random(in: 0...1, using: &generator)
             let encoded = values.withUnsafeBufferPointer { encoding.encode($0, weightFactor: f, using: &generator) }
+            #expect(encoded.count == SecureAggregationEncoding.encodedCount(values: length))
             #expect(encoded.allSatisfy { $0 <= encoding.levels })
             for i in 0..<length { expected[i] += f * Double(values[i]) }
             weights += f

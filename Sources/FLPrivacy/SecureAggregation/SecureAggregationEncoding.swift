@@ -11,11 +11,16 @@ public struct SecureAggregationEncoding: Sendable {
     /// L: the largest integer one site's value encodes to.
     public let levels: UInt32
 
+    /// `cohortSize`: the sites invited to the round (not its survivors, unknown when sites encode);
+    /// every site and the server must use the same, or L differs between them.
     public init(parameters: SecureAggregationParameters, cohortSize: Int) {
         self.parameters = parameters
         self.cohortSize = max(cohortSize, 1)
         levels = UInt32((UInt64(1) << UInt64(parameters.bits) - 1) / UInt64(self.cohortSize))
     }
+
+    /// The length of the encoding of `values` values (the weight factor rides last): the server's `vectorLength`.
+    public static func encodedCount(values: Int) -> Int { values + 1 }
 
     /// One quantization step in the units of the values: 2c/L.
     public var step: Double { 2 * parameters.clipRange / Double(levels) }
@@ -33,7 +38,7 @@ public struct SecureAggregationEncoding: Sendable {
         let f = weightFactor.isNaN ? 0 : min(max(weightFactor, 0), 1)
         let c = parameters.clipRange
         let scale = Double(levels) / (2 * c)
-        var out = [UInt32](repeating: 0, count: values.count + 1)
+        var out = [UInt32](repeating: 0, count: Self.encodedCount(values: values.count))
         out.withUnsafeMutableBufferPointer { encoded in
             for i in 0..<values.count {
                 let v = Double(values[i])
