@@ -11,8 +11,9 @@ public struct SecureAggregationEncoding: Sendable {
     /// L: the largest integer one site's value encodes to.
     public let levels: UInt32
 
-    /// `cohortSize`: the sites invited to the round (not its survivors, unknown when sites encode);
-    /// every site and the server must use the same, or L differs between them.
+    /// `cohortSize`: the most sites whose inputs may be summed (the invited cohort, or the roster U1),
+    /// never the survivors, unknown when sites encode; every site and the server must use the
+    /// same, or L differs between them.
     public init(parameters: SecureAggregationParameters, cohortSize: Int) {
         self.parameters = parameters
         self.cohortSize = max(cohortSize, 1)

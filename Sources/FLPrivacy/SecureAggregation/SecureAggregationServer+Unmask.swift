@@ -1,5 +1,6 @@
 extension SecureAggregationServer {
-    /// A survivor's shares: one of b for each survivor, one of s_sk for each dropped site, nothing else.
+    /// Stage 3: a survivor's shares, once: one of b for each survivor, one of s_sk for each dropped
+    /// site, nothing else. Whether they open their commitments is checked by `unmask`.
     public mutating func receiveReveal(_ shares: [RevealedShare], from: String) throws(SecureAggregationError) {
         try check(.revealing, from: from, in: survivors, first: reveals[from] == nil, .reveal)
         let asked = Set(survivors.map { Wanted(owner: $0, kind: .selfMaskSeed) } + dropped.map { Wanted(owner: $0, kind: .maskingKey) })

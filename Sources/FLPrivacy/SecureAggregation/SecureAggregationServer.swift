@@ -28,6 +28,8 @@ public struct SecureAggregationServer: Sendable {
     var dropped: [String] = []
     var reveals: [String: [RevealedShare]] = [:]
 
+    /// A server for `cohort` (the sites invited; duplicates ignored) whose masked inputs hold
+    /// `vectorLength` values each (`SecureAggregationEncoding.encodedCount(values:)`).
     public init(round: SecureAggregationRound, parameters: SecureAggregationParameters, cohort: [String], vectorLength: Int) {
         self.round = round
         self.parameters = parameters
@@ -36,6 +38,7 @@ public struct SecureAggregationServer: Sendable {
         sum = []
     }
 
+    /// Stage 0: a cohort member's public keys, once, for its own name, well-formed.
     public mutating func receiveAdvertisement(_ advertisement: KeyAdvertisement, from: String) throws(SecureAggregationError) {
         try check(.advertising, from: from, in: cohort, first: advertisements[from] == nil, .advertise)
         guard advertisement.site == from else { throw violation(.advertise, "\(from) advertised keys for \(advertisement.site)", [from]) }
@@ -54,6 +57,9 @@ public struct SecureAggregationServer: Sendable {
         return holders.map { advertisements[$0]! }
     }
 
+    /// Stage 1: a U1 member's envelopes, once: exactly one to each other U1 member, all carrying
+    /// the same commitment to the sender's own share (the server keeps the commitments to check
+    /// the revealed shares against).
     public mutating func receiveShares(_ envelopes: [ShareEnvelope], from: String) throws(SecureAggregationError) {
         try check(.sharing, from: from, in: keyHolders, first: self.envelopes[from] == nil, .shareKeys)
         let expected = Set(keyHolders).subtracting([from])
