@@ -69,6 +69,19 @@ import FLPrivacy
         #expect(encoding.decode(none, contributors: 1).values.allSatisfy { abs($0) <= Float(encoding.step) })
     }
 
+    /// The generator gives the seed of the rounding draws: the same seed, the same encoding; another
+    /// seed rounds differently.
+    @Test func theSameSeedGivesTheSameEncoding() {
+        let encoding = SecureAggregationEncoding(parameters: SecureAggregationParameters(threshold: 2, clipRange: 1, bits: 16), cohortSize: 8)
+        let values = (0..<40_000).map { Float($0 % 200) / 100 - 1 }
+        func encode(seed: UInt64) -> [UInt32] {
+            var generator = SplitMix64(seed: seed)
+            return values.withUnsafeBufferPointer { encoding.encode($0, weightFactor: 0.37, using: &generator) }
+        }
+        #expect(encode(seed: 4) == encode(seed: 4))
+        #expect(encode(seed: 4) != encode(seed: 5))
+    }
+
     /// Stochastic rounding is unbiased: 0.3 on a coarse grid (step 2/65, where rounding to nearest
     /// would give 0.2923) averages to 0.3 over 100,000 values, within 10 standard deviations.
     @Test func stochasticRoundingIsUnbiased() throws {
