@@ -17,7 +17,8 @@ import FLWire
 /// runner's `seconds_per_task`, a sleep), and everything else (processes, TLS, transfers of a
 /// 100,000-parameter model, aggregation, scheduling) is real. The same two experiments with
 /// SwiftFL's own training on this machine (`concurrency-cpu`) are reported for information: there
-/// every step of every round is this machine's CPU, which two experiments cannot overlap.
+/// every step of every round is this machine's CPU, so they overlap only as far as 2 cores allow,
+/// and their ratio swings with whatever else runs on it.
 enum ConcurrencyBenchmark {
     /// Rounds of the simulated-compute experiments.
     static let rounds = Int(ProcessInfo.processInfo.environment["BENCH_CONCURRENCY_ROUNDS"] ?? "") ?? 10
@@ -54,7 +55,8 @@ enum ConcurrencyBenchmark {
                                    reference: m.sequential * 1000, ratio: m.ratio, target: "info",
                                    note: "the same comparison with two experiments of \(cpuBoundRounds) rounds of built-in training (breast cancer), "
                                        + "the 16 collaborators, 2 aggregators and Director all on this machine's 2 cores: every step of a round is "
-                                       + "this machine's CPU, so the two experiments' rounds hardly overlap. At once: \(m.atOnceText) ms; "
+                                       + "this machine's CPU, so the ratio says how two experiments share 2 cores (and, while other programs run, "
+                                       + "how large a share of them 18 processes win over 9), not how sites computing apart overlap. At once: \(m.atOnceText) ms; "
                                        + "one after the other: \(m.oneAfterTheOtherText) ms"))
     }
 
