@@ -22,7 +22,7 @@ import FLWire
 enum ConcurrencyBenchmark {
     /// Rounds of the simulated-compute experiments.
     static let rounds = Int(ProcessInfo.processInfo.environment["BENCH_CONCURRENCY_ROUNDS"] ?? "") ?? 10
-    /// Each task's simulated compute: with 3 tasks a round (validation, training, validation), 0.3 s a round.
+    /// Each task's simulated compute: with 3 tasks a round (validation, training, validation), 0.45 s a round.
     static let secondsPerTask = 0.15
     static let parameters = 100_000
     /// Rounds of the built-in-training experiments (their rounds take milliseconds).
