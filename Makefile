@@ -39,7 +39,10 @@ demo: build
 	./scripts/demo.sh $(BIN_DEBUG)
 
 # fx-bench compares our TLS stream with the same stream made by a plain C program on the same
-# OpenSSL (scripts/bench/tls_stream.c), which it finds beside itself.
+# OpenSSL (scripts/bench/tls_stream.c), which it finds beside itself. One benchmark alone, after a
+# release build: `.build/release/fx-bench --only concurrency` (several: --only a,b; names: fx-bench --help;
+# `concurrency` is the two-experiments target with simulated site compute, `concurrency-cpu` the same
+# with built-in training on this machine, for information).
 bench: release
 	cc -O2 -Wall -o $(BIN_RELEASE)/tls-stream-reference scripts/bench/tls_stream.c $$(pkg-config --cflags --libs openssl)
 	$(BIN_RELEASE)/fx-bench --output bench-results.json

@@ -150,6 +150,31 @@ public final class DirectorFixture: @unchecked Sendable {
         return path
     }
 
+    /// Makes a workspace `name` as `makeWorkspace` does, whose sites train nothing
+    /// (`task_runner.template: noop`, one tensor of `parameters` floats) and whose every task holds
+    /// `secondsPerTask` of wall time without using CPU: sites computing on machines of their own.
+    @discardableResult
+    public func makeNoopWorkspace(_ name: String, rounds: Int = 3, parameters: Int, secondsPerTask: Double = 0) throws -> String {
+        let path = try makeWorkspace(name, rounds: rounds)
+        let plan = "\(path)/plan/plan.yaml"
+        let text = try String(contentsOfFile: plan, encoding: .utf8)
+        guard let start = text.range(of: "\ntask_runner:\n"), let end = text.range(of: "\nnetwork:\n", range: start.upperBound..<text.endIndex) else {
+            throw ProcessUnderTestError("\(plan) has no task_runner section followed by network")
+        }
+        let runner = """
+
+            task_runner:
+              defaults: defaults/task_runner.yaml
+              template: noop
+              settings:
+                parameters: \(parameters)
+                seconds_per_task: \(secondsPerTask)
+
+            """
+        try text.replacingCharacters(in: start.lowerBound..<end.lowerBound, with: runner).write(toFile: plan, atomically: true, encoding: .utf8)
+        return path
+    }
+
     /// Starts `fx director start --events` and waits for it to listen; returns it and its port.
     /// `stateDiskBytes` gives the Director (and the aggregators it starts) a state folder on a file
     /// system of only that size (see `Launcher.smallDisk`).

@@ -28,7 +28,7 @@ while i < arguments.count {
     case "--output": i += 1; output = arguments[i]
     case "--only": i += 1; only = Set(arguments[i].split(separator: ",").map(String.init))
     case "-h", "--help":
-        print("USAGE: fx-bench [--output FILE] [--only stream,rounds,aggregation,external,director,concurrency,flood,quality,algorithms,journal,analytics,secure]")
+        print("USAGE: fx-bench [--output FILE] [--only stream,rounds,aggregation,external,director,concurrency,concurrency-cpu,flood,quality,algorithms,journal,analytics,secure]")
         exit(0)
     default:
         FileHandle.standardError.write(Data("fx-bench: unknown argument '\(arguments[i])'\n".utf8))
@@ -44,6 +44,7 @@ let benchmarks: [(String, (BenchmarkReport) throws -> Void)] = [
     ("external", ExternalRunnerBenchmark.run),
     ("director", DirectorBenchmark.run),
     ("concurrency", ConcurrencyBenchmark.run),
+    ("concurrency-cpu", ConcurrencyBenchmark.runCPUBound),
     ("flood", FloodBenchmark.run),
     ("quality", QualityBenchmark.run),
     ("algorithms", AlgorithmBenchmark.run),

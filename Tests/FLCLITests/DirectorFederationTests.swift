@@ -129,6 +129,8 @@ import FLTesting
         let listed = try #require(list["envoys"] as? [[String: Any]])
         #expect(listed.map { $0["name"] as? String } == ["hospital_a", "hospital_b", "hospital_c"])
         #expect(listed.map { $0["online"] as? Bool } == [true, false, true])
+        // Each registered (since the restart too) with the default capacity of one collaborator.
+        #expect(listed.map { $0["capacity"] as? Int } == [1, 1, 1])
         #expect(listed.allSatisfy { ($0["shard"] as? [String: Any])?["sampleShape"] as? [Int] == [30] })
 
         director.process.terminate()

@@ -3,6 +3,7 @@ import Testing
 @testable import FLCLI
 import FLRoles
 import FLTesting
+import FLWire
 
 /// `fx envoy approve` and the usage errors of the commands that talk to a Director, run in process.
 @Suite struct EnvoyCommandsTests {
@@ -38,6 +39,35 @@ import FLTesting
         let (missing, error) = run(["envoy", "approve", Self.digest, "--config", "other.yaml"], in: dir.path)
         #expect(missing == 1)
         #expect(error.standardError.contains("other.yaml: no such file"))
+    }
+
+    /// `fx envoy list`: each Envoy's capacity and how many collaborators run there, as the
+    /// Director knows them ("-" where it does not, as from an older Director); `--json` gives the
+    /// capacity and the experiments running, beside the Envoy's other fields.
+    @Test func theListShowsEachEnvoysCapacityAndRunningCollaborators() throws {
+        let shard = ShardDescriptor(path: "a.csv", labelColumn: "label", sampleShape: [30], targetShape: [1], sampleCount: 190)
+        let envoys = ["a", "b", "c"].map {
+            EnvoyInfo(name: $0, shard: shard, online: $0 != "c", lastHeartbeatAge: nil, currentExperiment: "", collaboratorRunning: false,
+                      cpuPercent: 0, residentBytes: 0, availableBytes: 0, registeredAt: 0)
+        }
+        let list = EnvoyListReply(envoys: envoys, heartbeatPeriod: 1, slots: [
+            EnvoySlots(capacity: 2, running: ["x", "y"]), EnvoySlots(capacity: 1, running: nil), EnvoySlots(capacity: nil, running: nil),
+        ])
+        func columns(_ rows: [[String]]) throws -> [[String]] {
+            let capacity = try #require(rows.first?.firstIndex(of: "CAPACITY")), running = try #require(rows.first?.firstIndex(of: "RUNNING"))
+            return rows.dropFirst().map { [$0[0], $0[capacity], $0[running]] }
+        }
+        #expect(try columns(EnvoyCommands.rows(list)) == [["a", "2", "2"], ["b", "1", "-"], ["c", "-", "-"]])
+        let older = EnvoyListReply(envoys: envoys, heartbeatPeriod: 1)
+        #expect(try columns(EnvoyCommands.rows(older)) == [["a", "-", "-"], ["b", "-", "-"], ["c", "-", "-"]])
+
+        let json = try JSONSerialization.jsonObject(with: Data(try DirectorConnection.jsonText(EnvoyCommands.EnvoyTable(list)).utf8))
+        let rows = try #require((json as? [String: Any])?["envoys"] as? [[String: Any]])
+        #expect(rows.map { $0["name"] as? String } == ["a", "b", "c"])
+        #expect(rows.map { $0["online"] as? Bool } == [true, true, false])
+        #expect(rows.map { $0["capacity"] as? Int } == [2, 1, nil])
+        #expect(rows.map { $0["running"] as? [String] } == [["x", "y"], nil, nil])
+        #expect(rows.allSatisfy { ($0["shard"] as? [String: Any])?["sampleShape"] as? [Int] == [30] })
     }
 
     @Test func clientCommandsSayWhatIsMissing() throws {

@@ -74,6 +74,35 @@ import FLWire
         #expect(Set(audit.filter { $0.decision == .started }.map(\.experiment)) == ["x", "y"])
     }
 
+    /// What `fx envoy list` shows: each site's capacity, and both experiments' collaborators running
+    /// there while they run. Each task holds 0.3 s (simulated compute), so a round outlasts several
+    /// 0.2 s heartbeats; the list is read again after each round of 'x' until a heartbeat has told.
+    @Test func theEnvoyListShowsEachSitesCapacityAndTheCollaboratorsRunningThere() throws {
+        let federation = try federation(capacity: 2)
+        defer { federation.shutdown() }
+        let rounds = 4
+        let workspace = try federation.fixture.makeNoopWorkspace("slow", rounds: rounds, parameters: 10, secondsPerTask: 0.3)
+        _ = try federation.submit(workspace, as: "x")
+        _ = try federation.submit(workspace, as: "y")
+        let client = try federation.client()
+        try startSites(federation)
+        var list = try client.envoys()
+        var seen = Int.min
+        for _ in 0..<rounds {
+            let closed = try federation.events.wait(timeout: 60, "a round of 'x' after \(seen)") {
+                if case let .roundClosed(name, info) = $0 { return name == "x" && info.round > seen }
+                return false
+            }
+            if case let .roundClosed(_, info) = closed { seen = info.round }
+            list = try client.envoys()
+            if list.slots.allSatisfy({ Set($0.running ?? []) == ["x", "y"] }) { break }
+        }
+        #expect(list.envoys.map(\.name) == Self.sites)
+        #expect(list.slots.map(\.capacity) == [2, 2])
+        #expect(list.slots.map { Set($0.running ?? []) } == [["x", "y"], ["x", "y"]], "\(list.slots)")
+        for name in ["x", "y"] { #expect(try federation.events.waitForFinish(name, timeout: 120).0 == .succeeded) }
+    }
+
     @Test func aSiteOfCapacityOneIsNeverBookedTwice() throws {
         let federation = try federation(capacity: 1)
         defer { federation.shutdown() }

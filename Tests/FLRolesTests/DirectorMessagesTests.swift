@@ -64,8 +64,14 @@ import FLWire
         #expect(try roundTrip(ExperimentModelReply(name: "x", which: .best)).which == .best)
         #expect(try roundTrip(CancelExperiment(name: "x")).name == "x")
         _ = try roundTrip(EnvoyListRequest())
-        let list = try roundTrip(EnvoyListReply(envoys: [Self.envoy], heartbeatPeriod: 5))
-        #expect(list.envoys == [Self.envoy] && list.heartbeatPeriod == 5)
+        // Slots: a list of one (4), a capacity (1 + 8), and the running experiments ["first"] (1 + 4 + 4 + 5).
+        let slots = [EnvoySlots(capacity: 2, running: ["first"])]
+        let list = try roundTrip(EnvoyListReply(envoys: [Self.envoy], heartbeatPeriod: 5, slots: slots), grownBy: 27)
+        #expect(list.envoys == [Self.envoy] && list.heartbeatPeriod == 5 && list.slots == slots)
+        #expect(list.slots(of: 0) == slots[0] && list.slots(of: 1) == nil)
+        let unknown = try roundTrip(EnvoyListReply(envoys: [Self.envoy], heartbeatPeriod: 5, slots: [EnvoySlots(capacity: nil, running: nil)]),
+                                    grownBy: 4 + 1 + 1)
+        #expect(unknown.slots == [EnvoySlots(capacity: nil, running: nil)])
     }
 
     @Test func impossibleValuesAreRefused() throws {
@@ -79,6 +85,18 @@ import FLWire
         for capacity in [0, -1, EnvoyRegistration.maximumCapacity + 1] {
             #expect(throws: WireDecodingError.self) {
                 _ = try EnvoyRegistration.decode(EnvoyRegistration(envoy: "a", shard: Self.shard, capacity: capacity).encoded())
+            }
+        }
+        // Slots that are not one per Envoy, or a capacity out of range.
+        for slots in [[EnvoySlots(capacity: 1, running: [])], [EnvoySlots](repeating: EnvoySlots(capacity: 1, running: nil), count: 3)] {
+            #expect(throws: WireDecodingError.self) {
+                _ = try EnvoyListReply.decode(EnvoyListReply(envoys: [Self.envoy, Self.envoy], heartbeatPeriod: 1, slots: slots).encoded())
+            }
+        }
+        for capacity in [0, EnvoyRegistration.maximumCapacity + 1] {
+            #expect(throws: WireDecodingError.self) {
+                _ = try EnvoyListReply.decode(EnvoyListReply(envoys: [Self.envoy], heartbeatPeriod: 1,
+                                                             slots: [EnvoySlots(capacity: capacity, running: nil)]).encoded())
             }
         }
         // A negative or infinite wait.

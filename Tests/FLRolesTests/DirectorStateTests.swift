@@ -60,3 +60,23 @@ import FLWire
         #expect(s.assignment(for: "a", ask("x", 2, .exited)) == nil)
     }
 }
+
+extension DirectorStateTests {
+    /// What `fx envoy list` is told of each Envoy's capacity and running collaborators.
+    @Test func capacityIsKnownOnceRegisteredAndRunningOnceHeartbeating() {
+        let shard = ShardDescriptor(path: "a.csv", labelColumn: "label", sampleShape: [30], targetShape: [1], sampleCount: 10)
+        var s = DirectorState(settings: DirectorSettings(sampleShape: [30], targetShape: [1], stateDirectory: "/nonexistent",
+                                                         certificateDirectory: "/nonexistent"))
+        // Three Envoys known from before a restart: "a" registered since with capacity 3 and heartbeats,
+        // "b" registered but has not sent a heartbeat yet, "c" has not come back.
+        s.restore(envoys: ["c", "b", "a"].map { EnvoyRecord(name: $0, shard: shard, registeredAt: 0, lastRegistration: 0) }, experiments: [])
+        s.envoys["a"]!.lastHeard = .now
+        s.envoys["a"]!.capacity = 3
+        s.envoys["a"]!.heartbeat = EnvoyHeartbeat(cpuPercent: 0, residentBytes: 0, availableBytes: 0, collaboratorRunning: true,
+                                                  experiment: "x", running: ["x", "y"])
+        s.envoys["b"]!.lastHeard = .now
+        #expect(s.envoyInfo().map(\.name) == ["a", "b", "c"])
+        #expect(s.envoySlots() == [EnvoySlots(capacity: 3, running: ["x", "y"]), EnvoySlots(capacity: 1, running: nil),
+                                   EnvoySlots(capacity: nil, running: nil)])
+    }
+}

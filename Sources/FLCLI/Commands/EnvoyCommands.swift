@@ -75,28 +75,39 @@ enum EnvoyCommands {
     }
 
     static let listCommand = Command(
-        "list", abstract: "List the Envoys the Director knows: shapes, online or offline, last heartbeat, current experiment.",
+        "list", abstract: "List the Envoys the Director knows: shapes, online or offline, last heartbeat, capacity, current experiments.",
+        discussion: """
+        CAPACITY is how many collaborators (one per experiment) the site runs at once, as it registered; RUNNING
+        how many run there now, as its last heartbeat said ("-": not known since the Director started).
+        """,
         arguments: DirectorConnection.options + [DirectorConnection.json]
     ) { args, context in
         let client = try DirectorConnection.client(args, context)
         let list = try client.envoys()
         if args[DirectorConnection.json] {
-            context.console.print(try DirectorConnection.jsonText(EnvoyTable(heartbeatPeriod: list.heartbeatPeriod, envoys: list.envoys)))
+            context.console.print(try DirectorConnection.jsonText(EnvoyTable(list)))
             return 0
         }
         if list.envoys.isEmpty {
             context.console.print("no Envoys have registered")
             return 0
         }
-        var rows = [["NAME", "STATUS", "LAST HEARTBEAT", "SAMPLES", "SAMPLE SHAPE", "TARGET SHAPE", "EXPERIMENT", "CPU", "MEMORY"]]
-        for e in list.envoys {
+        context.console.print(DirectorConnection.table(rows(list)))
+        return 0
+    }
+
+    /// The table `fx envoy list` prints: a header, then one row per Envoy.
+    static func rows(_ list: EnvoyListReply) -> [[String]] {
+        var rows = [["NAME", "STATUS", "LAST HEARTBEAT", "SAMPLES", "SAMPLE SHAPE", "TARGET SHAPE", "CAPACITY", "RUNNING", "EXPERIMENT", "CPU", "MEMORY"]]
+        for (i, e) in list.envoys.enumerated() {
+            let slots = list.slots(of: i)
             rows.append([e.name, e.online ? "online" : "offline", e.lastHeartbeatAge.map { String(format: "%.1f s ago", $0) } ?? "not since start",
                          "\(e.shard.sampleCount)", ShardDescriptor.text(e.shard.sampleShape), ShardDescriptor.text(e.shard.targetShape),
+                         slots?.capacity.map(String.init) ?? "-", slots?.running.map { "\($0.count)" } ?? "-",
                          e.currentExperiment.isEmpty ? "-" : e.currentExperiment + (e.collaboratorRunning ? " (running)" : ""),
                          String(format: "%.0f%%", e.cpuPercent), DirectorConnection.bytes(e.residentBytes)])
         }
-        context.console.print(DirectorConnection.table(rows))
-        return 0
+        return rows
     }
 
     static let name = Option("--name", value: "NAME", help: "The site's name: its certificate name, and its collaborators'.", required: true)
@@ -106,8 +117,30 @@ enum EnvoyCommands {
     static let approvalConfiguration = Option("--config", value: "FILE", help: "The Envoy's configuration (default: envoy.yaml).", default: "envoy.yaml")
     static let comment = Option("--comment", value: "TEXT", help: "A note kept beside the digest (what it is, who approved it).", default: "")
 
-    private struct EnvoyTable: Encodable {
+    /// What `fx envoy list --json` prints.
+    struct EnvoyTable: Encodable {
         var heartbeatPeriod: Double
-        var envoys: [EnvoyInfo]
+        var envoys: [EnvoyRow]
+
+        init(_ list: EnvoyListReply) {
+            heartbeatPeriod = list.heartbeatPeriod
+            envoys = list.envoys.enumerated().map { EnvoyRow(info: $1, slots: list.slots(of: $0)) }
+        }
+    }
+
+    /// An Envoy in `fx envoy list --json`: its `EnvoyInfo` fields, then `capacity` and `running`
+    /// (the experiments whose collaborators run there) when the Director knows them.
+    struct EnvoyRow: Encodable {
+        var info: EnvoyInfo
+        var slots: EnvoySlots?
+
+        private enum CodingKeys: String, CodingKey { case capacity, running }
+
+        func encode(to encoder: any Encoder) throws {
+            try info.encode(to: encoder)
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encodeIfPresent(slots?.capacity, forKey: .capacity)
+            try c.encodeIfPresent(slots?.running, forKey: .running)
+        }
     }
 }

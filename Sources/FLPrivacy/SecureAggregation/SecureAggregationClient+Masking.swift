@@ -67,6 +67,10 @@ extension SecureAggregationClient {
     /// Stage 3. The server's claim: survivors (sent masked input) and dropped (in U2, did not). Refuses
     /// overlapping sets, sets that are not a partition of U2, fewer survivors than threshold, or us not
     /// a survivor. Returns shares of b for each survivor, of s_sk for each dropped (never both for one site).
+    ///
+    /// Answer one claim per round: a server that told some sites "u survived" and others "u dropped"
+    /// would need `threshold` answers of each kind from different sites to learn u's input, which
+    /// a threshold above half of U1 rules out.
     public func reveal(survivors: [String], dropped: [String]) throws(SecureAggregationError) -> [RevealedShare] {
         try SecureAggregationError.during(.reveal) { () throws(SecureAggregationError) in
             try expect(.masked, "reveal")

@@ -26,6 +26,8 @@ public struct SecureAggregationClient: Sendable {
     /// U2, sorted.
     var members: [String] = []
 
+    /// A fresh instance for `site` in `round`: new key pairs and self-mask seed from OpenSSL's
+    /// generator. Refuses parameters that cannot work.
     public init(site: String, round: SecureAggregationRound, parameters: SecureAggregationParameters) throws(SecureAggregationError) {
         if let problem = parameters.problem { throw SecureAggregationError(kind: .protocolViolation, message: problem, stage: .setup) }
         guard !site.isEmpty else { throw SecureAggregationError(kind: .protocolViolation, message: "a site needs a name", stage: .setup) }
@@ -37,6 +39,7 @@ public struct SecureAggregationClient: Sendable {
         }
     }
 
+    /// Stage 0: this site's public keys, for the server to relay.
     public var advertisement: KeyAdvertisement {
         KeyAdvertisement(site: site, encryptionKey: encryptionPair.publicKey, maskingKey: maskingPair.publicKey)
     }

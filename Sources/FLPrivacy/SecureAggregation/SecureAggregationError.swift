@@ -1,3 +1,5 @@
+import FLPKI
+
 /// Why a stage of secure aggregation refused to go on, naming the stage and the sites concerned.
 public struct SecureAggregationError: Error, CustomStringConvertible, Equatable, Sendable {
     public enum Kind: Sendable, Equatable {
@@ -37,9 +39,12 @@ public struct SecureAggregationError: Error, CustomStringConvertible, Equatable,
         return "secure aggregation, stage '\(stage.rawValue)': \(message)\(who)"
     }
 
-    /// A failed cryptographic primitive.
+    /// A failed cryptographic primitive, with OpenSSL's reasons when it left any (taking them off
+    /// this thread's error queue, so they are not blamed on the next OpenSSL call).
     package static func crypto(_ message: String, sites: [String] = []) -> SecureAggregationError {
-        SecureAggregationError(kind: .crypto, sites: sites, message: message)
+        let reasons = OpenSSLError.drainQueue()
+        let full = reasons.isEmpty ? message : "\(message): \(reasons.joined(separator: "; "))"
+        return SecureAggregationError(kind: .crypto, sites: sites, message: full)
     }
 
     /// Runs `body`, labelling an error that carries no stage yet with `stage`.

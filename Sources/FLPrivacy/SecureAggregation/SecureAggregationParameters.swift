@@ -10,7 +10,9 @@ public struct SecureAggregationParameters: Sendable, Hashable, Codable {
         case uniform
     }
 
-    /// The fewest sites whose shares unmask a round (t of Shamir's t-of-n); at least 2.
+    /// The fewest sites whose shares unmask a round (t of Shamir's t-of-n); at least 2. More than
+    /// half the cohort also keeps a server that tells sites different stories about who survived
+    /// from gathering both secrets of one site (each site answers one claim per round).
     public var threshold: Int
     /// Each coordinate of a (weighted) update is clipped to [-clipRange, clipRange] before it is
     /// quantized.

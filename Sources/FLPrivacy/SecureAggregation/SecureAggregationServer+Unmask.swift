@@ -1,5 +1,6 @@
 extension SecureAggregationServer {
-    /// A survivor's shares: one of b for each survivor, one of s_sk for each dropped site, nothing else.
+    /// Stage 3: a survivor's shares, once: one of b for each survivor, one of s_sk for each dropped
+    /// site, nothing else. Whether they open their commitments is checked by `unmask`.
     public mutating func receiveReveal(_ shares: [RevealedShare], from: String) throws(SecureAggregationError) {
         try check(.revealing, from: from, in: survivors, first: reveals[from] == nil, .reveal)
         let asked = Set(survivors.map { Wanted(owner: $0, kind: .selfMaskSeed) } + dropped.map { Wanted(owner: $0, kind: .maskingKey) })
@@ -32,23 +33,26 @@ extension SecureAggregationServer {
                 }
                 keys[owner] = pair
             }
-            var total = sum
-            try total.withUnsafeMutableBufferPointer { (values) throws(SecureAggregationError) in
+            // Every seed is derived before the sum is touched, so a refusal above leaves the round as it was.
+            var masks: [(seed: [UInt8], added: Bool)] = []
+            for owner in survivors { masks.append((try ProtocolKeys.selfMaskSeed(seeds[owner]!, round: round, owner: owner), true)) }
+            for gone in dropped {
                 for owner in survivors {
-                    try MaskGenerator(seed: ProtocolKeys.selfMaskSeed(seeds[owner]!, round: round, owner: owner)).subtract(from: values)
+                    let seed = try ProtocolKeys.pairwiseSeed(keys[gone]!, peer: advertisements[owner]!.maskingKey, round: round, between: gone, and: owner)
+                    // The survivor added this mask when its name is the smaller one, and subtracted it otherwise.
+                    masks.append((seed, owner < gone))
                 }
-                for gone in dropped {
-                    for owner in survivors {
-                        let seed = try ProtocolKeys.pairwiseSeed(keys[gone]!, peer: advertisements[owner]!.maskingKey, round: round, between: gone, and: owner)
-                        // The survivor added this mask when its name is the smaller one, and subtracted it otherwise.
-                        let generator = try MaskGenerator(seed: seed)
-                        if owner < gone { try generator.subtract(from: values) } else { try generator.add(into: values) }
-                    }
+            }
+            var total: [UInt32] = []
+            swap(&total, &sum)
+            stage = .done
+            try total.withUnsafeMutableBufferPointer { (values) throws(SecureAggregationError) in
+                for mask in masks {
+                    let generator = try MaskGenerator(seed: mask.seed)
+                    if mask.added { try generator.subtract(from: values) } else { try generator.add(into: values) }
                 }
                 ProtocolKeys.reduce(values, bits: parameters.bits)
             }
-            sum = []
-            stage = .done
             return UnmaskedSum(sum: total, contributors: survivors, badShares: bad.sorted())
         }
     }

@@ -28,6 +28,8 @@ public struct SecureAggregationServer: Sendable {
     var dropped: [String] = []
     var reveals: [String: [RevealedShare]] = [:]
 
+    /// A server for `cohort` (the sites invited; duplicates ignored) whose masked inputs hold
+    /// `vectorLength` values each (`SecureAggregationEncoding.encodedCount(values:)`).
     public init(round: SecureAggregationRound, parameters: SecureAggregationParameters, cohort: [String], vectorLength: Int) {
         self.round = round
         self.parameters = parameters
@@ -36,6 +38,7 @@ public struct SecureAggregationServer: Sendable {
         sum = []
     }
 
+    /// Stage 0: a cohort member's public keys, once, for its own name, well-formed.
     public mutating func receiveAdvertisement(_ advertisement: KeyAdvertisement, from: String) throws(SecureAggregationError) {
         try check(.advertising, from: from, in: cohort, first: advertisements[from] == nil, .advertise)
         guard advertisement.site == from else { throw violation(.advertise, "\(from) advertised keys for \(advertisement.site)", [from]) }
@@ -46,6 +49,7 @@ public struct SecureAggregationServer: Sendable {
     /// Ends stage 0: U1 = those who advertised (throws .belowThreshold below threshold).
     public mutating func closeAdvertisements() throws(SecureAggregationError) -> [KeyAdvertisement] {
         try check(.advertising, .advertise)
+        if let problem = parameters.problem { throw violation(.advertise, "the parameters cannot work: \(problem)", []) }
         let holders = advertisements.keys.sorted()
         try require(holders, of: cohort, "advertised keys", .advertise)
         keyHolders = holders
@@ -53,6 +57,9 @@ public struct SecureAggregationServer: Sendable {
         return holders.map { advertisements[$0]! }
     }
 
+    /// Stage 1: a U1 member's envelopes, once: exactly one to each other U1 member, all carrying
+    /// the same commitment to the sender's own share (the server keeps the commitments to check
+    /// the revealed shares against).
     public mutating func receiveShares(_ envelopes: [ShareEnvelope], from: String) throws(SecureAggregationError) {
         try check(.sharing, from: from, in: keyHolders, first: self.envelopes[from] == nil, .shareKeys)
         let expected = Set(keyHolders).subtracting([from])
@@ -106,6 +113,15 @@ public struct SecureAggregationServer: Sendable {
         stage = .revealing
         return (survivors, dropped)
     }
+
+    /// Who has advertised keys so far (stage 0), sorted: the caller waits for the rest of its cohort.
+    public var advertisedSites: [String] { advertisements.keys.sorted() }
+    /// Who has sent its envelopes so far (stage 1), sorted.
+    public var sharingSites: [String] { envelopes.keys.sorted() }
+    /// Whose masked input has been added to the sum so far (stage 2), sorted.
+    public var maskedSites: [String] { maskedFrom.sorted() }
+    /// Who has revealed its shares so far (stage 3), sorted.
+    public var revealingSites: [String] { reveals.keys.sorted() }
 
     /// Refuses a call outside `expected`, a sender outside `members`, or a second submission.
     func check(_ expected: Stage, from: String, in members: [String], first: Bool, _ stage: SecureAggregationError.Stage) throws(SecureAggregationError) {

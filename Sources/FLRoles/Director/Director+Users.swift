@@ -167,8 +167,8 @@ extension Director {
     }
 
     func listEnvoys(_ request: Request) {
-        let envoys = state.withLock { $0.envoyInfo() }
-        request.responder.reply(EnvoyListReply(envoys: envoys, heartbeatPeriod: settings.heartbeatPeriod))
+        let (envoys, slots) = state.withLock { ($0.envoyInfo(), $0.envoySlots()) }
+        request.responder.reply(EnvoyListReply(envoys: envoys, heartbeatPeriod: settings.heartbeatPeriod, slots: slots))
     }
 
     /// Where the Envoys an experiment was submitted for are kept, beside its archive (a JSON list).

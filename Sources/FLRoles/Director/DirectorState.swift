@@ -248,6 +248,14 @@ struct DirectorState {
         }
     }
 
+    /// Each Envoy's capacity and running collaborators, in `envoyInfo`'s order (by name).
+    func envoySlots() -> [EnvoySlots] {
+        envoys.values.sorted { $0.record.name < $1.record.name }.map { e in
+            // The capacity is known once it registered since the start (it is not kept with the record).
+            EnvoySlots(capacity: e.lastHeard == nil ? nil : e.capacity, running: e.heartbeat?.running)
+        }
+    }
+
     // MARK: Work for Envoys
 
     /// What `envoy` should do given what it last reported; nil means nothing yet (hold the request).

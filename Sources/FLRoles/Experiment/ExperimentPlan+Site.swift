@@ -12,8 +12,8 @@ extension ExperimentPlan {
             throw WorkspaceError("'\(name)' is not a collaborator in \(workspace.collaboratorsPath) (collaborators: \(collaborators.joined(separator: ", ")))")
         }
         switch runner {
-        case let .noop(parameters, offset, samples):
-            return try NoopTaskRunner(parameterCount: parameters, offset: Float(offset), sampleCount: samples)
+        case let .noop(n):
+            return try NoopTaskRunner(parameterCount: n.parameters, offset: Float(n.offset), sampleCount: n.samples, secondsPerTask: n.secondsPerTask)
         case let .builtin(builtin):
             let split = try localData(for: name, dataPath: dataPath, classCount: builtin.architecture.classCount)
             guard split.train.featureCount == builtin.architecture.inputCount else {

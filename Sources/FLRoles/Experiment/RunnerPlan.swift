@@ -52,9 +52,24 @@ public enum RunnerPlan: Sendable {
         public var classes: Int?
     }
 
+    /// No learning (`NoopTaskRunner`): the federation's own cost, optionally with simulated compute time.
+    public struct Noop: Sendable, Equatable {
+        /// Floats in the one tensor `parameters`.
+        public var parameters: Int
+        /// What each training task adds to every parameter.
+        public var offset: Double
+        /// The sample count each result reports.
+        public var samples: Int
+        /// Wall time each task holds before it returns, using no CPU (`seconds_per_task`): a site
+        /// whose compute runs on a machine of its own, simulated for benchmarks and demos.
+        public var secondsPerTask: Double = 0
+    }
+
+    /// The longest `seconds_per_task` a plan may ask for: an hour per task is already no benchmark.
+    public static let maximumSecondsPerTask = 3600.0
+
     case builtin(Builtin)
-    /// Returns the model plus `offset`; `parameters` floats in one tensor.
-    case noop(parameters: Int, offset: Double, samples: Int)
+    case noop(Noop)
     case external(External)
 
     init(_ plan: Plan) throws {
@@ -70,7 +85,13 @@ public enum RunnerPlan: Sendable {
             }
             let samples = try plan.int("\(s).samples", default: 100)
             guard samples > 0 else { throw PlanCheck.error(plan, "\(s).samples", "expected a positive sample count") }
-            self = .noop(parameters: parameters, offset: try plan.double("\(s).offset", default: 0.001), samples: samples)
+            let seconds = try plan.double("\(s).seconds_per_task", default: 0)
+            guard seconds >= 0, seconds <= RunnerPlan.maximumSecondsPerTask else {
+                throw PlanCheck.error(plan, "\(s).seconds_per_task",
+                                      "expected 0 to \(Int(RunnerPlan.maximumSecondsPerTask)) seconds of simulated compute per task, found \(seconds)")
+            }
+            self = .noop(Noop(parameters: parameters, offset: try plan.double("\(s).offset", default: 0.001), samples: samples,
+                              secondsPerTask: seconds))
         case "external":
             self = .external(try RunnerPlan.external(plan))
         default:
@@ -224,7 +245,7 @@ public enum RunnerPlan: Sendable {
     public var layout: ModelLayout {
         switch self {
         case let .builtin(b): b.architecture.layout
-        case let .noop(parameters, _, _): try! ModelLayout([TensorSpec(name: "parameters", shape: [parameters])])
+        case let .noop(n): try! ModelLayout([TensorSpec(name: "parameters", shape: [n.parameters])])
         case let .external(e): e.layout
         }
     }

@@ -46,17 +46,7 @@ package enum AESGCM {
               EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, Int32(tagCount), &tag) == 1
         else { throw .crypto("AES-256-GCM open") }
         let ok = plaintext.withUnsafeMutableBufferPointer { EVP_DecryptFinal_ex(ctx, $0.baseAddress! + Int(length), &final) }
-        // Drain OpenSSL's queue so a failed tag check leaves nothing behind for the next caller.
-        guard ok == 1 else { _ = OpenSSLErrorQueue.drain(); throw .crypto("AES-256-GCM open: authentication failed") }
+        guard ok == 1 else { throw .crypto("AES-256-GCM open: authentication failed") }
         return Array(plaintext[0..<Int(length + final)])
-    }
-}
-
-/// Empties this thread's OpenSSL error queue.
-enum OpenSSLErrorQueue {
-    static func drain() -> [UInt] {
-        var out: [UInt] = []
-        while case let code = ERR_get_error(), code != 0 { out.append(code) }
-        return out
     }
 }

@@ -1,4 +1,8 @@
-internal import COpenSSL
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// The PRG that expands a 32-byte seed into a mask: the AES-256-CTR keystream under the seed as key
 /// and an all-zero initial counter block, read as little-endian UInt32 words.
@@ -29,9 +33,9 @@ package struct MaskGenerator: Sendable {
     /// Overwrites `out` with the keystream's bytes.
     package func fill(_ out: UnsafeMutableRawBufferPointer) throws(SecureAggregationError) {
         guard let base = out.baseAddress, out.count > 0 else { return }
-        let cipher = try Cipher(key: key, counter: counter)
+        let cipher = try AESCTRStream(key: key, counter: counter)
         // CTR encrypts in place: zeros in, keystream out.
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: out.count)
+        memset(base, 0, out.count)
         var done = 0
         while done < out.count {
             let n = min(out.count - done, 1 << 24)
@@ -43,7 +47,7 @@ package struct MaskGenerator: Sendable {
     /// Overwrites `out` with the mask's words.
     package func fill(_ out: UnsafeMutableBufferPointer<UInt32>) throws(SecureAggregationError) {
         try fill(UnsafeMutableRawBufferPointer(out))
-        fixEndianness(out)
+        AESCTRStream.fixEndianness(out)
     }
 
     /// out[i] = out[i] + mask[i] (mod 2^32).
@@ -62,7 +66,7 @@ package struct MaskGenerator: Sendable {
 
     private func combine(_ out: UnsafeMutableBufferPointer<UInt32>, _ apply: (UnsafeMutableBufferPointer<UInt32>, UnsafeMutableBufferPointer<UInt32>) -> Void) throws(SecureAggregationError) {
         guard let base = out.baseAddress, out.count > 0 else { return }
-        let cipher = try Cipher(key: key, counter: counter)
+        let cipher = try AESCTRStream(key: key, counter: counter)
         let words = min(Self.blockWords, out.count)
         let scratch = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: words)
         defer { scratch.deallocate() }
@@ -70,41 +74,9 @@ package struct MaskGenerator: Sendable {
         while done < out.count {
             let n = min(words, out.count - done)
             let block = UnsafeMutableBufferPointer(rebasing: scratch[0..<n])
-            let raw = UnsafeMutableRawPointer(block.baseAddress!)
-            raw.initializeMemory(as: UInt8.self, repeating: 0, count: n * 4)
-            try cipher.encrypt(raw, from: UnsafeRawPointer(raw), count: n * 4)
-            fixEndianness(block)
+            try cipher.words(block)
             apply(UnsafeMutableBufferPointer(start: base + done, count: n), block)
             done += n
         }
-    }
-
-    /// The keystream is defined as little-endian words; a no-op on every platform SwiftFL runs on.
-    private func fixEndianness(_ words: UnsafeMutableBufferPointer<UInt32>) {
-        #if _endian(big)
-        for i in 0..<words.count { words[i] = UInt32(littleEndian: words[i]) }
-        #endif
-    }
-}
-
-/// One AES-256-CTR context, alive for one expansion and used by one thread.
-private final class Cipher {
-    let ctx: OpaquePointer
-
-    init(key: [UInt8], counter: [UInt8]) throws(SecureAggregationError) {
-        guard let ctx = EVP_CIPHER_CTX_new() else { throw .crypto("EVP_CIPHER_CTX_new") }
-        guard EVP_EncryptInit_ex(ctx, EVP_aes_256_ctr(), nil, key, counter) == 1 else {
-            EVP_CIPHER_CTX_free(ctx)
-            throw .crypto("EVP_EncryptInit_ex(AES-256-CTR)")
-        }
-        self.ctx = ctx
-    }
-
-    deinit { EVP_CIPHER_CTX_free(ctx) }
-
-    func encrypt(_ out: UnsafeMutableRawPointer, from input: UnsafeRawPointer, count: Int) throws(SecureAggregationError) {
-        var written: Int32 = 0
-        let ok = EVP_EncryptUpdate(ctx, out.assumingMemoryBound(to: UInt8.self), &written, input.assumingMemoryBound(to: UInt8.self), Int32(count))
-        guard ok == 1, Int(written) == count else { throw .crypto("EVP_EncryptUpdate(AES-256-CTR)") }
     }
 }

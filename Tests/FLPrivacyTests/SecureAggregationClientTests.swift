@@ -1,0 +1,119 @@
+import Testing
+import FLPrivacy
+
+/// What a site refuses from the server: doctored rosters, envelopes not meant for it, claims about
+/// survivors that would reveal too much, stages out of order.
+@Suite struct SecureAggregationClientTests {
+    private func expectError(_ kind: SecureAggregationError.Kind, sites: [String]? = nil, stage: SecureAggregationError.Stage? = nil,
+                             _ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            try body()
+            Issue.record("expected a \(kind) refusal", sourceLocation: sourceLocation)
+        } catch let error as SecureAggregationError {
+            #expect(error.kind == kind, "\(error)", sourceLocation: sourceLocation)
+            if let sites { #expect(error.sites == sites, "\(error)", sourceLocation: sourceLocation) }
+            if let stage { #expect(error.stage == stage, "\(error)", sourceLocation: sourceLocation) }
+        } catch {
+            Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func refusesBadParametersAndNames() {
+        let round = SecureAggregationRound(experiment: "e", round: 1, attempt: 0)
+        expectError(.protocolViolation, stage: .setup) { _ = try SecureAggregationClient(site: "a", round: round, parameters: .init(threshold: 1, clipRange: 1)) }
+        expectError(.protocolViolation, stage: .setup) { _ = try SecureAggregationClient(site: "", round: round, parameters: .init(threshold: 2, clipRange: 1)) }
+    }
+
+    @Test func refusesDoctoredRosters() throws {
+        let harness = try SecureAggregationHarness(sites: 4, threshold: 3, length: 4)
+        let roster = harness.sites.map { harness.clients[$0]!.advertisement }
+        var client = harness.clients["site-1"]!
+        expectError(.protocolViolation, sites: ["site-1"], stage: .shareKeys) { _ = try client.shareKeys(roster: Array(roster.dropFirst())) }
+        var altered = roster
+        altered[0].maskingKey = roster[1].maskingKey
+        expectError(.protocolViolation, sites: ["site-1"], stage: .shareKeys) { _ = try client.shareKeys(roster: altered) }
+        altered = roster
+        altered[3].encryptionKey = roster[2].maskingKey
+        expectError(.protocolViolation, sites: ["site-3", "site-4"], stage: .shareKeys) { _ = try client.shareKeys(roster: altered) }
+        expectError(.protocolViolation, sites: ["site-2"], stage: .shareKeys) { _ = try client.shareKeys(roster: roster + [roster[1]]) }
+        altered = roster
+        altered[2].encryptionKey = [1, 2, 3]
+        expectError(.protocolViolation, sites: ["site-3"], stage: .shareKeys) { _ = try client.shareKeys(roster: altered) }
+        expectError(.belowThreshold, stage: .shareKeys) { _ = try client.shareKeys(roster: Array(roster.prefix(2))) }
+        expectError(.protocolViolation, stage: .maskInput) { _ = try client.maskInput([1], received: []) }
+        expectError(.protocolViolation, stage: .reveal) { _ = try client.reveal(survivors: harness.sites, dropped: []) }
+        // Nothing above changed the client: the honest roster still works, once.
+        let envelopes = try client.shareKeys(roster: roster)
+        #expect(envelopes.map(\.to) == ["site-2", "site-3", "site-4"])
+        #expect(envelopes.allSatisfy { $0.from == "site-1" && $0.commitment.count == 96 })
+        expectError(.protocolViolation, stage: .shareKeys) { _ = try client.shareKeys(roster: roster) }
+    }
+
+    /// Stage 1 done for every site; returns the clients and every envelope by recipient.
+    private func sharedRound(sites: Int = 4, threshold: Int = 3, round: SecureAggregationRound = .init(experiment: "exp", round: 3, attempt: 0)) throws -> (SecureAggregationHarness, [String: [ShareEnvelope]]) {
+        var harness = try SecureAggregationHarness(sites: sites, threshold: threshold, length: 4, round: round)
+        let roster = harness.sites.map { harness.clients[$0]!.advertisement }
+        var inbox: [String: [ShareEnvelope]] = [:]
+        for site in harness.sites {
+            for envelope in try harness.clients[site]!.shareKeys(roster: roster) { inbox[envelope.to, default: []].append(envelope) }
+        }
+        return (harness, inbox)
+    }
+
+    @Test func refusesEnvelopesNotMeantForIt() throws {
+        let (harness, inbox) = try sharedRound()
+        var client = harness.clients["site-1"]!
+        let mine = inbox["site-1"]!
+        expectError(.protocolViolation, sites: ["site-1"], stage: .maskInput) { _ = try client.maskInput([1], received: mine + [inbox["site-2"]![0]]) }
+        expectError(.protocolViolation, sites: ["site-2"], stage: .maskInput) { _ = try client.maskInput([1], received: mine + [mine[0]]) }
+        var readdressed = inbox["site-2"]!.first { $0.from == "site-3" }!
+        readdressed.to = "site-1"
+        expectError(.crypto, sites: ["site-3"], stage: .maskInput) {
+            _ = try client.maskInput([1], received: mine.filter { $0.from != "site-3" } + [readdressed])
+        }
+        var tampered = mine
+        tampered[1].ciphertext[20] ^= 1
+        expectError(.crypto, sites: [tampered[1].from], stage: .maskInput) { _ = try client.maskInput([1], received: tampered) }
+        tampered = mine
+        tampered[0].commitment[3] ^= 1
+        expectError(.crypto, sites: [tampered[0].from], stage: .maskInput) { _ = try client.maskInput([1], received: tampered) }
+        expectError(.belowThreshold, sites: ["site-3", "site-4"], stage: .maskInput) { _ = try client.maskInput([1], received: Array(mine.prefix(1))) }
+        #expect(try client.maskInput([1, 2, 3, 4], received: mine).count == 4)
+    }
+
+    /// Envelopes sealed in another round, attempt or experiment do not open, even between the same sites.
+    @Test(arguments: [
+        SecureAggregationRound(experiment: "exp", round: 3, attempt: 1),
+        SecureAggregationRound(experiment: "exp", round: 2, attempt: 0),
+        SecureAggregationRound(experiment: "exp2", round: 3, attempt: 0),
+    ])
+    func refusesEnvelopesFromAnotherRound(other: SecureAggregationRound) throws {
+        let (harness, _) = try sharedRound()
+        let (_, foreign) = try sharedRound(round: other)
+        var client = harness.clients["site-1"]!
+        expectError(.crypto, stage: .maskInput) { _ = try client.maskInput([1], received: foreign["site-1"]!) }
+    }
+
+    @Test func refusesClaimsThatAreNotAPartitionOfTheSharers() throws {
+        let (harness, inbox) = try sharedRound(sites: 5, threshold: 3)
+        var client = harness.clients["site-1"]!
+        _ = try client.maskInput([7], received: inbox["site-1"]!)
+        let all = harness.sites
+        expectError(.protocolViolation, sites: ["site-2"], stage: .reveal) { _ = try client.reveal(survivors: all, dropped: ["site-2"]) }
+        expectError(.protocolViolation, sites: ["site-5"], stage: .reveal) { _ = try client.reveal(survivors: Array(all.prefix(4)), dropped: []) }
+        expectError(.protocolViolation, sites: ["mallory"], stage: .reveal) { _ = try client.reveal(survivors: all + ["mallory"], dropped: []) }
+        expectError(.protocolViolation, sites: ["site-3"], stage: .reveal) { _ = try client.reveal(survivors: all + ["site-3"], dropped: []) }
+        expectError(.belowThreshold, stage: .reveal) { _ = try client.reveal(survivors: ["site-1", "site-2"], dropped: ["site-3", "site-4", "site-5"]) }
+        expectError(.protocolViolation, sites: ["site-1"], stage: .reveal) { _ = try client.reveal(survivors: ["site-2", "site-3", "site-4"], dropped: ["site-1", "site-5"]) }
+        let shares = try client.reveal(survivors: ["site-1", "site-2", "site-4"], dropped: ["site-3", "site-5"])
+        #expect(shares.map(\.owner) == ["site-1", "site-2", "site-4", "site-3", "site-5"])
+        #expect(shares.map(\.kind) == [.selfMaskSeed, .selfMaskSeed, .selfMaskSeed, .maskingKey, .maskingKey])
+        #expect(Set(shares.map(\.owner)).count == shares.count)
+    }
+
+    @Test func errorsNameTheStageAndTheSites() {
+        let error = SecureAggregationError(kind: .belowThreshold, sites: ["b", "a"], message: "2 of 5 sites shared keys, 3 needed", stage: .shareKeys)
+        #expect(error.sites == ["a", "b"])
+        #expect(error.description == "secure aggregation, stage 'share keys': 2 of 5 sites shared keys, 3 needed (sites: a, b)")
+    }
+}
