@@ -66,7 +66,8 @@ extension Collaborator {
         guard let trained = outcome.model, trained.layout == global.layout else {
             throw CollaboratorError("task '\(invocation.name)' of round \(context.round) produced no model of the experiment's layout")
         }
-        var delta = zip(trained.values, global.values).map { $0 - $1 }
+        var delta = trained.values
+        delta.withUnsafeMutableBufferPointer { d in global.values.withUnsafeBufferPointer { g in for i in 0..<d.count { d[i] -= g[i] } } }
         applyDistributedPrivacy(to: &delta)
         let factor = offer.uniformWeights ? 1 : Double(min(outcome.sampleCount, roster.weightCap)) / Double(roster.weightScale)
         let encoding = SecureAggregationEncoding(parameters: parameters, cohortSize: roster.advertisements.count)
