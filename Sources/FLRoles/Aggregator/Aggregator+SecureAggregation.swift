@@ -42,9 +42,13 @@ extension Aggregator {
             onEvent(.updateRejected(collaborator: name, reason: "secure aggregation, round \(input.round): \(refusal.message)"))
             return request.responder.fail(refusal.code, refusal.message)
         }
-        var values = [UInt32](repeating: 0, count: input.count)
+        let values: [UInt32]
         do {
-            try values.withUnsafeMutableBytes { try request.stream!.read(into: $0) }
+            // Not zeroed first: the stream fills every value (or the read throws and nothing is kept).
+            values = try [UInt32](unsafeUninitializedCapacity: input.count) { buffer, initialized in
+                try request.stream!.read(into: UnsafeMutableRawBufferPointer(buffer))
+                initialized = input.count
+            }
         } catch {
             logger.warning("lost the masked input of \(name) for round \(input.round): \(error)", ["peer": name])
             request.peer.close()

@@ -27,7 +27,7 @@ extension RoundMachine {
                 : "task '\(result.task)' is not assigned to '\(name)' in round \(result.round)")
         }
         let definition = settings.tasks[result.task] ?? TaskDefinition(name: result.task, function: .validate)
-        if definition.function == .train, secureSession != nil {
+        if definition.function == .train, settings.secureAggregation != nil {
             return .refuse(.rejected, "secure aggregation is on: a training result goes through its stages (SecAggKeys…), not in the clear")
         }
         guard result.sampleCount > 0 else { return .exclude("sample count is \(result.sampleCount); it must be positive") }
