@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Testing
 import FLCore
@@ -15,11 +18,11 @@ import FLTesting
 
     /// Digits on five sites, one round, FedAvg; a round may close with four sites (the fifth is
     /// killed). `secure`: the secure_aggregation mapping, or nil for the plain reference.
-    static func fixture(secure: String?, onShortfall: String = "fail") throws -> FederationFixture {
+    static func fixture(secure: String?, onShortfall: String = "fail", rounds: Int = 1) throws -> FederationFixture {
         let fixture = try FederationFixture(template: "digits", collaborators: sites)
         try fixture.edit("plan/plan.yaml", replacing: "    aggregation: scaffold\n", with: "    aggregation: fedavg\n")
         try fixture.edit("plan/plan.yaml", replacing: "    rounds_to_train: 20\n", with: """
-                rounds_to_train: 1
+                rounds_to_train: \(rounds)
                 minimum_reporting: 4
                 round_timeout: 120.0
                 on_shortfall: \(onShortfall)
@@ -100,6 +103,29 @@ import FLTesting
         #expect(finished["succeeded"] as? Bool == true, "\(aggregator.errorTail())")
         let difference = Self.largestDifference(try #require(model), try #require(expected))
         #expect(difference <= Self.tolerance(contributors: 5), "largest difference \(difference), tolerance \(Self.tolerance(contributors: 5))")
+    }
+
+    /// The aggregator killed after a round's checkpoint, in the next round's stages: resumed, it runs
+    /// that round again from attempt 1 with fresh keys (every site makes new ones), and finishes.
+    @Test func anAggregatorKilledMidExperimentResumesTheUnfinishedRoundWithFreshKeys() throws {
+        let fixture = try Self.fixture(secure: Self.secure, rounds: 3)
+        let (first, port) = try fixture.startAggregator()
+        let sites = try Self.start(Self.sites, in: fixture, port: port)
+        // Round 2 has just begun: the sites are held inside it until the aggregator is gone.
+        try first.waitForLine(timeout: 120) { EventLine($0).map { $0.matches("round_started") && $0["round"]?.asInt == 1 } == true }
+        for site in sites { site.process.signal(SIGSTOP) }
+        try first.waitForLine(timeout: 60) { EventLine($0).map { $0.matches("checkpoint_saved") && $0["rounds_completed"]?.asInt == 1 } == true }
+        first.process.kill()
+        _ = try first.waitForExit(timeout: 30)
+        for site in sites { site.process.signal(SIGCONT) }
+        let resumed = try fixture.start("fx-aggregator", ["--workspace", fixture.workspace, "--port", "\(port)", "--events", "--resume"],
+                                        name: "aggregator-resumed")
+        #expect(try resumed.waitForExit(timeout: 300).isSuccess, "\(resumed.errorTail())")
+        let started = FederationFixture.events("round_started", in: resumed).compactMap { $0["round"] as? Int }
+        #expect(started == [1, 2, 3], "\(started)")  // rounds 2 and 3, then the final validation
+        #expect(resumed.errorLines.contains { $0.contains("round 1 (attempt 1): secure aggregation among site_1, site_2, site_3, site_4, site_5") })
+        #expect(resumed.errorLines.filter { $0.contains("unmasked the sum of 5 sites") }.count == 2)
+        for site in sites { #expect(try site.waitForExit(timeout: 60).isSuccess, "\(site.name): \(site.errorTail())") }
     }
 
     @Test func belowTheThresholdTheExperimentFailsSayingSo() throws {
