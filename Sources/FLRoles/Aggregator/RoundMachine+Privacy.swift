@@ -33,10 +33,6 @@ struct RoundPrivacy {
 }
 
 extension RoundMachine {
-    /// The metric names ε and δ are reported under (task `privacy`, origin aggregator).
-    static var epsilonMetric: String { "privacy/epsilon" }
-    static var deltaMetric: String { "privacy/delta" }
-
     /// `aggregation`, wrapped so that every update is clipped to the clip norm about the round's model
     /// when the aggregator adds the noise; whoever built the function, it cannot run unclipped.
     static func clippingForPrivacy(_ aggregation: any AggregationFunction, _ settings: AggregatorSettings) -> any AggregationFunction {
@@ -59,7 +55,7 @@ extension RoundMachine {
             privacy.accountant.compose(samplingRate: privacy.samplingRate, noiseMultiplier: privacy.parameters.noiseMultiplier, steps: 1)
         }
         self.privacy = privacy
-        return [Self.epsilonMetric: privacy.epsilon, Self.deltaMetric: privacy.parameters.delta]
+        return [PrivacyMetrics.epsilon: privacy.epsilon, PrivacyMetrics.delta: privacy.parameters.delta]
     }
 
     /// Adds N(0, (σC/n)²) to each trained value of the new global model, the mean of n clipped
