@@ -12,17 +12,25 @@ import Testing
 @Suite struct PrivacyAccountantTests {
     /// rdp_accountant_test.py, test_compute_rdp_sequence (tolerance as there: delta=1e-5), and
     /// rdp_privacy_accountant_test.py, test_compute_rdp_poisson_sampled_gaussian (rtol 1e-4):
-    /// q = 0.01, σ = 2.5, 50 steps. Orders 1.5 and 2.5 take the fractional series, the others the
-    /// binomial expansion.
+    /// q = 0.01, σ = 2.5, 50 steps. Order 1.5 takes the fractional series, the others the binomial
+    /// expansion.
+    ///
+    /// At order 1.5 the published value (6.5007e-4) is the exact series, whose terms change sign;
+    /// dp-accounting 0.6 (PyPI), whose numbers SwiftFL reproduces (DPAccountingInteropTests), sums
+    /// the terms' magnitudes instead, an upper bound: it reports 6.70579740668356e-4 there (printed by
+    /// `RdpAccountant([1.5]).compose(...)._rdp` in dp-accounting 0.6.0). So that order is held to
+    /// dp-accounting 0.6's figure, and to being at least the exact one.
     @Test func sampledGaussianMatchesTheirSequence() {
         var accountant = PrivacyAccountant(orders: [1.5, 2.5, 5, 50, 100, .infinity])
         accountant.compose(samplingRate: 0.01, noiseMultiplier: 2.5, steps: 50)
         let tfPrivacy = [0.00065, 0.001085, 0.00218075, 0.023846, 167.416307]
         let dpAccounting = [6.5007e-04, 1.0854e-03, 2.1808e-03, 2.3846e-02, 1.6742e+02]
-        for i in 0..<5 {
+        for i in 1..<5 {
             #expect(abs(accountant.rdp[i] - tfPrivacy[i]) < 1e-5, "order \(accountant.orders[i]): \(accountant.rdp[i])")
             #expect(abs(accountant.rdp[i] - dpAccounting[i]) <= 1e-4 * dpAccounting[i], "order \(accountant.orders[i])")
         }
+        #expect(abs(accountant.rdp[0] - 6.70579740668356e-4) <= 1e-9 * 6.70579740668356e-4, "\(accountant.rdp[0])")
+        #expect(accountant.rdp[0] >= dpAccounting[0])
         #expect(accountant.rdp[5] == .infinity)
     }
 
@@ -80,12 +88,17 @@ import Testing
         var once = PrivacyAccountant(), stepwise = PrivacyAccountant()
         once.compose(samplingRate: 0.3, noiseMultiplier: 1.1, steps: 7)
         for _ in 0..<7 { stepwise.compose(samplingRate: 0.3, noiseMultiplier: 1.1, steps: 1) }
-        for (a, b) in zip(once.rdp, stepwise.rdp) { #expect(abs(a - b) <= 1e-12 * a) }
+        for (a, b) in zip(once.rdp, stepwise.rdp) {
+            // A fractional order whose series does not settle is +∞ either way (left out of the minimum).
+            #expect(a == b || abs(a - b) <= 1e-12 * a, "\(a) vs \(b)")
+        }
     }
 
-    /// dp_accounting's default orders (RdpAccountant with orders=None).
+    /// dp_accounting's default orders (RdpAccountant with orders=None; DEFAULT_RDP_ORDERS in 0.6).
     @Test func defaultOrdersAreDPAccountings() {
-        #expect(PrivacyAccountant().orders == [2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 20, 24, 28, 32, 48, 64, 128, 256, 512, 1024])
+        let orders = PrivacyAccountant().orders
+        #expect(orders.count == 99 + 53 + 4)
+        #expect(orders.prefix(3) == [1.1, 1.2, 1.3] && orders[98] == 10.9 && orders[99] == 11 && orders.suffix(5) == [63, 128, 256, 512, 1024])
     }
 
     /// The fractional series agrees with the binomial expansion where both apply (α an integer taken

@@ -11,8 +11,13 @@ import Foundation
 /// Steinke 2020 (arXiv:2004.00010, Proposition 12), as TensorFlow Privacy and Google's
 /// dp_accounting do: ε = min over α of rdp(α) + log((α−1)/α) − (log δ + log α)/(α−1).
 public struct PrivacyAccountant: Sendable, Hashable {
-    /// The orders dp_accounting's `RdpAccountant` uses when given none.
-    public static let defaultOrders: [Double] = [2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16, 20, 24, 28, 32, 48, 64, 128, 256, 512, 1024]
+    /// The orders dp_accounting's `RdpAccountant` uses when given none (`DEFAULT_RDP_ORDERS` of
+    /// dp-accounting 0.6 on PyPI): 1.1, 1.2, …, 10.9, then 11 … 63, 128, 256, 512, 1024.
+    public static let defaultOrders: [Double] = {
+        let fractional: [Double] = (1..<100).map { (x: Int) -> Double in 1 + Double(x) / 10 }
+        let integers: [Double] = (11..<64).map { (x: Int) -> Double in Double(x) }
+        return fractional + integers + [128, 256, 512, 1024]
+    }()
 
     /// The orders α (each ≥ 1) at which RDP is tracked.
     public let orders: [Double]
@@ -50,7 +55,10 @@ public struct PrivacyAccountant: Sendable, Hashable {
         var best = (epsilon: Double.infinity, order: orders.first ?? 0)
         for (alpha, r) in zip(orders, rdp) {
             let epsilon: Double
-            if delta * delta + expm1(-r) > 0 {
+            if r < 0 {
+                // Only numerical trouble makes a divergence negative; dp_accounting says 0 too.
+                epsilon = 0
+            } else if delta * delta + expm1(-r) > 0 {
                 // δ ≥ sqrt(1 − exp(−KL)) already: ε = 0 (the KL bound, for tiny RDP).
                 epsilon = 0
             } else if alpha > 1.01 {
@@ -66,8 +74,8 @@ public struct PrivacyAccountant: Sendable, Hashable {
 
     /// The RDP at order α of one step of the sampled Gaussian mechanism.
     public static func rdp(samplingRate q: Double, noiseMultiplier sigma: Double, order alpha: Double) -> Double {
-        if alpha.isInfinite || sigma == 0 { return .infinity }
         if q == 0 { return 0 }
+        if alpha.isInfinite || sigma == 0 { return .infinity }
         if q == 1 { return alpha / (2 * sigma * sigma) }
         let logA = alpha == alpha.rounded() && alpha < Double(Int32.max)
             ? logAInteger(q: q, sigma: sigma, alpha: Int(alpha))
@@ -92,36 +100,38 @@ public struct PrivacyAccountant: Sendable, Hashable {
     /// log A_α for fractional α (Mironov et al. 2019, Section 3.3): A_α splits at
     /// z₀ = σ² log(1/q − 1) + 1/2 into two integrals, each the series
     /// Σ_k C(α, k) q^k (1−q)^{α−k} exp((k² − k)/(2σ²)) · erfc((k − z₀)/(√2 σ))/2 (and its mirror with
-    /// q and 1−q and k and α−k swapped), summed until both terms fall below e⁻³⁰. The generalised
-    /// binomial coefficients change sign, so each sum keeps its sign as it goes.
+    /// q and 1−q and k and α−k swapped).
+    ///
+    /// As dp_accounting 0.6 does, the terms are summed by magnitude (the generalised binomial
+    /// coefficients' signs alternate past k = α + 1, so this bounds A_α from above: ε only grows),
+    /// until both terms decrease and fall e³⁰ below the total; a series that has not by the
+    /// `maximumFractionalTerms`-th term gives +∞, which leaves the order out of the minimum.
     static func logAFractional(q: Double, sigma: Double, alpha: Double) -> Double {
-        var a0 = LogSpace.Signed.zero, a1 = LogSpace.Signed.zero
+        var a0 = -Double.infinity, a1 = -Double.infinity
+        var last0 = -Double.infinity, last1 = -Double.infinity
         let z0 = sigma * sigma * log(1 / q - 1) + 0.5
         let logQ = log(q), log1mQ = log1p(-q), twoSigma2 = 2 * sigma * sigma, rootTwoSigma = 2.0.squareRoot() * sigma
-        var logBinomial = 0.0, binomialPositive = true  // C(α, 0) = 1
-        var k = 0.0
-        while true {
-            let j = alpha - k
-            let logT0 = logBinomial + k * logQ + j * log1mQ
-            let logT1 = logBinomial + j * logQ + k * log1mQ
-            let logE0 = log(0.5) + LogSpace.logErfc((k - z0) / rootTwoSigma)
-            let logE1 = log(0.5) + LogSpace.logErfc((z0 - j) / rootTwoSigma)
-            let logS0 = logT0 + (k * k - k) / twoSigma2 + logE0
-            let logS1 = logT1 + (j * j - j) / twoSigma2 + logE1
-            a0.add(logS0, positive: binomialPositive)
-            a1.add(logS1, positive: binomialPositive)
-            if max(logS0, logS1) < -30 { break }
-            // C(α, k+1) = C(α, k)·(α − k)/(k + 1).
-            let factor = (alpha - k) / (k + 1)
-            if factor == 0 { break }  // α is an integer after all: every further term is 0
-            logBinomial += log(abs(factor))
-            if factor < 0 { binomialPositive.toggle() }
-            k += 1
+        let logGammaAlpha = logGamma(alpha + 1)
+        for step in 0..<maximumFractionalTerms {
+            let k = Double(step), j = alpha - k
+            // log |C(α, k)|: lgamma is log |Γ| for the negative arguments past k = α + 1.
+            let logBinomial = logGammaAlpha - logGamma(k + 1) - logGamma(j + 1)
+            let logS0 = logBinomial + k * logQ + j * log1mQ + (k * k - k) / twoSigma2 + log(0.5) + LogSpace.logErfc((k - z0) / rootTwoSigma)
+            let logS1 = logBinomial + j * logQ + k * log1mQ + (j * j - j) / twoSigma2 + log(0.5) + LogSpace.logErfc((z0 - j) / rootTwoSigma)
+            a0 = LogSpace.add(a0, logS0)
+            a1 = LogSpace.add(a1, logS1)
+            let total = LogSpace.add(a0, a1)
+            if logS0 < last0 && logS1 < last1 && max(logS0, logS1) < total - 30 { return total }
+            (last0, last1) = (logS0, logS1)
         }
-        return LogSpace.add(a0.logMagnitude, a1.logMagnitude)
+        return .infinity
     }
 
-    /// log Γ(x) for x > 0 (glibc's lgamma; the typed result picks it over the tuple-returning overload).
+    /// The most terms of the fractional series summed before an order is given up (dp_accounting's
+    /// `_MAX_STEPS_LOG_A_FRAC`).
+    static let maximumFractionalTerms = 1000
+
+    /// log |Γ(x)| (glibc's lgamma; the typed result picks it over the tuple-returning overload).
     private static func logGamma(_ x: Double) -> Double {
         let value: Double = lgamma(x)
         return value
