@@ -84,5 +84,7 @@ import FLWire
         let lines = ExperimentCommands.describe(Self.info(.succeeded, rounds: rounds)).split(separator: "\n").map(String.init)
         #expect(lines.contains("privacy:     ε = 1.2346 at δ = 1e-05 after round 2"), "\(lines)")
         #expect(!ExperimentCommands.describe(Self.info(.running, rounds: [Self.round(0, accuracy: 0.5)])).contains("privacy:"))
+        // On the round's bar δ keeps its digits.
+        #expect(WatchPrinter.metrics(trained.metrics).hasSuffix("privacy/delta=1e-05 privacy/epsilon=1.2346 train/loss=0.2500"), "\(WatchPrinter.metrics(trained.metrics))")
     }
 }

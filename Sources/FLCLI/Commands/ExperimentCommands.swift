@@ -226,6 +226,6 @@ struct WatchPrinter {
     }
 
     static func metrics(_ m: [String: Double]) -> String {
-        m.keys.sorted().map { "\($0)=\(String(format: "%.4f", m[$0]!))" }.joined(separator: " ")
+        m.keys.sorted().map { "\($0)=\(MetricFigure.text(m[$0]!))" }.joined(separator: " ")
     }
 }
