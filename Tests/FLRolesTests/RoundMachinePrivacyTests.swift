@@ -93,6 +93,20 @@ struct RoundMachinePrivacyTests {
         #expect(summaries.map { $0.metrics["privacy/epsilon"] } == (0..<3).map { records[$0]?["epsilon"] })
     }
 
+    /// With client sampling the step's rate is fraction_per_round: half the sites, q = 0.5.
+    @Test func theSamplingRateIsTheFractionPerRound() throws {
+        var settings = Self.settings(DifferentialPrivacyParameters(clipNorm: 1, noiseMultiplier: 0.9, delta: 1e-5), rounds: 1)
+        settings.fractionPerRound = 0.5
+        var m = try Self.machine(settings)
+        m.start()
+        let chosen = try #require(m.assignments.keys.first)
+        #expect(m.assignments.count == 1)
+        try RoundMachineTests.report(&m, chosen, accuracy: 0.5, values: [1, 1])
+        var expected = PrivacyAccountant()
+        expected.compose(samplingRate: 0.5, noiseMultiplier: 0.9, steps: 1)
+        #expect(Self.privacyRecords(m.takeEffects())[0]?["epsilon"] == expected.epsilon(delta: 1e-5).epsilon)
+    }
+
     /// max_epsilon between ε after two rounds and after three: two rounds train, the third is not
     /// started, the final validation runs, and the experiment succeeds saying why it stopped.
     @Test func theBudgetStopsBeforeARoundThatWouldExceedIt() throws {
