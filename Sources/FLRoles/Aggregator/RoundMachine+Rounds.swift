@@ -31,6 +31,7 @@ extension RoundMachine {
     }
 
     mutating func openRound() {
+        if privacyBudgetStops() { return }
         assignments = currentAssignments()
         departedThisRound = []
         if assignments.isEmpty && !departed.isEmpty && phase != .done {
@@ -38,7 +39,7 @@ extension RoundMachine {
             return finish(succeeded: false, reason: "no collaborator is left for round \(round): \(gone)")
         }
         if assignments.isEmpty {
-            if phase == .finalValidation { return finish(succeeded: true, reason: "completed \(roundsCompleted) rounds") }
+            if phase == .finalValidation { return finish(succeeded: true, reason: completionReason) }
             return finish(succeeded: false, reason: "round \(round) has no tasks for any collaborator (check the assigner's task groups)")
         }
         pending = assignments
@@ -101,6 +102,7 @@ extension RoundMachine {
     mutating func closeRound() {
         var metrics: [String: Double] = [:]
         for (id, v) in metricSums where v.weight > 0 { metrics[id] = v.sum / v.weight }
+        if phase == .training { metrics.merge(accountPrivacyStep()) { $1 } }
         let isFinal = phase == .finalValidation
         let isBestValidation = phase == .bestValidation
         emit(.metrics(metrics.keys.sorted().map { id in
@@ -115,7 +117,7 @@ extension RoundMachine {
         if isBestValidation {
             // Nothing to aggregate or checkpoint: the best model was only measured.
             emit(.event(.roundClosed(summary)))
-            return finish(succeeded: true, reason: "completed \(roundsCompleted) rounds")
+            return finish(succeeded: true, reason: completionReason)
         }
         lastMetrics = metrics
         if !isFinal {
@@ -136,7 +138,7 @@ extension RoundMachine {
             phase = .finalValidation
             openRound()
         } else {
-            finish(succeeded: true, reason: "completed \(roundsCompleted) rounds")
+            finish(succeeded: true, reason: completionReason)
         }
     }
 
@@ -165,6 +167,7 @@ extension RoundMachine {
         let frozen = frozenRanges.map { Array(global.values[$0]) }
         let control = controlRanges.map { Array(global.values[$0]) }
         aggregation.finish(into: &global)
+        addPrivacyNoise()
         for (range, values) in zip(frozenRanges, frozen) { global.values.replaceSubrange(range, with: values) }
         // SCAFFOLD: c ← c + (|S|/N)·mean(Δcᵢ); the average gave c + mean(Δcᵢ).
         let share = Float(updatesFolded) / Float(max(1, settings.collaborators.count))
@@ -197,7 +200,7 @@ extension RoundMachine {
     /// After the final validation, when the best model is another than the final one: it is read back
     /// (after the saves before it) to be validated once more by every site. Otherwise the experiment is done.
     private mutating func startBestValidation() {
-        guard let bestRound, bestRound != round else { return finish(succeeded: true, reason: "completed \(roundsCompleted) rounds") }
+        guard let bestRound, bestRound != round else { return finish(succeeded: true, reason: completionReason) }
         phase = .loadingBestModel
         emit(.loadBestModel)
     }
@@ -206,7 +209,7 @@ extension RoundMachine {
     /// experiment ends with the final model's numbers alone).
     mutating func bestModelLoaded(_ best: ModelState?) {
         guard phase == .loadingBestModel else { return }
-        guard let best, best.layout == layout else { return finish(succeeded: true, reason: "completed \(roundsCompleted) rounds") }
+        guard let best, best.layout == layout else { return finish(succeeded: true, reason: completionReason) }
         servedOverride = best
         phase = .bestValidation
         round += 1

@@ -82,6 +82,8 @@ struct RoundMachine<Waiter> {
     var departed: [String: String] = [:]
     /// Those that departed during the current round, counted as missing from it.
     var departedThisRound: Set<String> = []
+    /// Differential privacy's accountant and noise (nil: off).
+    var privacy: RoundPrivacy?
     private var effects: [RoundEffect<Waiter>] = []
 
     /// A machine before its first round, or resuming from `checkpoint` (already checked against the
@@ -96,10 +98,13 @@ struct RoundMachine<Waiter> {
         self.controlRanges = tensors.indices.filter { ScaffoldControl.isControlTensor(tensors[$0].name) }.map { initialModel.layout.range(at: $0) }
         self.clock = clock
         self.global = initialModel
-        self.aggregation = aggregation
+        self.aggregation = Self.clippingForPrivacy(aggregation, settings)
         self.roundStart = clock()
         self.servedModelFile = settings.paths.initialModel
         if settings.standardizationFeatures != nil && checkpoint == nil { phase = .statistics }
+        privacy = settings.differentialPrivacy.map {
+            RoundPrivacy(parameters: $0, samplingRate: settings.fractionPerRound, roundsCompleted: checkpoint?.roundsCompleted ?? 0)
+        }
         guard let checkpoint else { return }
         global = checkpoint.model
         round = checkpoint.roundsCompleted
@@ -107,7 +112,8 @@ struct RoundMachine<Waiter> {
         bestValue = checkpoint.bestValue
         self.bestRound = checkpoint.bestValue == nil ? nil : bestRound
         servedModelFile = "\(settings.paths.checkpointDirectory)/\(AggregatorCheckpoint.modelFileName(roundsCompleted: checkpoint.roundsCompleted))"
-        if checkpoint.roundsCompleted == settings.roundsToTrain {
+        // (A final validation done before the last round: the privacy budget stopped training.)
+        if checkpoint.roundsCompleted == settings.roundsToTrain || checkpoint.finalValidationDone {
             phase = checkpoint.finalValidationDone || !settings.finalValidation ? .done : .finalValidation
         }
     }

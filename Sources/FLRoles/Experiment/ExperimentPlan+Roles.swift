@@ -22,6 +22,7 @@ extension ExperimentPlan {
                                           longPollSeconds: collaborator.longPollSeconds, modelMetadata: modelMetadata,
                                           standardizationFeatures: federatedFeatures, paths: paths, server: server)
         settings.fractionPerRound = fractionPerRound
+        settings.differentialPrivacy = aggregator.differentialPrivacy
         return settings
     }
 
