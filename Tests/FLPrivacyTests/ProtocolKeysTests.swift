@@ -8,19 +8,19 @@ import Testing
         SecureAggregationRound(experiment: "exp", round: 1, attempt: 1),
         SecureAggregationRound(experiment: "exp", round: 2, attempt: 0),
         SecureAggregationRound(experiment: "exp2", round: 1, attempt: 0),
-    ]
+    ].map { ProtocolContext(round: $0, parameters: SecureAggregationParameters(threshold: 2, clipRange: 1)) }
 
     @Test func sameKeysInAnotherRoundGiveOtherKeysAndSeeds() throws {
         let a = try X25519KeyPair.generate(), b = try X25519KeyPair.generate()
         var envelopeKeys = Set<[UInt8]>(), seeds = Set<[UInt8]>(), aads = Set<[UInt8]>()
         for round in rounds {
-            envelopeKeys.insert(try ProtocolKeys.envelopeKey(a, peer: b.publicKey, round: round, from: "a", to: "b"))
-            envelopeKeys.insert(try ProtocolKeys.envelopeKey(a, peer: b.publicKey, round: round, from: "b", to: "a"))
-            seeds.insert(try ProtocolKeys.pairwiseSeed(a, peer: b.publicKey, round: round, between: "a", and: "b"))
-            aads.insert(ProtocolKeys.envelopeAAD(round: round, from: "a", to: "b", commitment: []))
+            envelopeKeys.insert(try ProtocolKeys.envelopeKey(a, peer: b.publicKey, context: round, from: "a", to: "b"))
+            envelopeKeys.insert(try ProtocolKeys.envelopeKey(a, peer: b.publicKey, context: round, from: "b", to: "a"))
+            seeds.insert(try ProtocolKeys.pairwiseSeed(a, peer: b.publicKey, context: round, between: "a", and: "b"))
+            aads.insert(ProtocolKeys.envelopeAAD(context: round, from: "a", to: "b", commitment: []))
             // Either side of a pair derives the same seed.
-            #expect(try ProtocolKeys.pairwiseSeed(b, peer: a.publicKey, round: round, between: "b", and: "a")
-                    == ProtocolKeys.pairwiseSeed(a, peer: b.publicKey, round: round, between: "a", and: "b"))
+            #expect(try ProtocolKeys.pairwiseSeed(b, peer: a.publicKey, context: round, between: "b", and: "a")
+                    == ProtocolKeys.pairwiseSeed(a, peer: b.publicKey, context: round, between: "a", and: "b"))
         }
         #expect(envelopeKeys.count == 2 * rounds.count)
         #expect(seeds.count == rounds.count)
@@ -31,13 +31,13 @@ import Testing
     /// round's AAD even under the very same key.
     @Test func anEnvelopeDoesNotOpenUnderAnotherRoundsAAD() throws {
         let key = [UInt8](repeating: 5, count: 32)
-        let sealed = try AESGCM.seal([1, 2, 3], key: key, aad: ProtocolKeys.envelopeAAD(round: rounds[0], from: "a", to: "b", commitment: [9]))
+        let sealed = try AESGCM.seal([1, 2, 3], key: key, aad: ProtocolKeys.envelopeAAD(context: rounds[0], from: "a", to: "b", commitment: [9]))
         for round in rounds.dropFirst() {
             #expect(throws: SecureAggregationError.self) {
-                try AESGCM.open(sealed, key: key, aad: ProtocolKeys.envelopeAAD(round: round, from: "a", to: "b", commitment: [9]))
+                try AESGCM.open(sealed, key: key, aad: ProtocolKeys.envelopeAAD(context: round, from: "a", to: "b", commitment: [9]))
             }
         }
-        #expect(try AESGCM.open(sealed, key: key, aad: ProtocolKeys.envelopeAAD(round: rounds[0], from: "a", to: "b", commitment: [9])) == [1, 2, 3])
+        #expect(try AESGCM.open(sealed, key: key, aad: ProtocolKeys.envelopeAAD(context: rounds[0], from: "a", to: "b", commitment: [9])) == [1, 2, 3])
     }
 
     /// Length prefixes keep names from running into each other ("ab" + "c" is not "a" + "bc").

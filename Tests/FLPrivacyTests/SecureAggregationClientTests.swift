@@ -18,10 +18,10 @@ import FLPrivacy
         }
     }
 
-    @Test func refusesBadParametersAndNames() {
-        let round = SecureAggregationRound(experiment: "e", round: 1, attempt: 0)
-        expectError(.protocolViolation, stage: .setup) { _ = try SecureAggregationClient(site: "a", round: round, parameters: .init(threshold: 1, clipRange: 1)) }
-        expectError(.protocolViolation, stage: .setup) { _ = try SecureAggregationClient(site: "", round: round, parameters: .init(threshold: 2, clipRange: 1)) }
+    @Test func refusesBadParametersAndNames() throws {
+        let harness = try SecureAggregationHarness(sites: 2, threshold: 2, length: 1)
+        expectError(.protocolViolation, stage: .setup) { _ = try harness.client("site-1", parameters: .init(threshold: 1, clipRange: 1)) }
+        expectError(.protocolViolation, stage: .setup) { _ = try harness.client("", identity: harness.identities["site-1"]) }
     }
 
     @Test func refusesDoctoredRosters() throws {

@@ -50,8 +50,6 @@ import FLPrivacy
     @Test func refusesParametersThatCannotWork() throws {
         let round = SecureAggregationRound(experiment: "e", round: 1, attempt: 0)
         var server = SecureAggregationServer(round: round, parameters: .init(threshold: 1, clipRange: 1), cohort: ["a", "b"], vectorLength: 1)
-        let client = try SecureAggregationClient(site: "a", round: round, parameters: .init(threshold: 2, clipRange: 1))
-        try server.receiveAdvertisement(client.advertisement, from: "a")
         expectError(.protocolViolation, stage: .advertise) { _ = try server.closeAdvertisements() }
     }
 
@@ -127,7 +125,7 @@ import FLPrivacy
 
     @Test func refusesStrangersSecondSubmissionsAndMalformedParts() throws {
         var harness = try SecureAggregationHarness(sites: 4, threshold: 3, length: 8)
-        let stranger = try SecureAggregationClient(site: "mallory", round: harness.round, parameters: harness.parameters)
+        let stranger = try harness.client("mallory")
         let one = harness.clients["site-1"]!.advertisement
         expectError(.protocolViolation, sites: ["mallory"], stage: .advertise) { try harness.server.receiveAdvertisement(stranger.advertisement, from: "mallory") }
         expectError(.protocolViolation, sites: ["site-2"], stage: .advertise) { try harness.server.receiveAdvertisement(one, from: "site-2") }

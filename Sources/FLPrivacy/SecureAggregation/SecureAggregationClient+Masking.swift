@@ -14,9 +14,9 @@ extension SecureAggregationClient {
             }
             var masked = encoded
             try masked.withUnsafeMutableBufferPointer { (values) throws(SecureAggregationError) in
-                try MaskGenerator(seed: ProtocolKeys.selfMaskSeed(selfMaskSeed, round: round, owner: site)).add(into: values)
+                try MaskGenerator(seed: ProtocolKeys.selfMaskSeed(selfMaskSeed, context: context, owner: site)).add(into: values)
                 for peer in members where peer != site {
-                    let seed = try ProtocolKeys.pairwiseSeed(maskingPair, peer: roster[peer]!.maskingKey, round: round, between: site, and: peer)
+                    let seed = try ProtocolKeys.pairwiseSeed(maskingPair, peer: roster[peer]!.maskingKey, context: context, between: site, and: peer)
                     let generator = try MaskGenerator(seed: seed)
                     // The smaller name adds, the larger subtracts: in the sum every pair cancels.
                     if site < peer { try generator.add(into: values) } else { try generator.subtract(from: values) }
@@ -44,8 +44,8 @@ extension SecureAggregationClient {
         let chunks = ShamirSecretSharing(threshold: parameters.threshold).chunks
         var opened: [String: EnvelopePayload] = [:]
         for envelope in received {
-            let key = try ProtocolKeys.envelopeKey(encryptionPair, peer: roster[envelope.from]!.encryptionKey, round: round, from: envelope.from, to: site)
-            let aad = ProtocolKeys.envelopeAAD(round: round, from: envelope.from, to: site, commitment: envelope.commitment)
+            let key = try ProtocolKeys.envelopeKey(encryptionPair, peer: roster[envelope.from]!.encryptionKey, context: context, from: envelope.from, to: site)
+            let aad = ProtocolKeys.envelopeAAD(context: context, from: envelope.from, to: site, commitment: envelope.commitment)
             let plaintext: [UInt8]
             do {
                 plaintext = try AESGCM.open(envelope.ciphertext, key: key, aad: aad)

@@ -12,6 +12,8 @@ public struct SecureAggregationClient: Sendable {
     public let site: String
     public let round: SecureAggregationRound
     public let parameters: SecureAggregationParameters
+    let trust: SecureAggregationTrust
+    let context: ProtocolContext
     let encryptionPair: X25519KeyPair
     let maskingPair: X25519KeyPair
     /// b: the seed of this site's self mask.
@@ -27,22 +29,29 @@ public struct SecureAggregationClient: Sendable {
     var members: [String] = []
 
     /// A fresh instance for `site` in `round`: new key pairs and self-mask seed from OpenSSL's
-    /// generator. Refuses parameters that cannot work.
-    public init(site: String, round: SecureAggregationRound, parameters: SecureAggregationParameters) throws(SecureAggregationError) {
+    /// generator, the advertisement signed with `identity` (the site's envoy certificate and key).
+    /// `trust` decides which peers' advertisements to believe. Refuses parameters that cannot work
+    /// and an identity that is not `site`'s.
+    public init(site: String, round: SecureAggregationRound, parameters: SecureAggregationParameters,
+                identity: SecureAggregationIdentity, trust: SecureAggregationTrust) throws(SecureAggregationError) {
         if let problem = parameters.problem { throw SecureAggregationError(kind: .protocolViolation, message: problem, stage: .setup) }
         guard !site.isEmpty else { throw SecureAggregationError(kind: .protocolViolation, message: "a site needs a name", stage: .setup) }
+        if let problem = identity.problem(for: site) { throw SecureAggregationError(kind: .protocolViolation, sites: [site], message: problem, stage: .setup) }
         self.site = site
         self.round = round
         self.parameters = parameters
+        self.trust = trust
+        context = ProtocolContext(round: round, parameters: parameters)
         (encryptionPair, maskingPair, selfMaskSeed) = try SecureAggregationError.during(.setup) { () throws(SecureAggregationError) in
             (try X25519KeyPair.generate(), try X25519KeyPair.generate(), try SecureRandom.bytes(32))
         }
+        let unsigned = KeyAdvertisement(site: site, encryptionKey: encryptionPair.publicKey, maskingKey: maskingPair.publicKey)
+        let context = self.context
+        advertisement = try SecureAggregationError.during(.setup) { () throws(SecureAggregationError) in try identity.sign(unsigned, context) }
     }
 
-    /// Stage 0: this site's public keys, for the server to relay.
-    public var advertisement: KeyAdvertisement {
-        KeyAdvertisement(site: site, encryptionKey: encryptionPair.publicKey, maskingKey: maskingPair.publicKey)
-    }
+    /// Stage 0: this site's public keys, signed, for the server to relay.
+    public let advertisement: KeyAdvertisement
 
     /// Stage 1. `roster`: the advertisements the server collected (U1, ours included, unchanged).
     /// Refuses fewer than `threshold`, duplicates, or our own keys altered. Returns one envelope per other member.
@@ -66,8 +75,8 @@ public struct SecureAggregationClient: Sendable {
             var envelopes: [ShareEnvelope] = []
             for (peer, payload) in zip(sorted, payloads) where peer.site != site {
                 let commitment = payload.commitments + ownCommitment
-                let key = try ProtocolKeys.envelopeKey(encryptionPair, peer: peer.encryptionKey, round: round, from: site, to: peer.site)
-                let aad = ProtocolKeys.envelopeAAD(round: round, from: site, to: peer.site, commitment: commitment)
+                let key = try ProtocolKeys.envelopeKey(encryptionPair, peer: peer.encryptionKey, context: context, from: site, to: peer.site)
+                let aad = ProtocolKeys.envelopeAAD(context: context, from: site, to: peer.site, commitment: commitment)
                 let sealed = try AESGCM.seal(payload.bytes, key: key, aad: aad)
                 envelopes.append(ShareEnvelope(from: site, to: peer.site, ciphertext: sealed, commitment: commitment))
             }
@@ -96,6 +105,11 @@ public struct SecureAggregationClient: Sendable {
                     throw violation("two sites advertised the same key", sites: [other, advertisement.site])
                 }
             }
+        }
+        // Every other key must be its site's own: a key the server made up would let it open the
+        // envelopes sent to that site and so collect shares of both secrets of its peers.
+        for advertisement in roster where advertisement.site != site {
+            if let problem = trust.problem(with: advertisement, context) { throw violation(problem, sites: [advertisement.site]) }
         }
         guard roster.count >= parameters.threshold else {
             throw SecureAggregationError(kind: .belowThreshold, sites: roster.map(\.site),

@@ -35,10 +35,10 @@ extension SecureAggregationServer {
             }
             // Every seed is derived before the sum is touched, so a refusal above leaves the round as it was.
             var masks: [(seed: [UInt8], added: Bool)] = []
-            for owner in survivors { masks.append((try ProtocolKeys.selfMaskSeed(seeds[owner]!, round: round, owner: owner), true)) }
+            for owner in survivors { masks.append((try ProtocolKeys.selfMaskSeed(seeds[owner]!, context: context, owner: owner), true)) }
             for gone in dropped {
                 for owner in survivors {
-                    let seed = try ProtocolKeys.pairwiseSeed(keys[gone]!, peer: advertisements[owner]!.maskingKey, round: round, between: gone, and: owner)
+                    let seed = try ProtocolKeys.pairwiseSeed(keys[gone]!, peer: advertisements[owner]!.maskingKey, context: context, between: gone, and: owner)
                     // The survivor added this mask when its name is the smaller one, and subtracted it otherwise.
                     masks.append((seed, owner < gone))
                 }

@@ -14,6 +14,10 @@ public struct SecureAggregationServer: Sendable {
     public let cohort: [String]
     /// Values in each masked input (the encoded length: the update's count + 1).
     public let vectorLength: Int
+    /// The CA whose envoy certificates the advertisements must carry; nil: each advertisement is
+    /// only checked to be signed by the certificate it carries, for the sender's name.
+    public let trust: SecureAggregationTrust?
+    let context: ProtocolContext
     var stage = Stage.advertising
     var advertisements: [String: KeyAdvertisement] = [:]
     /// U1, sorted.
@@ -29,9 +33,14 @@ public struct SecureAggregationServer: Sendable {
     var reveals: [String: [RevealedShare]] = [:]
 
     /// A server for `cohort` (the sites invited; duplicates ignored) whose masked inputs hold
-    /// `vectorLength` values each (`SecureAggregationEncoding.encodedCount(values:)`).
-    public init(round: SecureAggregationRound, parameters: SecureAggregationParameters, cohort: [String], vectorLength: Int) {
+    /// `vectorLength` values each (`SecureAggregationEncoding.encodedCount(values:)`). With `trust`,
+    /// an advertisement whose certificate the CA did not issue is refused at once, naming its
+    /// sender, rather than by every site when it sees the roster.
+    public init(round: SecureAggregationRound, parameters: SecureAggregationParameters, cohort: [String], vectorLength: Int,
+                trust: SecureAggregationTrust? = nil) {
         self.round = round
+        self.trust = trust
+        context = ProtocolContext(round: round, parameters: parameters)
         self.parameters = parameters
         self.cohort = Set(cohort).sorted()
         self.vectorLength = vectorLength
@@ -43,6 +52,7 @@ public struct SecureAggregationServer: Sendable {
         try check(.advertising, from: from, in: cohort, first: advertisements[from] == nil, .advertise)
         guard advertisement.site == from else { throw violation(.advertise, "\(from) advertised keys for \(advertisement.site)", [from]) }
         if let problem = advertisement.problem { throw violation(.advertise, problem, [from]) }
+        if let problem = signatureProblem(advertisement) { throw violation(.advertise, problem, [from]) }
         advertisements[from] = advertisement
     }
 
@@ -122,6 +132,15 @@ public struct SecureAggregationServer: Sendable {
     public var maskedSites: [String] { maskedFrom.sorted() }
     /// Who has revealed its shares so far (stage 3), sorted.
     public var revealingSites: [String] { reveals.keys.sorted() }
+
+    /// Why the sites will not believe `advertisement`, or nil.
+    private func signatureProblem(_ advertisement: KeyAdvertisement) -> String? {
+        if let trust { return trust.problem(with: advertisement, context) }
+        guard let certificate = SecureAggregationTrust.certificate(advertisement.certificate) else {
+            return "\(advertisement.site)'s certificate does not parse"
+        }
+        return SecureAggregationTrust.signatureProblem(advertisement, certificate, context)
+    }
 
     /// Refuses a call outside `expected`, a sender outside `members`, or a second submission.
     func check(_ expected: Stage, from: String, in members: [String], first: Bool, _ stage: SecureAggregationError.Stage) throws(SecureAggregationError) {
