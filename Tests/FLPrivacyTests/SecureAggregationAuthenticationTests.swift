@@ -43,26 +43,25 @@ import FLTesting
         // The swap alone: the signature no longer covers the keys.
         var swapped = roster
         swapped[1].encryptionKey = servers.publicKey
-        expectRefusal(naming: "site-2") { var c = client; _ = try c.shareKeys(roster: swapped) }
+        expectRefusal(naming: "site-2") { _ = try client.shareKeys(roster: swapped) }
         // Re-signed with a certificate for site-2 from another CA.
         let otherCA = try TestPKI()
         swapped[1] = try signed(swapped[1], by: harness.identity("site-2", authority: otherCA.authority), context)
-        expectRefusal(naming: "site-2") { var c = client; _ = try c.shareKeys(roster: swapped) }
+        expectRefusal(naming: "site-2") { _ = try client.shareKeys(roster: swapped) }
         // Re-signed with another site's genuine certificate (the server colluding with site-3).
         swapped[1] = try signed(swapped[1], by: harness.identities["site-3"]!, context)
-        expectRefusal(naming: "site-2") { var c = client; _ = try c.shareKeys(roster: swapped) }
+        expectRefusal(naming: "site-2") { _ = try client.shareKeys(roster: swapped) }
         // Re-signed with a certificate of this CA naming site-2 but not for an envoy.
         swapped[1] = try signed(swapped[1], by: harness.identity("site-2", role: .aggregator), context)
-        expectRefusal(naming: "site-2") { var c = client; _ = try c.shareKeys(roster: swapped) }
+        expectRefusal(naming: "site-2") { _ = try client.shareKeys(roster: swapped) }
         // Re-signed with an expired envoy certificate for site-2.
         let past = Validity(notBefore: Date(timeIntervalSinceNow: -7200), notAfter: Date(timeIntervalSinceNow: -3600))
         swapped[1] = try signed(swapped[1], by: harness.identity("site-2", validity: past), context)
-        expectRefusal(naming: "site-2") { var c = client; _ = try c.shareKeys(roster: swapped) }
+        expectRefusal(naming: "site-2") { _ = try client.shareKeys(roster: swapped) }
         // Without a certificate at all.
         swapped[1] = KeyAdvertisement(site: "site-2", encryptionKey: servers.publicKey, maskingKey: roster[1].maskingKey)
-        expectRefusal(naming: "site-2") { var c = client; _ = try c.shareKeys(roster: swapped) }
-        var c = client
-        #expect(try c.shareKeys(roster: roster).count == 3)
+        expectRefusal(naming: "site-2") { _ = try client.shareKeys(roster: swapped) }
+        #expect(try client.shareKeys(roster: roster).count == 3)
     }
 
     /// An advertisement signed for another attempt (or other parameters) does not count in this one.
@@ -73,7 +72,7 @@ import FLTesting
         for foreign in [replayed, otherTerms] {
             var roster = harness.sites.map { harness.clients[$0]!.advertisement }
             roster[1] = foreign
-            expectRefusal(naming: "site-2") { var c = harness.clients["site-1"]!; _ = try c.shareKeys(roster: roster) }
+            expectRefusal(naming: "site-2") { _ = try harness.clients["site-1"]!.shareKeys(roster: roster) }
         }
     }
 

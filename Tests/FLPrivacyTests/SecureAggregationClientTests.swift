@@ -27,7 +27,7 @@ import FLPrivacy
     @Test func refusesDoctoredRosters() throws {
         let harness = try SecureAggregationHarness(sites: 4, threshold: 3, length: 4)
         let roster = harness.sites.map { harness.clients[$0]!.advertisement }
-        var client = harness.clients["site-1"]!
+        let client = harness.clients["site-1"]!
         expectError(.protocolViolation, sites: ["site-1"], stage: .shareKeys) { _ = try client.shareKeys(roster: Array(roster.dropFirst())) }
         var altered = roster
         altered[0].maskingKey = roster[1].maskingKey
@@ -51,7 +51,7 @@ import FLPrivacy
 
     /// Stage 1 done for every site; returns the clients and every envelope by recipient.
     private func sharedRound(sites: Int = 4, threshold: Int = 3, round: SecureAggregationRound = .init(experiment: "exp", round: 3, attempt: 0)) throws -> (SecureAggregationHarness, [String: [ShareEnvelope]]) {
-        var harness = try SecureAggregationHarness(sites: sites, threshold: threshold, length: 4, round: round)
+        let harness = try SecureAggregationHarness(sites: sites, threshold: threshold, length: 4, round: round)
         let roster = harness.sites.map { harness.clients[$0]!.advertisement }
         var inbox: [String: [ShareEnvelope]] = [:]
         for site in harness.sites {
@@ -62,7 +62,7 @@ import FLPrivacy
 
     @Test func refusesEnvelopesNotMeantForIt() throws {
         let (harness, inbox) = try sharedRound()
-        var client = harness.clients["site-1"]!
+        let client = harness.clients["site-1"]!
         let mine = inbox["site-1"]!
         expectError(.protocolViolation, sites: ["site-1"], stage: .maskInput) { _ = try client.maskInput([1], received: mine + [inbox["site-2"]![0]]) }
         expectError(.protocolViolation, sites: ["site-2"], stage: .maskInput) { _ = try client.maskInput([1], received: mine + [mine[0]]) }
@@ -90,13 +90,13 @@ import FLPrivacy
     func refusesEnvelopesFromAnotherRound(other: SecureAggregationRound) throws {
         let (harness, _) = try sharedRound()
         let (_, foreign) = try sharedRound(round: other)
-        var client = harness.clients["site-1"]!
+        let client = harness.clients["site-1"]!
         expectError(.crypto, stage: .maskInput) { _ = try client.maskInput([1], received: foreign["site-1"]!) }
     }
 
     @Test func refusesClaimsThatAreNotAPartitionOfTheSharers() throws {
         let (harness, inbox) = try sharedRound(sites: 5, threshold: 3)
-        var client = harness.clients["site-1"]!
+        let client = harness.clients["site-1"]!
         _ = try client.maskInput([7], received: inbox["site-1"]!)
         let all = harness.sites
         expectError(.protocolViolation, sites: ["site-2"], stage: .reveal) { _ = try client.reveal(survivors: all, dropped: ["site-2"]) }
@@ -115,5 +115,43 @@ import FLPrivacy
         let error = SecureAggregationError(kind: .belowThreshold, sites: ["b", "a"], message: "2 of 5 sites shared keys, 3 needed", stage: .shareKeys)
         #expect(error.sites == ["a", "b"])
         #expect(error.description == "secure aggregation, stage 'share keys': 2 of 5 sites shared keys, 3 needed (sites: a, b)")
+    }
+}
+
+/// Each stage of a client runs once: a server asking a site again (a copy of the client is the
+/// same client) learns nothing more.
+@Suite struct SecureAggregationClientOnceTests {
+    @Test func revealAnswersOneClaimOnly() throws {
+        var harness = try SecureAggregationHarness(sites: 5, threshold: 3, length: 2)
+        var generator = SplitMix64(seed: 4)
+        let members = try harness.shareKeys(harness.advertise())
+        _ = try harness.maskInputs(members, inputs: harness.randomInputs(using: &generator))
+        let client = harness.clients["site-1"]!
+        let first = try client.reveal(survivors: harness.sites, dropped: [])
+        // A lost reply: the same claim (in any order) gets the same shares.
+        #expect(try client.reveal(survivors: harness.sites.reversed(), dropped: []) == first)
+        // "site-5 dropped" after "site-5 survived" would hand over a share of its s_sk beside b.
+        let copy = client
+        #expect {
+            _ = try copy.reveal(survivors: Array(harness.sites.prefix(4)), dropped: ["site-5"])
+        } throws: { error in
+            let error = error as? SecureAggregationError
+            return error?.kind == .protocolViolation && error?.sites == ["site-5"] && error?.stage == .reveal
+        }
+        #expect(try client.reveal(survivors: harness.sites, dropped: []) == first)
+    }
+
+    @Test func shareKeysAndMaskInputRunOnce() throws {
+        let harness = try SecureAggregationHarness(sites: 3, threshold: 2, length: 2)
+        let roster = harness.sites.map { harness.clients[$0]!.advertisement }
+        var inbox: [String: [ShareEnvelope]] = [:]
+        for site in harness.sites {
+            for envelope in try harness.clients[site]!.shareKeys(roster: roster) { inbox[envelope.to, default: []].append(envelope) }
+        }
+        let client = harness.clients["site-1"]!
+        #expect(throws: SecureAggregationError.self) { _ = try client.shareKeys(roster: roster) }
+        _ = try client.maskInput([1, 2], received: inbox["site-1"]!)
+        // A second masked input would give the server y − y′ = x − x′ (the masks are the same).
+        #expect(throws: SecureAggregationError.self) { _ = try client.maskInput([3, 4], received: inbox["site-1"]!) }
     }
 }

@@ -2,10 +2,11 @@ extension SecureAggregationClient {
     /// Stage 2. `received`: envelopes addressed to us from U2 (the members whose shares went out; U2 ⊆ U1,
     /// |U2| ≥ threshold); `encoded`: our vector from `SecureAggregationEncoding.encode`.
     /// Returns y = x + PRG(b) + Σ_{j∈U2, j≠me} ±PRG(s_me,j) mod 2^bits (+ when me < j by name).
-    public mutating func maskInput(_ encoded: [UInt32], received: [ShareEnvelope]) throws(SecureAggregationError) -> [UInt32] {
-        try SecureAggregationError.during(.maskInput) { () throws(SecureAggregationError) in
-            try expect(.sharedKeys, "maskInput")
-            let opened = try open(received)
+    public func maskInput(_ encoded: [UInt32], received: [ShareEnvelope]) throws(SecureAggregationError) -> [UInt32] {
+        try SecureAggregationError.during(.maskInput) { () throws(SecureAggregationError) in try progress.withLock { (state) throws(SecureAggregationError) in
+            try expect(state.stage, .sharedKeys, "maskInput")
+            let roster = state.roster
+            let opened = try open(received, roster: roster)
             let members = (opened.keys + [site]).sorted()
             guard members.count >= parameters.threshold else {
                 let missing = Set(roster.keys).subtracting(members).sorted()
@@ -23,17 +24,17 @@ extension SecureAggregationClient {
                 }
                 ProtocolKeys.reduce(values, bits: parameters.bits)
             }
-            held = opened
-            self.members = members
-            stage = .masked
+            state.held = opened
+            state.members = members
+            state.stage = .masked
             return masked
-        }
+        } }
     }
 
     /// Opens every envelope, checking that it is addressed to us from another U1 member, only once,
     /// that it authenticates under the pair's key with the round bound in, and that its shares
     /// match the commitments the server will hold us to.
-    private func open(_ received: [ShareEnvelope]) throws(SecureAggregationError) -> [String: EnvelopePayload] {
+    private func open(_ received: [ShareEnvelope], roster: [String: KeyAdvertisement]) throws(SecureAggregationError) -> [String: EnvelopePayload] {
         let misaddressed = received.filter { $0.to != site || $0.from == site || roster[$0.from] == nil }
         guard misaddressed.isEmpty else {
             throw violation("envelopes not addressed to \(site) from another member of the roster", sites: misaddressed.map(\.from))
@@ -68,34 +69,51 @@ extension SecureAggregationClient {
     /// overlapping sets, sets that are not a partition of U2, fewer survivors than threshold, or us not
     /// a survivor. Returns shares of b for each survivor, of s_sk for each dropped (never both for one site).
     ///
-    /// Answer one claim per round: a server that told some sites "u survived" and others "u dropped"
-    /// would need `threshold` answers of each kind from different sites to learn u's input, which
-    /// a threshold above half of U1 rules out.
+    /// Answers one claim per round: asked again with the same claim (a lost reply) it gives the
+    /// same shares; asked with another it refuses. A server that told some sites "u survived" and
+    /// others "u dropped" would need `threshold` answers of each kind from different sites to learn
+    /// u's input, which a threshold above half of U1 (checked with the roster) rules out.
     public func reveal(survivors: [String], dropped: [String]) throws(SecureAggregationError) -> [RevealedShare] {
-        try SecureAggregationError.during(.reveal) { () throws(SecureAggregationError) in
-            try expect(.masked, "reveal")
-            let repeated = Self.repeated(survivors) + Self.repeated(dropped)
-            guard repeated.isEmpty else { throw violation("the survivors or the dropped name a site twice", sites: repeated) }
-            let overlap = Set(survivors).intersection(dropped)
-            guard overlap.isEmpty else { throw violation("sites claimed both to survive and to have dropped", sites: Array(overlap)) }
-            let claimed = Set(survivors).union(dropped)
-            let stray = claimed.symmetricDifference(members)
-            guard stray.isEmpty else { throw violation("survivors and dropped are not a partition of the sites that shared keys", sites: Array(stray)) }
-            guard survivors.count >= parameters.threshold else {
-                throw SecureAggregationError(kind: .belowThreshold, sites: dropped,
-                                             message: "\(survivors.count) survivors, \(parameters.threshold) needed")
+        try SecureAggregationError.during(.reveal) { () throws(SecureAggregationError) in try progress.withLock { (state) throws(SecureAggregationError) in
+            if state.stage == .revealed, let claim = state.claim {
+                guard claim.survivors == survivors.sorted(), claim.dropped == dropped.sorted() else {
+                    let changed = Set(claim.survivors).symmetricDifference(survivors).union(Set(claim.dropped).symmetricDifference(dropped))
+                    throw violation("a second, different claim of survivors and dropped sites", sites: changed.isEmpty ? [site] : Array(changed))
+                }
+                return state.answer
             }
-            guard survivors.contains(site) else { throw violation("this site sent its masked input but is not among the survivors", sites: [site]) }
+            try expect(state.stage, .masked, "reveal")
+            try checkClaim(survivors: survivors, dropped: dropped, members: state.members)
             var shares: [RevealedShare] = []
             for owner in survivors.sorted() {
-                let payload = owner == site ? ownShares! : held[owner]!
+                let payload = owner == site ? state.ownShares! : state.held[owner]!
                 shares.append(RevealedShare(owner: owner, kind: .selfMaskSeed, share: payload.selfMaskShare, salt: payload.selfMaskSalt))
             }
             for owner in dropped.sorted() {
-                let payload = held[owner]!
+                let payload = state.held[owner]!
                 shares.append(RevealedShare(owner: owner, kind: .maskingKey, share: payload.maskingKeyShare, salt: payload.maskingKeySalt))
             }
+            state.claim = (survivors.sorted(), dropped.sorted())
+            state.answer = shares
+            state.stage = .revealed
             return shares
+        } }
+    }
+
+    /// Refuses a claim that names a site twice or in both sets, is not a partition of U2
+    /// (`members`), has fewer survivors than the threshold, or leaves this site out of the survivors.
+    private func checkClaim(survivors: [String], dropped: [String], members: [String]) throws(SecureAggregationError) {
+        let repeated = Self.repeated(survivors) + Self.repeated(dropped)
+        guard repeated.isEmpty else { throw violation("the survivors or the dropped name a site twice", sites: repeated) }
+        let overlap = Set(survivors).intersection(dropped)
+        guard overlap.isEmpty else { throw violation("sites claimed both to survive and to have dropped", sites: Array(overlap)) }
+        let claimed = Set(survivors).union(dropped)
+        let stray = claimed.symmetricDifference(members)
+        guard stray.isEmpty else { throw violation("survivors and dropped are not a partition of the sites that shared keys", sites: Array(stray)) }
+        guard survivors.count >= parameters.threshold else {
+            throw SecureAggregationError(kind: .belowThreshold, sites: dropped,
+                                         message: "\(survivors.count) survivors, \(parameters.threshold) needed")
         }
+        guard survivors.contains(site) else { throw violation("this site sent its masked input but is not among the survivors", sites: [site]) }
     }
 }

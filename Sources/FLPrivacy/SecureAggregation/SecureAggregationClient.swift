@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One site's side of one round of SecAgg (Bonawitz et al., CCS 2017) on the complete graph.
 /// Stages must be called in order; each checks what the server sent.
 ///
@@ -6,8 +8,28 @@
 /// messages but not to see inputs: it learns only the sum of at least `threshold` inputs, as long
 /// as it tells every site the same survivors (the malicious-server consistency round, with
 /// signatures, is not part of this protocol).
-public struct SecureAggregationClient: Sendable {
-    enum Stage: Sendable { case advertised, sharedKeys, masked }
+///
+/// A class, not a value: each stage runs once per instance (a copy would let a server ask the
+/// same site twice, say for its share of b as a survivor and then of s_sk as dropped). A refused
+/// call leaves the instance as it was.
+public final class SecureAggregationClient: Sendable {
+    enum Stage: Sendable { case advertised, sharedKeys, masked, revealed }
+
+    /// What changes from stage to stage, behind `progress`'s lock.
+    struct Progress: Sendable {
+        var stage = Stage.advertised
+        /// U1 by name.
+        var roster: [String: KeyAdvertisement] = [:]
+        /// This site's own shares of its own secrets (it reveals its share of b itself).
+        var ownShares: EnvelopePayload?
+        /// Shares of the other U2 members' secrets, by owner.
+        var held: [String: EnvelopePayload] = [:]
+        /// U2, sorted.
+        var members: [String] = []
+        /// The server's claim answered in stage 3 (both sorted) and the answer.
+        var claim: (survivors: [String], dropped: [String])?
+        var answer: [RevealedShare] = []
+    }
 
     public let site: String
     public let round: SecureAggregationRound
@@ -18,15 +40,7 @@ public struct SecureAggregationClient: Sendable {
     let maskingPair: X25519KeyPair
     /// b: the seed of this site's self mask.
     let selfMaskSeed: [UInt8]
-    var stage = Stage.advertised
-    /// U1 by name.
-    var roster: [String: KeyAdvertisement] = [:]
-    /// This site's own shares of its own secrets (it reveals its share of b itself).
-    var ownShares: EnvelopePayload?
-    /// Shares of the other U2 members' secrets, by owner.
-    var held: [String: EnvelopePayload] = [:]
-    /// U2, sorted.
-    var members: [String] = []
+    let progress = Mutex(Progress())
 
     /// A fresh instance for `site` in `round`: new key pairs and self-mask seed from OpenSSL's
     /// generator, the advertisement signed with `identity` (the site's envoy certificate and key).
@@ -55,9 +69,9 @@ public struct SecureAggregationClient: Sendable {
 
     /// Stage 1. `roster`: the advertisements the server collected (U1, ours included, unchanged).
     /// Refuses fewer than `threshold`, duplicates, or our own keys altered. Returns one envelope per other member.
-    public mutating func shareKeys(roster: [KeyAdvertisement]) throws(SecureAggregationError) -> [ShareEnvelope] {
-        try SecureAggregationError.during(.shareKeys) { () throws(SecureAggregationError) in
-            try expect(.advertised, "shareKeys")
+    public func shareKeys(roster: [KeyAdvertisement]) throws(SecureAggregationError) -> [ShareEnvelope] {
+        try SecureAggregationError.during(.shareKeys) { () throws(SecureAggregationError) in try progress.withLock { (state) throws(SecureAggregationError) in
+            try expect(state.stage, .advertised, "shareKeys")
             try check(roster)
             let sorted = roster.sorted { $0.site < $1.site }
             let sharing = ShamirSecretSharing(threshold: parameters.threshold)
@@ -80,11 +94,11 @@ public struct SecureAggregationClient: Sendable {
                 let sealed = try AESGCM.seal(payload.bytes, key: key, aad: aad)
                 envelopes.append(ShareEnvelope(from: site, to: peer.site, ciphertext: sealed, commitment: commitment))
             }
-            self.roster = Dictionary(uniqueKeysWithValues: roster.map { ($0.site, $0) })
-            ownShares = own
-            stage = .sharedKeys
+            state.roster = Dictionary(uniqueKeysWithValues: roster.map { ($0.site, $0) })
+            state.ownShares = own
+            state.stage = .sharedKeys
             return envelopes
-        }
+        } }
     }
 
     /// Refuses a roster with malformed or repeated entries, one without this site's advertisement
@@ -117,7 +131,7 @@ public struct SecureAggregationClient: Sendable {
         }
     }
 
-    func expect(_ expected: Stage, _ call: String) throws(SecureAggregationError) {
+    func expect(_ stage: Stage, _ expected: Stage, _ call: String) throws(SecureAggregationError) {
         guard stage == expected else { throw violation("\(call) called out of order (the client is past stage \(stage))", sites: [site]) }
     }
 
