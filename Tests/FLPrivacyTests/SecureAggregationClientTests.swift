@@ -111,6 +111,15 @@ import FLPrivacy
         #expect(Set(shares.map(\.owner)).count == shares.count)
     }
 
+    /// With 2t ≤ |roster| a server could tell half the sites "u survived" and the other half "u
+    /// dropped" and get enough shares of both of u's secrets: the client refuses such a roster.
+    @Test func refusesARosterTwiceTheThreshold() throws {
+        let harness = try SecureAggregationHarness(sites: 4, threshold: 2, length: 1)
+        let roster = harness.sites.map { harness.clients[$0]!.advertisement }
+        expectError(.protocolViolation, sites: harness.sites, stage: .shareKeys) { _ = try harness.clients["site-1"]!.shareKeys(roster: roster) }
+        #expect(try harness.clients["site-1"]!.shareKeys(roster: Array(roster.prefix(3))).count == 2)
+    }
+
     @Test func errorsNameTheStageAndTheSites() {
         let error = SecureAggregationError(kind: .belowThreshold, sites: ["b", "a"], message: "2 of 5 sites shared keys, 3 needed", stage: .shareKeys)
         #expect(error.sites == ["a", "b"])

@@ -53,6 +53,13 @@ import FLPrivacy
         expectError(.protocolViolation, stage: .advertise) { _ = try server.closeAdvertisements() }
     }
 
+    /// A threshold of half the cohort or less is refused: two halves told different stories
+    /// about who survived could each unmask.
+    @Test func refusesAThresholdOfHalfTheCohort() throws {
+        var harness = try SecureAggregationHarness(sites: 4, threshold: 2, length: 1)
+        expectError(.protocolViolation, stage: .advertise) { _ = try harness.advertise() }
+    }
+
     /// A stage closed too early stays open: more arrivals, then closing again, go on.
     @Test func aStageClosedBelowTheThresholdStaysOpen() throws {
         var harness = try SecureAggregationHarness(sites: 4, threshold: 3, length: 4)
@@ -84,7 +91,7 @@ import FLPrivacy
 
     /// A wrong salt is as bad as a wrong share: the commitment is over both.
     @Test func aWrongSaltNamesItsRevealer() throws {
-        var harness = try SecureAggregationHarness(sites: 4, threshold: 2, length: 8)
+        var harness = try SecureAggregationHarness(sites: 4, threshold: 3, length: 8)
         let data = inputs(harness)
         let (survivors, dropped) = try harness.maskInputs(harness.shareKeys(harness.advertise()), inputs: data)
         let result = try harness.reveal(survivors: survivors, dropped: dropped) { site, shares in

@@ -102,7 +102,8 @@ public final class SecureAggregationClient: Sendable {
     }
 
     /// Refuses a roster with malformed or repeated entries, one without this site's advertisement
-    /// as sent, one where two sites share a key, or one smaller than the threshold.
+    /// as sent, one where two sites share a key or a key is not its site's (`trust`), one where
+    /// the threshold is not more than half the roster, or one smaller than the threshold.
     private func check(_ roster: [KeyAdvertisement]) throws(SecureAggregationError) {
         for advertisement in roster {
             if let problem = advertisement.problem { throw violation(problem, sites: [advertisement.site]) }
@@ -124,6 +125,12 @@ public final class SecureAggregationClient: Sendable {
         // envelopes sent to that site and so collect shares of both secrets of its peers.
         for advertisement in roster where advertisement.site != site {
             if let problem = trust.problem(with: advertisement, context) { throw violation(problem, sites: [advertisement.site]) }
+        }
+        // A threshold of half the roster or less would let the server split the sites into two
+        // groups told different stories about who survived, each large enough to unmask.
+        guard 2 * parameters.threshold > roster.count else {
+            throw violation("\(roster.count) sites advertised keys: a threshold of \(parameters.threshold) is not more than half of them",
+                            sites: roster.map(\.site))
         }
         guard roster.count >= parameters.threshold else {
             throw SecureAggregationError(kind: .belowThreshold, sites: roster.map(\.site),

@@ -59,7 +59,7 @@ public struct SecureAggregationServer: Sendable {
     /// Ends stage 0: U1 = those who advertised (throws .belowThreshold below threshold).
     public mutating func closeAdvertisements() throws(SecureAggregationError) -> [KeyAdvertisement] {
         try check(.advertising, .advertise)
-        if let problem = parameters.problem { throw violation(.advertise, "the parameters cannot work: \(problem)", []) }
+        if let problem = parameters.problem(cohortSize: cohort.count) { throw violation(.advertise, "the parameters cannot work: \(problem)", []) }
         let holders = advertisements.keys.sorted()
         try require(holders, of: cohort, "advertised keys", .advertise)
         keyHolders = holders
