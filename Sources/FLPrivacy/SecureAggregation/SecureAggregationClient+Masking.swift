@@ -42,7 +42,8 @@ extension SecureAggregationClient {
         let repeated = Self.repeated(received.map(\.from))
         guard repeated.isEmpty else { throw violation("more than one envelope from the same site", sites: repeated) }
         let position = roster.keys.sorted().firstIndex(of: site)! + 1
-        let chunks = ShamirSecretSharing(threshold: parameters.threshold).chunks
+        let sharing = ShamirSecretSharing(threshold: parameters.threshold)
+        let digest = ShareCommitment.digestCount
         var opened: [String: EnvelopePayload] = [:]
         for envelope in received {
             let key = try ProtocolKeys.envelopeKey(encryptionPair, peer: roster[envelope.from]!.encryptionKey, context: context, from: envelope.from, to: site)
@@ -53,12 +54,11 @@ extension SecureAggregationClient {
             } catch {
                 throw SecureAggregationError.crypto("the envelope from \(envelope.from) does not open (altered, or from another round)", sites: [envelope.from])
             }
-            guard let payload = EnvelopePayload(bytes: plaintext),
-                  let seedShare = ShamirShare(bytes: payload.selfMaskShare, chunks: chunks),
-                  let keyShare = ShamirShare(bytes: payload.maskingKeyShare, chunks: chunks),
-                  seedShare.x == UInt64(position), keyShare.x == UInt64(position),
-                  envelope.commitment.count == ProtocolKeys.commitmentCount,
-                  envelope.commitment.prefix(2 * ShareCommitment.digestCount).elementsEqual(payload.commitments)
+            // The server's own check of these shares when they are revealed: what passes here passes there.
+            let commitment = envelope.commitment
+            guard let payload = EnvelopePayload(bytes: plaintext), commitment.count == ProtocolKeys.commitmentCount,
+                  ShareCommitment.open(commitment[0..<digest], share: payload.selfMaskShare, salt: payload.selfMaskSalt, position: position, sharing: sharing) != nil,
+                  ShareCommitment.open(commitment[digest..<(2 * digest)], share: payload.maskingKeyShare, salt: payload.maskingKeySalt, position: position, sharing: sharing) != nil
             else { throw violation("the shares from \(envelope.from) are malformed or do not match their commitments", sites: [envelope.from]) }
             opened[envelope.from] = payload
         }

@@ -65,9 +65,9 @@ extension SecureAggregationServer {
         var failed: [String] = []
         for revealer in reveals.keys.sorted() {
             guard let revealed = reveals[revealer]!.first(where: { $0.owner == owner && $0.kind == kind }) else { continue }
-            let position = UInt64(keyHolders.firstIndex(of: revealer)! + 1)
-            if ShareCommitment.opens(commitment(owner, kind, revealer), share: revealed.share, salt: revealed.salt),
-               let share = ShamirShare(bytes: revealed.share, chunks: sharing.chunks), share.x == position {
+            let position = keyHolders.firstIndex(of: revealer)! + 1
+            if let share = ShareCommitment.open(commitment(owner, kind, revealer), share: revealed.share, salt: revealed.salt,
+                                                position: position, sharing: sharing) {
                 good.append(share)
             } else {
                 failed.append(revealer)
