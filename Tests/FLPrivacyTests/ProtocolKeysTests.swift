@@ -46,4 +46,33 @@ import Testing
         #expect(round.binding("x", sites: ["ab", "c"]) != round.binding("x", sites: ["a", "bc"]))
         #expect(SecureAggregationRound(experiment: "e1", round: 1, attempt: 0).binding("x") != SecureAggregationRound(experiment: "e", round: 11, attempt: 0).binding("x"))
     }
+
+    /// Sites given other terms (parameters or agreed values) derive other keys and seeds: a server
+    /// cannot sum one site under another weight scale, say, without the masks failing to cancel.
+    @Test func otherTermsGiveOtherKeysAndSeeds() throws {
+        let round = SecureAggregationRound(experiment: "exp", round: 1, attempt: 0, cohortSize: 5, vectorLength: 11, weightScale: 100)
+        let parameters = SecureAggregationParameters(threshold: 3, clipRange: 1, bits: 32, weighting: .samples)
+        var contexts = [ProtocolContext(round: round, parameters: parameters)]
+        for change in [\SecureAggregationRound.cohortSize, \.vectorLength, \.weightScale] {
+            var other = round
+            other[keyPath: change] = (round[keyPath: change] ?? 0) + 1
+            contexts.append(ProtocolContext(round: other, parameters: parameters))
+            other[keyPath: change] = nil
+            contexts.append(ProtocolContext(round: other, parameters: parameters))
+        }
+        for other in [SecureAggregationParameters(threshold: 4, clipRange: 1, bits: 32, weighting: .samples),
+                      SecureAggregationParameters(threshold: 3, clipRange: 2, bits: 32, weighting: .samples),
+                      SecureAggregationParameters(threshold: 3, clipRange: 1, bits: 31, weighting: .samples),
+                      SecureAggregationParameters(threshold: 3, clipRange: 1, bits: 32, weighting: .uniform)] {
+            contexts.append(ProtocolContext(round: round, parameters: other))
+        }
+        let a = try X25519KeyPair.generate(), b = try X25519KeyPair.generate()
+        var seeds = Set<[UInt8]>(), keys = Set<[UInt8]>(), selfSeeds = Set<[UInt8]>()
+        for context in contexts {
+            seeds.insert(try ProtocolKeys.pairwiseSeed(a, peer: b.publicKey, context: context, between: "a", and: "b"))
+            keys.insert(try ProtocolKeys.envelopeKey(a, peer: b.publicKey, context: context, from: "a", to: "b"))
+            selfSeeds.insert(try ProtocolKeys.selfMaskSeed([UInt8](repeating: 1, count: 32), context: context, owner: "a"))
+        }
+        #expect(seeds.count == contexts.count && keys.count == contexts.count && selfSeeds.count == contexts.count)
+    }
 }

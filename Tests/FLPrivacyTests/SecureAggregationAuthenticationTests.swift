@@ -76,6 +76,31 @@ import FLTesting
         }
     }
 
+    /// A server that told site-3 another weight scale (to shrink its weight, or everyone else's):
+    /// site-3's advertisement is signed for other terms, so the others refuse it, and it them.
+    @Test func sitesToldOtherTermsRefuseEachOther() throws {
+        var harness = try SecureAggregationHarness(sites: 4, threshold: 3, length: 2,
+                                                   round: SecureAggregationRound(experiment: "exp", round: 3, attempt: 0, weightScale: 1000))
+        var told = harness.round
+        told.weightScale = 1
+        harness.clients["site-3"] = try harness.client("site-3", round: told)
+        let roster = harness.sites.map { harness.clients[$0]!.advertisement }
+        expectRefusal(naming: "site-3") { _ = try harness.clients["site-1"]!.shareKeys(roster: roster) }
+        expectRefusal(naming: "site-1") { _ = try harness.clients["site-3"]!.shareKeys(roster: roster) }
+        // The server, holding the honest terms, refuses it too.
+        #expect(throws: SecureAggregationError.self) { try harness.server.receiveAdvertisement(roster[2], from: "site-3") }
+    }
+
+    /// The server's cohort and vector length must be the round's agreed ones.
+    @Test func theServerRefusesTermsThatContradictItsOwn() throws {
+        for round in [SecureAggregationRound(experiment: "e", round: 1, attempt: 0, cohortSize: 4, vectorLength: 2),
+                      SecureAggregationRound(experiment: "e", round: 1, attempt: 0, cohortSize: 3, vectorLength: 5),
+                      SecureAggregationRound(experiment: "e", round: 1, attempt: 0, weightScale: 0)] {
+            var server = SecureAggregationServer(round: round, parameters: .init(threshold: 2, clipRange: 1), cohort: ["a", "b", "c"], vectorLength: 2)
+            #expect(throws: SecureAggregationError.self) { _ = try server.closeAdvertisements() }
+        }
+    }
+
     @Test func theServerRefusesAnAdvertisementItsSitesWouldRefuse() throws {
         var harness = try SecureAggregationHarness(sites: 3, threshold: 2, length: 2)
         var forged = harness.clients["site-2"]!.advertisement

@@ -20,6 +20,10 @@ struct SecureAggregationHarness {
 
     init(sites count: Int, threshold: Int, bits: Int = 32, length: Int, round: SecureAggregationRound = SecureAggregationRound(experiment: "exp", round: 3, attempt: 0)) throws {
         parameters = SecureAggregationParameters(threshold: threshold, clipRange: 1, bits: bits, weighting: .samples)
+        // The values the sites agree: the cohort and the vector length unless the test set them.
+        var round = round
+        round.cohortSize = round.cohortSize ?? count
+        round.vectorLength = round.vectorLength ?? length
         self.round = round
         sites = (1...count).map { "site-\($0)" }
         self.length = length

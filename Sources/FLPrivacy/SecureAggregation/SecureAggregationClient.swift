@@ -48,7 +48,7 @@ public final class SecureAggregationClient: Sendable {
     /// and an identity that is not `site`'s.
     public init(site: String, round: SecureAggregationRound, parameters: SecureAggregationParameters,
                 identity: SecureAggregationIdentity, trust: SecureAggregationTrust) throws(SecureAggregationError) {
-        if let problem = parameters.problem { throw SecureAggregationError(kind: .protocolViolation, message: problem, stage: .setup) }
+        if let problem = parameters.problem ?? round.problem { throw SecureAggregationError(kind: .protocolViolation, message: problem, stage: .setup) }
         guard !site.isEmpty else { throw SecureAggregationError(kind: .protocolViolation, message: "a site needs a name", stage: .setup) }
         if let problem = identity.problem(for: site) { throw SecureAggregationError(kind: .protocolViolation, sites: [site], message: problem, stage: .setup) }
         self.site = site

@@ -59,7 +59,7 @@ public struct SecureAggregationServer: Sendable {
     /// Ends stage 0: U1 = those who advertised (throws .belowThreshold below threshold).
     public mutating func closeAdvertisements() throws(SecureAggregationError) -> [KeyAdvertisement] {
         try check(.advertising, .advertise)
-        if let problem = parameters.problem(cohortSize: cohort.count) { throw violation(.advertise, "the parameters cannot work: \(problem)", []) }
+        if let problem = parameters.problem(cohortSize: cohort.count) ?? agreementProblem { throw violation(.advertise, "the parameters cannot work: \(problem)", []) }
         let holders = advertisements.keys.sorted()
         try require(holders, of: cohort, "advertised keys", .advertise)
         keyHolders = holders
@@ -132,6 +132,14 @@ public struct SecureAggregationServer: Sendable {
     public var maskedSites: [String] { maskedFrom.sorted() }
     /// Who has revealed its shares so far (stage 3), sorted.
     public var revealingSites: [String] { reveals.keys.sorted() }
+
+    /// Why the round's agreed values contradict this server's cohort or vector length, or nil.
+    private var agreementProblem: String? {
+        if let problem = round.problem { return problem }
+        if let size = round.cohortSize, size != cohort.count { return "the round's agreed cohort size is \(size), the cohort has \(cohort.count) sites" }
+        if let length = round.vectorLength, length != vectorLength { return "the round's agreed vector length is \(length), the server sums \(vectorLength)" }
+        return nil
+    }
 
     /// Why the sites will not believe `advertisement`, or nil.
     private func signatureProblem(_ advertisement: KeyAdvertisement) -> String? {
