@@ -91,6 +91,23 @@ import FLTesting
         #expect(throws: SecureAggregationError.self) { try harness.server.receiveAdvertisement(roster[2], from: "site-3") }
     }
 
+    /// A site advertising a key of small order (its own, signed) would make every pairwise seed
+    /// with it public: the server refuses it at intake, and a client in a roster, naming the site.
+    @Test(arguments: X25519KeyPairTests.refusedPublicKeys)
+    func refusesSmallOrderAndNonCanonicalKeysNamingTheSite(key: String) throws {
+        var harness = try SecureAggregationHarness(sites: 3, threshold: 2, length: 2)
+        let context = ProtocolContext(round: harness.round, parameters: harness.parameters)
+        var bad = harness.clients["site-2"]!.advertisement
+        bad.maskingKey = hex(key)
+        bad = try signed(bad, by: harness.identities["site-2"]!, context)
+        #expect {
+            try harness.server.receiveAdvertisement(bad, from: "site-2")
+        } throws: { ($0 as? SecureAggregationError)?.sites == ["site-2"] }
+        var roster = harness.sites.map { harness.clients[$0]!.advertisement }
+        roster[1] = bad
+        expectRefusal(naming: "site-2") { _ = try harness.clients["site-1"]!.shareKeys(roster: roster) }
+    }
+
     /// The server's cohort and vector length must be the round's agreed ones.
     @Test func theServerRefusesTermsThatContradictItsOwn() throws {
         for round in [SecureAggregationRound(experiment: "e", round: 1, attempt: 0, cohortSize: 4, vectorLength: 2),

@@ -36,6 +36,9 @@ public struct KeyAdvertisement: Sendable, Hashable, Codable {
         if encryptionKey.count != X25519KeyPair.byteCount { return "\(site)'s encryption key has \(encryptionKey.count) bytes, expected 32" }
         if maskingKey.count != X25519KeyPair.byteCount { return "\(site)'s masking key has \(maskingKey.count) bytes, expected 32" }
         if encryptionKey == maskingKey { return "\(site) advertised the same key twice" }
+        for (name, key) in [("encryption", encryptionKey), ("masking", maskingKey)] {
+            if let problem = X25519KeyPair.publicKeyProblem(key) { return "\(site)'s \(name) key is \(problem)" }
+        }
         return nil
     }
 }

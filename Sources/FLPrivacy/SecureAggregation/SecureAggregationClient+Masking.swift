@@ -17,7 +17,9 @@ extension SecureAggregationClient {
             try masked.withUnsafeMutableBufferPointer { (values) throws(SecureAggregationError) in
                 try MaskGenerator(seed: ProtocolKeys.selfMaskSeed(selfMaskSeed, context: context, owner: site)).add(into: values)
                 for peer in members where peer != site {
-                    let seed = try ProtocolKeys.pairwiseSeed(maskingPair, peer: roster[peer]!.maskingKey, context: context, between: site, and: peer)
+                    let seed = try SecureAggregationError.blaming(peer) { () throws(SecureAggregationError) in
+                        try ProtocolKeys.pairwiseSeed(maskingPair, peer: roster[peer]!.maskingKey, context: context, between: site, and: peer)
+                    }
                     let generator = try MaskGenerator(seed: seed)
                     // The smaller name adds, the larger subtracts: in the sum every pair cancels.
                     if site < peer { try generator.add(into: values) } else { try generator.subtract(from: values) }
@@ -46,7 +48,9 @@ extension SecureAggregationClient {
         let digest = ShareCommitment.digestCount
         var opened: [String: EnvelopePayload] = [:]
         for envelope in received {
-            let key = try ProtocolKeys.envelopeKey(encryptionPair, peer: roster[envelope.from]!.encryptionKey, context: context, from: envelope.from, to: site)
+            let key = try SecureAggregationError.blaming(envelope.from) { () throws(SecureAggregationError) in
+                try ProtocolKeys.envelopeKey(encryptionPair, peer: roster[envelope.from]!.encryptionKey, context: context, from: envelope.from, to: site)
+            }
             let aad = ProtocolKeys.envelopeAAD(context: context, from: envelope.from, to: site, commitment: envelope.commitment)
             let plaintext: [UInt8]
             do {

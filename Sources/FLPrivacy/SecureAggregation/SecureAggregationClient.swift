@@ -89,7 +89,9 @@ public final class SecureAggregationClient: Sendable {
             var envelopes: [ShareEnvelope] = []
             for (peer, payload) in zip(sorted, payloads) where peer.site != site {
                 let commitment = payload.commitments + ownCommitment
-                let key = try ProtocolKeys.envelopeKey(encryptionPair, peer: peer.encryptionKey, context: context, from: site, to: peer.site)
+                let key = try SecureAggregationError.blaming(peer.site) { () throws(SecureAggregationError) in
+                    try ProtocolKeys.envelopeKey(encryptionPair, peer: peer.encryptionKey, context: context, from: site, to: peer.site)
+                }
                 let aad = ProtocolKeys.envelopeAAD(context: context, from: site, to: peer.site, commitment: commitment)
                 let sealed = try AESGCM.seal(payload.bytes, key: key, aad: aad)
                 envelopes.append(ShareEnvelope(from: site, to: peer.site, ciphertext: sealed, commitment: commitment))

@@ -27,7 +27,8 @@ extension SecureAggregationServer {
             var keys: [String: X25519KeyPair] = [:]
             for owner in survivors { seeds[owner] = try reconstruct(owner, .selfMaskSeed, bad: &bad) }
             for owner in dropped {
-                let pair = try X25519KeyPair(privateKey: reconstruct(owner, .maskingKey, bad: &bad))
+                let secret = try reconstruct(owner, .maskingKey, bad: &bad)
+                let pair = try SecureAggregationError.blaming(owner) { () throws(SecureAggregationError) in try X25519KeyPair(privateKey: secret) }
                 guard pair.publicKey == advertisements[owner]!.maskingKey else {
                     throw SecureAggregationError.crypto("the masking key rebuilt for \(owner) does not match the one it advertised", sites: [owner])
                 }
@@ -38,7 +39,9 @@ extension SecureAggregationServer {
             for owner in survivors { masks.append((try ProtocolKeys.selfMaskSeed(seeds[owner]!, context: context, owner: owner), true)) }
             for gone in dropped {
                 for owner in survivors {
-                    let seed = try ProtocolKeys.pairwiseSeed(keys[gone]!, peer: advertisements[owner]!.maskingKey, context: context, between: gone, and: owner)
+                    let seed = try SecureAggregationError.blaming(owner) { () throws(SecureAggregationError) in
+                        try ProtocolKeys.pairwiseSeed(keys[gone]!, peer: advertisements[owner]!.maskingKey, context: context, between: gone, and: owner)
+                    }
                     // The survivor added this mask when its name is the smaller one, and subtracted it otherwise.
                     masks.append((seed, owner < gone))
                 }
