@@ -53,3 +53,40 @@ import Testing
         #expect(EnvelopePayload(bytes: short.bytes) == nil)
     }
 }
+
+/// An owner that deals shares of another self-mask seed than the one it masks with is named when
+/// the seed rebuilt from its shares does not open its commitment to b (or the shares do not combine).
+@Suite struct SecureAggregationDealerBlameTests {
+    /// Runs a round in which site-2 deals shares of `other` (a fresh seed) instead of its b; its
+    /// own share is of b unless `consistent`, in which case it is of `other` as well.
+    private func roundWithCheatingDealer(consistent: Bool) throws -> SecureAggregationError? {
+        var harness = try SecureAggregationHarness(sites: 4, threshold: 3, length: 4)
+        let roster = try harness.advertise()
+        for site in harness.sites {
+            let client = harness.clients[site]!
+            var envelopes = try client.shareKeys(roster: roster)
+            if site == "site-2" {
+                let dealt = try client.deal(SecureRandom.bytes(32), to: roster)
+                envelopes = dealt.envelopes
+                if consistent { client.progress.withLock { $0.ownShares = dealt.own } }
+            }
+            try harness.server.receiveShares(envelopes, from: site)
+        }
+        let members = try harness.server.closeShares()
+        var generator = SplitMix64(seed: 11)
+        let (survivors, dropped) = try harness.maskInputs(members, inputs: harness.randomInputs(using: &generator))
+        do {
+            _ = try harness.reveal(survivors: survivors, dropped: dropped)
+            return nil
+        } catch let error as SecureAggregationError {
+            return error
+        }
+    }
+
+    @Test(arguments: [true, false])
+    func theDealerIsNamed(consistent: Bool) throws {
+        let error = try roundWithCheatingDealer(consistent: consistent)
+        #expect(error?.sites == ["site-2"], "\(error.map(String.init(describing:)) ?? "no error")")
+        #expect(error?.kind == .protocolViolation && error?.stage == .unmask)
+    }
+}

@@ -45,7 +45,7 @@ import FLPrivacy
         // Nothing above changed the client: the honest roster still works, once.
         let envelopes = try client.shareKeys(roster: roster)
         #expect(envelopes.map(\.to) == ["site-2", "site-3", "site-4"])
-        #expect(envelopes.allSatisfy { $0.from == "site-1" && $0.commitment.count == 96 })
+        #expect(envelopes.allSatisfy { $0.from == "site-1" && $0.commitment.count == 128 })
         expectError(.protocolViolation, stage: .shareKeys) { _ = try client.shareKeys(roster: roster) }
     }
 

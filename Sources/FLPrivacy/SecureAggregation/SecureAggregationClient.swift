@@ -73,34 +73,43 @@ public final class SecureAggregationClient: Sendable {
         try SecureAggregationError.during(.shareKeys) { () throws(SecureAggregationError) in try progress.withLock { (state) throws(SecureAggregationError) in
             try expect(state.stage, .advertised, "shareKeys")
             try check(roster)
-            let sorted = roster.sorted { $0.site < $1.site }
-            let sharing = ShamirSecretSharing(threshold: parameters.threshold)
-            let seedShares = try sharing.split(selfMaskSeed, count: sorted.count)
-            let keyShares = try sharing.split(maskingPair.privateKey, count: sorted.count)
-            var payloads: [EnvelopePayload] = []
-            for i in sorted.indices {
-                payloads.append(EnvelopePayload(
-                    selfMaskShare: seedShares[i].bytes, selfMaskSalt: try SecureRandom.bytes(ShareCommitment.saltCount),
-                    maskingKeyShare: keyShares[i].bytes, maskingKeySalt: try SecureRandom.bytes(ShareCommitment.saltCount)))
-            }
-            let me = sorted.firstIndex { $0.site == site }!
-            let own = payloads[me]
-            let ownCommitment = ShareCommitment.commit(share: own.selfMaskShare, salt: own.selfMaskSalt)
-            var envelopes: [ShareEnvelope] = []
-            for (peer, payload) in zip(sorted, payloads) where peer.site != site {
-                let commitment = payload.commitments + ownCommitment
-                let key = try SecureAggregationError.blaming(peer.site) { () throws(SecureAggregationError) in
-                    try ProtocolKeys.envelopeKey(encryptionPair, peer: peer.encryptionKey, context: context, from: site, to: peer.site)
-                }
-                let aad = ProtocolKeys.envelopeAAD(context: context, from: site, to: peer.site, commitment: commitment)
-                let sealed = try AESGCM.seal(payload.bytes, key: key, aad: aad)
-                envelopes.append(ShareEnvelope(from: site, to: peer.site, ciphertext: sealed, commitment: commitment))
-            }
+            let (envelopes, own) = try deal(selfMaskSeed, to: roster.sorted { $0.site < $1.site })
             state.roster = Dictionary(uniqueKeysWithValues: roster.map { ($0.site, $0) })
             state.ownShares = own
             state.stage = .sharedKeys
             return envelopes
         } }
+    }
+
+    /// Shares of `seed` (b itself; a test plays a cheating owner with another) and of s_sk for
+    /// every member of `sorted` (U1 by name), each sealed to its holder; this site's own pair of
+    /// shares is returned, not sent. Every envelope's commitment block is the holder's two share
+    /// commitments, then this site's commitment to its own share of b and its commitment to b
+    /// (the last two the same in every envelope, which the server checks).
+    func deal(_ seed: [UInt8], to sorted: [KeyAdvertisement]) throws(SecureAggregationError) -> (envelopes: [ShareEnvelope], own: EnvelopePayload) {
+        let sharing = ShamirSecretSharing(threshold: parameters.threshold)
+        let seedShares = try sharing.split(seed, count: sorted.count)
+        let keyShares = try sharing.split(maskingPair.privateKey, count: sorted.count)
+        var payloads: [EnvelopePayload] = []
+        for i in sorted.indices {
+            payloads.append(EnvelopePayload(
+                selfMaskShare: seedShares[i].bytes, selfMaskSalt: try SecureRandom.bytes(ShareCommitment.saltCount),
+                maskingKeyShare: keyShares[i].bytes, maskingKeySalt: try SecureRandom.bytes(ShareCommitment.saltCount)))
+        }
+        let own = payloads[sorted.firstIndex { $0.site == site }!]
+        let ownCommitments = ShareCommitment.commit(share: own.selfMaskShare, salt: own.selfMaskSalt)
+            + ShareCommitment.commit(selfMaskSeed: selfMaskSeed, context: context, owner: site)
+        var envelopes: [ShareEnvelope] = []
+        for (peer, payload) in zip(sorted, payloads) where peer.site != site {
+            let commitment = payload.commitments + ownCommitments
+            let key = try SecureAggregationError.blaming(peer.site) { () throws(SecureAggregationError) in
+                try ProtocolKeys.envelopeKey(encryptionPair, peer: peer.encryptionKey, context: context, from: site, to: peer.site)
+            }
+            let aad = ProtocolKeys.envelopeAAD(context: context, from: site, to: peer.site, commitment: commitment)
+            let sealed = try AESGCM.seal(payload.bytes, key: key, aad: aad)
+            envelopes.append(ShareEnvelope(from: site, to: peer.site, ciphertext: sealed, commitment: commitment))
+        }
+        return (envelopes, own)
     }
 
     /// Refuses a roster with malformed or repeated entries, one without this site's advertisement

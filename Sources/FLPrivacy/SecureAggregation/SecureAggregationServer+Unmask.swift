@@ -25,7 +25,15 @@ extension SecureAggregationServer {
             var bad = Set<String>()
             var seeds: [String: [UInt8]] = [:]
             var keys: [String: X25519KeyPair] = [:]
-            for owner in survivors { seeds[owner] = try reconstruct(owner, .selfMaskSeed, bad: &bad) }
+            for owner in survivors {
+                let seed = try reconstruct(owner, .selfMaskSeed, bad: &bad)
+                // Every share used opened the owner's own commitment, so a seed other than the one
+                // it committed to means the owner dealt shares of something else.
+                guard ShareCommitment.commit(selfMaskSeed: seed, context: context, owner: owner).elementsEqual(envelopes[owner]!.values.first!.commitment.suffix(ShareCommitment.digestCount)) else {
+                    throw violation(.unmask, "the self-mask seed rebuilt from \(owner)'s shares is not the one it committed to: it dealt inconsistent shares", [owner])
+                }
+                seeds[owner] = seed
+            }
             for owner in dropped {
                 let secret = try reconstruct(owner, .maskingKey, bad: &bad)
                 let pair = try SecureAggregationError.blaming(owner) { () throws(SecureAggregationError) in try X25519KeyPair(privateKey: secret) }
@@ -83,13 +91,19 @@ extension SecureAggregationServer {
             if failed.isEmpty { throw SecureAggregationError(kind: .belowThreshold, sites: [owner], message: message) }
             throw SecureAggregationError(kind: .badShare, sites: failed, message: message + "; the others failed their commitments")
         }
-        return try sharing.combine(good)
+        do {
+            return try sharing.combine(good)
+        } catch {
+            // The shares opened the owner's commitments, so they are what it dealt: it is to blame.
+            throw SecureAggregationError(kind: .protocolViolation, sites: [owner],
+                                         message: "\(owner)'s shares of its \(kind == .selfMaskSeed ? "self-mask seed" : "masking key") are inconsistent: \(error.message)")
+        }
     }
 
     /// The commitment `owner` made to the share of `kind` it gave `holder`.
     private func commitment(_ owner: String, _ kind: RevealedShare.Kind, _ holder: String) -> ArraySlice<UInt8> {
         let digest = ShareCommitment.digestCount
-        if owner == holder { return envelopes[owner]!.values.first!.commitment.suffix(digest) }
+        if owner == holder { return envelopes[owner]!.values.first!.commitment.suffix(ProtocolKeys.senderCommitmentCount).prefix(digest) }
         let commitment = envelopes[owner]![holder]!.commitment
         return kind == .selfMaskSeed ? commitment[0..<digest] : commitment[digest..<(2 * digest)]
     }

@@ -68,7 +68,7 @@ public struct SecureAggregationServer: Sendable {
     }
 
     /// Stage 1: a U1 member's envelopes, once: exactly one to each other U1 member, all carrying
-    /// the same commitment to the sender's own share (the server keeps the commitments to check
+    /// the same commitments to the sender's own share of b and to b (the server keeps the commitments to check
     /// the revealed shares against).
     public mutating func receiveShares(_ envelopes: [ShareEnvelope], from: String) throws(SecureAggregationError) {
         try check(.sharing, from: from, in: keyHolders, first: self.envelopes[from] == nil, .shareKeys)
@@ -78,7 +78,7 @@ public struct SecureAggregationServer: Sendable {
             throw violation(.shareKeys, "\(from) did not send exactly one envelope to each other site with keys", [from])
         }
         guard envelopes.allSatisfy({ $0.commitment.count == ProtocolKeys.commitmentCount }),
-              Set(envelopes.map { $0.commitment.suffix(ShareCommitment.digestCount) }).count == 1
+              Set(envelopes.map { $0.commitment.suffix(ProtocolKeys.senderCommitmentCount) }).count == 1
         else { throw violation(.shareKeys, "\(from) sent malformed or inconsistent commitments", [from]) }
         self.envelopes[from] = Dictionary(uniqueKeysWithValues: envelopes.map { ($0.to, $0) })
     }

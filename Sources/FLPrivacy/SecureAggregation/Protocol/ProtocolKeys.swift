@@ -2,8 +2,11 @@
 /// (and the envelopes' AAD): a key from one round, attempt, experiment or pair of sites is useless
 /// in any other.
 package enum ProtocolKeys {
-    /// Bytes in a commitment field: the recipient's two shares, then the sender's own self-mask share.
-    package static let commitmentCount = 3 * ShareCommitment.digestCount
+    /// Bytes in a commitment field: to the recipient's two shares, then to the sender's own share
+    /// of its self-mask seed, then to the seed itself.
+    package static let commitmentCount = 4 * ShareCommitment.digestCount
+    /// The bytes at the end of the commitment field that are the same in all of a sender's envelopes.
+    package static let senderCommitmentCount = 2 * ShareCommitment.digestCount
 
     /// The AES-256-GCM key for the envelope `from` → `to`; the direction is in `info`, so the two
     /// envelopes of a pair are sealed under different keys.

@@ -17,6 +17,16 @@ package enum ShareCommitment {
         return hasher.digest()
     }
 
+    /// The owner's commitment to its self-mask seed b, bound to the owner and the round: the same
+    /// in each of its envelopes, and checked against b once b is rebuilt from shares, so an owner
+    /// that dealt shares of anything else is named.
+    package static func commit(selfMaskSeed: [UInt8], context: ProtocolContext, owner: String) -> [UInt8] {
+        var hasher = SHA256()
+        hasher.update(context.binding("self-mask seed commitment", sites: [owner]))
+        hasher.update(selfMaskSeed)
+        return hasher.digest()
+    }
+
     /// Whether `share` and `salt`, each of its exact size, open `commitment`.
     package static func opens(_ commitment: some Collection<UInt8>, share: [UInt8], salt: [UInt8]) -> Bool {
         salt.count == saltCount && share.count == shareCount && commitment.count == digestCount
