@@ -40,7 +40,7 @@ import FLPrivacy
         altered[2].encryptionKey = [1, 2, 3]
         expectError(.protocolViolation, sites: ["site-3"], stage: .shareKeys) { _ = try client.shareKeys(roster: altered) }
         expectError(.belowThreshold, stage: .shareKeys) { _ = try client.shareKeys(roster: Array(roster.prefix(2))) }
-        expectError(.protocolViolation, stage: .maskInput) { _ = try client.maskInput([1], received: []) }
+        expectError(.protocolViolation, stage: .maskInput) { _ = try client.maskInput([1, 1, 1, 1], received: []) }
         expectError(.protocolViolation, stage: .reveal) { _ = try client.reveal(survivors: harness.sites, dropped: []) }
         // Nothing above changed the client: the honest roster still works, once.
         let envelopes = try client.shareKeys(roster: roster)
@@ -64,20 +64,20 @@ import FLPrivacy
         let (harness, inbox) = try sharedRound()
         let client = harness.clients["site-1"]!
         let mine = inbox["site-1"]!
-        expectError(.protocolViolation, sites: ["site-1"], stage: .maskInput) { _ = try client.maskInput([1], received: mine + [inbox["site-2"]![0]]) }
-        expectError(.protocolViolation, sites: ["site-2"], stage: .maskInput) { _ = try client.maskInput([1], received: mine + [mine[0]]) }
+        expectError(.protocolViolation, sites: ["site-1"], stage: .maskInput) { _ = try client.maskInput([1, 1, 1, 1], received: mine + [inbox["site-2"]![0]]) }
+        expectError(.protocolViolation, sites: ["site-2"], stage: .maskInput) { _ = try client.maskInput([1, 1, 1, 1], received: mine + [mine[0]]) }
         var readdressed = inbox["site-2"]!.first { $0.from == "site-3" }!
         readdressed.to = "site-1"
         expectError(.crypto, sites: ["site-3"], stage: .maskInput) {
-            _ = try client.maskInput([1], received: mine.filter { $0.from != "site-3" } + [readdressed])
+            _ = try client.maskInput([1, 1, 1, 1], received: mine.filter { $0.from != "site-3" } + [readdressed])
         }
         var tampered = mine
         tampered[1].ciphertext[20] ^= 1
-        expectError(.crypto, sites: [tampered[1].from], stage: .maskInput) { _ = try client.maskInput([1], received: tampered) }
+        expectError(.crypto, sites: [tampered[1].from], stage: .maskInput) { _ = try client.maskInput([1, 1, 1, 1], received: tampered) }
         tampered = mine
         tampered[0].commitment[3] ^= 1
-        expectError(.crypto, sites: [tampered[0].from], stage: .maskInput) { _ = try client.maskInput([1], received: tampered) }
-        expectError(.belowThreshold, sites: ["site-3", "site-4"], stage: .maskInput) { _ = try client.maskInput([1], received: Array(mine.prefix(1))) }
+        expectError(.crypto, sites: [tampered[0].from], stage: .maskInput) { _ = try client.maskInput([1, 1, 1, 1], received: tampered) }
+        expectError(.belowThreshold, sites: ["site-3", "site-4"], stage: .maskInput) { _ = try client.maskInput([1, 1, 1, 1], received: Array(mine.prefix(1))) }
         #expect(try client.maskInput([1, 2, 3, 4], received: mine).count == 4)
     }
 
@@ -91,13 +91,13 @@ import FLPrivacy
         let (harness, _) = try sharedRound()
         let (_, foreign) = try sharedRound(round: other)
         let client = harness.clients["site-1"]!
-        expectError(.crypto, stage: .maskInput) { _ = try client.maskInput([1], received: foreign["site-1"]!) }
+        expectError(.crypto, stage: .maskInput) { _ = try client.maskInput([1, 1, 1, 1], received: foreign["site-1"]!) }
     }
 
     @Test func refusesClaimsThatAreNotAPartitionOfTheSharers() throws {
         let (harness, inbox) = try sharedRound(sites: 5, threshold: 3)
         let client = harness.clients["site-1"]!
-        _ = try client.maskInput([7], received: inbox["site-1"]!)
+        _ = try client.maskInput([7, 7, 7, 7], received: inbox["site-1"]!)
         let all = harness.sites
         expectError(.protocolViolation, sites: ["site-2"], stage: .reveal) { _ = try client.reveal(survivors: all, dropped: ["site-2"]) }
         expectError(.protocolViolation, sites: ["site-5"], stage: .reveal) { _ = try client.reveal(survivors: Array(all.prefix(4)), dropped: []) }
@@ -162,5 +162,29 @@ import FLPrivacy
         _ = try client.maskInput([1, 2], received: inbox["site-1"]!)
         // A second masked input would give the server y − y′ = x − x′ (the masks are the same).
         #expect(throws: SecureAggregationError.self) { _ = try client.maskInput([3, 4], received: inbox["site-1"]!) }
+    }
+}
+
+/// A site checks its own input before masking it: a wrong length or a value above L would spoil
+/// the sum of every site (it could wrap).
+@Suite struct SecureAggregationClientInputTests {
+    @Test func refusesInputsOfTheWrongLengthOrRange() throws {
+        let harness = try SecureAggregationHarness(sites: 3, threshold: 2, bits: 16, length: 3)
+        let roster = harness.sites.map { harness.clients[$0]!.advertisement }
+        var inbox: [String: [ShareEnvelope]] = [:]
+        for site in harness.sites {
+            for envelope in try harness.clients[site]!.shareKeys(roster: roster) { inbox[envelope.to, default: []].append(envelope) }
+        }
+        let client = harness.clients["site-1"]!, mine = inbox["site-1"]!
+        let levels = try SecureAggregationEncoding(parameters: harness.parameters, cohortSize: 3).levels
+        for bad: [UInt32] in [[1, 2], [1, 2, 3, 4], [], [levels + 1, 0, 0], [0, 0, 65_536], [0, UInt32.max, 0]] {
+            #expect {
+                _ = try client.maskInput(bad, received: mine)
+            } throws: { error in
+                let error = error as? SecureAggregationError
+                return error?.kind == .protocolViolation && error?.sites == ["site-1"] && error?.stage == .maskInput
+            }
+        }
+        #expect(try client.maskInput([levels, 0, 1], received: mine).count == 3)
     }
 }

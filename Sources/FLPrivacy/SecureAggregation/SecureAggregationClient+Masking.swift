@@ -2,9 +2,13 @@ extension SecureAggregationClient {
     /// Stage 2. `received`: envelopes addressed to us from U2 (the members whose shares went out; U2 ⊆ U1,
     /// |U2| ≥ threshold); `encoded`: our vector from `SecureAggregationEncoding.encode`.
     /// Returns y = x + PRG(b) + Σ_{j∈U2, j≠me} ±PRG(s_me,j) mod 2^bits (+ when me < j by name).
+    /// Refuses an input of another length than the round's agreed `vectorLength` or with a value
+    /// above the encoding's L for the agreed `cohortSize` (below 2^bits when it is not agreed):
+    /// such an input could wrap the sum and spoil everyone's.
     public func maskInput(_ encoded: [UInt32], received: [ShareEnvelope]) throws(SecureAggregationError) -> [UInt32] {
         try SecureAggregationError.during(.maskInput) { () throws(SecureAggregationError) in try progress.withLock { (state) throws(SecureAggregationError) in
             try expect(state.stage, .sharedKeys, "maskInput")
+            try checkInput(encoded)
             let roster = state.roster
             let opened = try open(received, roster: roster)
             let members = (opened.keys + [site]).sorted()
@@ -31,6 +35,19 @@ extension SecureAggregationClient {
             state.stage = .masked
             return masked
         } }
+    }
+
+    /// Refuses an encoded input of the wrong length or with values out of range.
+    private func checkInput(_ encoded: [UInt32]) throws(SecureAggregationError) {
+        if let length = round.vectorLength, encoded.count != length {
+            throw violation("the input has \(encoded.count) values, the round agreed \(length)", sites: [site])
+        }
+        guard !encoded.isEmpty else { throw violation("the input is empty", sites: [site]) }
+        let top = UInt64(1) << UInt64(parameters.bits) - 1
+        let limit = round.cohortSize.map { top / UInt64($0) } ?? top
+        if let index = encoded.firstIndex(where: { UInt64($0) > limit }) {
+            throw violation("input value \(index) is \(encoded[index]), above the encoding's largest \(limit)", sites: [site])
+        }
     }
 
     /// Opens every envelope, checking that it is addressed to us from another U1 member, only once,
