@@ -4,10 +4,13 @@ import Synchronization
 /// Stages must be called in order; each checks what the server sent.
 ///
 /// Fresh key pairs are made for every instance (round and attempt), so nothing learnt in one
-/// round (a dropped site's masking key, say) unmasks another. The server is trusted to relay
-/// messages but not to see inputs: it learns only the sum of at least `threshold` inputs, as long
-/// as it tells every site the same survivors (the malicious-server consistency round, with
-/// signatures, is not part of this protocol).
+/// round (a dropped site's masking key, say) unmasks another. The server relays messages but is
+/// not trusted with inputs: each site's keys are signed with its envoy certificate (so the server
+/// cannot substitute its own), bound to the round's terms (so it cannot give sites different
+/// ones), and each site answers one claim of survivors per round with a threshold above half the
+/// roster (so telling two groups different stories unmasks no one). It learns only sums of at
+/// least `threshold` inputs. Bonawitz et al.'s consistency round (sites signing the survivor set
+/// they were shown) is not part of this protocol; the majority threshold stands in for it.
 ///
 /// A class, not a value: each stage runs once per instance (a copy would let a server ask the
 /// same site twice, say for its share of b as a survivor and then of s_sk as dropped). A refused
