@@ -74,4 +74,17 @@ import FLWire
         var printer = WatchPrinter()
         #expect(printer.lines(for: Self.info(.running, rounds: [best])).last?.contains("best model") == true)
     }
+
+    /// With differential privacy, status shows the ε spent as of the last training round that reported it.
+    @Test func statusShowsThePrivacySpent() {
+        var trained = Self.round(1, accuracy: 0.9)
+        trained.metrics["privacy/epsilon"] = 1.23456
+        trained.metrics["privacy/delta"] = 1e-5
+        let rounds = [Self.round(0, accuracy: 0.5), trained, Self.round(2, final: true, accuracy: 0.9)]
+        let lines = ExperimentCommands.describe(Self.info(.succeeded, rounds: rounds)).split(separator: "\n").map(String.init)
+        #expect(lines.contains("privacy:     ε = 1.2346 at δ = 1e-05 after round 2"), "\(lines)")
+        #expect(!ExperimentCommands.describe(Self.info(.running, rounds: [Self.round(0, accuracy: 0.5)])).contains("privacy:"))
+        // On the round's bar δ keeps its digits.
+        #expect(WatchPrinter.metrics(trained.metrics).hasSuffix("privacy/delta=1e-05 privacy/epsilon=1.2346 train/loss=0.2500"), "\(WatchPrinter.metrics(trained.metrics))")
+    }
 }

@@ -18,6 +18,15 @@ import FLPrivacy
         #expect(parameters.problem?.hasPrefix(field) == true, "\(parameters.problem ?? "no problem")")
     }
 
+    @Test func theThresholdMustBeAMajorityOfTheCohort() {
+        let parameters = SecureAggregationParameters(threshold: 3, clipRange: 1)
+        #expect(parameters.problem(cohortSize: 5) == nil)
+        #expect(parameters.problem(cohortSize: 4) == nil)
+        #expect(parameters.problem(cohortSize: 6) == "threshold must be more than half of the 6 sites (at least 4), found 3")
+        #expect(SecureAggregationParameters(threshold: 1, clipRange: 1).problem(cohortSize: 1)?.hasPrefix("threshold must be at least 2") == true)
+        #expect([1, 2, 3, 4, 5, 10].map { SecureAggregationParameters.minimumThreshold(cohortSize: $0) } == [2, 2, 2, 3, 3, 6])
+    }
+
     @Test(arguments: [
         (DifferentialPrivacyParameters(clipNorm: -1, noiseMultiplier: 1, delta: 1e-5), "clip_norm"),
         (DifferentialPrivacyParameters(clipNorm: 1, noiseMultiplier: 0, delta: 1e-5), "noise_multiplier"),

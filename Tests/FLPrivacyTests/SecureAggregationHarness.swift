@@ -1,4 +1,6 @@
+import FLPKI
 import FLPrivacy
+import FLTesting
 
 /// A whole round of secure aggregation in one process: a server and one client per site, with
 /// hooks to make sites drop out between stages and to look at what the server receives.
@@ -7,6 +9,10 @@ struct SecureAggregationHarness {
     let round: SecureAggregationRound
     let sites: [String]
     let length: Int
+    /// The federation's CA and each site's envoy identity from it.
+    let pki: TestPKI
+    let trust: SecureAggregationTrust
+    var identities: [String: SecureAggregationIdentity] = [:]
     var clients: [String: SecureAggregationClient] = [:]
     var server: SecureAggregationServer
     /// What each site sent the server in stage 2.
@@ -14,11 +20,35 @@ struct SecureAggregationHarness {
 
     init(sites count: Int, threshold: Int, bits: Int = 32, length: Int, round: SecureAggregationRound = SecureAggregationRound(experiment: "exp", round: 3, attempt: 0)) throws {
         parameters = SecureAggregationParameters(threshold: threshold, clipRange: 1, bits: bits, weighting: .samples)
+        // The values the sites agree: the cohort and the vector length unless the test set them.
+        var round = round
+        round.cohortSize = round.cohortSize ?? count
+        round.vectorLength = round.vectorLength ?? length
         self.round = round
         sites = (1...count).map { "site-\($0)" }
         self.length = length
-        server = SecureAggregationServer(round: round, parameters: parameters, cohort: sites, vectorLength: length)
-        for site in sites { clients[site] = try SecureAggregationClient(site: site, round: round, parameters: parameters) }
+        pki = try TestPKI()
+        trust = SecureAggregationTrust(authority: pki.authority.certificate)
+        server = SecureAggregationServer(round: round, parameters: parameters, cohort: sites, vectorLength: length, trust: trust)
+        for site in sites {
+            identities[site] = try identity(site)
+            clients[site] = try client(site)
+        }
+    }
+
+    /// A new envoy certificate and key for `name` from this harness's CA (or with `role`).
+    func identity(_ name: String, role: CertificateRole = .envoy, validity: Validity = .defaultCertificate,
+                  authority: CertificateAuthority? = nil) throws -> SecureAggregationIdentity {
+        let key = try PrivateKey.generate()
+        let certificate = try (authority ?? pki.authority).sign(CertificateRequest(name: name, key: key), role: role, validity: validity)
+        return SecureAggregationIdentity(certificate: certificate, key: key)
+    }
+
+    /// A fresh client for `site` (its identity from this CA unless given), trusting this CA.
+    func client(_ site: String, round: SecureAggregationRound? = nil, parameters: SecureAggregationParameters? = nil,
+                identity: SecureAggregationIdentity? = nil) throws -> SecureAggregationClient {
+        try SecureAggregationClient(site: site, round: round ?? self.round, parameters: parameters ?? self.parameters,
+                                    identity: identity ?? identities[site] ?? self.identity(site), trust: trust)
     }
 
     /// Stage 0 for every site not in `absent`; returns the roster.

@@ -50,9 +50,14 @@ import FLPrivacy
     @Test func refusesParametersThatCannotWork() throws {
         let round = SecureAggregationRound(experiment: "e", round: 1, attempt: 0)
         var server = SecureAggregationServer(round: round, parameters: .init(threshold: 1, clipRange: 1), cohort: ["a", "b"], vectorLength: 1)
-        let client = try SecureAggregationClient(site: "a", round: round, parameters: .init(threshold: 2, clipRange: 1))
-        try server.receiveAdvertisement(client.advertisement, from: "a")
         expectError(.protocolViolation, stage: .advertise) { _ = try server.closeAdvertisements() }
+    }
+
+    /// A threshold of half the cohort or less is refused: two halves told different stories
+    /// about who survived could each unmask.
+    @Test func refusesAThresholdOfHalfTheCohort() throws {
+        var harness = try SecureAggregationHarness(sites: 4, threshold: 2, length: 1)
+        expectError(.protocolViolation, stage: .advertise) { _ = try harness.advertise() }
     }
 
     /// A stage closed too early stays open: more arrivals, then closing again, go on.
@@ -86,7 +91,7 @@ import FLPrivacy
 
     /// A wrong salt is as bad as a wrong share: the commitment is over both.
     @Test func aWrongSaltNamesItsRevealer() throws {
-        var harness = try SecureAggregationHarness(sites: 4, threshold: 2, length: 8)
+        var harness = try SecureAggregationHarness(sites: 4, threshold: 3, length: 8)
         let data = inputs(harness)
         let (survivors, dropped) = try harness.maskInputs(harness.shareKeys(harness.advertise()), inputs: data)
         let result = try harness.reveal(survivors: survivors, dropped: dropped) { site, shares in
@@ -127,7 +132,7 @@ import FLPrivacy
 
     @Test func refusesStrangersSecondSubmissionsAndMalformedParts() throws {
         var harness = try SecureAggregationHarness(sites: 4, threshold: 3, length: 8)
-        let stranger = try SecureAggregationClient(site: "mallory", round: harness.round, parameters: harness.parameters)
+        let stranger = try harness.client("mallory")
         let one = harness.clients["site-1"]!.advertisement
         expectError(.protocolViolation, sites: ["mallory"], stage: .advertise) { try harness.server.receiveAdvertisement(stranger.advertisement, from: "mallory") }
         expectError(.protocolViolation, sites: ["site-2"], stage: .advertise) { try harness.server.receiveAdvertisement(one, from: "site-2") }

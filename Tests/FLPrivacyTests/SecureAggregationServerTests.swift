@@ -20,7 +20,7 @@ import FLPrivacy
     @Test(arguments: [32, 16])
     func maskedInputsLookUniform(bits: Int) throws {
         var harness = try SecureAggregationHarness(sites: 5, threshold: 3, bits: bits, length: 20_001)
-        let encoding = SecureAggregationEncoding(parameters: harness.parameters, cohortSize: 5)
+        let encoding = try SecureAggregationEncoding(parameters: harness.parameters, cohortSize: 5)
         var generator = SplitMix64(seed: 11)
         var inputs: [String: [UInt32]] = [:]
         for site in harness.sites {
@@ -47,7 +47,7 @@ import FLPrivacy
     private func encodedRound(dropAfterSharing: Set<String>, silentAfterMasking: Set<String>) throws -> (result: UnmaskedSum, expected: [Double], weights: Double, bound: Double, encoding: SecureAggregationEncoding) {
         let length = 500
         var harness = try SecureAggregationHarness(sites: 5, threshold: 3, bits: 32, length: length + 1)
-        let encoding = SecureAggregationEncoding(parameters: harness.parameters, cohortSize: 5)
+        let encoding = try SecureAggregationEncoding(parameters: harness.parameters, cohortSize: 5)
         var generator = SplitMix64(seed: 5)
         var inputs: [String: [UInt32]] = [:]
         var plain: [String: (values: [Float], f: Double)] = [:]
@@ -93,7 +93,7 @@ import FLPrivacy
     }
 
     private func expectDecodes(_ round: (result: UnmaskedSum, expected: [Double], weights: Double, bound: Double, encoding: SecureAggregationEncoding)) throws {
-        let decoded = round.encoding.decode(round.result.sum, contributors: round.result.contributors.count)
+        let decoded = try round.encoding.decode(round.result.sum, contributors: round.result.contributors.count)
         let worst = zip(decoded.values, round.expected).map { abs(Double($0) - $1) }.max()!
         #expect(worst <= round.bound, "worst error \(worst), bound \(round.bound)")
         #expect(abs(decoded.weightSum - round.weights) <= Double(round.result.contributors.count) / Double(round.encoding.levels))

@@ -40,4 +40,27 @@ import Testing
         #expect(throws: SecureAggregationError.self) { try pair.sharedSecret(with: [1] + [UInt8](repeating: 0, count: 31)) }
         #expect(throws: SecureAggregationError.self) { try pair.sharedSecret(with: [UInt8](repeating: 9, count: 31)) }
     }
+
+    /// The points of small order on Curve25519 and non-canonical encodings (u ≥ p, top bit set).
+    static let refusedPublicKeys = [
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+        "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882bcf",
+    ]
+
+    @Test(arguments: refusedPublicKeys)
+    func refusesSmallOrderAndNonCanonicalPublicKeys(key: String) {
+        #expect(X25519KeyPair.publicKeyProblem(hex(key)) != nil)
+    }
+
+    @Test func acceptsGeneratedPublicKeys() throws {
+        for _ in 0..<20 { #expect(X25519KeyPair.publicKeyProblem(try X25519KeyPair.generate().publicKey) == nil) }
+        #expect(X25519KeyPair.publicKeyProblem(hex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")) == nil)
+        #expect(X25519KeyPair.publicKeyProblem([UInt8](repeating: 9, count: 31)) != nil)
+    }
 }

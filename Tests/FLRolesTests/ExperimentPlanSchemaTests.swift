@@ -86,6 +86,9 @@ import FLTraining
         // The template's SCAFFOLD corrects SGD only: with Adam (and with the noop runner), FedAvgM.
         ("digits", [("    optimizer: sgd\n", "    optimizer: adam\n"), ("    aggregation: scaffold\n", "    aggregation: fedavgm\n")]),
         ("breast_cancer", []),
+        // Differential privacy: its section's settings are read too.
+        ("breast_cancer", [("    rounds_to_train: 10\n", "    rounds_to_train: 10\n    differential_privacy:\n      clip_norm: 1.0\n"
+                            + "      noise_multiplier: 1.1\n      delta: 1.0e-5\n      max_epsilon: 8.0\n      placement: central\n")]),
         ("digits_numpy", []),
         ("digits_numpy", [("      dense_0.weight: [10, 64]\n      dense_0.bias: [10]\n",
                            "      - {name: dense_0.weight, shape: [10, 64], dtype: F32}\n      - {name: dense_0.bias, shape: [10]}\n")]),

@@ -1,6 +1,9 @@
+import Synchronization
 import Testing
 import FLCore
+import FLPKI
 import FLPrivacy
+import FLTesting
 import FLWire
 @testable import FLRoles
 
@@ -19,14 +22,39 @@ struct RoundMachineSecureAggregationTests {
         return settings
     }
 
-    /// One site: its protocol client and what the machine answered it.
+    /// The federation's CA with an envoy certificate for each site, shared by the tests.
+    static let pki: TestPKI = try! TestPKI()
+    static let trust = SecureAggregationTrust(authority: try! Certificate.load(path: pki.caCertificatePath))
+    static let identities = Mutex<[String: SecureAggregationIdentity]>([:])
+
+    static func identity(_ name: String) throws -> SecureAggregationIdentity {
+        if let known = identities.withLock({ $0[name] }) { return known }
+        let issued = try pki.issueIdentity(name: name)
+        let identity = SecureAggregationIdentity(certificate: issued.certificate, key: try PrivateKey.load(path: issued.privateKeyPath))
+        identities.withLock { $0[name] = identity }
+        return identity
+    }
+
+    /// A machine for `settings` whose server believes the test CA.
+    static func machine(_ settings: AggregatorSettings) throws -> Machine {
+        var m = try RoundMachineTests.machine(settings)
+        m.secureAggregationTrust = trust
+        return m
+    }
+
+    /// One site: its protocol client for the current attempt, made with the terms the machine gives it.
     struct Site {
         var name: String
         var client: SecureAggregationClient
+        var terms: SecureAggregationTerms
         init(_ name: String, _ m: Machine) throws {
             self.name = name
-            client = try SecureAggregationClient(site: name, round: SecureAggregationRound(experiment: "e", round: m.round, attempt: m.attempt),
-                                                 parameters: m.settings.secureAggregation!.parameters)
+            terms = try #require(m.secureSession?.terms(for: name))
+            let parameters = m.settings.secureAggregation!.parameters
+            let round = SecureAggregationRound(experiment: "e", round: m.round, attempt: m.attempt, cohortSize: terms.cohortSize,
+                                               vectorLength: terms.vectorLength, weightScale: parameters.weighting == .samples ? terms.weightScale : nil)
+            client = try SecureAggregationClient(site: name, round: round, parameters: parameters, identity: try RoundMachineSecureAggregationTests.identity(name),
+                                                 trust: RoundMachineSecureAggregationTests.trust)
         }
     }
 
@@ -39,23 +67,24 @@ struct RoundMachineSecureAggregationTests {
 
     static func sendKeys(_ m: inout Machine, _ site: Site) {
         let own = site.client.advertisement
-        m.receiveKeys(SecAggKeys(round: m.round, attempt: m.attempt, encryptionKey: own.encryptionKey, maskingKey: own.maskingKey),
-                      from: site.name, waiter: site.name)
+        m.receiveKeys(SecAggKeys(round: m.round, attempt: m.attempt, encryptionKey: own.encryptionKey, maskingKey: own.maskingKey,
+                                 certificate: own.certificate, signature: own.signature), from: site.name, waiter: site.name)
     }
 
     static func sendShares(_ m: inout Machine, _ site: inout Site, roster: SecAggRoster) throws {
-        let advertisements = roster.advertisements.map { KeyAdvertisement(site: $0.site, encryptionKey: $0.encryptionKey, maskingKey: $0.maskingKey) }
+        let advertisements = roster.advertisements.map {
+            KeyAdvertisement(site: $0.site, encryptionKey: $0.encryptionKey, maskingKey: $0.maskingKey, certificate: $0.certificate, signature: $0.signature)
+        }
         let envelopes = try site.client.shareKeys(roster: advertisements)
         m.receiveShares(SecAggShares(round: m.round, attempt: m.attempt, envelopes: envelopes.map {
             SecAggEnvelope(from: $0.from, to: $0.to, ciphertext: $0.ciphertext, commitment: $0.commitment)
         }), from: site.name, waiter: site.name)
     }
 
-    static func sendMaskedInput(_ m: inout Machine, _ site: inout Site, _ reply: SecAggSharesReply, roster: SecAggRoster,
-                                delta: [Float], samples: Int) throws {
+    static func sendMaskedInput(_ m: inout Machine, _ site: inout Site, _ reply: SecAggSharesReply, delta: [Float], samples: Int) throws {
         let parameters = m.settings.secureAggregation!.parameters
-        let factor = parameters.weighting == .uniform ? 1 : Double(min(samples, roster.weightCap)) / Double(roster.weightScale)
-        let encoding = SecureAggregationEncoding(parameters: parameters, cohortSize: roster.advertisements.count)
+        let factor = parameters.weighting == .uniform ? 1 : Double(min(samples, site.terms.weightCap)) / Double(site.terms.weightScale)
+        let encoding = try SecureAggregationEncoding(parameters: parameters, cohortSize: site.terms.cohortSize)
         var generator = SystemRandomNumberGenerator()
         let encoded = delta.withUnsafeBufferPointer { encoding.encode($0, weightFactor: factor, using: &generator) }
         let received = reply.envelopes.map { ShareEnvelope(from: $0.from, to: $0.to, ciphertext: $0.ciphertext, commitment: $0.commitment) }
@@ -89,8 +118,8 @@ struct RoundMachineSecureAggregationTests {
         let shares = stageReplies(m.takeEffects())
         if let leaving { m.depart(leaving, reason: "test") }
         for i in sites.indices where sites[i].name != leaving {
-            try sendMaskedInput(&m, &sites[i], shares[sites[i].name] as! SecAggSharesReply, roster: rosters[sites[i].name] as! SecAggRoster,
-                                delta: deltas[sites[i].name]!, samples: samples[sites[i].name]!)
+            try sendMaskedInput(&m, &sites[i], shares[sites[i].name] as! SecAggSharesReply, delta: deltas[sites[i].name]!,
+                                samples: samples[sites[i].name]!)
         }
         let unmasks = stageReplies(m.takeEffects())
         for site in sites where site.name != leaving {
@@ -105,7 +134,7 @@ struct RoundMachineSecureAggregationTests {
     }
 
     @Test func theRoundUnmasksToTheWeightedMeanOfTheUpdatesAndClosesAsUsual() throws {
-        var m = try RoundMachineTests.machine(Self.settings(caps: ["a": 20]))
+        var m = try Self.machine(Self.settings(caps: ["a": 20]))
         m.start()
         _ = m.takeEffects()
         let deltas: [String: [Float]] = ["a": [1, -1], "b": [0.5, 2], "c": [-3, 0.25]]
@@ -113,7 +142,7 @@ struct RoundMachineSecureAggregationTests {
         let effects = try Self.run(&m, deltas: deltas, samples: ["a": 30, "b": 40, "c": 10])
         let model = try #require(Self.checkpointModel(effects))
         let weights: [String: Double] = ["a": 20, "b": 40, "c": 10]
-        let bound = SecureAggregationEncoding(parameters: m.settings.secureAggregation!.parameters, cohortSize: 3).quantizationBound(contributors: 3)
+        let bound = try SecureAggregationEncoding(parameters: m.settings.secureAggregation!.parameters, cohortSize: 3).quantizationBound(contributors: 3)
         for i in 0..<2 {
             let expected = deltas.keys.map { weights[$0]! * Double(deltas[$0]![i]) }.reduce(0, +) / 70
             // Σf·Δ and Σf are each off by less than 3 steps; Σf ≥ 0.7 (70 of a scale of 100).
@@ -126,7 +155,7 @@ struct RoundMachineSecureAggregationTests {
 
     @Test func aSiteThatLeavesAfterItsSharesIsDroppedAndTheOthersAreStillSummed() throws {
         let policy = StragglerPolicy(minimumReporting: .count(2), roundTimeout: 60, shortfall: .fail)
-        var m = try RoundMachineTests.machine(Self.settings(weighting: .uniform, straggler: policy))
+        var m = try Self.machine(Self.settings(weighting: .uniform, straggler: policy))
         m.start()
         _ = m.takeEffects()
         let effects = try Self.run(&m, deltas: ["a": [1, 2], "b": [3, -2], "c": [100, 100]], samples: ["a": 5, "b": 5, "c": 5], leaving: "c")
@@ -137,7 +166,7 @@ struct RoundMachineSecureAggregationTests {
     }
 
     @Test func aSiteRevealingSharesThatFailTheirCommitmentsIsNamedAndLeftOutOfTheUnmasking() throws {
-        var m = try RoundMachineTests.machine(Self.settings(weighting: .uniform))
+        var m = try Self.machine(Self.settings(weighting: .uniform))
         m.start()
         _ = m.takeEffects()
         let effects = try Self.run(&m, deltas: ["a": [1, 1], "b": [2, 2], "c": [3, 3]], samples: ["a": 5, "b": 5, "c": 5], tampering: "c")
@@ -150,15 +179,17 @@ struct RoundMachineSecureAggregationTests {
     }
 
     @Test func eachStageRequestIsCheckedAsAnAttackerWouldSendIt() throws {
-        var m = try RoundMachineTests.machine(Self.settings(sites: ["a", "b", "c"]))
+        var m = try Self.machine(Self.settings(sites: ["a", "b", "c"]))
         m.start()
         _ = m.takeEffects()
         let a = try Site("a", m)
         let key = a.client.advertisement
         // Another attempt, a second submission, a stage not open, a plain training result.
-        m.receiveKeys(SecAggKeys(round: 0, attempt: 1, encryptionKey: key.encryptionKey, maskingKey: key.maskingKey), from: "a", waiter: "stale")
+        m.receiveKeys(SecAggKeys(round: 0, attempt: 1, encryptionKey: key.encryptionKey, maskingKey: key.maskingKey,
+                                 certificate: key.certificate, signature: key.signature), from: "a", waiter: "stale")
         Self.sendKeys(&m, a)
-        m.receiveKeys(SecAggKeys(round: 0, attempt: 0, encryptionKey: key.encryptionKey, maskingKey: key.maskingKey), from: "a", waiter: "again")
+        m.receiveKeys(SecAggKeys(round: 0, attempt: 0, encryptionKey: key.encryptionKey, maskingKey: key.maskingKey,
+                                 certificate: key.certificate, signature: key.signature), from: "a", waiter: "again")
         m.receiveShares(SecAggShares(round: 0, attempt: 0, envelopes: []), from: "b", waiter: "early")
         let replies = Self.stageReplies(m.takeEffects())
         #expect((replies["stale"] as? ErrorReply)?.code == .conflict)
@@ -177,7 +208,7 @@ struct RoundMachineSecureAggregationTests {
     }
 
     @Test func aStageTimeoutLeavesOutTheSilentSiteAndItsLaterRequestsAreRefused() throws {
-        var m = try RoundMachineTests.machine(Self.settings())
+        var m = try Self.machine(Self.settings())
         m.start()
         let timers = m.takeEffects().compactMap { if case let .secureAggregationTimer(_, _, stage, seconds) = $0 { (stage, seconds) } else { nil } }
         #expect(timers.map(\.0) == [.keys] && timers.first?.1 == 10)
@@ -198,7 +229,7 @@ struct RoundMachineSecureAggregationTests {
 
     @Test func belowTheThresholdTheRoundFailsCleanlyAndTheShortfallRetriesThenFails() throws {
         let policy = StragglerPolicy(minimumReporting: .all, roundTimeout: 60, shortfall: .retry(1))
-        var m = try RoundMachineTests.machine(Self.settings(threshold: 3, straggler: policy))
+        var m = try Self.machine(Self.settings(threshold: 3, straggler: policy))
         for name in ["a", "b", "c"] { _ = m.connect(name) }
         m.start()
         _ = m.takeEffects()

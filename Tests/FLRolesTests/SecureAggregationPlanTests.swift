@@ -21,8 +21,8 @@ import FLWire
                                                                                                           weighting: .uniform), stageTimeout: 12))
         // Off by default; the defaults when only the threshold is given.
         #expect(try Self.made("").load().aggregator.secureAggregation == nil)
-        let minimal = try Self.made("    secure_aggregation: {threshold: 2}\n").load().aggregator.secureAggregation
-        #expect(minimal == SecureAggregationPlan(parameters: SecureAggregationParameters(threshold: 2, clipRange: 1, bits: 32, weighting: .samples),
+        let minimal = try Self.made("    secure_aggregation: {threshold: 3}\n").load().aggregator.secureAggregation
+        #expect(minimal == SecureAggregationPlan(parameters: SecureAggregationParameters(threshold: 3, clipRange: 1, bits: 32, weighting: .samples),
                                                  stageTimeout: 60))
     }
 
@@ -30,6 +30,7 @@ import FLWire
         ("    secure_aggregation: {threshold: 3, clip_rnage: 1.0}\n", "fedavg", "clip_rnage", "did you mean clip_range?"),
         ("    secure_aggregation: {threshold: 1}\n", "fedavg", "threshold", "at least 2"),
         ("    secure_aggregation: {threshold: 5}\n", "fedavg", "threshold", "more than the 4 collaborators"),
+        ("    secure_aggregation: {threshold: 2}\n", "fedavg", "threshold", "more than half of the 4 sites"),
         ("    secure_aggregation: {threshold: 3, bits: 40}\n", "fedavg", "bits", "16 to 32"),
         ("    secure_aggregation: {threshold: 3, weighting: rows}\n", "fedavg", "weighting", "samples or uniform"),
         ("    secure_aggregation: {threshold: 3, stage_timeout: 0}\n", "fedavg", "stage_timeout", "positive"),

@@ -145,6 +145,7 @@ enum ExperimentCommands {
         lines.append("rounds:      \(x.roundsCompleted)/\(x.roundsToTrain)" + (x.currentRound >= 0 ? ", training round \(x.currentRound + 1)" : ""))
         if let best = x.bestValue { lines.append("best:        \(x.bestMetric) = \(String(format: "%.4f", best))") }
         if !x.lastMetrics.isEmpty { lines.append("metrics:     " + WatchPrinter.metrics(x.lastMetrics)) }
+        if let privacy = privacySpent(x) { lines.append("privacy:     " + privacy) }
         if !x.sites.isEmpty {
             lines.append("sites:")
             let rows = x.sites.map { s in ["  " + s.envoy, s.state.rawValue, [s.exitStatus, s.reason].filter { !$0.isEmpty }.joined(separator: ": ")] }
@@ -152,6 +153,13 @@ enum ExperimentCommands {
         }
         if let table = siteFigures(x) { lines.append(table) }
         return lines.joined(separator: "\n")
+    }
+
+    /// The (ε, δ) differential privacy has spent, from the last training round that reported it.
+    static func privacySpent(_ x: ExperimentInfo) -> String? {
+        guard let r = x.rounds.last(where: { $0.metrics[PrivacyMetrics.epsilon] != nil }), let epsilon = r.metrics[PrivacyMetrics.epsilon] else { return nil }
+        let delta = r.metrics[PrivacyMetrics.delta].map { " at δ = \($0)" } ?? ""
+        return "ε = \(String(format: "%.4f", epsilon))\(delta) after round \(r.round + 1)"
     }
 
     /// Each site's own score for the final and the best model beside the weighted total, so a
@@ -218,6 +226,6 @@ struct WatchPrinter {
     }
 
     static func metrics(_ m: [String: Double]) -> String {
-        m.keys.sorted().map { "\($0)=\(String(format: "%.4f", m[$0]!))" }.joined(separator: " ")
+        m.keys.sorted().map { "\($0)=\(MetricFigure.text(m[$0]!))" }.joined(separator: " ")
     }
 }

@@ -11,13 +11,19 @@ public struct SecureAggregationEncoding: Sendable {
     /// L: the largest integer one site's value encodes to.
     public let levels: UInt32
 
-    /// `cohortSize`: the most sites whose inputs may be summed (the invited cohort, or the roster U1),
-    /// never the survivors, unknown when sites encode; every site and the server must use the
-    /// same, or L differs between them.
-    public init(parameters: SecureAggregationParameters, cohortSize: Int) {
+    /// `cohortSize`: the invited cohort's size (`SecureAggregationRound.cohortSize`), the most sites
+    /// whose inputs can be in one sum. Not the roster U1 (the sites learn it later than the plan
+    /// fixes the cohort, and a server choosing it could vary L between sites) nor the survivors
+    /// (unknown when sites encode): every site and the server must use the same, or L differs
+    /// between them. Refuses parameters that cannot work and a cohort under 1.
+    public init(parameters: SecureAggregationParameters, cohortSize: Int) throws(SecureAggregationError) {
+        if let problem = parameters.problem { throw SecureAggregationError(kind: .protocolViolation, message: problem, stage: .setup) }
+        guard cohortSize >= 1 else {
+            throw SecureAggregationError(kind: .protocolViolation, message: "an encoding for a cohort of \(cohortSize) sites", stage: .setup)
+        }
         self.parameters = parameters
-        self.cohortSize = max(cohortSize, 1)
-        levels = UInt32((UInt64(1) << UInt64(parameters.bits) - 1) / UInt64(self.cohortSize))
+        self.cohortSize = cohortSize
+        levels = UInt32((UInt64(1) << UInt64(parameters.bits) - 1) / UInt64(cohortSize))
     }
 
     /// The length of the encoding of `values` values (the weight factor rides last): the server's `vectorLength`.
@@ -67,8 +73,12 @@ public struct SecureAggregationEncoding: Sendable {
         return out
     }
 
-    /// From the sum of `contributors` encoded vectors: Σ f·v for each value, and Σ f.
-    public func decode(_ sum: [UInt32], contributors: Int) -> (values: [Float], weightSum: Double) {
+    /// From the sum of `contributors` encoded vectors: Σ f·v for each value, and Σ f. Refuses more
+    /// contributors than `cohortSize` (their sum may have wrapped) or fewer than 1.
+    public func decode(_ sum: [UInt32], contributors: Int) throws(SecureAggregationError) -> (values: [Float], weightSum: Double) {
+        guard (1...cohortSize).contains(contributors) else {
+            throw SecureAggregationError(kind: .protocolViolation, message: "a sum of \(contributors) encodings decoded for a cohort of \(cohortSize)", stage: .unmask)
+        }
         guard let last = sum.last else { return ([], 0) }
         let c = parameters.clipRange
         let step = self.step

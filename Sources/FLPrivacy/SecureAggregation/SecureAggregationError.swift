@@ -47,6 +47,18 @@ public struct SecureAggregationError: Error, CustomStringConvertible, Equatable,
         return SecureAggregationError(kind: .crypto, sites: sites, message: full)
     }
 
+    /// Runs `body` (a key agreement with `site`'s public key, say), naming `site` in an error that
+    /// names no site yet.
+    package static func blaming<T>(_ site: String, _ body: () throws(SecureAggregationError) -> T) throws(SecureAggregationError) -> T {
+        do {
+            return try body()
+        } catch {
+            var error = error
+            if error.sites.isEmpty { error.sites = [site] }
+            throw error
+        }
+    }
+
     /// Runs `body`, labelling an error that carries no stage yet with `stage`.
     package static func during<T>(_ stage: Stage, _ body: () throws(SecureAggregationError) -> T) throws(SecureAggregationError) -> T {
         do {

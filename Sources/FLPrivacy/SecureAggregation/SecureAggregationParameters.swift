@@ -10,9 +10,12 @@ public struct SecureAggregationParameters: Sendable, Hashable, Codable {
         case uniform
     }
 
-    /// The fewest sites whose shares unmask a round (t of Shamir's t-of-n); at least 2. More than
-    /// half the cohort also keeps a server that tells sites different stories about who survived
-    /// from gathering both secrets of one site (each site answers one claim per round).
+    /// The fewest sites whose shares unmask a round (t of Shamir's t-of-n); at least 2, and more
+    /// than half the cohort (`problem(cohortSize:)`): a server that told some sites "u survived"
+    /// and others "u dropped" gets t shares of u's self-mask seed and t of its masking key only
+    /// from 2t different sites (each answers one claim per round), so 2t > n rules it out.
+    /// Bonawitz et al.'s actively secure setting asks t > 2n/3 to also tolerate sites colluding
+    /// with the server; SwiftFL's minimum is the majority, and a plan may choose more.
     public var threshold: Int
     /// Each coordinate of a (weighted) update is clipped to [-clipRange, clipRange] before it is
     /// quantized.
@@ -30,6 +33,21 @@ public struct SecureAggregationParameters: Sendable, Hashable, Codable {
 
     /// The range of `bits`.
     public static let bitRange = 16...32
+
+    /// The smallest threshold `problem(cohortSize:)` accepts for `cohortSize` invited sites: a majority.
+    public static func minimumThreshold(cohortSize: Int) -> Int { max(2, cohortSize / 2 + 1) }
+
+    /// Why these parameters cannot work for a round among `cohortSize` invited sites, or nil: the
+    /// threshold must be more than half of them (see `threshold`). Sites check it against the
+    /// roster they are sent, the server against its cohort; a plan can check it against the
+    /// largest cohort it may invite.
+    public func problem(cohortSize: Int) -> String? {
+        if let problem { return problem }
+        if 2 * threshold <= cohortSize {
+            return "threshold must be more than half of the \(cohortSize) sites (at least \(Self.minimumThreshold(cohortSize: cohortSize))), found \(threshold)"
+        }
+        return nil
+    }
 
     /// Why these parameters cannot work, or nil.
     public var problem: String? {

@@ -25,9 +25,18 @@ extension SecureAggregationServer {
             var bad = Set<String>()
             var seeds: [String: [UInt8]] = [:]
             var keys: [String: X25519KeyPair] = [:]
-            for owner in survivors { seeds[owner] = try reconstruct(owner, .selfMaskSeed, bad: &bad) }
+            for owner in survivors {
+                let seed = try reconstruct(owner, .selfMaskSeed, bad: &bad)
+                // Every share used opened the owner's own commitment, so a seed other than the one
+                // it committed to means the owner dealt shares of something else.
+                guard ShareCommitment.commit(selfMaskSeed: seed, context: context, owner: owner).elementsEqual(envelopes[owner]!.values.first!.commitment.suffix(ShareCommitment.digestCount)) else {
+                    throw violation(.unmask, "the self-mask seed rebuilt from \(owner)'s shares is not the one it committed to: it dealt inconsistent shares", [owner])
+                }
+                seeds[owner] = seed
+            }
             for owner in dropped {
-                let pair = try X25519KeyPair(privateKey: reconstruct(owner, .maskingKey, bad: &bad))
+                let secret = try reconstruct(owner, .maskingKey, bad: &bad)
+                let pair = try SecureAggregationError.blaming(owner) { () throws(SecureAggregationError) in try X25519KeyPair(privateKey: secret) }
                 guard pair.publicKey == advertisements[owner]!.maskingKey else {
                     throw SecureAggregationError.crypto("the masking key rebuilt for \(owner) does not match the one it advertised", sites: [owner])
                 }
@@ -35,10 +44,12 @@ extension SecureAggregationServer {
             }
             // Every seed is derived before the sum is touched, so a refusal above leaves the round as it was.
             var masks: [(seed: [UInt8], added: Bool)] = []
-            for owner in survivors { masks.append((try ProtocolKeys.selfMaskSeed(seeds[owner]!, round: round, owner: owner), true)) }
+            for owner in survivors { masks.append((try ProtocolKeys.selfMaskSeed(seeds[owner]!, context: context, owner: owner), true)) }
             for gone in dropped {
                 for owner in survivors {
-                    let seed = try ProtocolKeys.pairwiseSeed(keys[gone]!, peer: advertisements[owner]!.maskingKey, round: round, between: gone, and: owner)
+                    let seed = try SecureAggregationError.blaming(owner) { () throws(SecureAggregationError) in
+                        try ProtocolKeys.pairwiseSeed(keys[gone]!, peer: advertisements[owner]!.maskingKey, context: context, between: gone, and: owner)
+                    }
                     // The survivor added this mask when its name is the smaller one, and subtracted it otherwise.
                     masks.append((seed, owner < gone))
                 }
@@ -65,9 +76,9 @@ extension SecureAggregationServer {
         var failed: [String] = []
         for revealer in reveals.keys.sorted() {
             guard let revealed = reveals[revealer]!.first(where: { $0.owner == owner && $0.kind == kind }) else { continue }
-            let position = UInt64(keyHolders.firstIndex(of: revealer)! + 1)
-            if ShareCommitment.opens(commitment(owner, kind, revealer), share: revealed.share, salt: revealed.salt),
-               let share = ShamirShare(bytes: revealed.share, chunks: sharing.chunks), share.x == position {
+            let position = keyHolders.firstIndex(of: revealer)! + 1
+            if let share = ShareCommitment.open(commitment(owner, kind, revealer), share: revealed.share, salt: revealed.salt,
+                                                position: position, sharing: sharing) {
                 good.append(share)
             } else {
                 failed.append(revealer)
@@ -80,13 +91,19 @@ extension SecureAggregationServer {
             if failed.isEmpty { throw SecureAggregationError(kind: .belowThreshold, sites: [owner], message: message) }
             throw SecureAggregationError(kind: .badShare, sites: failed, message: message + "; the others failed their commitments")
         }
-        return try sharing.combine(good)
+        do {
+            return try sharing.combine(good)
+        } catch {
+            // The shares opened the owner's commitments, so they are what it dealt: it is to blame.
+            throw SecureAggregationError(kind: .protocolViolation, sites: [owner],
+                                         message: "\(owner)'s shares of its \(kind == .selfMaskSeed ? "self-mask seed" : "masking key") are inconsistent: \(error.message)")
+        }
     }
 
     /// The commitment `owner` made to the share of `kind` it gave `holder`.
     private func commitment(_ owner: String, _ kind: RevealedShare.Kind, _ holder: String) -> ArraySlice<UInt8> {
         let digest = ShareCommitment.digestCount
-        if owner == holder { return envelopes[owner]!.values.first!.commitment.suffix(digest) }
+        if owner == holder { return envelopes[owner]!.values.first!.commitment.suffix(ProtocolKeys.senderCommitmentCount).prefix(digest) }
         let commitment = envelopes[owner]![holder]!.commitment
         return kind == .selfMaskSeed ? commitment[0..<digest] : commitment[digest..<(2 * digest)]
     }

@@ -14,6 +14,10 @@ public struct SecureAggregationServer: Sendable {
     public let cohort: [String]
     /// Values in each masked input (the encoded length: the update's count + 1).
     public let vectorLength: Int
+    /// The CA whose envoy certificates the advertisements must carry; nil: each advertisement is
+    /// only checked to be signed by the certificate it carries, for the sender's name.
+    public let trust: SecureAggregationTrust?
+    let context: ProtocolContext
     var stage = Stage.advertising
     var advertisements: [String: KeyAdvertisement] = [:]
     /// U1, sorted.
@@ -29,9 +33,14 @@ public struct SecureAggregationServer: Sendable {
     var reveals: [String: [RevealedShare]] = [:]
 
     /// A server for `cohort` (the sites invited; duplicates ignored) whose masked inputs hold
-    /// `vectorLength` values each (`SecureAggregationEncoding.encodedCount(values:)`).
-    public init(round: SecureAggregationRound, parameters: SecureAggregationParameters, cohort: [String], vectorLength: Int) {
+    /// `vectorLength` values each (`SecureAggregationEncoding.encodedCount(values:)`). With `trust`,
+    /// an advertisement whose certificate the CA did not issue is refused at once, naming its
+    /// sender, rather than by every site when it sees the roster.
+    public init(round: SecureAggregationRound, parameters: SecureAggregationParameters, cohort: [String], vectorLength: Int,
+                trust: SecureAggregationTrust? = nil) {
         self.round = round
+        self.trust = trust
+        context = ProtocolContext(round: round, parameters: parameters)
         self.parameters = parameters
         self.cohort = Set(cohort).sorted()
         self.vectorLength = vectorLength
@@ -43,13 +52,14 @@ public struct SecureAggregationServer: Sendable {
         try check(.advertising, from: from, in: cohort, first: advertisements[from] == nil, .advertise)
         guard advertisement.site == from else { throw violation(.advertise, "\(from) advertised keys for \(advertisement.site)", [from]) }
         if let problem = advertisement.problem { throw violation(.advertise, problem, [from]) }
+        if let problem = signatureProblem(advertisement) { throw violation(.advertise, problem, [from]) }
         advertisements[from] = advertisement
     }
 
     /// Ends stage 0: U1 = those who advertised (throws .belowThreshold below threshold).
     public mutating func closeAdvertisements() throws(SecureAggregationError) -> [KeyAdvertisement] {
         try check(.advertising, .advertise)
-        if let problem = parameters.problem { throw violation(.advertise, "the parameters cannot work: \(problem)", []) }
+        if let problem = parameters.problem(cohortSize: cohort.count) ?? agreementProblem { throw violation(.advertise, "the parameters cannot work: \(problem)", []) }
         let holders = advertisements.keys.sorted()
         try require(holders, of: cohort, "advertised keys", .advertise)
         keyHolders = holders
@@ -58,7 +68,7 @@ public struct SecureAggregationServer: Sendable {
     }
 
     /// Stage 1: a U1 member's envelopes, once: exactly one to each other U1 member, all carrying
-    /// the same commitment to the sender's own share (the server keeps the commitments to check
+    /// the same commitments to the sender's own share of b and to b (the server keeps the commitments to check
     /// the revealed shares against).
     public mutating func receiveShares(_ envelopes: [ShareEnvelope], from: String) throws(SecureAggregationError) {
         try check(.sharing, from: from, in: keyHolders, first: self.envelopes[from] == nil, .shareKeys)
@@ -68,7 +78,7 @@ public struct SecureAggregationServer: Sendable {
             throw violation(.shareKeys, "\(from) did not send exactly one envelope to each other site with keys", [from])
         }
         guard envelopes.allSatisfy({ $0.commitment.count == ProtocolKeys.commitmentCount }),
-              Set(envelopes.map { $0.commitment.suffix(ShareCommitment.digestCount) }).count == 1
+              Set(envelopes.map { $0.commitment.suffix(ProtocolKeys.senderCommitmentCount) }).count == 1
         else { throw violation(.shareKeys, "\(from) sent malformed or inconsistent commitments", [from]) }
         self.envelopes[from] = Dictionary(uniqueKeysWithValues: envelopes.map { ($0.to, $0) })
     }
@@ -122,6 +132,23 @@ public struct SecureAggregationServer: Sendable {
     public var maskedSites: [String] { maskedFrom.sorted() }
     /// Who has revealed its shares so far (stage 3), sorted.
     public var revealingSites: [String] { reveals.keys.sorted() }
+
+    /// Why the round's agreed values contradict this server's cohort or vector length, or nil.
+    private var agreementProblem: String? {
+        if let problem = round.problem { return problem }
+        if let size = round.cohortSize, size != cohort.count { return "the round's agreed cohort size is \(size), the cohort has \(cohort.count) sites" }
+        if let length = round.vectorLength, length != vectorLength { return "the round's agreed vector length is \(length), the server sums \(vectorLength)" }
+        return nil
+    }
+
+    /// Why the sites will not believe `advertisement`, or nil.
+    private func signatureProblem(_ advertisement: KeyAdvertisement) -> String? {
+        if let trust { return trust.problem(with: advertisement, context) }
+        guard let certificate = SecureAggregationTrust.certificate(advertisement.certificate) else {
+            return "\(advertisement.site)'s certificate does not parse"
+        }
+        return SecureAggregationTrust.signatureProblem(advertisement, certificate, context)
+    }
 
     /// Refuses a call outside `expected`, a sender outside `members`, or a second submission.
     func check(_ expected: Stage, from: String, in members: [String], first: Bool, _ stage: SecureAggregationError.Stage) throws(SecureAggregationError) {

@@ -7,8 +7,10 @@ public struct ShareEnvelope: Sendable, Hashable, Codable {
     public var ciphertext: [UInt8]
     /// SHA-256 commitments (each over a 32-byte salt ‖ the share) to the two shares inside (of the
     /// self-mask seed, then of the masking key), then to the sender's own share of its self-mask
-    /// seed (the one it reveals itself): 96 bytes the server keeps, so a revealed share that does
-    /// not open its commitment names its revealer.
+    /// seed (the one it reveals itself), then to the seed b itself (bound to the sender and the
+    /// round): 128 bytes the server keeps, the last 64 the same in all of a sender's envelopes. A
+    /// revealed share that does not open its commitment names its revealer; a seed rebuilt from
+    /// good shares that does not open the last names the sender.
     public var commitment: [UInt8]
 
     public init(from: String, to: String, ciphertext: [UInt8], commitment: [UInt8]) {

@@ -1,4 +1,5 @@
 import FLCore
+import FLPrivacy
 
 /// Aggregation rules that resist a few hostile or broken sites, at the price of holding every update
 /// of the round (`UpdateStore`) instead of a running sum:
@@ -141,7 +142,7 @@ public final class RobustAggregation: AggregationFunction {
             let width = min(block, count - start)
             for i in 0..<n {
                 for j in (i + 1)..<n {
-                    distance[i * n + j] += Double(squaredDistance(rows[i].baseAddress! + start, rows[j].baseAddress! + start, width))
+                    distance[i * n + j] += Double(FloatKernels.squaredDistance(rows[i].baseAddress! + start, rows[j].baseAddress! + start, width))
                 }
             }
             start += width
@@ -155,37 +156,6 @@ public final class RobustAggregation: AggregationFunction {
             scores.append(others.prefix(neighbours).reduce(0, +))
         }
         return scores
-    }
-
-    /// ‖a − b‖² over whole models: Float within blocks, Double across them.
-    static func squaredDistance(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) -> Double {
-        var total = 0.0
-        var start = 0
-        while start < a.count {
-            let width = min(2048, a.count - start)
-            total += Double(squaredDistance(a.baseAddress! + start, b.baseAddress! + start, width))
-            start += width
-        }
-        return total
-    }
-
-    /// ‖a − b‖² over `count` values, in 16 lanes (a plain loop's one Float sum cannot be vectorised).
-    static func squaredDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
-        var lanes = SIMD16<Float>()
-        var i = 0
-        let rawA = UnsafeRawPointer(a), rawB = UnsafeRawPointer(b)
-        while i + 16 <= count {
-            let d = rawA.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) - rawB.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            lanes += d * d
-            i += 16
-        }
-        var sum = lanes.sum()
-        while i < count {
-            let d = a[i] - b[i]
-            sum += d * d
-            i += 1
-        }
-        return sum
     }
 
     public var state: [String: [Float]] { [:] }
@@ -216,16 +186,10 @@ public final class ClippedAggregation: AggregationFunction {
     }
 
     public func add(_ update: inout [Float], weight: Double) -> FoldResult {
-        let norm = global.withUnsafeBufferPointer { g in update.withUnsafeBufferPointer { RobustAggregation.squaredDistance($0, g) } }.squareRoot()
-        if norm > maxNorm {
-            let scale = Float(maxNorm / norm)
-            global.withUnsafeBufferPointer { g in
-                update.withUnsafeMutableBufferPointer { u in
-                    for i in 0..<u.count { u[i] = g[i] + (u[i] - g[i]) * scale }
-                }
-            }
-            clippedCount += 1
+        let norm = global.withUnsafeBufferPointer { g in
+            update.withUnsafeMutableBufferPointer { UpdateClipping.clip($0, about: g, toNorm: maxNorm) }
         }
+        if norm > maxNorm { clippedCount += 1 }
         return inner.add(&update, weight: weight)
     }
 

@@ -1,4 +1,6 @@
 import FLCore
+import FLPKI
+import FLPrivacy
 import FLWire
 
 // Secure aggregation's stage requests, each on its connection's thread. The sender is the name of
@@ -11,6 +13,13 @@ extension Aggregator {
         let p = plan.parameters
         return SecureAggregationOffer(threshold: p.threshold, clipRange: p.clipRange, bits: p.bits, uniformWeights: p.weighting == .uniform,
                                       stageTimeout: plan.stageTimeout)
+    }
+
+    /// The federation's CA, which the secure aggregation server checks the sites' advertisement
+    /// certificates against (nil when secure aggregation is off).
+    static func secureAggregationTrust(_ settings: AggregatorSettings) throws -> SecureAggregationTrust? {
+        guard settings.secureAggregation != nil else { return nil }
+        return SecureAggregationTrust(authority: try Certificate.load(path: settings.server.tls.caCertificatePath))
     }
 
     /// Handles a secure aggregation message; false when `request` is not one.

@@ -89,8 +89,10 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
             try aggregation.restore(checkpoint.aggregationState)
         }
         let bestRound = checkpoint == nil ? nil : BestModelNote.read(besideModel: settings.paths.bestModel)?.round
-        self.machine = Mutex(RoundMachine(settings: settings, initialModel: initialModel, aggregation: aggregation,
-                                          checkpoint: checkpoint, bestRound: bestRound))
+        var machine = RoundMachine<Responder>(settings: settings, initialModel: initialModel, aggregation: aggregation,
+                                              checkpoint: checkpoint, bestRound: bestRound)
+        machine.secureAggregationTrust = try Self.secureAggregationTrust(settings)
+        self.machine = Mutex(machine)
     }
 
     /// Starts listening and opens the first round; returns the port listened on.

@@ -85,7 +85,7 @@ extension RoundInfo {
     /// A one-line account for a terminal: `round 3/10 done in 41 ms (3/3 reported): task/metric=… [best]`.
     public func progressLine(roundsToTrain: Int) -> String {
         let head = bestValidation ? "best model's validation" : finalValidation ? "final validation" : "round \(round + 1)/\(roundsToTrain)"
-        let shown = metrics.keys.sorted().map { "\($0)=\(String(format: "%.4f", metrics[$0]!))" }.joined(separator: " ")
+        let shown = metrics.keys.sorted().map { "\($0)=\(MetricFigure.text(metrics[$0]!))" }.joined(separator: " ")
         let who = "\(reported.count)/\(reported.count + missing.count) reported" + (missing.isEmpty ? "" : ", missing \(missing.joined(separator: ", "))")
         return "\(head) done in \(Int((duration * 1000).rounded())) ms (\(who)): \(shown)\(best ? " [best]" : "")"
     }

@@ -1,6 +1,7 @@
 import FLCore
 import FLTraining
 import FLWire
+import FLPrivacy
 
 /// When a round may close without every collaborator, and what happens when too few report.
 public struct StragglerPolicy: Sendable, Hashable {
@@ -117,6 +118,10 @@ public struct AggregatorSettings: Sendable {
     public var secureAggregation: SecureAggregationPlan?
     public var paths: AggregatorPaths
     public var server: ServerConfiguration
+    /// Differential privacy (DP-FedAvg): each update clipped, noise on the sum, ε accounted after every
+    /// training round, and the experiment stopped before a round that would spend past the budget.
+    /// Nil: off. It needs `aggregation` fedavg (`ExperimentPlan` checks).
+    public var differentialPrivacy: DifferentialPrivacyParameters? = nil
 
     public init(experiment: String, roundsToTrain: Int, collaborators: [String], tasks: [String: TaskDefinition],
                 taskGroups: [TaskGroup], assignerSeed: UInt64 = 0, bestMetric: String, higherIsBetter: Bool = true,

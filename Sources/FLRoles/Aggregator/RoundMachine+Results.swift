@@ -53,7 +53,7 @@ extension RoundMachine {
         guard phase.collectsResults, round == result.round, pending[name]?.contains(result.task) == true else {
             throw ErrorReply(.conflict, "round \(result.round) closed while the update was arriving")
         }
-        switch aggregation.add(&update, weight: Double(weight)) {
+        switch aggregation.add(&update, weight: foldWeight(weight)) {
         case .added: updatesFolded += 1
         case let .refused(index):
             let (tensor, element) = layout.position(of: index)

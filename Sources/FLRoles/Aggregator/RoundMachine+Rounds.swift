@@ -31,6 +31,7 @@ extension RoundMachine {
     }
 
     mutating func openRound() {
+        if privacyBudgetStops() { return }
         assignments = currentAssignments()
         departedThisRound = []
         if assignments.isEmpty && !departed.isEmpty && phase != .done {
@@ -38,7 +39,7 @@ extension RoundMachine {
             return finish(succeeded: false, reason: "no collaborator is left for round \(round): \(gone)")
         }
         if assignments.isEmpty {
-            if phase == .finalValidation { return finish(succeeded: true, reason: "completed \(roundsCompleted) rounds") }
+            if phase == .finalValidation { return finish(succeeded: true, reason: completionReason) }
             return finish(succeeded: false, reason: "round \(round) has no tasks for any collaborator (check the assigner's task groups)")
         }
         pending = assignments
@@ -48,14 +49,16 @@ extension RoundMachine {
         siteMetrics = [:]
         roundStart = clock()
         aggregation.begin(global: global)
+        prepareSecureAggregation()
         emit(.event(.roundStarted(round: round, attempt: attempt, collaborators: assignments.keys.sorted(), isFinalValidation: phase == .finalValidation)))
         // Wake everyone already waiting for this round.
         let assigned = assignments
         for (request, tasks) in held.take(answering: { assigned[$0.collaborator] }) {
-            emit(.reply(request.waiter, TaskReply(status: .run, round: round, tasks: tasks, attempt: attempt)))
+            emit(.reply(request.waiter, TaskReply(status: .run, round: round, tasks: tasks, attempt: attempt,
+                                                  secureAggregation: secureTerms(for: request.collaborator, tasks: tasks))))
         }
         if let timeout = settings.straggler.roundTimeout { emit(.roundTimer(round: round, attempt: attempt, after: timeout)) }
-        beginSecureAggregation()
+        startSecureAggregation()
     }
 
     private var requiredReports: Int { settings.straggler.minimumReporting.required(of: assignments.count) }
@@ -104,6 +107,7 @@ extension RoundMachine {
     mutating func closeRound() {
         var metrics: [String: Double] = [:]
         for (id, v) in metricSums where v.weight > 0 { metrics[id] = v.sum / v.weight }
+        if phase == .training { metrics.merge(accountPrivacyStep()) { $1 } }
         let isFinal = phase == .finalValidation
         let isBestValidation = phase == .bestValidation
         emit(.metrics(metrics.keys.sorted().map { id in
@@ -118,7 +122,7 @@ extension RoundMachine {
         if isBestValidation {
             // Nothing to aggregate or checkpoint: the best model was only measured.
             emit(.event(.roundClosed(summary)))
-            return finish(succeeded: true, reason: "completed \(roundsCompleted) rounds")
+            return finish(succeeded: true, reason: completionReason)
         }
         lastMetrics = metrics
         if !isFinal {
@@ -139,7 +143,7 @@ extension RoundMachine {
             phase = .finalValidation
             openRound()
         } else {
-            finish(succeeded: true, reason: "completed \(roundsCompleted) rounds")
+            finish(succeeded: true, reason: completionReason)
         }
     }
 
@@ -168,6 +172,7 @@ extension RoundMachine {
         let frozen = frozenRanges.map { Array(global.values[$0]) }
         let control = controlRanges.map { Array(global.values[$0]) }
         aggregation.finish(into: &global)
+        addPrivacyNoise()
         for (range, values) in zip(frozenRanges, frozen) { global.values.replaceSubrange(range, with: values) }
         // SCAFFOLD: c ← c + (|S|/N)·mean(Δcᵢ); the average gave c + mean(Δcᵢ).
         let share = Float(updatesFolded) / Float(max(1, settings.collaborators.count))
@@ -200,7 +205,7 @@ extension RoundMachine {
     /// After the final validation, when the best model is another than the final one: it is read back
     /// (after the saves before it) to be validated once more by every site. Otherwise the experiment is done.
     private mutating func startBestValidation() {
-        guard let bestRound, bestRound != round else { return finish(succeeded: true, reason: "completed \(roundsCompleted) rounds") }
+        guard let bestRound, bestRound != round else { return finish(succeeded: true, reason: completionReason) }
         phase = .loadingBestModel
         emit(.loadBestModel)
     }
@@ -209,7 +214,7 @@ extension RoundMachine {
     /// experiment ends with the final model's numbers alone).
     mutating func bestModelLoaded(_ best: ModelState?) {
         guard phase == .loadingBestModel else { return }
-        guard let best, best.layout == layout else { return finish(succeeded: true, reason: "completed \(roundsCompleted) rounds") }
+        guard let best, best.layout == layout else { return finish(succeeded: true, reason: completionReason) }
         servedOverride = best
         phase = .bestValidation
         round += 1

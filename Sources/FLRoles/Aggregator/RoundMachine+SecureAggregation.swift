@@ -9,9 +9,10 @@ import FLWire
 // timeout (the masked inputs wait for the round's timeout). Below the threshold the round fails and
 // the straggler policy's shortfall applies.
 extension RoundMachine {
-    /// Opens the attempt's secure aggregation among the sites with a training task (the end of
-    /// `openRound`, during training, when the plan turns it on).
-    mutating func beginSecureAggregation() {
+    /// Prepares the attempt's secure aggregation among the sites with a training task (in
+    /// `openRound`, during training, when the plan turns it on), before their tasks are handed out
+    /// with its terms; `startSecureAggregation` then opens its first stage.
+    mutating func prepareSecureAggregation() {
         abandonSecureAggregation("round \(round) attempt \(attempt + 1) has begun")
         guard phase == .training, let plan = settings.secureAggregation else { return }
         var trainTasks: [String: String] = [:]
@@ -20,14 +21,24 @@ extension RoundMachine {
         }
         guard !trainTasks.isEmpty else { return }
         let (caps, scale) = Self.weights(plan.parameters.weighting, sites: trainTasks.keys.sorted(), settings: settings)
-        let server = SecureAggregationServer(round: SecureAggregationRound(experiment: settings.experiment, round: round, attempt: attempt),
-                                             parameters: plan.parameters, cohort: trainTasks.keys.sorted(), vectorLength: layout.count + 1)
+        let vectorLength = SecureAggregationEncoding.encodedCount(values: layout.count)
+        let terms = SecureAggregationRound(experiment: settings.experiment, round: round, attempt: attempt, cohortSize: trainTasks.count,
+                                           vectorLength: vectorLength, weightScale: plan.parameters.weighting == .samples ? scale : nil)
+        let server = SecureAggregationServer(round: terms, parameters: plan.parameters, cohort: trainTasks.keys.sorted(), vectorLength: vectorLength,
+                                             trust: secureAggregationTrust)
         secureSession = SecureAggregationSession(round: round, attempt: attempt, trainTasks: trainTasks, weightCaps: caps, weightScale: scale,
-                                                 server: server)
+                                                 vectorLength: vectorLength, server: server)
         let weighting = plan.parameters.weighting == .uniform ? "uniform weights"
             : "weights min(samples, cap)/\(scale), caps " + caps.keys.sorted().map { "\($0)=\(caps[$0]!)" }.joined(separator: " ")
         log(.info, "round \(round) (attempt \(attempt + 1)): secure aggregation among \(trainTasks.keys.sorted().joined(separator: ", ")) "
             + "(threshold \(plan.parameters.threshold), \(weighting))")
+    }
+
+    /// Opens the prepared session's keys stage (the end of `openRound`), or fails the attempt at once
+    /// when fewer sites train than the threshold.
+    mutating func startSecureAggregation() {
+        guard let session = secureSession, session.stage == .keys, let plan = settings.secureAggregation else { return }
+        let trainTasks = session.trainTasks
         if trainTasks.count < plan.parameters.threshold {
             return failSecureAggregation(SecureAggregationError(kind: .belowThreshold, sites: [], message: "only \(trainTasks.count) sites train "
                                                                  + "this round, fewer than the threshold \(plan.parameters.threshold)"))
@@ -68,7 +79,8 @@ extension RoundMachine {
     /// Stage 1: `name`'s public keys; held until the roster is complete.
     mutating func receiveKeys(_ keys: SecAggKeys, from name: String, waiter: Waiter) {
         if let refusal = stageRefusal(.keys, round: keys.round, attempt: keys.attempt, from: name) { return refuse(waiter, refusal, from: name) }
-        let advertisement = KeyAdvertisement(site: name, encryptionKey: keys.encryptionKey, maskingKey: keys.maskingKey)
+        let advertisement = KeyAdvertisement(site: name, encryptionKey: keys.encryptionKey, maskingKey: keys.maskingKey,
+                                             certificate: keys.certificate, signature: keys.signature)
         do throws(SecureAggregationError) {
             try secureSession!.server.receiveAdvertisement(advertisement, from: name)
         } catch {
@@ -204,6 +216,12 @@ extension RoundMachine {
         for (_, waiter) in session.held.sorted(by: { $0.key < $1.key }) {
             emit(.stageReply(waiter, ErrorReply(.conflict, "secure aggregation of round \(session.round) is over: \(reason)")))
         }
+    }
+
+    /// The terms `name` trains under when `tasks` holds its training task of the current session.
+    func secureTerms(for name: String, tasks: [String]) -> SecureAggregationTerms? {
+        guard let session = secureSession, let train = session.trainTasks[name], tasks.contains(train) else { return nil }
+        return session.terms(for: name)
     }
 
     /// `tasks` (pending for `name`) less its training task once it can no longer start it: after it

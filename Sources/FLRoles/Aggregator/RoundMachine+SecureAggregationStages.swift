@@ -12,12 +12,13 @@ extension RoundMachine {
             switch session.stage {
             case .keys:
                 let roster = try secureSession!.server.closeAdvertisements()
-                let advertisements = roster.map { SecAggAdvertisement(site: $0.site, encryptionKey: $0.encryptionKey, maskingKey: $0.maskingKey) }
-                for (site, waiter) in session.held.sorted(by: { $0.key < $1.key }) {
-                    emit(.stageReply(waiter, SecAggRoster(round: session.round, attempt: session.attempt, advertisements: advertisements,
-                                                          weightCap: session.weightCaps[site] ?? 0, weightScale: session.weightScale)))
+                let advertisements = roster.map {
+                    SecAggAdvertisement(site: $0.site, encryptionKey: $0.encryptionKey, maskingKey: $0.maskingKey, certificate: $0.certificate,
+                                        signature: $0.signature)
                 }
-                secureSession!.rosterSize = roster.count
+                for (_, waiter) in session.held.sorted(by: { $0.key < $1.key }) {
+                    emit(.stageReply(waiter, SecAggRoster(round: session.round, attempt: session.attempt, advertisements: advertisements)))
+                }
                 secureSession!.advance(to: .shares, expecting: roster.map(\.site))
                 emit(.secureAggregationTimer(round: session.round, attempt: session.attempt, stage: .shares, after: plan.stageTimeout))
             case .shares:
@@ -87,8 +88,8 @@ extension RoundMachine {
             log(.warning, "round \(session.round): \(site) revealed a share that fails its commitment; it was left out of the unmasking", ["peer": site])
             emit(.event(.updateRejected(collaborator: site, reason: "secure aggregation, round \(session.round): a revealed share fails its commitment")))
         }
-        let encoding = SecureAggregationEncoding(parameters: plan.parameters, cohortSize: session.rosterSize)
-        let (values, weightSum) = encoding.decode(unmasked.sum, contributors: unmasked.contributors.count)
+        let encoding = try SecureAggregationEncoding(parameters: plan.parameters, cohortSize: session.cohort.count)
+        let (values, weightSum) = try encoding.decode(unmasked.sum, contributors: unmasked.contributors.count)
         if weightSum > 0, values.count == layout.count {
             var model = global.values
             let scale = 1 / weightSum

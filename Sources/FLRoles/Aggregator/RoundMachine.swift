@@ -1,6 +1,7 @@
 import Foundation
 import FLCore
 import FLTraining
+import FLPrivacy
 import FLWire
 
 /// The aggregator's decisions — which tasks go to whom, when a round closes, what the straggler
@@ -84,6 +85,11 @@ struct RoundMachine<Waiter> {
     var departedThisRound: Set<String> = []
     /// The current attempt's secure aggregation, when the plan turns it on (`RoundMachine+SecureAggregation`).
     var secureSession: SecureAggregationSession<Waiter>?
+    /// Whom the secure aggregation server believes about the sites' certificates (the federation's
+    /// CA, set by the Aggregator); nil: signatures are checked against the certificates sent.
+    var secureAggregationTrust: SecureAggregationTrust?
+    /// Differential privacy's accountant and noise (nil: off).
+    var privacy: RoundPrivacy?
     private var effects: [RoundEffect<Waiter>] = []
 
     /// A machine before its first round, or resuming from `checkpoint` (already checked against the
@@ -98,10 +104,13 @@ struct RoundMachine<Waiter> {
         self.controlRanges = tensors.indices.filter { ScaffoldControl.isControlTensor(tensors[$0].name) }.map { initialModel.layout.range(at: $0) }
         self.clock = clock
         self.global = initialModel
-        self.aggregation = aggregation
+        self.aggregation = Self.clippingForPrivacy(aggregation, settings)
         self.roundStart = clock()
         self.servedModelFile = settings.paths.initialModel
         if settings.standardizationFeatures != nil && checkpoint == nil { phase = .statistics }
+        privacy = settings.differentialPrivacy.map {
+            RoundPrivacy(parameters: $0, samplingRate: settings.fractionPerRound, roundsCompleted: checkpoint?.roundsCompleted ?? 0)
+        }
         guard let checkpoint else { return }
         global = checkpoint.model
         round = checkpoint.roundsCompleted
@@ -109,7 +118,8 @@ struct RoundMachine<Waiter> {
         bestValue = checkpoint.bestValue
         self.bestRound = checkpoint.bestValue == nil ? nil : bestRound
         servedModelFile = "\(settings.paths.checkpointDirectory)/\(AggregatorCheckpoint.modelFileName(roundsCompleted: checkpoint.roundsCompleted))"
-        if checkpoint.roundsCompleted == settings.roundsToTrain {
+        // (A final validation done before the last round: the privacy budget stopped training.)
+        if checkpoint.roundsCompleted == settings.roundsToTrain || checkpoint.finalValidationDone {
             phase = checkpoint.finalValidationDone || !settings.finalValidation ? .done : .finalValidation
         }
     }
@@ -168,7 +178,8 @@ struct RoundMachine<Waiter> {
             log(.info, "\(name), which had departed (\(reason)), asked for tasks again: it takes part from the next round", ["peer": name])
         }
         if phase.collectsResults, let tasks = pending[name].map({ tasksToHandOut($0, to: name) }), !tasks.isEmpty {
-            return emit(.reply(waiter, TaskReply(status: .run, round: round, tasks: tasks, attempt: attempt)))
+            return emit(.reply(waiter, TaskReply(status: .run, round: round, tasks: tasks, attempt: attempt,
+                                                 secureAggregation: secureTerms(for: name, tasks: tasks))))
         }
         if wait <= 0 { return emit(.reply(waiter, TaskReply(status: .wait, round: round))) }
         let token = held.hold(HeldTaskRequest(collaborator: name, waiter: waiter))

@@ -24,6 +24,8 @@ struct SecureAggregationSession<Waiter> {
     /// Each member's weight cap (`SecAggRoster.weightCap`) and the common scale.
     let weightCaps: [String: Int]
     let weightScale: Int
+    /// Values in a masked input (the model's and the weight).
+    let vectorLength: Int
     var server: SecureAggregationServer
     var stage: SecureAggregationStage = .keys
     /// Who the current stage was opened for, and who of them it still counts on (departed and
@@ -34,8 +36,6 @@ struct SecureAggregationSession<Waiter> {
     var received: Set<String> = []
     /// The current stage's held requests (keys, shares, masked inputs), by site.
     var held: [String: Waiter] = [:]
-    /// The size of the roster (U1): both sides encode for this many sites.
-    var rosterSize = 0
     /// Each masked input's outcome without its vector: its metrics count once the round unmasks.
     var outcomes: [String: SecAggMaskedInput] = [:]
     /// Sites left out at some stage: they cannot contribute to this attempt any more.
@@ -43,8 +43,9 @@ struct SecureAggregationSession<Waiter> {
     /// Sites gone (departed or disconnected) during the attempt.
     var gone: Set<String> = []
 
-    init(round: Int, attempt: Int, trainTasks: [String: String], weightCaps: [String: Int], weightScale: Int,
+    init(round: Int, attempt: Int, trainTasks: [String: String], weightCaps: [String: Int], weightScale: Int, vectorLength: Int,
          server: SecureAggregationServer) {
+        self.vectorLength = vectorLength
         self.round = round
         self.attempt = attempt
         self.cohort = trainTasks.keys.sorted()
@@ -54,6 +55,12 @@ struct SecureAggregationSession<Waiter> {
         self.server = server
         self.stageSites = Set(cohort)
         self.expected = Set(cohort)
+    }
+
+    /// What cohort member `site` is told with its tasks; nil for a site outside the cohort.
+    func terms(for site: String) -> SecureAggregationTerms? {
+        guard let cap = weightCaps[site] else { return nil }
+        return SecureAggregationTerms(cohortSize: cohort.count, vectorLength: vectorLength, weightCap: cap, weightScale: weightScale)
     }
 
     /// Whether every site the stage counts on has sent.

@@ -1,5 +1,6 @@
 import Foundation
 import FLCore
+import FLPKI
 import FLPrivacy
 import FLTraining
 import FLWire
@@ -28,10 +29,37 @@ extension Collaborator {
     /// The context of one secure training task.
     struct SecureTask {
         var offer: SecureAggregationOffer
+        /// The round's terms, from the task reply (nil: the aggregator gave none, so no part in it).
+        var terms: SecureAggregationTerms?
         var round: Int
         var attempt: Int
         var task: String
         var client: FrameClient
+
+        var parameters: SecureAggregationParameters {
+            SecureAggregationParameters(threshold: offer.threshold, clipRange: offer.clipRange, bits: offer.bits,
+                                        weighting: offer.uniformWeights ? .uniform : .samples)
+        }
+    }
+
+    /// A fresh protocol client for the round and its terms, signing with this site's certificate
+    /// and believing the federation's CA about the others'.
+    private func secureClient(_ context: SecureTask, _ terms: SecureAggregationTerms) throws -> SecureAggregationClient {
+        let round = SecureAggregationRound(experiment: settings.experiment, round: context.round, attempt: context.attempt, cohortSize: terms.cohortSize,
+                                           vectorLength: terms.vectorLength, weightScale: context.offer.uniformWeights ? nil : terms.weightScale)
+        let identity: SecureAggregationIdentity
+        let trust: SecureAggregationTrust
+        do {
+            identity = SecureAggregationIdentity(certificate: try Certificate.load(path: settings.tls.certificatePath),
+                                                 key: try PrivateKey.load(path: settings.tls.privateKeyPath))
+            trust = SecureAggregationTrust(authority: try Certificate.load(path: settings.tls.caCertificatePath))
+        } catch {
+            throw CollaboratorError("cannot read this site's certificate, key or CA for secure aggregation: \(error)")
+        }
+        let parameters = context.parameters
+        return try guarded("keys") { () throws(SecureAggregationError) in
+            try SecureAggregationClient(site: settings.name, round: round, parameters: parameters, identity: identity, trust: trust)
+        }
     }
 
     /// Runs `invocation` on `global` under secure aggregation; returns the local model (for the
@@ -39,17 +67,19 @@ extension Collaborator {
     /// secure aggregation ended without this site.
     func trainSecurely(_ invocation: TaskInvocation, global: ModelState, _ context: SecureTask) throws -> TaskOutcome {
         let offer = context.offer
-        let parameters = SecureAggregationParameters(threshold: offer.threshold, clipRange: offer.clipRange, bits: offer.bits,
-                                                     weighting: offer.uniformWeights ? .uniform : .samples)
-        let protocolRound = SecureAggregationRound(experiment: settings.experiment, round: context.round, attempt: context.attempt)
-        var secure = try guarded("keys") { () throws(SecureAggregationError) in
-            try SecureAggregationClient(site: settings.name, round: protocolRound, parameters: parameters)
+        let parameters = context.parameters
+        guard let terms = context.terms else {
+            throw SecureAggregationAbandoned(stage: "keys", reason: "the aggregator gave no secure aggregation terms with the training task")
         }
+        let secure = try secureClient(context, terms)
         let stageWait = offer.stageTimeout + settings.idleTimeout
         let own = secure.advertisement
-        let roster: SecAggRoster = try stage("keys", context, timeout: stageWait,
-                                             SecAggKeys(round: context.round, attempt: context.attempt, encryptionKey: own.encryptionKey, maskingKey: own.maskingKey))
-        let advertisements = roster.advertisements.map { KeyAdvertisement(site: $0.site, encryptionKey: $0.encryptionKey, maskingKey: $0.maskingKey) }
+        let roster: SecAggRoster = try stage("keys", context, timeout: stageWait, SecAggKeys(
+            round: context.round, attempt: context.attempt, encryptionKey: own.encryptionKey, maskingKey: own.maskingKey,
+            certificate: own.certificate, signature: own.signature))
+        let advertisements = roster.advertisements.map {
+            KeyAdvertisement(site: $0.site, encryptionKey: $0.encryptionKey, maskingKey: $0.maskingKey, certificate: $0.certificate, signature: $0.signature)
+        }
         let envelopes = try guarded("shares") { () throws(SecureAggregationError) in try secure.shareKeys(roster: advertisements) }
         let sharesReply: SecAggSharesReply = try stage("shares", context, timeout: stageWait, SecAggShares(
             round: context.round, attempt: context.attempt,
@@ -69,8 +99,10 @@ extension Collaborator {
         var delta = trained.values
         delta.withUnsafeMutableBufferPointer { d in global.values.withUnsafeBufferPointer { g in for i in 0..<d.count { d[i] -= g[i] } } }
         applyDistributedPrivacy(to: &delta)
-        let factor = offer.uniformWeights ? 1 : Double(min(outcome.sampleCount, roster.weightCap)) / Double(roster.weightScale)
-        let encoding = SecureAggregationEncoding(parameters: parameters, cohortSize: roster.advertisements.count)
+        let factor = offer.uniformWeights ? 1 : Double(min(outcome.sampleCount, terms.weightCap)) / Double(terms.weightScale)
+        let encoding = try guarded("masked inputs") { () throws(SecureAggregationError) in
+            try SecureAggregationEncoding(parameters: parameters, cohortSize: terms.cohortSize)
+        }
         var generator = SystemRandomNumberGenerator()
         let encoded = delta.withUnsafeBufferPointer { encoding.encode($0, weightFactor: factor, using: &generator) }
         let masked = try guarded("masked inputs") { () throws(SecureAggregationError) in try secure.maskInput(encoded, received: received) }

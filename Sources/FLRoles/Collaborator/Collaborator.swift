@@ -199,7 +199,7 @@ public final class Collaborator: Sendable {
             case .run:
                 do {
                     try runRound(tasks.round, tasks: tasks.tasks, client: client, tasksRun: &tasksRun,
-                                 secure: secureAggregation.map { ($0, tasks.attempt) })
+                                 secure: secureAggregation.map { ($0, tasks.attempt, tasks.secureAggregation) })
                 } catch let abandoned as SecureAggregationAbandoned {
                     logger.warning("round \(tasks.round): left the round: \(abandoned)")
                 }
@@ -209,7 +209,7 @@ public final class Collaborator: Sendable {
     }
 
     private func runRound(_ round: Int, tasks: [String], client: FrameClient, tasksRun: inout Int,
-                          secure: (offer: SecureAggregationOffer, attempt: Int)?) throws {
+                          secure: (offer: SecureAggregationOffer, attempt: Int, terms: SecureAggregationTerms?)?) throws {
         let fetched: ModelState?
         do {
             fetched = try client.call(ModelRequest(round: round), timeout: settings.idleTimeout) { reply, stream -> ModelState in
@@ -248,7 +248,7 @@ public final class Collaborator: Sendable {
             let started = Deadline.now
             let invocation = TaskInvocation(name: name, function: definition.function, round: round, kwargs: settings.taskArguments[name] ?? [:])
             if definition.function == .train, let secure {
-                let context = SecureTask(offer: secure.offer, round: round, attempt: secure.attempt, task: name, client: client)
+                let context = SecureTask(offer: secure.offer, terms: secure.terms, round: round, attempt: secure.attempt, task: name, client: client)
                 local = try trainSecurely(invocation, global: global, context).model
                 tasksRun += 1
                 continue

@@ -2,6 +2,7 @@ import Foundation
 import FLCore
 import FLTraining
 import FLWire
+import FLPrivacy
 
 /// The aggregator's part of the plan.
 public struct AggregatorPlan: Sendable {
@@ -48,6 +49,8 @@ public struct AggregatorPlan: Sendable {
     public var concurrentUpdates: Int
     /// `secure_aggregation` (nil: off).
     public var secureAggregation: SecureAggregationPlan?
+    /// `differential_privacy`: clipping, noise and the accountant (nil: off).
+    public var differentialPrivacy: DifferentialPrivacyParameters?
 
     init(_ plan: Plan, collaboratorCount: Int, tasks: [String: TaskDefinition], groups: [TaskGroup]) throws {
         let s = "aggregator.settings"
@@ -66,6 +69,7 @@ public struct AggregatorPlan: Sendable {
         higherIsBetter = try plan.bool("\(s).higher_is_better", default: true)
         finalValidation = try plan.bool("\(s).final_validation", default: true)
         aggregation = try AggregatorPlan.aggregation(plan, s)
+        differentialPrivacy = try DifferentialPrivacyPlan.read(plan, s, aggregation: aggregation, secureAggregation: nil)
         let minimum: StragglerPolicy.Minimum
         if let node = plan.node(at: "\(s).minimum_reporting"), !node.isNull {
             if let count = node.asInt {

@@ -24,6 +24,7 @@ extension ExperimentPlan {
                                           standardizationFeatures: federatedFeatures, paths: paths, server: server)
         settings.fractionPerRound = fractionPerRound
         settings.secureAggregation = aggregator.secureAggregation
+        settings.differentialPrivacy = aggregator.differentialPrivacy
         return settings
     }
 

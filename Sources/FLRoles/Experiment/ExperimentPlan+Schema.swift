@@ -12,7 +12,9 @@ import FLCore
 extension ExperimentPlan {
     /// `plan/plan.yaml`: seven sections.
     public static let schema = PlanSchema(sections: [
-        .defaults("aggregator"),
+        .defaults("aggregator", settings: [
+            "differential_privacy": .fields(DifferentialPrivacyPlan.fields),
+        ]),
         .defaults("collaborator"),
         .defaults("data_loader"),
         .defaults("task_runner", settings: [

@@ -48,6 +48,9 @@ public struct SecureAggregationPlan: Sendable, Hashable {
         guard parameters.threshold <= collaboratorCount else {
             throw PlanCheck.error(section, "threshold", "threshold \(parameters.threshold) is more than the \(collaboratorCount) collaborators: no round could unmask")
         }
+        // A majority of the largest cohort: an aggregator telling two halves different survivors
+        // could otherwise unmask a site (FLPrivacy refuses smaller thresholds at every round).
+        if let problem = parameters.problem(cohortSize: collaboratorCount) { throw PlanCheck.error(section, "threshold", problem) }
         let stageTimeout = try section.double("stage_timeout", default: 60)
         guard stageTimeout > 0, stageTimeout.isFinite else {
             throw PlanCheck.error(section, "stage_timeout", "expected a positive number of seconds, found \(stageTimeout)")

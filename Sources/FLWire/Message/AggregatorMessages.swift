@@ -151,22 +151,27 @@ public struct TaskReply: WireMessage {
     /// Which attempt of `round` this is (the straggler policy retries a round): secure aggregation
     /// binds its keys to it. Added at the end (issue 15): an older aggregator's reply reads as 0.
     public var attempt: Int
+    /// The round's secure aggregation terms, for a site that trains in it under secure aggregation.
+    public var secureAggregation: SecureAggregationTerms?
 
-    public init(status: Status, round: Int, tasks: [String] = [], reason: String = "", attempt: Int = 0) {
+    public init(status: Status, round: Int, tasks: [String] = [], reason: String = "", attempt: Int = 0,
+                secureAggregation: SecureAggregationTerms? = nil) {
         self.status = status
         self.round = round
         self.tasks = tasks
         self.reason = reason
         self.attempt = attempt
+        self.secureAggregation = secureAggregation
     }
 
-    private enum CodingKeys: String, CodingKey { case status, round, tasks, reason, attempt }
+    private enum CodingKeys: String, CodingKey { case status, round, tasks, reason, attempt, secureAggregation }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(status: try c.decode(Status.self, forKey: .status), round: try c.decode(Int.self, forKey: .round),
                   tasks: try c.decode([String].self, forKey: .tasks), reason: try c.decode(String.self, forKey: .reason),
-                  attempt: c.contains(.attempt) ? try c.decode(Int.self, forKey: .attempt) : 0)
+                  attempt: c.contains(.attempt) ? try c.decode(Int.self, forKey: .attempt) : 0,
+                  secureAggregation: c.contains(.secureAggregation) ? try c.decode(SecureAggregationTerms?.self, forKey: .secureAggregation) : nil)
     }
 }
 

@@ -25,6 +25,9 @@ public enum SecAggLimits {
     public static let maximumCiphertextBytes = 4096
     /// Largest commitment, revealed share or salt.
     public static let maximumShareBytes = 4096
+    /// Largest certificate (DER or PEM) an advertisement carries, and largest signature.
+    public static let maximumCertificateBytes = 16384
+    public static let maximumSignatureBytes = 1024
     /// Most attempts of a round (the straggler policy's retries).
     public static let maximumAttempt = 1_000_000
 
@@ -89,16 +92,50 @@ extension DistributedPrivacyOffer: WireChecked {
     }
 }
 
-/// One site's two X25519 public keys, as the roster lists them.
+/// What a cohort member learns with its tasks, before its keys: the round's terms its keys are
+/// signed for and its weight is made from (both sides bind them: a site told other terms than the
+/// rest cannot be summed with them).
+public struct SecureAggregationTerms: Codable, Sendable, Hashable {
+    /// The invited cohort's size: every site encodes for this many.
+    public var cohortSize: Int
+    /// Values in a masked input: the model's and the weight factor.
+    public var vectorLength: Int
+    /// f = min(samples, weightCap) / weightScale (both 1 with uniform weights).
+    public var weightCap: Int
+    public var weightScale: Int
+
+    public init(cohortSize: Int, vectorLength: Int, weightCap: Int, weightScale: Int) {
+        self.cohortSize = cohortSize
+        self.vectorLength = vectorLength
+        self.weightCap = weightCap
+        self.weightScale = weightScale
+    }
+}
+
+extension SecureAggregationTerms: WireChecked {
+    func check() throws(WireFieldError) {
+        try WireFieldError.require((1...SecAggLimits.maximumCohort).contains(cohortSize), "cohortSize", "\(cohortSize) is outside 1...\(SecAggLimits.maximumCohort)")
+        try WireFieldError.require(vectorLength >= 1 && vectorLength <= 1 << 38, "vectorLength", "is \(vectorLength)")
+        try WireFieldError.require(weightScale >= 1, "weightScale", "is \(weightScale)")
+        try WireFieldError.count(weightCap, "weightCap", limit: weightScale)
+    }
+}
+
+/// One site's two X25519 public keys, as the roster lists them, signed with its envoy certificate.
 public struct SecAggAdvertisement: Codable, Sendable, Hashable {
     public var site: String
     public var encryptionKey: [UInt8]
     public var maskingKey: [UInt8]
+    /// The site's certificate (DER) and its key's signature over the keys, the round and its terms.
+    public var certificate: [UInt8]
+    public var signature: [UInt8]
 
-    public init(site: String, encryptionKey: [UInt8], maskingKey: [UInt8]) {
+    public init(site: String, encryptionKey: [UInt8], maskingKey: [UInt8], certificate: [UInt8], signature: [UInt8]) {
         self.site = site
         self.encryptionKey = encryptionKey
         self.maskingKey = maskingKey
+        self.certificate = certificate
+        self.signature = signature
     }
 }
 
@@ -107,48 +144,50 @@ extension SecAggAdvertisement: WireChecked {
         let n = SecAggLimits.publicKeyBytes
         try WireFieldError.require(encryptionKey.count == n, "encryptionKey", "\(encryptionKey.count) bytes, expected \(n)")
         try WireFieldError.require(maskingKey.count == n, "maskingKey", "\(maskingKey.count) bytes, expected \(n)")
+        try SecAggLimits.bytes(certificate, "certificate", limit: SecAggLimits.maximumCertificateBytes)
+        try SecAggLimits.bytes(signature, "signature", limit: SecAggLimits.maximumSignatureBytes)
     }
 }
 
-/// Stage 1 request: this site's public keys for round `round`, attempt `attempt`.
+/// Stage 1 request: this site's signed public keys for round `round`, attempt `attempt` (the
+/// advertisement's site is the sender's certificate name).
 public struct SecAggKeys: WireMessage {
     public static let type = MessageType(rawValue: 0x0110)
     public var round: Int
     public var attempt: Int
     public var encryptionKey: [UInt8]
     public var maskingKey: [UInt8]
+    public var certificate: [UInt8]
+    public var signature: [UInt8]
 
-    public init(round: Int, attempt: Int, encryptionKey: [UInt8], maskingKey: [UInt8]) {
+    public init(round: Int, attempt: Int, encryptionKey: [UInt8], maskingKey: [UInt8], certificate: [UInt8], signature: [UInt8]) {
         self.round = round
         self.attempt = attempt
         self.encryptionKey = encryptionKey
         self.maskingKey = maskingKey
+        self.certificate = certificate
+        self.signature = signature
     }
 }
 
 extension SecAggKeys: WireChecked {
     func check() throws(WireFieldError) {
         try SecAggLimits.roundAndAttempt(round, attempt)
-        try SecAggAdvertisement(site: "", encryptionKey: encryptionKey, maskingKey: maskingKey).check()
+        try SecAggAdvertisement(site: "", encryptionKey: encryptionKey, maskingKey: maskingKey, certificate: certificate, signature: signature).check()
     }
 }
 
-/// Stage 1 reply: every advertisement collected (this site's included), and how this site's weight
-/// factor is made: f = min(samples, weightCap) / weightScale (both 1 with uniform weights).
+/// Stage 1 reply: every advertisement collected (this site's included).
 public struct SecAggRoster: WireMessage {
     public static let type = MessageType(rawValue: 0x0111)
     public var round: Int
     public var attempt: Int
     public var advertisements: [SecAggAdvertisement]
-    public var weightCap: Int
-    public var weightScale: Int
 
-    public init(round: Int, attempt: Int, advertisements: [SecAggAdvertisement], weightCap: Int, weightScale: Int) {
+    public init(round: Int, attempt: Int, advertisements: [SecAggAdvertisement]) {
         self.round = round
         self.attempt = attempt
         self.advertisements = advertisements
-        self.weightCap = weightCap
-        self.weightScale = weightScale
     }
 }
 
@@ -156,8 +195,6 @@ extension SecAggRoster: WireChecked {
     func check() throws(WireFieldError) {
         try SecAggLimits.roundAndAttempt(round, attempt)
         try SecAggLimits.cohort(advertisements.count, "advertisements")
-        try WireFieldError.require(weightScale >= 1, "weightScale", "is \(weightScale)")
-        try WireFieldError.count(weightCap, "weightCap", limit: weightScale)
     }
 }
 

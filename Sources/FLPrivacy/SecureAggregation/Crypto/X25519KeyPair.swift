@@ -57,6 +57,25 @@ package struct X25519KeyPair: Sendable, Hashable {
         return out
     }
 
+    /// Why `key` is no X25519 public key to accept from a peer, or nil: it must be 32 bytes, the
+    /// canonical encoding of u (top bit clear, u < 2^255 − 19: otherwise two encodings name one
+    /// key), and not of small order (a trial agreement with a fresh key pair must not come out all
+    /// zeros, which a point of small order gives whatever the other key).
+    package static func publicKeyProblem(_ key: [UInt8]) -> String? {
+        guard key.count == byteCount else { return "\(key.count) bytes, expected 32" }
+        // u ≥ p = 2^255 − 19 (little-endian) only when the top byte is 0x7f, the middle 30 bytes
+        // are 0xff and the lowest is at least 0xed; the top bit must be clear.
+        if key[31] & 0x80 != 0 || (key[31] == 0x7f && key[1..<31].allSatisfy { $0 == 0xff } && key[0] >= 0xed) {
+            return "not the canonical encoding of a curve point"
+        }
+        do {
+            _ = try generate().sharedSecret(with: key)
+        } catch {
+            return "a point of small order (key agreement with it fails)"
+        }
+        return nil
+    }
+
     private static func privateKeyHandle(_ bytes: [UInt8]) throws(SecureAggregationError) -> OpaquePointer {
         guard bytes.count == byteCount else { throw .crypto("X25519 private key of \(bytes.count) bytes, expected 32") }
         let key = bytes.withUnsafeBufferPointer { EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nil, $0.baseAddress, 32) }

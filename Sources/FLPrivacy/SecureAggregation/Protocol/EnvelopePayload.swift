@@ -20,7 +20,8 @@ package struct EnvelopePayload: Sendable, Hashable {
         return out.bytes
     }
 
-    /// The payload in `bytes`, or nil when it is not four length-prefixed fields exactly.
+    /// The payload in `bytes`, or nil when it is not four length-prefixed fields exactly, each of
+    /// its exact size (a share of a 32-byte secret, a 32-byte salt).
     package init?(bytes: [UInt8]) {
         var fields: [[UInt8]] = []
         var at = 0
@@ -32,7 +33,9 @@ package struct EnvelopePayload: Sendable, Hashable {
             fields.append(Array(bytes[at..<(at + length)]))
             at += length
         }
-        guard fields.count == 4, at == bytes.count else { return nil }
+        guard fields.count == 4, at == bytes.count,
+              fields[0].count == ShareCommitment.shareCount, fields[2].count == ShareCommitment.shareCount,
+              fields[1].count == ShareCommitment.saltCount, fields[3].count == ShareCommitment.saltCount else { return nil }
         self.init(selfMaskShare: fields[0], selfMaskSalt: fields[1], maskingKeyShare: fields[2], maskingKeySalt: fields[3])
     }
 
