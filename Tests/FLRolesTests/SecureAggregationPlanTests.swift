@@ -36,13 +36,18 @@ import FLWire
         ("    secure_aggregation: {threshold: 3, stage_timeout: 0}\n", "fedavg", "stage_timeout", "positive"),
         ("    secure_aggregation: {threshold: 3}\n", "median", "aggregation", "needs aggregation: fedavg"),
         ("    max_update_norm: 1.0\n    secure_aggregation: {threshold: 3}\n", "fedavg", "max_update_norm", "cannot be combined"),
+        ("    secure_aggregation: {threshold: 3, weighting: uniform}\n    differential_privacy: {clip_norm: 1.0, noise_multiplier: 1.0, delta: 1.0e-5, placement: central}\n",
+         "fedavg", "differential_privacy", "central noise cannot go with secure_aggregation"),
+        ("    secure_aggregation: {threshold: 3, weighting: uniform}\n"
+         + "    differential_privacy: {clip_norm: 1.0, noise_multiplier: 1.0, delta: 1.0e-5, placement: distributed}\n",
+         "fedavg", "differential_privacy", "not available yet"),
     ])
     func aSettingThatCannotWorkIsRefusedAtItsLine(lines: String, aggregation: String, key: String, says: String) throws {
         let made = try Self.made(lines, aggregation: aggregation)
         let refusal = try #require(made.refusal(), "\(lines) loaded")
         #expect(refusal.contains(says), "\(refusal)")
         // Where the key is written (a flow mapping's keys are on the section's line).
-        let line = try made.location(of: key == "aggregation" || key == "max_update_norm" ? key : "secure_aggregation")
+        let line = try made.location(of: ["aggregation", "max_update_norm", "differential_privacy"].contains(key) ? key : "secure_aggregation")
         let fileAndLine = line.split(separator: ":").prefix(2).joined(separator: ":")
         #expect(refusal.hasPrefix(fileAndLine + ":"), "\(refusal) is not at \(fileAndLine)")
     }
