@@ -227,6 +227,26 @@ struct RoundMachineSecureAggregationTests {
         #expect(m.secureSession?.stage == .shares)
     }
 
+    @Test func withoutARoundTimeoutASiteLeftOutOfTheKeysStageMakesTheAttemptFallShort() throws {
+        var m = try Self.machine(Self.settings(straggler: StragglerPolicy(minimumReporting: .all, roundTimeout: nil, shortfall: .retry(1))))
+        m.start()
+        _ = m.takeEffects()
+        var sites = try ["a", "b"].map { try Site($0, m) }
+        for site in sites { Self.validate(&m, site.name) }
+        for site in sites { Self.sendKeys(&m, site) }
+        m.secureAggregationTimedOut(round: 0, attempt: 0, stage: .keys)
+        let rosters = Self.stageReplies(m.takeEffects())
+        for i in sites.indices { try Self.sendShares(&m, &sites[i], roster: rosters[sites[i].name] as! SecAggRoster) }
+        let shares = Self.stageReplies(m.takeEffects())
+        for i in sites.indices { try Self.sendMaskedInput(&m, &sites[i], shares[sites[i].name] as! SecAggSharesReply, delta: [1, 1], samples: 5) }
+        let unmasks = Self.stageReplies(m.takeEffects())
+        for site in sites { try Self.sendReveal(&m, site, unmasks[site.name] as! SecAggUnmask) }
+        // a and b reported; c, left out at the keys stage, never can: the attempt falls short and is retried.
+        let logged = m.takeEffects().compactMap { if case let .log(.warning, line, _) = $0 { line } else { nil } }
+        #expect(logged.contains { $0.contains("c left out of secure aggregation cannot report") && $0.contains("attempt 2 of 2") }, "\(logged)")
+        #expect(m.attempt == 1 && m.round == 0 && m.secureSession?.cohort == ["a", "b", "c"])
+    }
+
     @Test func belowTheThresholdTheRoundFailsCleanlyAndTheShortfallRetriesThenFails() throws {
         let policy = StragglerPolicy(minimumReporting: .all, roundTimeout: 60, shortfall: .retry(1))
         var m = try Self.machine(Self.settings(threshold: 3, straggler: policy))

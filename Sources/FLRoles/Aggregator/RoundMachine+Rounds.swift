@@ -66,6 +66,7 @@ extension RoundMachine {
     /// Closes early when enough reported and everyone still missing has disconnected: waiting out
     /// the timeout would change nothing. Only under a policy that allows closing without everyone.
     mutating func closeIfOnlyAbsentRemain() {
+        if settings.straggler.roundTimeout == nil { return retryIfOnlyShutOutRemain() }
         guard phase.collectsResults, settings.straggler.roundTimeout != nil, !assignments.isEmpty else { return }
         guard completed.count >= requiredReports else { return }
         let missing = assignments.keys.filter { !completed.contains($0) }

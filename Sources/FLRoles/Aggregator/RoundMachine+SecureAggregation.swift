@@ -233,6 +233,18 @@ extension RoundMachine {
         return tasks.filter { $0 != train }
     }
 
+    /// Without a round timeout a round waits for everyone, but a site left out of the attempt's
+    /// secure aggregation can never report its training: once everyone else has, the attempt falls
+    /// short and the straggler policy retries it (with fresh keys, the site included again) or fails.
+    mutating func retryIfOnlyShutOutRemain() {
+        guard phase == .training, let session = secureSession, session.stage == .done, !assignments.isEmpty else { return }
+        let missing = assignments.keys.filter { !completed.contains($0) }.sorted()
+        guard !missing.isEmpty, missing.allSatisfy({ session.shutOut.contains($0) }) else { return }
+        let why = "round \(round): \(missing.joined(separator: ", ")) left out of secure aggregation cannot report its training, "
+            + "and the plan waits for every site (no round_timeout)"
+        shortfall(why, retrying: "retrying the round with fresh keys") { $0.openRound() }
+    }
+
     /// Whether `name` can no longer finish its training task this attempt (left out of a stage).
     func isShutOutOfSecureAggregation(_ name: String) -> Bool {
         secureSession?.shutOut.contains(name) ?? false
