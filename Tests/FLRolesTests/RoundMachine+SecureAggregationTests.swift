@@ -90,7 +90,7 @@ struct RoundMachineSecureAggregationTests {
         let received = reply.envelopes.map { ShareEnvelope(from: $0.from, to: $0.to, ciphertext: $0.ciphertext, commitment: $0.commitment) }
         let masked = try site.client.maskInput(encoded, received: received)
         let input = SecAggMaskedInput(round: m.round, attempt: m.attempt, task: "train", sampleCount: samples, metrics: ["loss": 1], count: masked.count)
-        m.receiveMaskedInput(input, values: masked, from: site.name, waiter: site.name)
+        masked.withUnsafeBufferPointer { m.receiveMaskedInput(input, values: $0, from: site.name, waiter: site.name) }
     }
 
     /// `tampered`: the site flips a bit of every share it reveals (they fail their commitments).

@@ -42,8 +42,9 @@ extension Aggregator {
     }
 
     /// Checks the announcement before reading anything (the vector's size is bounded by the model's),
-    /// reads the masked vector off the lock, then hands it to the machine, which adds it into the
-    /// running sum (masked: no site's update is ever held in the clear).
+    /// reads the masked vector off the lock into a staging buffer (their number bounds memory; further
+    /// uploads wait, slowed by TCP), then hands it to the machine, which adds it into the running sum
+    /// (masked: no site's update is ever held in the clear).
     private func receiveMaskedInput(_ input: SecAggMaskedInput, _ request: Request) {
         let name = request.peer.name
         if let refusal = machine.withLock({ $0.judgeMaskedInput(input, from: name, streamBytes: request.stream?.byteCount) }) {
@@ -51,18 +52,19 @@ extension Aggregator {
             onEvent(.updateRejected(collaborator: name, reason: "secure aggregation, round \(input.round): \(refusal.message)"))
             return request.responder.fail(refusal.code, refusal.message)
         }
-        let values: [UInt32]
         do {
-            // Not zeroed first: the stream fills every value (or the read throws and nothing is kept).
-            values = try [UInt32](unsafeUninitializedCapacity: input.count) { buffer, initialized in
-                try request.stream!.read(into: UnsafeMutableRawBufferPointer(buffer))
-                initialized = input.count
+            try maskedStaging.withBuffer(timeout: settings.server.idleTimeout) { buffer in
+                // The staging buffers hold 32-bit floats; the masked values are read into the same bytes.
+                try buffer.withUnsafeMutableBytes { raw in
+                    try request.stream!.read(into: raw)
+                    raw.withMemoryRebound(to: UInt32.self) { values in
+                        mutate { $0.receiveMaskedInput(input, values: UnsafeBufferPointer(values), from: name, waiter: request.responder) }
+                    }
+                }
             }
         } catch {
             logger.warning("lost the masked input of \(name) for round \(input.round): \(error)", ["peer": name])
             request.peer.close()
-            return
         }
-        mutate { $0.receiveMaskedInput(input, values: values, from: name, waiter: request.responder) }
     }
 }

@@ -24,6 +24,9 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
     let onEvent: @Sendable (AggregatorEvent) -> Void
     let machine: Mutex<RoundMachine<Responder>>
     let staging: UpdateStaging
+    /// Buffers masked inputs are received into (model count + 1 values each), as many as
+    /// `concurrentUpdates`: with secure aggregation, memory stays bounded whatever the cohort.
+    let maskedStaging: UpdateStaging
     /// Writes models and checkpoints off the request threads, in order. Nothing waits for it with
     /// `machine` locked.
     private let saver = DispatchQueue(label: "swiftfl.aggregator.save")
@@ -75,6 +78,7 @@ public final class Aggregator: FrameHandler, @unchecked Sendable {
         self.recoveredRounds = try journal.keepRounds(before: next)
         self.metricsLog = try MetricsLog(path: settings.paths.metricsLog)
         self.staging = UpdateStaging(slots: settings.concurrentUpdates, count: initialModel.layout.count)
+        self.maskedStaging = UpdateStaging(slots: settings.concurrentUpdates, count: settings.secureAggregation == nil ? 0 : initialModel.layout.count + 1)
         var aggregationSettings = settings.aggregation
         // Updates that outgrow the memory budget spill next to the checkpoints, on the workspace's disk.
         aggregationSettings.spillDirectory = aggregationSettings.spillDirectory ?? settings.paths.checkpointDirectory

@@ -128,12 +128,10 @@ extension RoundMachine {
 
     /// Stage 3: `name`'s masked vector (read outside the lock), added into the running sum at once;
     /// the request is held until every site whose shares went out has sent or gone.
-    mutating func receiveMaskedInput(_ input: SecAggMaskedInput, values: [UInt32], from name: String, waiter: Waiter) {
+    mutating func receiveMaskedInput(_ input: SecAggMaskedInput, values: UnsafeBufferPointer<UInt32>, from name: String, waiter: Waiter) {
         if let refusal = judgeMaskedInput(input, from: name, streamBytes: values.count * 4) { return refuse(waiter, refusal, from: name) }
         do throws(SecureAggregationError) {
-            try values.withUnsafeBufferPointer { (buffer) throws(SecureAggregationError) in
-                try secureSession!.server.receiveMaskedInput(buffer, from: name)
-            }
+            try secureSession!.server.receiveMaskedInput(values, from: name)
         } catch {
             return refuse(waiter, ErrorReply(.rejected, "masked input refused: \(error.message)"), from: name)
         }
