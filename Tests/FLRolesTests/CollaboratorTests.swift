@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import FLCore
+import FLPrivacy
 import FLTesting
 import FLTraining
 import FLWire
@@ -11,16 +12,19 @@ import FLWire
 private final class MismatchedModelAggregator: FrameHandler {
     let layout: ModelLayout
     let streamedFloats: Int
+    let secureAggregation: SecureAggregationOffer?
 
-    init(layoutFloats: Int, streamedFloats: Int) throws {
+    init(layoutFloats: Int, streamedFloats: Int, secureAggregation: SecureAggregationOffer? = nil) throws {
         layout = try ModelLayout([TensorSpec(name: "parameters", shape: [layoutFloats])])
         self.streamedFloats = streamedFloats
+        self.secureAggregation = secureAggregation
     }
 
     func handle(_ request: Request) {
         switch request.message {
         case is CollaboratorHello:
-            request.responder.reply(AggregatorWelcome(experiment: "x", roundsToTrain: 1, currentRound: 0, layout: layout))
+            request.responder.reply(AggregatorWelcome(experiment: "x", roundsToTrain: 1, currentRound: 0, layout: layout,
+                                                      secureAggregation: secureAggregation))
         case is TaskRequest:
             request.responder.reply(TaskReply(status: .run, round: 0, tasks: ["train"]))
         case is ModelRequest:
@@ -50,5 +54,27 @@ private final class MismatchedModelAggregator: FrameHandler {
         let collaborator = try Collaborator(settings: settings, runner: NoopTaskRunner(parameterCount: 4), logger: log.logger(label: "site-1"))
         let error = #expect(throws: CollaboratorError.self) { try collaborator.run() }
         #expect(error?.description.contains("streamed \(streamedFloats * 4) bytes for a layout of 16 bytes") == true, "\(String(describing: error))")
+    }
+
+    /// A site whose plan requires secure aggregation sends nothing to an aggregator that offers none,
+    /// or offers other parameters (a lower threshold would let fewer sites unmask it): it stops at the
+    /// welcome, saying why, before asking for any task.
+    @Test(arguments: [nil, SecureAggregationOffer(threshold: 2, clipRange: 1, bits: 32, uniformWeights: false, stageTimeout: 60)])
+    func aSiteRequiringSecureAggregationRefusesAnAggregatorOfferingLess(_ offer: SecureAggregationOffer?) throws {
+        let pki = try TestPKI()
+        let log = LogRecorder()
+        let handler = try MismatchedModelAggregator(layoutFloats: 4, streamedFloats: 4, secureAggregation: offer)
+        let server = try FrameServer(configuration: ServerConfiguration(tls: try pki.issue(name: "aggregator", role: .aggregator)),
+                                     handler: handler, logger: log.logger(label: "aggregator"))
+        defer { server.stop() }
+        var settings = CollaboratorSettings(name: "site-1", experiment: "x", aggregator: Endpoint(host: "127.0.0.1", port: server.port),
+                                            tls: try pki.issue(name: "site-1"),
+                                            tasks: ["train": TaskDefinition(name: "train", function: .train)],
+                                            connectTimeout: 5, longPollSeconds: 1, idleTimeout: 5, reconnectWindow: 1)
+        settings.secureAggregation = SecureAggregationParameters(threshold: 3, clipRange: 1, bits: 32, weighting: .samples)
+        let collaborator = try Collaborator(settings: settings, runner: NoopTaskRunner(parameterCount: 4), logger: log.logger(label: "site-1"))
+        let error = #expect(throws: CollaboratorError.self) { try collaborator.run() }
+        let says = offer == nil ? "requires secure aggregation, but the aggregator offers none" : "this site's plan says threshold 3"
+        #expect(error?.description.contains(says) == true, "\(String(describing: error))")
     }
 }

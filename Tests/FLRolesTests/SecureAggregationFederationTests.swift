@@ -20,7 +20,7 @@ import FLTesting
     /// killed). `secure`: the secure_aggregation mapping, or nil for the plain reference.
     /// `minimum`: the sites a round needs (a plain reference of all five needs five: a site that
     /// connects late would otherwise be left out as absent).
-    static func fixture(secure: String?, onShortfall: String = "fail", rounds: Int = 1, minimum: Int = 4) throws -> FederationFixture {
+    static func fixture(secure: String?, privacy: String? = nil, onShortfall: String = "fail", rounds: Int = 1, minimum: Int = 4) throws -> FederationFixture {
         let fixture = try FederationFixture(template: "digits", collaborators: sites)
         try fixture.edit("plan/plan.yaml", replacing: "    aggregation: scaffold\n", with: "    aggregation: fedavg\n")
         try fixture.edit("plan/plan.yaml", replacing: "    rounds_to_train: 20\n", with: """
@@ -31,7 +31,7 @@ import FLTesting
                 max_retries: 1
                 max_sample_count: 2000
 
-            """ + (secure.map { "    secure_aggregation: \($0)\n" } ?? ""))
+            """ + (secure.map { "    secure_aggregation: \($0)\n" } ?? "") + (privacy.map { "    differential_privacy: \($0)\n" } ?? ""))
         // Each site standardizes with its own statistics: a federated standardizer would differ
         // between a run of four sites and one of five.
         try fixture.edit("plan/plan.yaml", replacing: "    split: iid\n", with: "    split: iid\n    standardize: local\n")
@@ -54,9 +54,9 @@ import FLTesting
     }
 
     /// Runs a federation to its end; returns the aggregator and the last model.
-    static func run(secure: String?, started: [String], faulty: String? = nil, fault: String = "",
+    static func run(secure: String?, privacy: String? = nil, started: [String], faulty: String? = nil, fault: String = "",
                     minimum: Int = 4) throws -> (ProcessUnderTest, ModelState?, [ProcessUnderTest]) {
-        let fixture = try fixture(secure: secure, minimum: minimum)
+        let fixture = try fixture(secure: secure, privacy: privacy, minimum: minimum)
         let (aggregator, port) = try fixture.startAggregator()
         let collaborators = try start(started, in: fixture, port: port, faulty: faulty, fault: fault)
         _ = try aggregator.waitForExit(timeout: 300)
@@ -129,6 +129,41 @@ import FLTesting
         #expect(resumed.errorLines.contains { $0.contains("round 1 (attempt 1): secure aggregation among site_1, site_2, site_3, site_4, site_5") })
         #expect(resumed.errorLines.filter { $0.contains("unmasked the sum of 5 sites") }.count == 2)
         for site in sites { #expect(try site.waitForExit(timeout: 60).isSuccess, "\(site.name): \(site.errorTail())") }
+    }
+
+    /// Distributed differential privacy: each site clips its change to C and adds noise of deviation
+    /// σC/√t before masking. Against the same five sites' clipped FedAvg (central placement with
+    /// negligible noise) the round's model differs by the sites' summed noise over n: per trained
+    /// coordinate, mean 0 and deviation σC·√(n/t)/n (quantization is far below it). ε is accounted.
+    @Test func distributedNoiseIsTheSitesSharesSummedAndIsAccounted() throws {
+        let (c, sigma, t, n) = (0.5, 1.0, 3, 5)
+        let (plain, expected, _) = try Self.run(secure: nil, privacy: "{clip_norm: \(c), noise_multiplier: 1.0e-9, delta: 1.0e-5, placement: central}",
+                                                started: Self.sites, minimum: n)
+        #expect(FederationFixture.events("finished", in: plain).first?["succeeded"] as? Bool == true, "\(plain.errorTail())")
+        let (aggregator, model, _) = try Self.run(secure: "{threshold: \(t), clip_range: \(Self.clipRange), bits: 32, weighting: uniform}",
+                                                  privacy: "{clip_norm: \(c), noise_multiplier: \(sigma), delta: 1.0e-5, placement: distributed}",
+                                                  started: Self.sites, minimum: n)
+        let finished = try #require(FederationFixture.events("finished", in: aggregator).first, "\(aggregator.errorTail())")
+        #expect(finished["succeeded"] as? Bool == true, "\(aggregator.errorTail())")
+        let noisy = try #require(model), reference = try #require(expected)
+        // The trained tensors (the standardizer's `preprocess.*` ones are restored after aggregation).
+        var differences: [Double] = []
+        for (i, tensor) in noisy.layout.tensors.enumerated() where !tensor.name.hasPrefix("preprocess.") {
+            for k in noisy.layout.range(at: i) { differences.append(Double(noisy.values[k]) - Double(reference.values[k])) }
+        }
+        #expect(differences.count >= 1000, "\(differences.count) trained values")
+        let mean = differences.reduce(0, +) / Double(differences.count)
+        let deviation = (differences.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(differences.count - 1)).squareRoot()
+        let expectedDeviation = sigma * c * (Double(n) / Double(t)).squareRoot() / Double(n)
+        // The sample deviation of k normal values is off by about 1/√(2k) (under 2.3 % here): 15 % is many of those.
+        #expect(abs(deviation / expectedDeviation - 1) < 0.15, "deviation \(deviation), expected \(expectedDeviation)")
+        #expect(abs(mean) < 5 * expectedDeviation / Double(differences.count).squareRoot(), "mean \(mean)")
+        var accountant = PrivacyAccountant()
+        accountant.compose(samplingRate: 1, noiseMultiplier: sigma, steps: 1)
+        let epsilon = accountant.epsilon(delta: 1e-5).epsilon
+        let closed = FederationFixture.events("round_closed", in: aggregator).first
+        let reported = (closed?["metrics"] as? [String: Any])?["privacy/epsilon"] as? Double
+        #expect(reported.map { abs($0 - epsilon) <= 1e-12 * epsilon } == true, "reported \(String(describing: reported)), expected \(epsilon)")
     }
 
     @Test func belowTheThresholdTheExperimentFailsSayingSo() throws {

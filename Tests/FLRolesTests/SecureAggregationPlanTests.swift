@@ -38,9 +38,9 @@ import FLWire
         ("    max_update_norm: 1.0\n    secure_aggregation: {threshold: 3}\n", "fedavg", "max_update_norm", "cannot be combined"),
         ("    secure_aggregation: {threshold: 3, weighting: uniform}\n    differential_privacy: {clip_norm: 1.0, noise_multiplier: 1.0, delta: 1.0e-5, placement: central}\n",
          "fedavg", "differential_privacy", "central noise cannot go with secure_aggregation"),
-        ("    secure_aggregation: {threshold: 3, weighting: uniform}\n"
+        ("    secure_aggregation: {threshold: 3}\n"
          + "    differential_privacy: {clip_norm: 1.0, noise_multiplier: 1.0, delta: 1.0e-5, placement: distributed}\n",
-         "fedavg", "differential_privacy", "not available yet"),
+         "fedavg", "differential_privacy", "needs secure_aggregation.weighting: uniform"),
     ])
     func aSettingThatCannotWorkIsRefusedAtItsLine(lines: String, aggregation: String, key: String, says: String) throws {
         let made = try Self.made(lines, aggregation: aggregation)

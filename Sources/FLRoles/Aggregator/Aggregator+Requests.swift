@@ -58,7 +58,9 @@ extension Aggregator {
         let (round, wantsStatistics) = machine.withLock { ($0.round, $0.phase == .statistics) }
         request.responder.reply(AggregatorWelcome(experiment: settings.experiment, roundsToTrain: settings.roundsToTrain, currentRound: round,
                                                   layout: layout, wantsFeatureStatistics: wantsStatistics,
-                                                  secureAggregation: secureAggregationOffer))
+                                                  secureAggregation: secureAggregationOffer,
+                                                  distributedPrivacy: DistributedPrivacyOffer(privacy: settings.differentialPrivacy,
+                                                                                              secureAggregation: settings.secureAggregation?.parameters)))
     }
 
     private func handleModelRequest(_ ask: ModelRequest, _ request: Request) {

@@ -124,10 +124,39 @@ extension Collaborator {
         return outcome
     }
 
-    /// Where distributed differential privacy clips this site's change and adds its share of the
-    /// noise (`AggregatorWelcome.distributedPrivacy`), before it is encoded. Not wired yet: the
-    /// change goes as it is.
-    func applyDistributedPrivacy(to delta: inout [Float]) {}
+    /// Distributed differential privacy, as this site's own plan says: its change is clipped to the
+    /// plan's norm and gets its share of the noise before it is encoded, so the aggregator never
+    /// sees it unclipped or noiseless, even summed.
+    func applyDistributedPrivacy(to delta: inout [Float]) {
+        guard let offer = DistributedPrivacyOffer(privacy: settings.differentialPrivacy, secureAggregation: settings.secureAggregation) else { return }
+        delta.withUnsafeMutableBufferPointer { d in
+            _ = UpdateClipping.clip(d, toNorm: offer.clipNorm)
+            var noise = GaussianNoise()
+            noise.add(to: d, standardDeviation: offer.noiseStandardDeviation)
+        }
+    }
+
+    /// Refuses an aggregator that offers less than this site's plan requires: no secure aggregation,
+    /// other parameters, or other distributed noise. Thrown as `CollaboratorError`: asking again
+    /// would not change the answer.
+    func checkPrivacy(_ welcome: AggregatorWelcome) throws {
+        guard let required = settings.secureAggregation else { return }
+        guard let offer = welcome.secureAggregation else {
+            throw CollaboratorError("this site's plan requires secure aggregation, but the aggregator offers none; no update goes in the clear")
+        }
+        let offered = SecureAggregationParameters(threshold: offer.threshold, clipRange: offer.clipRange, bits: offer.bits,
+                                                  weighting: offer.uniformWeights ? .uniform : .samples)
+        guard offered == required else {
+            throw CollaboratorError("the aggregator offers secure aggregation with threshold \(offered.threshold), clip_range \(offered.clipRange), "
+                                    + "\(offered.bits) bits, \(offered.weighting.rawValue) weights; this site's plan says threshold \(required.threshold), "
+                                    + "clip_range \(required.clipRange), \(required.bits) bits, \(required.weighting.rawValue) weights")
+        }
+        let noise = DistributedPrivacyOffer(privacy: settings.differentialPrivacy, secureAggregation: required)
+        guard welcome.distributedPrivacy == noise else {
+            throw CollaboratorError("the aggregator's distributed noise (\(welcome.distributedPrivacy.map { "clip \($0.clipNorm), σ \($0.noiseStandardDeviation)" } ?? "none")) "
+                                    + "is not this site's plan's (\(noise.map { "clip \($0.clipNorm), σ \($0.noiseStandardDeviation)" } ?? "none"))")
+        }
+    }
 
     /// Sends one stage's request and returns its reply as `Reply`; an ErrorReply (the stage failed,
     /// or this site is left out) becomes `SecureAggregationAbandoned`.

@@ -1,5 +1,6 @@
 import Foundation
 import FLCore
+import FLPrivacy
 import FLTraining
 import FLWire
 
@@ -27,11 +28,19 @@ public struct CollaboratorSettings: Sendable {
     /// Fewest training rows this site sends feature statistics about: a site with fewer declines,
     /// since sums over a handful of rows say too much about each (the site's choice, not the plan's).
     public var minimumStatisticsRows: Int
+    /// The secure aggregation the plan this site holds requires (nil: none). The site checks the
+    /// aggregator's offer against it rather than take the aggregator's word: an aggregator offering
+    /// none, or other parameters, gets no update at all.
+    public var secureAggregation: SecureAggregationParameters?
+    /// The plan's differential privacy: with distributed placement this site clips its change and
+    /// adds its share of the noise itself, as its own plan says.
+    public var differentialPrivacy: DifferentialPrivacyParameters?
 
     public init(name: String, experiment: String, aggregator: Endpoint, aggregatorName: String = "aggregator", tls: TLSConfiguration, tasks: [String: TaskDefinition],
                 taskArguments: [String: [String: TaskArgument]] = [:], limits: FrameLimits = FrameLimits(), connectTimeout: Double = 10,
                 longPollSeconds: Double = 30, idleTimeout: Double = 60, reconnectWindow: Double = 300,
-                minimumStatisticsRows: Int = CollaboratorSettings.defaultMinimumStatisticsRows) {
+                minimumStatisticsRows: Int = CollaboratorSettings.defaultMinimumStatisticsRows,
+                secureAggregation: SecureAggregationParameters? = nil, differentialPrivacy: DifferentialPrivacyParameters? = nil) {
         self.name = name
         self.experiment = experiment
         self.aggregator = aggregator
@@ -45,6 +54,8 @@ public struct CollaboratorSettings: Sendable {
         self.idleTimeout = idleTimeout
         self.reconnectWindow = reconnectWindow
         self.minimumStatisticsRows = minimumStatisticsRows
+        self.secureAggregation = secureAggregation
+        self.differentialPrivacy = differentialPrivacy
     }
 
     /// A site sends statistics about at least 10 rows unless it says otherwise.
@@ -149,6 +160,7 @@ public final class Collaborator: Sendable {
         if let difference = runner.layout.difference(from: welcome.layout) {
             throw CollaboratorError("the aggregator's model does not match this site's task runner: \(difference)")
         }
+        try checkPrivacy(welcome)
         logger.info("joined experiment '\(welcome.experiment)' at round \(welcome.currentRound) of \(welcome.roundsToTrain)")
         if welcome.wantsFeatureStatistics { try sendFeatureStatistics(client) }
         if let offer = welcome.secureAggregation {

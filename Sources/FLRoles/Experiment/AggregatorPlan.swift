@@ -71,13 +71,6 @@ public struct AggregatorPlan: Sendable {
         aggregation = try AggregatorPlan.aggregation(plan, s)
         secureAggregation = try SecureAggregationPlan.read(plan, s, aggregation: aggregation, collaboratorCount: collaboratorCount)
         differentialPrivacy = try DifferentialPrivacyPlan.read(plan, s, aggregation: aggregation, secureAggregation: secureAggregation?.parameters)
-        if differentialPrivacy?.placement == .distributed {
-            // Hook: the sites' clipping and noise share (Collaborator.applyDistributedPrivacy) and the
-            // welcome's DistributedPrivacyOffer are not wired yet; refused rather than reporting an ε
-            // no noise backs.
-            throw PlanCheck.error(plan, "\(s).differential_privacy.placement", "distributed differential privacy is not available yet "
-                                  + "(the sites do not add their share of the noise); use placement: central without secure_aggregation")
-        }
         let minimum: StragglerPolicy.Minimum
         if let node = plan.node(at: "\(s).minimum_reporting"), !node.isNull {
             if let count = node.asInt {

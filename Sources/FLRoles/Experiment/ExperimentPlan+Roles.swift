@@ -35,6 +35,7 @@ extension ExperimentPlan {
                              tls: tls, tasks: tasks, taskArguments: taskArguments,
                              limits: FrameLimits(maximumStreamSize: max(1 << 20, layout.byteCount)), connectTimeout: network.handshakeTimeout,
                              longPollSeconds: collaborator.longPollSeconds, idleTimeout: network.idleTimeout,
-                             reconnectWindow: collaborator.reconnectWindow)
+                             reconnectWindow: collaborator.reconnectWindow,
+                             secureAggregation: aggregator.secureAggregation?.parameters, differentialPrivacy: aggregator.differentialPrivacy)
     }
 }
