@@ -1,4 +1,5 @@
 import Testing
+import FLCore
 @testable import FLPrivacy
 
 /// A malicious site cannot get an honest one blamed: a share its recipient accepts is a share the
@@ -73,7 +74,7 @@ import Testing
             try harness.server.receiveShares(envelopes, from: site)
         }
         let members = try harness.server.closeShares()
-        var generator = SplitMix64(seed: 11)
+        var generator = SplitMix64(state: 11)
         let (survivors, dropped) = try harness.maskInputs(members, inputs: harness.randomInputs(using: &generator))
         do {
             _ = try harness.reveal(survivors: survivors, dropped: dropped)

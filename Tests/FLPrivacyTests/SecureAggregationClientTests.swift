@@ -1,4 +1,5 @@
 import Testing
+import FLCore
 import FLPrivacy
 
 /// What a site refuses from the server: doctored rosters, envelopes not meant for it, claims about
@@ -132,7 +133,7 @@ import FLPrivacy
 @Suite struct SecureAggregationClientOnceTests {
     @Test func revealAnswersOneClaimOnly() throws {
         var harness = try SecureAggregationHarness(sites: 5, threshold: 3, length: 2)
-        var generator = SplitMix64(seed: 4)
+        var generator = SplitMix64(state: 4)
         let members = try harness.shareKeys(harness.advertise())
         _ = try harness.maskInputs(members, inputs: harness.randomInputs(using: &generator))
         let client = harness.clients["site-1"]!

@@ -1,4 +1,5 @@
 import Testing
+import FLCore
 import FLPrivacy
 
 @Suite struct SecureAggregationEncodingTests {
@@ -10,7 +11,7 @@ import FLPrivacy
         let parameters = SecureAggregationParameters(threshold: 2, clipRange: 1, bits: bits)
         let sites = 5, length = 2000
         let encoding = try SecureAggregationEncoding(parameters: parameters, cohortSize: sites)
-        var generator = SplitMix64(seed: UInt64(bits))
+        var generator = SplitMix64(state: UInt64(bits))
         var sum = [UInt32](repeating: 0, count: length + 1)
         var expected = [Double](repeating: 0, count: length)
         var weights = 0.0
@@ -42,7 +43,7 @@ import FLPrivacy
         #expect(levels == (modulus - 1) / UInt64(sites))
         #expect(UInt64(sites) * levels <= modulus - 1)
         #expect(UInt64(sites + 1) * levels > modulus - 1)
-        var generator = SplitMix64(seed: 1)
+        var generator = SplitMix64(state: 1)
         let top = [Float(0.5), -0.5].withUnsafeBufferPointer { encoding.encode($0, weightFactor: 1, using: &generator) }
         #expect(top == [encoding.levels, 0, encoding.levels])
         func total(_ count: Int) -> [UInt32] {
@@ -59,7 +60,7 @@ import FLPrivacy
     @Test func clipsAndRefusesNaNAndOutOfRangeWeights() throws {
         let parameters = SecureAggregationParameters(threshold: 2, clipRange: 2, bits: 16)
         let encoding = try SecureAggregationEncoding(parameters: parameters, cohortSize: 1)
-        var generator = SplitMix64(seed: 2)
+        var generator = SplitMix64(state: 2)
         let values: [Float] = [100, -100, .nan, .infinity]
         let encoded = values.withUnsafeBufferPointer { encoding.encode($0, weightFactor: 7, using: &generator) }
         #expect(encoded[0] == encoding.levels && encoded[1] == 0 && encoded[3] == encoding.levels && encoded[4] == encoding.levels)
@@ -75,7 +76,7 @@ import FLPrivacy
         let encoding = try SecureAggregationEncoding(parameters: SecureAggregationParameters(threshold: 2, clipRange: 1, bits: 16), cohortSize: 8)
         let values = (0..<40_000).map { Float($0 % 200) / 100 - 1 }
         func encode(seed: UInt64) -> [UInt32] {
-            var generator = SplitMix64(seed: seed)
+            var generator = SplitMix64(state: seed)
             return values.withUnsafeBufferPointer { encoding.encode($0, weightFactor: 0.37, using: &generator) }
         }
         #expect(encode(seed: 4) == encode(seed: 4))
@@ -87,7 +88,7 @@ import FLPrivacy
     @Test func stochasticRoundingIsUnbiased() throws {
         let encoding = try SecureAggregationEncoding(parameters: SecureAggregationParameters(threshold: 2, clipRange: 1, bits: 16), cohortSize: 1000)
         #expect(encoding.levels == 65)
-        var generator = SplitMix64(seed: 3)
+        var generator = SplitMix64(state: 3)
         let count = 100_000
         let values = [Float](repeating: 0.3, count: count)
         let encoded = values.withUnsafeBufferPointer { encoding.encode($0, weightFactor: 1, using: &generator) }

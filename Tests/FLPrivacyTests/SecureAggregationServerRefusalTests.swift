@@ -1,4 +1,5 @@
 import Testing
+import FLCore
 import FLPrivacy
 
 /// What the server refuses: stages below the threshold, bad shares, strangers, second submissions.
@@ -18,7 +19,7 @@ import FLPrivacy
     }
 
     private func inputs(_ harness: SecureAggregationHarness) -> [String: [UInt32]] {
-        var generator = SplitMix64(seed: 9)
+        var generator = SplitMix64(state: 9)
         return harness.randomInputs(using: &generator)
     }
 

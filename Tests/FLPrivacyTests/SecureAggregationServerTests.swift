@@ -1,11 +1,12 @@
 import Testing
+import FLCore
 import FLPrivacy
 
 @Suite struct SecureAggregationServerTests {
     @Test(arguments: [32, 16, 20])
     func honestRoundGivesTheSum(bits: Int) throws {
         var harness = try SecureAggregationHarness(sites: 5, threshold: 3, bits: bits, length: 1000)
-        var generator = SplitMix64(seed: UInt64(bits))
+        var generator = SplitMix64(state: UInt64(bits))
         let inputs = harness.randomInputs(using: &generator)
         let result = try harness.run(inputs: inputs)
         #expect(result.contributors == harness.sites)
@@ -21,7 +22,7 @@ import FLPrivacy
     func maskedInputsLookUniform(bits: Int) throws {
         var harness = try SecureAggregationHarness(sites: 5, threshold: 3, bits: bits, length: 20_001)
         let encoding = try SecureAggregationEncoding(parameters: harness.parameters, cohortSize: 5)
-        var generator = SplitMix64(seed: 11)
+        var generator = SplitMix64(state: 11)
         var inputs: [String: [UInt32]] = [:]
         for site in harness.sites {
             let update = (1..<harness.length).map { _ in Float.random(in: -0.1...0.1, using: &generator) }
@@ -48,7 +49,7 @@ import FLPrivacy
         let length = 500
         var harness = try SecureAggregationHarness(sites: 5, threshold: 3, bits: 32, length: length + 1)
         let encoding = try SecureAggregationEncoding(parameters: harness.parameters, cohortSize: 5)
-        var generator = SplitMix64(seed: 5)
+        var generator = SplitMix64(state: 5)
         var inputs: [String: [UInt32]] = [:]
         var plain: [String: (values: [Float], f: Double)] = [:]
         for site in harness.sites {

@@ -21,7 +21,7 @@ import FLPrivacy
 
     /// A million values (many blocks, and a tail past the 16 lanes) come out at the norm, to float32's rounding.
     @Test func theNormAfterClippingIsTheNorm() {
-        var generator = SplitMix64(seed: 7)
+        var generator = SplitMix64(state: 7)
         var delta = (0..<1_000_003).map { _ in Float(Int64(bitPattern: generator.next() % 2001) - 1000) / 100 }
         let expected = delta.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
         let before = delta.withUnsafeMutableBufferPointer { UpdateClipping.clip($0, toNorm: 2.5) }

@@ -1,7 +1,7 @@
 /// SplitMix64 (Steele, Lea and Flood, 2014): a tiny, fast, well-mixed 64-bit sequence. SwiftFL uses it
 /// to expand seeds and to mix values into stable pseudo-random choices (task groups, test inputs);
 /// sampling for training goes through FLTraining's `SeededGenerator`.
-public struct SplitMix64: Sendable {
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     public var state: UInt64
     public init(state: UInt64) { self.state = state }
 
