@@ -62,6 +62,6 @@ let package = Package(
         .testTarget(name: "FLPrivacyTests", dependencies: ["FLPrivacy", "FLPKI", "FLTesting"]),
         .testTarget(name: "FLWireTests", dependencies: ["FLWire", "FLArchive", "FLTesting"]),
         .testTarget(name: "FLRolesTests", dependencies: ["FLRoles", "FLTesting"]),
-        .testTarget(name: "FLCLITests", dependencies: ["FLCLI", "FLTesting"]),
+        .testTarget(name: "FLCLITests", dependencies: ["FLCLI", "FLPrivacy", "FLTesting"]),
     ]
 )
