@@ -12,7 +12,7 @@ internal import COpenSSL
 /// sampling rounded to float32, without the defences against floating-point attacks on the Gaussian
 /// mechanism's low-order bits (Mironov 2012); docs/security.md says so.
 public struct GaussianNoise: Sendable {
-    private var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
+    private var generator: Xoshiro256StarStar
 
     /// A generator seeded with 32 bytes from `RAND_bytes`.
     public init() {
@@ -20,14 +20,14 @@ public struct GaussianNoise: Sendable {
         // RAND_bytes fails only when the system has no entropy to give: nothing sensible could be drawn.
         precondition(RAND_bytes(&bytes, 32) == 1, "GaussianNoise: RAND_bytes failed")
         let words = bytes.withUnsafeBytes { raw in (0..<4).map { raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) } }
-        (s0, s1, s2, s3) = (words[0], words[1], words[2], words[3])
-        if s0 | s1 | s2 | s3 == 0 { s0 = 1 }  // xoshiro's one forbidden state (probability 2⁻²⁵⁶)
+        // xoshiro's one forbidden state is all zero (probability 2⁻²⁵⁶).
+        let allZero = words.allSatisfy { $0 == 0 }
+        generator = Xoshiro256StarStar(state: (allZero ? 1 : words[0], words[1], words[2], words[3]))
     }
 
     /// A generator whose sequence is fixed by `seed` (expanded with SplitMix64).
     public init(seed: UInt64) {
-        var mix = SplitMix64(state: seed)
-        (s0, s1, s2, s3) = (mix.next(), mix.next(), mix.next(), mix.next())
+        generator = Xoshiro256StarStar(seed: seed)
     }
 
     /// Adds an independent N(0, standardDeviation²) value to each element of `values`.
@@ -61,22 +61,6 @@ public struct GaussianNoise: Sendable {
         Double(next() >> 11) * 0x1p-53
     }
 
-    /// xoshiro256**'s next output.
     @inline(__always)
-    private mutating func next() -> UInt64 {
-        let result = (s1 &* 5).rotatedLeft(by: 7) &* 9
-        let t = s1 << 17
-        s2 ^= s0
-        s3 ^= s1
-        s1 ^= s2
-        s0 ^= s3
-        s2 ^= t
-        s3 = s3.rotatedLeft(by: 45)
-        return result
-    }
-}
-
-extension UInt64 {
-    @inline(__always)
-    fileprivate func rotatedLeft(by k: UInt64) -> UInt64 { (self << k) | (self >> (64 - k)) }
+    private mutating func next() -> UInt64 { generator.next() }
 }

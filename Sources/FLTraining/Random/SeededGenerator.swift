@@ -11,23 +11,14 @@ import FLCore
 /// `shuffle(using:)` or `random(in:using:)`, whose algorithms may change between Swift releases: the
 /// same seed must give bit-identical models and shards on every run and on every site.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
+    private var core: Xoshiro256StarStar
 
     /// A generator whose whole state is expanded from `seed` with SplitMix64, as the xoshiro authors recommend.
-    public init(seed: UInt64) {
-        var mixer = SplitMix64(state: seed)
-        s0 = mixer.next()
-        s1 = mixer.next()
-        s2 = mixer.next()
-        s3 = mixer.next()
-    }
+    public init(seed: UInt64) { core = Xoshiro256StarStar(seed: seed) }
 
     /// A generator with an explicit xoshiro256 state, to reproduce reference streams.
     /// - Precondition: not all four words are zero (the one state xoshiro never leaves).
-    public init(state: (UInt64, UInt64, UInt64, UInt64)) {
-        precondition(state != (0, 0, 0, 0), "xoshiro256 state must not be all zero")
-        (s0, s1, s2, s3) = state
-    }
+    public init(state: (UInt64, UInt64, UInt64, UInt64)) { core = Xoshiro256StarStar(state: state) }
 
     /// Combines a base seed with further values (epoch, round, site index…) into an independent seed.
     ///
@@ -40,19 +31,8 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     }
 
     /// The next 64 random bits (xoshiro256**).
-    public mutating func next() -> UInt64 {
-        let result = rotateLeft(s1 &* 5, 7) &* 9
-        let t = s1 << 17
-        s2 ^= s0
-        s3 ^= s1
-        s1 ^= s2
-        s0 ^= s3
-        s2 ^= t
-        s3 = rotateLeft(s3, 45)
-        return result
-    }
-
-    private func rotateLeft(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 &- k)) }
+    @inline(__always)
+    public mutating func next() -> UInt64 { core.next() }
 
     /// A uniform double in [0, 1) with 53 random bits.
     public mutating func uniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
