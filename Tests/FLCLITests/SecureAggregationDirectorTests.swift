@@ -71,7 +71,7 @@ import FLTesting
         let text = try String(contentsOfFile: plan, encoding: .utf8)
         try text.replacingOccurrences(of: "    rounds_to_train: 4\n", with: """
                 rounds_to_train: 4
-                secure_aggregation: {threshold: 2, clip_range: 4.0, bits: 32, weighting: uniform, stage_timeout: 30}
+                secure_aggregation: {threshold: 2, clip_range: 10.0, bits: 32, weighting: uniform, stage_timeout: 30}
                 differential_privacy: {clip_norm: 1.0, noise_multiplier: 2.0, delta: 1.0e-5, placement: distributed}
 
             """).write(toFile: plan, atomically: true, encoding: .utf8)

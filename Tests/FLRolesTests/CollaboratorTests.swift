@@ -77,4 +77,19 @@ private final class MismatchedModelAggregator: FrameHandler {
         let says = offer == nil ? "requires secure aggregation, but the aggregator offers none" : "this site's plan says threshold 3"
         #expect(error?.description.contains(says) == true, "\(String(describing: error))")
     }
+
+    /// The weight terms a site accepts: its cap at least its samples (up to the scale), within the
+    /// scale; with uniform weights exactly 1 of 1. An aggregator capping the other sites at 0 or 1
+    /// would make the unmasked sum one site's update.
+    @Test func weightTermsThatShrinkASiteAreRefused() throws {
+        let terms = { (cap: Int, scale: Int) in SecureAggregationTerms(cohortSize: 3, vectorLength: 5, weightCap: cap, weightScale: scale) }
+        try Collaborator.checkWeight(terms(20, 40), samples: 20, uniform: false)
+        try Collaborator.checkWeight(terms(40, 40), samples: 90, uniform: false)
+        try Collaborator.checkWeight(terms(1, 1), samples: 90, uniform: true)
+        for (cap, scale, samples, uniform) in [(0, 40, 20, false), (1, 40, 20, false), (19, 40, 20, false), (50, 40, 60, false), (1, 40, 5, true)] {
+            #expect(throws: SecureAggregationAbandoned.self, "cap \(cap) of \(scale), \(samples) samples") {
+                try Collaborator.checkWeight(terms(cap, scale), samples: samples, uniform: uniform)
+            }
+        }
+    }
 }

@@ -102,7 +102,9 @@ import FLTesting
         let section = try plan.section("dp")
         let central = DifferentialPrivacyParameters(clipNorm: 1, noiseMultiplier: 1, delta: 1e-5, placement: .central)
         let distributed = DifferentialPrivacyParameters(clipNorm: 1, noiseMultiplier: 1, delta: 1e-5, placement: .distributed)
-        let uniform = SecureAggregationParameters(threshold: 3, clipRange: 1, weighting: .uniform)
+        // clip_range holds clip_norm plus 6 deviations of a site's noise (1 + 6/√3 = 4.46…).
+        let uniform = SecureAggregationParameters(threshold: 3, clipRange: 4.5, weighting: .uniform)
+        let narrow = SecureAggregationParameters(threshold: 3, clipRange: 4.4, weighting: .uniform)
         let samples = SecureAggregationParameters(threshold: 3, clipRange: 1, weighting: .samples)
         func refusal(_ dp: DifferentialPrivacyParameters, _ secure: SecureAggregationParameters?) -> String? {
             do { try DifferentialPrivacyPlan.checkPlacement(dp, section, secureAggregation: secure); return nil } catch { return "\(error)" }
@@ -113,5 +115,6 @@ import FLTesting
         #expect(refusal(central, uniform)?.contains("dp.placement: central noise cannot go with secure_aggregation") == true)
         #expect(refusal(distributed, nil)?.contains("dp.placement: distributed noise needs secure_aggregation") == true)
         #expect(refusal(distributed, samples)?.contains("needs secure_aggregation.weighting: uniform") == true)
+        #expect(refusal(distributed, narrow)?.contains("needs secure_aggregation.clip_range of at least 4.46") == true, "\(refusal(distributed, narrow) ?? "")")
     }
 }

@@ -88,6 +88,7 @@ extension RoundMachine {
         }
         let why = "round \(round) timed out with \(completed.count) of \(assignments.count) collaborators reported, "
             + "fewer than the minimum \(required) (missing: \(missing.joined(separator: ", ")))"
+        if closeAfterUnmaskInsteadOfRetrying(why) { return }
         shortfall(why, retrying: "retrying the round") { $0.openRound() }
     }
 

@@ -199,10 +199,24 @@ extension RoundMachine {
         guard let session = secureSession, session.stage != .done else { return false }
         log(.warning, "round \(round): timed out in the secure aggregation \(session.stage.rawValue) stage without \(session.missing.joined(separator: ", "))")
         closeStage()
-        // The masked inputs wait for the round's timer: one that fired before they opened is set again.
-        if session.stage == .keys || session.stage == .shares, let plan = settings.secureAggregation {
+        // The timer is set again, so that the round's straggler decision still comes once the
+        // session is over (the masked inputs wait for it; after them, sites that never reported
+        // would otherwise hold the round forever).
+        if let plan = settings.secureAggregation {
             emit(.roundTimer(round: session.round, attempt: session.attempt, after: plan.stageTimeout))
         }
+        return true
+    }
+
+    /// Once an attempt's sum was unmasked the round is never run again: a second unmasked sum of the
+    /// same updates over another set of sites would give away their difference — one site's update.
+    /// The round closes with the sites it has instead, whatever `minimum_reporting` says (secure
+    /// aggregation's threshold bounded how few). True when it closed.
+    mutating func closeAfterUnmaskInsteadOfRetrying(_ why: String) -> Bool {
+        guard phase == .training, secureSession?.unmasked == true else { return false }
+        log(.warning, "\(why); closing the round with the sites it has rather than retrying it: a second unmasked sum of "
+            + "the same updates would give away the difference")
+        closeRound()
         return true
     }
 
@@ -240,6 +254,7 @@ extension RoundMachine {
         guard !missing.isEmpty, missing.allSatisfy({ session.shutOut.contains($0) }) else { return }
         let why = "round \(round): \(missing.joined(separator: ", ")) left out of secure aggregation cannot report its training, "
             + "and the plan waits for every site (no round_timeout)"
+        if closeAfterUnmaskInsteadOfRetrying(why) { return }
         shortfall(why, retrying: "retrying the round with fresh keys") { $0.openRound() }
     }
 

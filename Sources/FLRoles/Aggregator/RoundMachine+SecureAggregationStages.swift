@@ -82,6 +82,7 @@ extension RoundMachine {
         guard let plan = settings.secureAggregation, var session = secureSession else { return }
         let unmasked = try session.server.unmask()
         session.stage = .done
+        session.unmasked = true
         session.held = [:]
         secureSession = session
         for site in unmasked.badShares {

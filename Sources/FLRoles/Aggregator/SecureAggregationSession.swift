@@ -42,6 +42,9 @@ struct SecureAggregationSession<Waiter> {
     var shutOut: Set<String> = []
     /// Sites gone (departed or disconnected) during the attempt.
     var gone: Set<String> = []
+    /// Whether the attempt's sum was unmasked: from then on the round is never run again (see
+    /// `RoundMachine.closeAfterUnmaskInsteadOfRetrying`).
+    var unmasked = false
 
     init(round: Int, attempt: Int, trainTasks: [String: String], weightCaps: [String: Int], weightScale: Int, vectorLength: Int,
          server: SecureAggregationServer) {

@@ -71,6 +71,10 @@ extension Collaborator {
         guard let terms = context.terms else {
             throw SecureAggregationAbandoned(stage: "keys", reason: "the aggregator gave no secure aggregation terms with the training task")
         }
+        if revealedRounds.withLock({ $0.contains(context.round) }) {
+            throw SecureAggregationAbandoned(stage: "keys", reason: "this site already revealed its shares for round \(context.round) in an "
+                                             + "earlier attempt: masking the same update again would let the two sums give it away")
+        }
         let secure = try secureClient(context, terms)
         let stageWait = offer.stageTimeout + settings.idleTimeout
         let own = secure.advertisement
@@ -99,6 +103,7 @@ extension Collaborator {
         var delta = trained.values
         delta.withUnsafeMutableBufferPointer { d in global.values.withUnsafeBufferPointer { g in for i in 0..<d.count { d[i] -= g[i] } } }
         applyDistributedPrivacy(to: &delta)
+        try Self.checkWeight(terms, samples: outcome.sampleCount, uniform: offer.uniformWeights)
         let factor = offer.uniformWeights ? 1 : Double(min(outcome.sampleCount, terms.weightCap)) / Double(terms.weightScale)
         let encoding = try guarded("masked inputs") { () throws(SecureAggregationError) in
             try SecureAggregationEncoding(parameters: parameters, cohortSize: terms.cohortSize)
@@ -116,6 +121,8 @@ extension Collaborator {
         let shares = try guarded("reveal") { () throws(SecureAggregationError) in
             try secure.reveal(survivors: unmask.survivors, dropped: unmask.dropped)
         }
+        // Recorded before the shares leave: once they are out the sum may be unmasked.
+        revealedRounds.withLock { _ = $0.insert(context.round) }
         let _: OkReply = try stage("reveal", context, timeout: stageWait, SecAggReveal(
             round: context.round, attempt: context.attempt,
             shares: shares.map { SecAggRevealedShare(owner: $0.owner, kind: $0.kind.rawValue, share: $0.share, salt: $0.salt) }))
@@ -136,11 +143,33 @@ extension Collaborator {
         }
     }
 
+    /// Refuses weight terms that would shrink this site's share of the sum below its samples: an
+    /// aggregator giving every other site a cap of 0 would make the "sum" one site's update.
+    static func checkWeight(_ terms: SecureAggregationTerms, samples: Int, uniform: Bool) throws {
+        if uniform {
+            guard terms.weightCap == 1, terms.weightScale == 1 else {
+                throw SecureAggregationAbandoned(stage: "masked inputs", reason: "uniform weights, but the aggregator gives a weight cap of "
+                                                 + "\(terms.weightCap) of \(terms.weightScale)")
+            }
+            return
+        }
+        guard terms.weightCap >= 1, terms.weightCap <= terms.weightScale, terms.weightCap >= min(samples, terms.weightScale) else {
+            throw SecureAggregationAbandoned(stage: "masked inputs", reason: "the aggregator caps this site's weight at \(terms.weightCap) "
+                                             + "of \(terms.weightScale), below its \(samples) samples: the sum could be another site's update alone")
+        }
+    }
+
     /// Refuses an aggregator that offers less than this site's plan requires: no secure aggregation,
     /// other parameters, or other distributed noise. Thrown as `CollaboratorError`: asking again
     /// would not change the answer.
     func checkPrivacy(_ welcome: AggregatorWelcome) throws {
-        guard let required = settings.secureAggregation else { return }
+        guard let required = settings.secureAggregation else {
+            // Noise this site's plan does not ask for would not be added: the ε reported would be backed by nothing.
+            if welcome.distributedPrivacy != nil {
+                throw CollaboratorError("the aggregator expects distributed differential privacy, which this site's plan does not have")
+            }
+            return
+        }
         guard let offer = welcome.secureAggregation else {
             throw CollaboratorError("this site's plan requires secure aggregation, but the aggregator offers none; no update goes in the clear")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import FLCore
 import FLPrivacy
 import FLTraining
@@ -86,6 +87,10 @@ public final class Collaborator: Sendable {
     let runner: any TaskRunner
     let logger: Logger
     private let context: TLSContext
+    /// Rounds whose secure aggregation this site revealed shares for: it never masks its update for
+    /// such a round again (in a later attempt, or after the aggregator restarted), since two unmasked
+    /// sums of the same updates over different sites give away their difference.
+    let revealedRounds = Mutex<Set<Int>>([])
 
     public init(settings: CollaboratorSettings, runner: any TaskRunner, logger: Logger) throws {
         self.settings = settings

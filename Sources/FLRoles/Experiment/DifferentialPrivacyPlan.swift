@@ -1,5 +1,6 @@
 import FLCore
 import FLPrivacy
+import FLWire
 
 /// The plan's `aggregator.settings.differential_privacy` section (DP-FedAvg), read and checked
 /// against the rest of the aggregator's settings. Every refusal names the setting at its line.
@@ -57,6 +58,11 @@ enum DifferentialPrivacyPlan {
         case let (.distributed, .some(secure)) where secure.weighting != .uniform:
             throw PlanCheck.error(section, "placement", "differential privacy needs secure_aggregation.weighting: uniform (a site "
                                   + "weighted by its samples could move the sum by more than clip_norm), found \(secure.weighting.rawValue)")
+        case let (.distributed, .some(secure)) where secure.clipRange < DistributedPrivacyOffer.smallestClipRange(parameters, secure):
+            throw PlanCheck.error(section, "placement", "distributed noise needs secure_aggregation.clip_range of at least "
+                                  + "\(DistributedPrivacyOffer.smallestClipRange(parameters, secure)) (clip_norm plus 6 deviations of each "
+                                  + "site's noise, σ·C/√threshold), found \(secure.clipRange): a noisy coordinate clipped to the range "
+                                  + "would carry less noise than the accountant counts")
         default:
             break
         }

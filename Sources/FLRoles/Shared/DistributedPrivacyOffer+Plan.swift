@@ -9,7 +9,17 @@ extension DistributedPrivacyOffer {
     /// distributed (which the plan allows only with secure aggregation).
     init?(privacy: DifferentialPrivacyParameters?, secureAggregation: SecureAggregationParameters?) {
         guard let privacy, privacy.placement == .distributed, let secureAggregation else { return nil }
-        self.init(clipNorm: privacy.clipNorm,
-                  noiseStandardDeviation: privacy.noiseMultiplier * privacy.clipNorm / Double(secureAggregation.threshold).squareRoot())
+        self.init(clipNorm: privacy.clipNorm, noiseStandardDeviation: Self.siteDeviation(privacy, secureAggregation))
+    }
+
+    static func siteDeviation(_ privacy: DifferentialPrivacyParameters, _ secureAggregation: SecureAggregationParameters) -> Double {
+        privacy.noiseMultiplier * privacy.clipNorm / Double(secureAggregation.threshold).squareRoot()
+    }
+
+    /// The least `clip_range` that holds a site's clipped, noisy change: a coordinate is at most C,
+    /// and its noise passes 6 deviations with probability 2·10⁻⁹. A range that clamps noise would
+    /// leave the sum less noisy than accounted.
+    static func smallestClipRange(_ privacy: DifferentialPrivacyParameters, _ secureAggregation: SecureAggregationParameters) -> Double {
+        privacy.clipNorm + 6 * siteDeviation(privacy, secureAggregation)
     }
 }
