@@ -195,6 +195,19 @@ struct RoundMachineSecureAggregationTests {
         #expect(effects.contains { if case let .log(.warning, line, _) = $0 { line.contains("rather than retrying it") } else { false } })
     }
 
+    /// One masked input in flight per site: a second announcement while the first is read is refused
+    /// (one site must not take every staging buffer); a lost upload frees its place.
+    @Test func aSiteHasOneMaskedInputArrivingAtATime() throws {
+        var m = try Self.machine(Self.settings())
+        m.start()
+        _ = m.takeEffects()
+        #expect(m.reserveMaskedUpload(from: "a") == nil)
+        #expect(m.reserveMaskedUpload(from: "a")?.code == .conflict)
+        #expect(m.reserveMaskedUpload(from: "b") == nil)
+        m.releaseMaskedUpload(from: "a")
+        #expect(m.reserveMaskedUpload(from: "a") == nil)
+    }
+
     @Test func aSiteRevealingSharesThatFailTheirCommitmentsIsNamedAndLeftOutOfTheUnmasking() throws {
         var m = try Self.machine(Self.settings(weighting: .uniform))
         m.start()

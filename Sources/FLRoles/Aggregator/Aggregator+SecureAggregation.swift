@@ -47,7 +47,9 @@ extension Aggregator {
     /// (masked: no site's update is ever held in the clear).
     private func receiveMaskedInput(_ input: SecAggMaskedInput, _ request: Request) {
         let name = request.peer.name
-        if let refusal = machine.withLock({ $0.judgeMaskedInput(input, from: name, streamBytes: request.stream?.byteCount) }) {
+        if let refusal = machine.withLock({ m in
+            m.judgeMaskedInput(input, from: name, streamBytes: request.stream?.byteCount) ?? m.reserveMaskedUpload(from: name)
+        }) {
             logger.warning("secure aggregation: refused the masked input of \(name): \(refusal.message)", ["peer": name])
             onEvent(.updateRejected(collaborator: name, reason: "secure aggregation, round \(input.round): \(refusal.message)"))
             return request.responder.fail(refusal.code, refusal.message)
@@ -64,6 +66,7 @@ extension Aggregator {
             }
         } catch {
             logger.warning("lost the masked input of \(name) for round \(input.round): \(error)", ["peer": name])
+            mutate { $0.releaseMaskedUpload(from: name) }
             request.peer.close()
         }
     }

@@ -128,7 +128,22 @@ extension RoundMachine {
 
     /// Stage 3: `name`'s masked vector (read outside the lock), added into the running sum at once;
     /// the request is held until every site whose shares went out has sent or gone.
+    /// Reserves `name`'s one upload in flight (after `judgeMaskedInput` accepted its announcement).
+    mutating func reserveMaskedUpload(from name: String) -> ErrorReply? {
+        guard secureSession != nil else { return nil }
+        guard secureSession!.uploading.insert(name).inserted else {
+            return ErrorReply(.conflict, "a masked input from '\(name)' is already arriving")
+        }
+        return nil
+    }
+
+    /// `name`'s upload ended without reaching the machine (the stream was lost).
+    mutating func releaseMaskedUpload(from name: String) {
+        secureSession?.uploading.remove(name)
+    }
+
     mutating func receiveMaskedInput(_ input: SecAggMaskedInput, values: UnsafeBufferPointer<UInt32>, from name: String, waiter: Waiter) {
+        secureSession?.uploading.remove(name)
         if let refusal = judgeMaskedInput(input, from: name, streamBytes: values.count * 4) { return refuse(waiter, refusal, from: name) }
         do throws(SecureAggregationError) {
             try secureSession!.server.receiveMaskedInput(values, from: name)

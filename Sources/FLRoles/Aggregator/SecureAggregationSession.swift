@@ -45,6 +45,9 @@ struct SecureAggregationSession<Waiter> {
     /// Whether the attempt's sum was unmasked: from then on the round is never run again (see
     /// `RoundMachine.closeAfterUnmaskInsteadOfRetrying`).
     var unmasked = false
+    /// Sites whose masked input is being read: one at a time each, so that one site cannot take
+    /// every staging buffer by announcing many at once.
+    var uploading: Set<String> = []
 
     init(round: Int, attempt: Int, trainTasks: [String: String], weightCaps: [String: Int], weightScale: Int, vectorLength: Int,
          server: SecureAggregationServer) {
