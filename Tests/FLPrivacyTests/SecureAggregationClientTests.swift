@@ -5,20 +5,6 @@ import FLPrivacy
 /// What a site refuses from the server: doctored rosters, envelopes not meant for it, claims about
 /// survivors that would reveal too much, stages out of order.
 @Suite struct SecureAggregationClientTests {
-    private func expectError(_ kind: SecureAggregationError.Kind, sites: [String]? = nil, stage: SecureAggregationError.Stage? = nil,
-                             _ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) {
-        do {
-            try body()
-            Issue.record("expected a \(kind) refusal", sourceLocation: sourceLocation)
-        } catch let error as SecureAggregationError {
-            #expect(error.kind == kind, "\(error)", sourceLocation: sourceLocation)
-            if let sites { #expect(error.sites == sites, "\(error)", sourceLocation: sourceLocation) }
-            if let stage { #expect(error.stage == stage, "\(error)", sourceLocation: sourceLocation) }
-        } catch {
-            Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
-        }
-    }
-
     @Test func refusesBadParametersAndNames() throws {
         let harness = try SecureAggregationHarness(sites: 2, threshold: 2, length: 1)
         expectError(.protocolViolation, stage: .setup) { _ = try harness.client("site-1", parameters: .init(threshold: 1, clipRange: 1)) }

@@ -1,3 +1,4 @@
+import Testing
 import FLPKI
 import FLPrivacy
 import FLTesting
@@ -104,5 +105,20 @@ struct SecureAggregationHarness {
     func plainSum(_ inputs: [String: [UInt32]], of sites: [String]) -> [UInt32] {
         let mask = parameters.bits == 32 ? UInt32.max : UInt32((1 << parameters.bits) - 1)
         return (0..<length).map { i in sites.reduce(UInt32(0)) { $0 &+ inputs[$1]![i] } & mask }
+    }
+}
+
+/// Runs `body` and expects a SecureAggregationError of `kind` (naming `sites`, at `stage`, when given).
+func expectError(_ kind: SecureAggregationError.Kind, sites: [String]? = nil, stage: SecureAggregationError.Stage? = nil,
+                 _ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) {
+    do {
+        try body()
+        Issue.record("expected a \(kind) refusal", sourceLocation: sourceLocation)
+    } catch let error as SecureAggregationError {
+        #expect(error.kind == kind, "\(error)", sourceLocation: sourceLocation)
+        if let sites { #expect(error.sites == sites, "\(error)", sourceLocation: sourceLocation) }
+        if let stage { #expect(error.stage == stage, "\(error)", sourceLocation: sourceLocation) }
+    } catch {
+        Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
     }
 }

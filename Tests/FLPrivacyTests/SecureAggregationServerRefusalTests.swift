@@ -4,20 +4,6 @@ import FLPrivacy
 
 /// What the server refuses: stages below the threshold, bad shares, strangers, second submissions.
 @Suite struct SecureAggregationServerRefusalTests {
-    private func expectError(_ kind: SecureAggregationError.Kind, sites: [String]? = nil, stage: SecureAggregationError.Stage? = nil,
-                             _ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) {
-        do {
-            try body()
-            Issue.record("expected a \(kind) refusal", sourceLocation: sourceLocation)
-        } catch let error as SecureAggregationError {
-            #expect(error.kind == kind, "\(error)", sourceLocation: sourceLocation)
-            if let sites { #expect(error.sites == sites, "\(error)", sourceLocation: sourceLocation) }
-            if let stage { #expect(error.stage == stage, "\(error)", sourceLocation: sourceLocation) }
-        } catch {
-            Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
-        }
-    }
-
     private func inputs(_ harness: SecureAggregationHarness) -> [String: [UInt32]] {
         var generator = SplitMix64(state: 9)
         return harness.randomInputs(using: &generator)
