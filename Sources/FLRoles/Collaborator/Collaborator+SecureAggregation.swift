@@ -37,8 +37,7 @@ extension Collaborator {
         var client: FrameClient
 
         var parameters: SecureAggregationParameters {
-            SecureAggregationParameters(threshold: offer.threshold, clipRange: offer.clipRange, bits: offer.bits,
-                                        weighting: offer.uniformWeights ? .uniform : .samples)
+            offer.parameters
         }
     }
 
@@ -49,6 +48,7 @@ extension Collaborator {
                                            vectorLength: terms.vectorLength, weightScale: context.offer.uniformWeights ? nil : terms.weightScale)
         let identity: SecureAggregationIdentity
         let trust: SecureAggregationTrust
+        // Three small files once a round, next to a model-sized transfer: not worth keeping in memory.
         do {
             identity = SecureAggregationIdentity(certificate: try Certificate.load(path: settings.tls.certificatePath),
                                                  key: try PrivateKey.load(path: settings.tls.privateKeyPath))
@@ -173,8 +173,7 @@ extension Collaborator {
         guard let offer = welcome.secureAggregation else {
             throw CollaboratorError("this site's plan requires secure aggregation, but the aggregator offers none; no update goes in the clear")
         }
-        let offered = SecureAggregationParameters(threshold: offer.threshold, clipRange: offer.clipRange, bits: offer.bits,
-                                                  weighting: offer.uniformWeights ? .uniform : .samples)
+        let offered = offer.parameters
         guard offered == required else {
             throw CollaboratorError("the aggregator offers secure aggregation with threshold \(offered.threshold), clip_range \(offered.clipRange), "
                                     + "\(offered.bits) bits, \(offered.weighting.rawValue) weights; this site's plan says threshold \(required.threshold), "
@@ -227,5 +226,12 @@ extension Collaborator {
         #if DEBUG
         if ProcessInfo.processInfo.environment["SWIFTFL_FAULT"] == point.rawValue { raise(SIGKILL) }
         #endif
+    }
+}
+
+extension SecureAggregationOffer {
+    /// The protocol's parameters the aggregator offers.
+    var parameters: SecureAggregationParameters {
+        SecureAggregationParameters(threshold: threshold, clipRange: clipRange, bits: bits, weighting: uniformWeights ? .uniform : .samples)
     }
 }
